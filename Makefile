@@ -1,0 +1,62 @@
+# Two entry points for a fresh clone: `make demo` and `make test`. Everything installs itself.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.13 from pyenv when present (the bare python3.13 shim needs PYENV_VERSION).
+PYTHON ?= $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/3.13.*/bin/python python3.13 python3.12 python3; do \
+            if [ -x "$$(command -v $$p 2>/dev/null)" ] && "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo $$p; break; fi; done)
+LOCALSTACK_PYTHON ?= $(shell for p in "$$(pyenv root 2>/dev/null)"/versions/3.13.*/bin/python python3.13; do \
+            if [ -x "$$(command -v $$p 2>/dev/null)" ] && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null; then echo $$p; break; fi; done)
+UV_VERSION := 0.9.30
+VENV := .venv
+LS_VENV := .localstack-venv
+BIN := $(VENV)/bin
+
+.PHONY: help demo test lint unit integration e2e schemas lock clean
+
+help:
+	@echo "make demo   - run the pipeline on the embedded local stack (LocalStack + simulators)"
+	@echo "make test   - lint, type-check and run all tests"
+
+$(BIN)/.installed: pyproject.toml constraints/project.txt
+	@test -n "$(PYTHON)" || { echo "error: Python >= 3.12 not found" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
+	$(BIN)/uv pip install -q --python $(BIN)/python -c constraints/project.txt -e ".[dev]"
+	@touch $@
+
+$(LS_VENV)/bin/.installed: constraints/localstack.txt
+	@test -n "$(LOCALSTACK_PYTHON)" || { echo "error: Python 3.13 (for LocalStack 4.14) not found" >&2; exit 1; }
+	$(LOCALSTACK_PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install -q "uv==$(UV_VERSION)"
+	$(LS_VENV)/bin/uv pip install -q --python $(LS_VENV)/bin/python -r constraints/localstack.txt
+	@touch $@
+
+demo: $(BIN)/.installed $(LS_VENV)/bin/.installed
+	$(BIN)/sovgw demo
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy sovgw functions model_serving infra tests
+
+test: lint $(LS_VENV)/bin/.installed
+	$(BIN)/pytest
+
+unit: $(BIN)/.installed
+	$(BIN)/pytest tests/unit
+
+integration: $(BIN)/.installed
+	$(BIN)/pytest tests/integration
+
+e2e: $(BIN)/.installed $(LS_VENV)/bin/.installed
+	$(BIN)/pytest tests/e2e
+
+schemas: $(BIN)/.installed
+	$(BIN)/sovgw events schemas --write events/schemas
+
+lock: $(BIN)/.installed
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.13 -o constraints/project.txt
+
+clean:
+	rm -rf $(VENV) $(LS_VENV) .localstack-data .run

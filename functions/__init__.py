@@ -1,0 +1,1 @@
+"""Lambda handlers: parse (pydantic) → domain logic → emit. Nothing else lives here."""

@@ -1,0 +1,160 @@
+"""What every handler shares: settings, dependency wiring and the retry/dead-letter decision.
+
+``build_dependencies`` is the composition root for AWS and Salesforce adapters. In Lambda it is
+called once per cold start from environment settings; the local runner calls it per
+jurisdiction with the same code.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from botocore.config import Config
+from pydantic import BaseModel, ConfigDict
+
+from sovgw.adapters.aws import (
+    EventBridgePublisher,
+    S3AuditSink,
+    SageMakerModels,
+    SqsDeadLetters,
+    read_json_secret,
+)
+from sovgw.adapters.salesforce import SalesforceCredentials, SalesforceRecords
+from sovgw.config import GatewayConfig, Jurisdiction, load_config
+from sovgw.domain.errors import GatewayError, RejectedInput
+from sovgw.ports import AuditSink, CrmRecords, DeadLetters, EventPublisher, ModelInvoker
+from sovgw.wiring import dead_letter_queue_name
+
+logger = Logger(service="sovgw")
+
+_MODEL_CLIENT_CONFIG = Config(
+    connect_timeout=2, read_timeout=60, retries={"max_attempts": 2, "mode": "standard"}
+)
+
+
+class Settings(BaseModel):
+    """Function settings, read from the environment once per cold start."""
+
+    model_config = ConfigDict(frozen=True)
+
+    config_path: Path
+    jurisdiction: str
+    salesforce_ca_bundle: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        return cls(
+            config_path=Path(env.get("SOVGW_CONFIG", "config/gateway.yaml")),
+            jurisdiction=env["SOVGW_JURISDICTION"],
+            salesforce_ca_bundle=env.get("SOVGW_SALESFORCE_CA_BUNDLE") or None,
+        )
+
+
+@dataclass
+class Dependencies:
+    """Everything a handler's logic needs, already connected."""
+
+    config: GatewayConfig
+    jurisdiction: Jurisdiction
+    audit: AuditSink
+    publisher: EventPublisher
+    dead_letters: DeadLetters
+    model: ModelInvoker
+    crm_factory: Callable[[str], CrmRecords]
+    _crm_cache: dict[str, CrmRecords] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def crm_for(self, org_id: str) -> CrmRecords:
+        with self._lock:
+            if org_id[:15] not in self._crm_cache:
+                self._crm_cache[org_id[:15]] = self.crm_factory(org_id)
+            return self._crm_cache[org_id[:15]]
+
+
+def build_dependencies(
+    config: GatewayConfig, jurisdiction_id: str, *, salesforce_ca_bundle: str | None = None
+) -> Dependencies:
+    """Connect the adapters for one jurisdiction (its region only)."""
+    jurisdiction = config.jurisdiction(jurisdiction_id)
+    if jurisdiction is None:
+        raise RejectedInput(f"unknown jurisdiction {jurisdiction_id!r}")
+    region = jurisdiction.region
+    session = boto3.session.Session(region_name=region)
+    sqs = session.client("sqs")
+    secrets = session.client("secretsmanager")
+    queue_urls: dict[str, str] = {}
+
+    def dlq_url(function_name: str) -> str:
+        if function_name not in queue_urls:
+            name = dead_letter_queue_name(jurisdiction.id, function_name)
+            queue_urls[function_name] = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        return queue_urls[function_name]
+
+    def crm_factory(org_id: str) -> CrmRecords:
+        org = config.org(org_id)
+        if org is None or org.jurisdiction != jurisdiction.id:
+            raise RejectedInput(f"org {org_id} is not served by {jurisdiction.id}")
+        credentials = SalesforceCredentials.model_validate(
+            read_json_secret(secrets, org.credentials_secret)
+        )
+        return SalesforceRecords(credentials, ca_bundle=salesforce_ca_bundle)
+
+    def runtime_client(endpoint_region: str) -> Any:
+        return session.client("sagemaker-runtime", region_name=endpoint_region, config=_MODEL_CLIENT_CONFIG)
+
+    return Dependencies(
+        config=config,
+        jurisdiction=jurisdiction,
+        audit=S3AuditSink(session.client("s3"), jurisdiction.audit_bucket),
+        publisher=EventBridgePublisher(session.client("events"), jurisdiction.event_bus),
+        dead_letters=SqsDeadLetters(sqs, dlq_url),
+        model=SageMakerModels(cache(runtime_client)),
+        crm_factory=crm_factory,
+    )
+
+
+@cache
+def dependencies_from_env() -> Dependencies:
+    """Lambda's composition root: built on the first invocation, reused while warm."""
+    settings = Settings.from_env()
+    return build_dependencies(
+        load_config(settings.config_path),
+        settings.jurisdiction,
+        salesforce_ca_bundle=settings.salesforce_ca_bundle,
+    )
+
+
+EventLogic = Callable[[Mapping[str, Any], Dependencies], dict[str, Any]]
+
+
+def run_handler(
+    function_name: str, logic: EventLogic, event: Mapping[str, Any], deps: Dependencies
+) -> dict[str, Any]:
+    """Run ``logic``; dead-letter input that can never succeed, let retryable errors raise.
+
+    This is the only place that turns an exception into "retry" or "dead-letter now".
+    """
+    try:
+        return logic(event, deps)
+    except GatewayError as error:
+        if error.retryable:
+            logger.warning(
+                "retryable failure",
+                function=function_name,
+                event_id=event.get("id"),
+                error=type(error).__name__,
+                reason=str(error),
+            )
+            raise
+        reason = f"{type(error).__name__}: {error}"
+        logger.warning("event dead-lettered", function=function_name, event_id=event.get("id"), reason=reason)
+        deps.dead_letters.send(function_name, event, reason, attempts=1)
+        return {"status": "dead-lettered", "reason": reason}

@@ -1,0 +1,1 @@
+"""Model serving: the local SageMaker-protocol endpoint, its backends and the shared schema."""

@@ -1,0 +1,197 @@
+"""Local model endpoint speaking the SageMaker runtime and OpenAI chat-completions protocols.
+
+An endpoint exists in one region only, as on AWS: a SageMaker call signed for another region
+gets ``ValidationError: Endpoint ... not found``. That makes cross-region routing mistakes
+visible locally instead of silently working.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from model_serving.backends import Backend, DeterministicBackend
+from model_serving.schema import (
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    ChatMessage,
+    Choice,
+    ChunkChoice,
+    DeltaMessage,
+    Usage,
+)
+from sovgw.httpd import BackgroundServer, QuietHandler
+
+_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
+_INVOCATIONS = re.compile(r"^/endpoints/([A-Za-z0-9-]{1,63})/invocations$")
+DEFAULT_MAX_TOKENS = 256
+LOCAL_ACCOUNT = "000000000000"
+
+
+@dataclass
+class ServedEndpoints:
+    """Which (region, endpoint name) pairs exist, and the backend that answers for them."""
+
+    endpoints: set[tuple[str, str]]
+    backend: Backend = field(default_factory=DeterministicBackend)
+    invocations: list[tuple[str, str]] = field(default_factory=list)
+
+    def resolve_openai_model(self, model: str | None) -> tuple[str, str] | None:
+        """``name@region`` or a name that exists in exactly one region."""
+        if not model:
+            return None
+        if "@" in model:
+            name, region = model.split("@", 1)
+            return (region, name) if (region, name) in self.endpoints else None
+        matches = [pair for pair in self.endpoints if pair[1] == model]
+        return matches[0] if len(matches) == 1 else None
+
+
+def _completion(endpoint: str, messages: list[ChatMessage], text: str) -> ChatCompletionResponse:
+    prompt_tokens = sum(len(m.content.split()) for m in messages)
+    completion_tokens = len(text.split())
+    return ChatCompletionResponse(
+        id=f"chatcmpl-{uuid.uuid4().hex}",
+        created=int(time.time()),
+        model=endpoint,
+        choices=[Choice(message=ChatMessage(role="assistant", content=text))],
+        usage=Usage(
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            total_tokens=prompt_tokens + completion_tokens,
+        ),
+    )
+
+
+def make_handler(served: ServedEndpoints) -> type[QuietHandler]:
+    class ModelHandler(QuietHandler):
+        def do_GET(self) -> None:
+            if self.path == "/ping":
+                self.send_json(200, {"status": "healthy"})
+            elif self.path == "/v1/models":
+                data = [
+                    {"id": f"{name}@{region}", "object": "model", "owned_by": region}
+                    for region, name in sorted(served.endpoints)
+                ]
+                self.send_json(200, {"object": "list", "data": data})
+            else:
+                self.send_json(404, {"message": f"no route {self.path}"})
+
+        def do_POST(self) -> None:
+            body = self.read_body()
+            if body is None:
+                return
+            match = _INVOCATIONS.match(self.path)
+            if match:
+                self._sagemaker_invoke(match.group(1), body)
+            elif self.path == "/v1/chat/completions":
+                self._openai_chat(body)
+            else:
+                self.send_json(404, {"message": f"no route {self.path}"})
+
+        def _sagemaker_error(self, status: int, code: str, message: str) -> None:
+            self.send_json(
+                status,
+                {"__type": code, "message": message},
+                {"x-amzn-ErrorType": code, "x-amzn-RequestId": str(uuid.uuid4())},
+            )
+
+        def _sagemaker_invoke(self, name: str, body: bytes) -> None:
+            scope = _CREDENTIAL_SCOPE.search(self.headers.get("Authorization", ""))
+            region = scope.group(1) if scope else ""
+            if (region, name) not in served.endpoints:
+                self._sagemaker_error(
+                    400,
+                    "ValidationError",
+                    f"Endpoint {name} of account {LOCAL_ACCOUNT} not found.",
+                )
+                return
+            try:
+                request = ChatCompletionRequest.model_validate_json(body)
+            except ValidationError as error:
+                self._sagemaker_error(400, "ValidationError", f"invalid request body: {error.error_count()} error(s)")
+                return
+            served.invocations.append((region, name))
+            text = served.backend.generate(
+                name, region, request.messages, request.max_tokens or DEFAULT_MAX_TOKENS
+            )
+            self.send_json(
+                200,
+                _completion(name, request.messages, text).model_dump(),
+                {
+                    "x-Amzn-Invoked-Production-Variant": "AllTraffic",
+                    "x-amzn-RequestId": str(uuid.uuid4()),
+                },
+            )
+
+        def _openai_chat(self, body: bytes) -> None:
+            try:
+                request = ChatCompletionRequest.model_validate_json(body)
+            except ValidationError as error:
+                self.send_json(
+                    400,
+                    {"error": {"type": "invalid_request_error", "message": f"{error.error_count()} invalid field(s)"}},
+                )
+                return
+            target = served.resolve_openai_model(request.model)
+            if target is None:
+                self.send_json(
+                    404,
+                    {"error": {"type": "invalid_request_error", "message": f"model {request.model!r} not found"}},
+                )
+                return
+            region, name = target
+            served.invocations.append(target)
+            max_tokens = request.max_tokens or DEFAULT_MAX_TOKENS
+            if not request.stream:
+                text = served.backend.generate(name, region, request.messages, max_tokens)
+                self.send_json(200, _completion(name, request.messages, text).model_dump())
+                return
+            self._stream(name, served.backend.stream(name, region, request.messages, max_tokens))
+
+        def _stream(self, name: str, pieces: Iterable[str]) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            stream_id = f"chatcmpl-{uuid.uuid4().hex}"
+
+            def emit(delta: DeltaMessage, finish: str | None = None) -> None:
+                chunk = ChatCompletionChunk(
+                    id=stream_id,
+                    created=int(time.time()),
+                    model=name,
+                    choices=[ChunkChoice(delta=delta, finish_reason=finish)],  # type: ignore[arg-type]
+                )
+                self.wfile.write(f"data: {chunk.model_dump_json(exclude_none=True)}\n\n".encode())
+                self.wfile.flush()
+
+            emit(DeltaMessage(role="assistant"))
+            for piece in pieces:
+                emit(DeltaMessage(content=piece))
+            emit(DeltaMessage(), finish="stop")
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+
+    return ModelHandler
+
+
+def serve_in_background(
+    served: ServedEndpoints, host: str = "127.0.0.1", port: int = 0
+) -> BackgroundServer:
+    """Start the endpoint on loopback; the caller stops it."""
+    return BackgroundServer(make_handler(served), host, port).start()
+
+
+def endpoints_from_json(text: str) -> set[tuple[str, str]]:
+    """Parse ``[["eu-central-1", "name"], ...]`` (used by the CLI)."""
+    return {(region, name) for region, name in json.loads(text)}

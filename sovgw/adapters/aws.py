@@ -1,0 +1,151 @@
+"""AWS adapters: SageMaker runtime, S3 audit store, EventBridge, SQS dead letters, Secrets Manager.
+
+Clients are created by the caller (one per region) so the same code runs in Lambda and
+against LocalStack; nothing here reads the environment.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from model_serving.schema import ChatCompletionRequest, ChatCompletionResponse, ChatMessage
+from sovgw.config import ModelEndpoint
+from sovgw.domain.audit import AuditRecord
+from sovgw.domain.errors import RejectedInput, UpstreamUnavailable
+from sovgw.ports import ModelReply
+
+ClientFactory = Callable[[str], Any]
+_NOT_RETRYABLE_MODEL_ERRORS = {"ValidationError", "AccessDeniedException"}
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", "Unknown"))
+
+
+class SageMakerModels:
+    """``ModelInvoker`` over the SageMaker runtime ``InvokeEndpoint`` API."""
+
+    def __init__(self, runtime_client_for_region: ClientFactory, max_tokens: int = 512) -> None:
+        self._client_for = runtime_client_for_region
+        self._max_tokens = max_tokens
+
+    def invoke(self, endpoint: ModelEndpoint, messages: Sequence[Mapping[str, str]]) -> ModelReply:
+        request = ChatCompletionRequest(
+            messages=[ChatMessage.model_validate(m) for m in messages], max_tokens=self._max_tokens
+        )
+        try:
+            response = self._client_for(endpoint.region).invoke_endpoint(
+                EndpointName=endpoint.name,
+                ContentType="application/json",
+                Accept="application/json",
+                Body=request.model_dump_json(exclude_none=True).encode(),
+            )
+            body = response["Body"].read()
+        except ClientError as error:
+            code = _error_code(error)
+            if code in _NOT_RETRYABLE_MODEL_ERRORS:
+                raise RejectedInput(f"model endpoint {endpoint.ref} refused: {code}") from None
+            raise UpstreamUnavailable(f"model endpoint {endpoint.ref} failed: {code}") from None
+        except BotoCoreError as error:
+            raise UpstreamUnavailable(
+                f"model endpoint {endpoint.ref} unreachable: {type(error).__name__}"
+            ) from None
+        completion = ChatCompletionResponse.model_validate_json(body)
+        return ModelReply(
+            text=completion.choices[0].message.content,
+            endpoint=endpoint.name,
+            region=endpoint.region,
+            aws_request_id=response["ResponseMetadata"].get("RequestId"),
+        )
+
+
+class S3AuditSink:
+    """``AuditSink`` writing one JSON object per record into an Object Lock bucket.
+
+    The key is derived from the record id and written with ``If-None-Match: *``, so a retry
+    or replay never adds a second copy.
+    """
+
+    def __init__(self, s3_client: Any, bucket: str) -> None:
+        self._s3 = s3_client
+        self._bucket = bucket
+
+    def key_for(self, record: AuditRecord) -> str:
+        return f"records/{record.jurisdiction}/{record.org_id or '-'}/{record.record_id}.json"
+
+    def write(self, record: AuditRecord) -> str:
+        key = self.key_for(record)
+        try:
+            self._s3.put_object(
+                Bucket=self._bucket,
+                Key=key,
+                Body=record.model_dump_json().encode(),
+                ContentType="application/json",
+                IfNoneMatch="*",
+            )
+        except ClientError as error:
+            if _error_code(error) not in {"PreconditionFailed", "ConditionalRequestConflict"}:
+                raise UpstreamUnavailable(f"audit store failed: {_error_code(error)}") from None
+        except BotoCoreError as error:
+            raise UpstreamUnavailable(f"audit store unreachable: {type(error).__name__}") from None
+        return f"s3://{self._bucket}/{key}"
+
+
+class EventBridgePublisher:
+    """``EventPublisher`` onto one event bus."""
+
+    def __init__(self, events_client: Any, bus_name: str) -> None:
+        self._events = events_client
+        self._bus = bus_name
+
+    def publish(self, source: str, detail_type: str, detail: Mapping[str, Any]) -> str:
+        entry = {
+            "Source": source,
+            "DetailType": detail_type,
+            "Detail": json.dumps(detail, default=str),
+            "EventBusName": self._bus,
+        }
+        try:
+            result = self._events.put_events(Entries=[entry])
+        except (ClientError, BotoCoreError) as error:
+            raise UpstreamUnavailable(f"event bus unavailable: {type(error).__name__}") from None
+        first = result["Entries"][0]
+        if result.get("FailedEntryCount") or "EventId" not in first:
+            raise UpstreamUnavailable(f"event bus refused the event: {first.get('ErrorCode')}")
+        return str(first["EventId"])
+
+
+class SqsDeadLetters:
+    """``DeadLetters`` onto SQS: the original event as body, the reason as attributes."""
+
+    def __init__(self, sqs_client: Any, queue_url_for: Callable[[str], str]) -> None:
+        self._sqs = sqs_client
+        self._queue_url_for = queue_url_for
+
+    def send(self, function: str, event: Mapping[str, Any], reason: str, attempts: int) -> None:
+        self._sqs.send_message(
+            QueueUrl=self._queue_url_for(function),
+            MessageBody=json.dumps(event, default=str),
+            MessageAttributes={
+                "reason": {"DataType": "String", "StringValue": reason[:1024] or "unknown"},
+                "function": {"DataType": "String", "StringValue": function},
+                "attempts": {"DataType": "Number", "StringValue": str(attempts)},
+            },
+        )
+
+
+def read_json_secret(secrets_client: Any, secret_id: str) -> dict[str, Any]:
+    """The AWSCURRENT version of a JSON secret."""
+    try:
+        value = secrets_client.get_secret_value(SecretId=secret_id)["SecretString"]
+    except ClientError as error:
+        code = _error_code(error)
+        if code == "ResourceNotFoundException":
+            raise RejectedInput(f"secret {secret_id} does not exist") from None
+        raise UpstreamUnavailable(f"secrets store failed: {code}") from None
+    parsed: dict[str, Any] = json.loads(value)
+    return parsed

@@ -1,0 +1,134 @@
+"""Deployment configuration: jurisdictions, their model endpoints and the orgs bound to them.
+
+One jurisdiction is one Pulumi stack in production; the local stack hosts several side by side.
+Everything here is validated at load time so a typo fails the deployment, not a request.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+AWS_REGION_PATTERN = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
+SALESFORCE_ORG_ID_PATTERN = r"^00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$"
+
+
+class TrustTier(StrEnum):
+    """Who operates an endpoint: ``sovereign`` is ours in-region, ``external`` is anyone else."""
+
+    SOVEREIGN = "sovereign"
+    EXTERNAL = "external"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ModelEndpoint(_Frozen):
+    """A model endpoint the gateway may call (a SageMaker endpoint name in a region)."""
+
+    name: str = Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+    region: str = Field(pattern=AWS_REGION_PATTERN)
+    tier: TrustTier
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.region}"
+
+
+class Jurisdiction(_Frozen):
+    """A legal area whose data stays in ``allowed_regions`` and whose stack runs in ``region``."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]{1,30}$")
+    region: str = Field(pattern=AWS_REGION_PATTERN)
+    allowed_regions: tuple[str, ...] = Field(min_length=1)
+    endpoints: tuple[ModelEndpoint, ...] = ()
+    allow_external_for_public: bool = False
+
+    @field_validator("allowed_regions")
+    @classmethod
+    def _regions_are_regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for region in value:
+            if not re.match(AWS_REGION_PATTERN, region):
+                raise ValueError(f"not an AWS region: {region!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _home_region_allowed(self) -> Jurisdiction:
+        if self.region not in self.allowed_regions:
+            raise ValueError(
+                f"jurisdiction {self.id}: home region {self.region} is not in allowed_regions"
+            )
+        return self
+
+    @property
+    def event_bus(self) -> str:
+        return f"sovgw-{self.id}"
+
+    @property
+    def audit_bucket(self) -> str:
+        return f"sovgw-audit-{self.id}"
+
+
+class OrgBinding(_Frozen):
+    """A Salesforce org, the jurisdiction its data belongs to and where its credentials live."""
+
+    org_id: str = Field(pattern=SALESFORCE_ORG_ID_PATTERN)
+    name: str
+    jurisdiction: str
+    relay_channel_id: str = Field(pattern=r"^0YL[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$")
+
+    @property
+    def credentials_secret(self) -> str:
+        return f"sovgw/{self.jurisdiction}/salesforce/{self.org_id}"
+
+    @property
+    def event_source(self) -> str:
+        """The partner event source Salesforce Event Relay publishes this org's events from."""
+        return f"aws.partner/salesforce.com/{self.org_id}/{self.relay_channel_id}"
+
+
+class GatewayConfig(_Frozen):
+    """All jurisdictions and org bindings a deployment knows; anything else is denied."""
+
+    jurisdictions: tuple[Jurisdiction, ...] = Field(min_length=1)
+    orgs: tuple[OrgBinding, ...] = ()
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> GatewayConfig:
+        ids = [j.id for j in self.jurisdictions]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"duplicate jurisdiction ids: {ids}")
+        org_ids = [o.org_id[:15] for o in self.orgs]
+        if len(org_ids) != len(set(org_ids)):
+            raise ValueError("an org is bound more than once")
+        for org in self.orgs:
+            if org.jurisdiction not in ids:
+                raise ValueError(f"org {org.org_id} names unknown jurisdiction {org.jurisdiction}")
+        return self
+
+    @cached_property
+    def _jurisdictions_by_id(self) -> dict[str, Jurisdiction]:
+        return {j.id: j for j in self.jurisdictions}
+
+    def jurisdiction(self, jurisdiction_id: str) -> Jurisdiction | None:
+        return self._jurisdictions_by_id.get(jurisdiction_id)
+
+    def org(self, org_id: str) -> OrgBinding | None:
+        """Find an org by its 15- or 18-character id (Salesforce accepts both)."""
+        return next((o for o in self.orgs if o.org_id[:15] == org_id[:15]), None)
+
+    def orgs_of(self, jurisdiction_id: str) -> tuple[OrgBinding, ...]:
+        return tuple(o for o in self.orgs if o.jurisdiction == jurisdiction_id)
+
+
+def load_config(path: Path) -> GatewayConfig:
+    """Load and validate a gateway configuration file (YAML)."""
+    with path.open(encoding="utf-8") as handle:
+        raw = yaml.safe_load(handle)
+    return GatewayConfig.model_validate(raw)

@@ -1,0 +1,78 @@
+"""Audit records: what happened to a request, never the data itself (issue #7 adds chaining).
+
+Record ids are derived from the Salesforce event and the stage, so a replayed or retried
+event produces the same record id and the sink can write it at most once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sovgw.domain.levels import DataLevel
+
+AUDIT_SCHEMA_VERSION = "1.0"
+_AUDIT_NAMESPACE = uuid.UUID("6f1c1d2e-6a43-4d2b-9c0e-3c1b8f0e5a77")
+
+
+class Stage(StrEnum):
+    CLASSIFICATION = "classification"
+    ROUTING = "routing"
+    MODEL_INVOCATION = "model_invocation"
+    WRITE_BACK = "write_back"
+    REJECTION = "rejection"
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    DENIED = "denied"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+class AuditLinks(BaseModel):
+    """Identifiers that join this record with CloudTrail, X-Ray, EventBridge and Salesforce."""
+
+    model_config = ConfigDict(frozen=True)
+
+    eventbridge_event_id: str | None = None
+    salesforce_event_uuid: str | None = None
+    salesforce_replay_id: str | None = None
+    salesforce_record_id: str | None = None
+    salesforce_result_id: str | None = None
+    lambda_request_id: str | None = None
+    xray_trace_id: str | None = None
+    aws_request_ids: tuple[str, ...] = ()
+
+
+class AuditRecord(BaseModel):
+    """One decision or side effect, with who, what (categories only), where, why and links."""
+
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: str = AUDIT_SCHEMA_VERSION
+    record_id: str
+    stage: Stage
+    time: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    jurisdiction: str
+    org_id: str | None = None
+    principal: str | None = None
+    purpose: str | None = None
+    data_level: DataLevel | None = None
+    entity_counts: dict[str, int] = Field(default_factory=dict)
+    fields_used: tuple[str, ...] = ()
+    region: str | None = None
+    endpoint: str | None = None
+    rule_id: str | None = None
+    reason: str | None = None
+    outcome: Outcome
+    prompt_sha256: str | None = None
+    links: AuditLinks = Field(default_factory=AuditLinks)
+
+
+def audit_record_id(correlation_key: str, stage: Stage) -> str:
+    """Deterministic id for (event, stage): retries and replays map to the same record."""
+    return str(uuid.uuid5(_AUDIT_NAMESPACE, f"{correlation_key}/{stage.value}"))

@@ -1,0 +1,23 @@
+"""Domain exceptions. ``retryable`` is the single fact the edges use to retry or dead-letter."""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """Base class; the message is safe to log and to store with a dead-lettered event."""
+
+    retryable: bool = False
+
+
+class RejectedInput(GatewayError):
+    """The input can never succeed (malformed, unknown org, unknown purpose): dead-letter now."""
+
+
+class UpstreamUnavailable(GatewayError):
+    """A dependency failed in a way that may heal (timeout, 5xx, limits): retry later."""
+
+    retryable = True
+
+
+class SovereigntyViolation(GatewayError):
+    """A call would have left the jurisdiction; raised before any data moves. Never retried."""

@@ -1,0 +1,207 @@
+"""The two pipeline stages the foundation wires end to end: classify, then route and invoke."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+
+from sovgw.config import GatewayConfig, Jurisdiction
+from sovgw.domain import dlp
+from sovgw.domain.audit import AuditLinks, AuditRecord, Outcome, Stage, audit_record_id
+from sovgw.domain.errors import RejectedInput, SovereigntyViolation
+from sovgw.domain.levels import DataLevel, highest
+from sovgw.domain.minimise import fields_for, object_for_record
+from sovgw.domain.requests import AIRequest, ClassifiedRequest
+from sovgw.domain.routing import decide_route
+from sovgw.ports import AuditSink, CrmRecords, ModelInvoker
+
+SYSTEM_PROMPT = (
+    "You assist a legal and HR team. Placeholders such as [EMAIL_1] stand for removed personal "
+    "data: keep them as they are and never guess their values."
+)
+
+
+def resolve_jurisdiction(config: GatewayConfig, org_id: str, served: Jurisdiction) -> Jurisdiction:
+    """The jurisdiction an org belongs to, if this deployment serves it; otherwise refuse."""
+    org = config.org(org_id)
+    if org is None:
+        raise RejectedInput(f"org {org_id} is not bound to any jurisdiction of this deployment")
+    if org.jurisdiction != served.id:
+        raise RejectedInput(
+            f"org {org_id} belongs to {org.jurisdiction}, not to {served.id}; refusing to process"
+        )
+    return served
+
+
+def _links(request: AIRequest, **extra: object) -> AuditLinks:
+    return AuditLinks(
+        eventbridge_event_id=request.eventbridge_event_id,
+        salesforce_event_uuid=request.event_uuid,
+        salesforce_replay_id=request.replay_id,
+        salesforce_record_id=request.record_id,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def classify_request(
+    request: AIRequest, jurisdiction: Jurisdiction, crm: CrmRecords, audit: AuditSink
+) -> ClassifiedRequest:
+    """Read only what the purpose needs, find sensitive content, redact it, and record why."""
+    sobject = object_for_record(request.record_id)
+    spec, fields = fields_for(request.purpose, sobject)
+    record = crm.get_record(sobject, request.record_id, fields)
+    metadata = crm.field_levels(sobject)
+
+    counter: Counter[dlp.EntityType] = Counter()
+    findings_total: Counter[str] = Counter()
+    levels: list[DataLevel] = []
+    lines: list[str] = []
+    for field in fields:
+        levels.append(metadata.get(field, DataLevel.PRIVILEGED))
+        value = record.get(field)
+        if value is None:
+            continue
+        text = str(value)[: spec.max_chars_per_field]
+        findings = dlp.detect(text)
+        for finding in findings:
+            findings_total[finding.entity.value] += 1
+            levels.append(dlp.ENTITY_LEVELS[finding.entity])
+        lines.append(f"{field}: {dlp.redact(text, findings, counter)}")
+
+    minimised = "\n".join(lines)
+    classified = ClassifiedRequest(
+        request=request,
+        jurisdiction=jurisdiction.id,
+        sobject=sobject,
+        level=highest(levels),
+        entity_counts=dict(findings_total),
+        fields_used=fields,
+        instruction=spec.instruction,
+        minimised_text=minimised,
+        prompt_sha256=hashlib.sha256(minimised.encode()).hexdigest(),
+    )
+    audit.write(
+        AuditRecord(
+            record_id=audit_record_id(request.event_uuid, Stage.CLASSIFICATION),
+            stage=Stage.CLASSIFICATION,
+            jurisdiction=jurisdiction.id,
+            org_id=request.org_id,
+            principal=request.requested_by,
+            purpose=request.purpose,
+            data_level=classified.level,
+            entity_counts=classified.entity_counts,
+            fields_used=fields,
+            outcome=Outcome.OK,
+            prompt_sha256=classified.prompt_sha256,
+            links=_links(request),
+        )
+    )
+    return classified
+
+
+def route_and_invoke(
+    classified: ClassifiedRequest,
+    jurisdiction: Jurisdiction,
+    model: ModelInvoker,
+    crm: CrmRecords,
+    audit: AuditSink,
+) -> dict[str, object]:
+    """Decide where the request may go, call that model, write the result back, audit each step.
+
+    A denial is an outcome, not an error: Salesforce gets a ``Denied`` result with the reason.
+    """
+    request = classified.request
+    decision = decide_route(classified.level, jurisdiction)
+    routing_record = audit.write(
+        AuditRecord(
+            record_id=audit_record_id(request.event_uuid, Stage.ROUTING),
+            stage=Stage.ROUTING,
+            jurisdiction=jurisdiction.id,
+            org_id=request.org_id,
+            principal=request.requested_by,
+            purpose=request.purpose,
+            data_level=classified.level,
+            region=decision.endpoint.region if decision.endpoint else None,
+            endpoint=decision.endpoint.name if decision.endpoint else None,
+            rule_id=decision.rule_id,
+            reason=decision.reason,
+            outcome=Outcome.OK if decision.allowed else Outcome.DENIED,
+            prompt_sha256=classified.prompt_sha256,
+            links=_links(request),
+        )
+    )
+
+    result_fields: dict[str, object] = {
+        "Related_Record__c": request.record_id,
+        "Request_Event_Id__c": request.event_uuid,
+        "Purpose__c": request.purpose,
+        "Data_Level__c": classified.level.value,
+        "Policy_Rule__c": decision.rule_id,
+    }
+    aws_request_ids: tuple[str, ...] = ()
+    if decision.allowed and decision.endpoint is not None:
+        endpoint = decision.endpoint
+        if endpoint.region not in jurisdiction.allowed_regions:
+            raise SovereigntyViolation(f"refusing {endpoint.ref}: outside {jurisdiction.id}")
+        reply = model.invoke(
+            endpoint,
+            [
+                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": f"{classified.instruction}\n\n{classified.minimised_text}"},
+            ],
+        )
+        aws_request_ids = (reply.aws_request_id,) if reply.aws_request_id else ()
+        audit.write(
+            AuditRecord(
+                record_id=audit_record_id(request.event_uuid, Stage.MODEL_INVOCATION),
+                stage=Stage.MODEL_INVOCATION,
+                jurisdiction=jurisdiction.id,
+                org_id=request.org_id,
+                principal=request.requested_by,
+                purpose=request.purpose,
+                data_level=classified.level,
+                region=reply.region,
+                endpoint=reply.endpoint,
+                rule_id=decision.rule_id,
+                outcome=Outcome.OK,
+                prompt_sha256=classified.prompt_sha256,
+                links=_links(request, aws_request_ids=aws_request_ids),
+            )
+        )
+        result_fields |= {
+            "Status__c": "Completed",
+            "Model_Endpoint__c": reply.endpoint,
+            "Model_Region__c": reply.region,
+            "Result__c": reply.text[:32_000],
+        }
+    else:
+        result_fields |= {"Status__c": "Denied", "Result__c": decision.reason}
+
+    result_id = crm.find_result(request.event_uuid)
+    if result_id is None:
+        result_id = crm.create_result(result_fields)
+    write_back_location = audit.write(
+        AuditRecord(
+            record_id=audit_record_id(request.event_uuid, Stage.WRITE_BACK),
+            stage=Stage.WRITE_BACK,
+            jurisdiction=jurisdiction.id,
+            org_id=request.org_id,
+            principal=request.requested_by,
+            purpose=request.purpose,
+            data_level=classified.level,
+            region=decision.endpoint.region if decision.endpoint else None,
+            endpoint=decision.endpoint.name if decision.endpoint else None,
+            rule_id=decision.rule_id,
+            outcome=Outcome.OK if decision.allowed else Outcome.DENIED,
+            links=_links(request, salesforce_result_id=result_id, aws_request_ids=aws_request_ids),
+        )
+    )
+    return {
+        "status": "completed" if decision.allowed else "denied",
+        "level": classified.level.value,
+        "rule_id": decision.rule_id,
+        "endpoint": decision.endpoint.ref if decision.endpoint else None,
+        "result_id": result_id,
+        "routing_audit": routing_record,
+        "write_back_audit": write_back_location,
+    }

@@ -1,0 +1,122 @@
+"""``make demo``: replay events/ through the local sovereign stack and print what happened.
+
+Every line is read back from where an auditor would look: the audit records in the
+jurisdiction's S3 bucket and the dead-letter queues, not from in-memory results.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sovgw.config import GatewayConfig, load_config
+from sovgw.domain.audit import Stage, audit_record_id
+from sovgw.local.stack import LocalSovereignStack
+from sovgw.wiring import FUNCTIONS
+
+
+@dataclass
+class Sent:
+    name: str
+    org_id: str
+    event_uuid: str
+    line: str | None = None
+
+
+def _events_to_replay(root: Path) -> list[Path]:
+    return sorted((root / "events" / "salesforce").glob("*.json")) + sorted(
+        (root / "events" / "invalid").glob("*.json")
+    )
+
+
+def _audit(stack: LocalSovereignStack, config: GatewayConfig, sent: Sent, stage: Stage) -> dict[str, Any] | None:
+    binding = config.org(sent.org_id)
+    if binding is None:
+        return None
+    jurisdiction = config.jurisdiction(binding.jurisdiction)
+    assert jurisdiction is not None
+    s3 = stack.session(jurisdiction.region).client("s3")
+    key = f"records/{jurisdiction.id}/{binding.org_id}/{audit_record_id(sent.event_uuid, stage)}.json"
+    try:
+        body = s3.get_object(Bucket=jurisdiction.audit_bucket, Key=key)["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        return None
+    parsed: dict[str, Any] = json.loads(body)
+    return parsed
+
+
+def _dead_letters(stack: LocalSovereignStack) -> dict[str, tuple[str, str]]:
+    """EventUuid → (function, reason) for everything in any DLQ."""
+    found: dict[str, tuple[str, str]] = {}
+    for deployment in stack.deployments.values():
+        for fn in FUNCTIONS:
+            for item in deployment.dead_letters(fn.name):
+                detail = item["event"].get("detail", {})
+                uuid = detail.get("id") or detail.get("request", {}).get("event_uuid")
+                if uuid:
+                    found[uuid] = (f"{deployment.jurisdiction.id}/{fn.name}", item["reason"] or "")
+    return found
+
+
+def _row(*cells: str) -> str:
+    widths = (34, 7, 12, 36, 28)
+    return "  ".join(c[:w].ljust(w) for c, w in zip(cells, widths, strict=False)) + "  " + cells[-1]
+
+
+def run_demo(root: Path, timeout: float = 120.0) -> int:
+    config = load_config(root / "config" / "gateway.yaml")
+    started = time.monotonic()
+    print("starting the local sovereign stack (LocalStack, Salesforce simulator, model endpoints)…")
+    with LocalSovereignStack(
+        config, root / "config" / "sfsim-seed.yaml", root / ".run", root / ".localstack-venv"
+    ) as stack:
+        print(f"stack up in {time.monotonic() - started:.1f}s; replaying events/ …\n")
+        sent: list[Sent] = []
+        for path in _events_to_replay(root):
+            envelope = json.loads(path.read_text(encoding="utf-8"))
+            org_id = str(envelope.get("source", "")).split("/")[2]
+            name = f"{path.parent.name}/{path.stem}"
+            if path.parent.name == "salesforce" and envelope["detail-type"] == "AI_Request__e":
+                fields = {k: v for k, v in envelope["detail"]["payload"].items() if k.endswith("__c")}
+                uuid = stack.publish_platform_event(org_id, "AI_Request__e", fields)
+            else:
+                stack.put_envelope(envelope)
+                uuid = envelope["detail"]["id"]
+            sent.append(Sent(name, org_id, uuid))
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(s.line is None for s in sent):
+            dead = _dead_letters(stack)
+            for item in sent:
+                if item.line is not None:
+                    continue
+                binding = config.org(item.org_id)
+                where = binding.jurisdiction if binding else "?"
+                if item.event_uuid in dead:
+                    function, reason = dead[item.event_uuid]
+                    item.line = _row(item.name, where, "-", f"dead-lettered ({function})", "-", reason)
+                    continue
+                written = _audit(stack, config, item, Stage.WRITE_BACK)
+                if written:
+                    routing = _audit(stack, config, item, Stage.ROUTING) or {}
+                    decision = "allowed" if written["outcome"] == "ok" else "DENIED"
+                    model = f"{written['endpoint']}@{written['region']}" if written["endpoint"] else "-"
+                    item.line = _row(
+                        item.name, where, str(written["data_level"]),
+                        f"{decision}: {written['rule_id']}", model,
+                        f"audit {written['record_id']} ({routing.get('reason', '')})",
+                    )
+            time.sleep(0.5)
+
+        print(_row("EVENT", "JURIS.", "LEVEL", "ROUTE DECISION", "MODEL", "AUDIT RECORD / REASON"))
+        for item in sent:
+            print(item.line or _row(item.name, "?", "?", "NO OUTCOME (timed out)", "-", "-"))
+        invocations = sorted(set(stack.models.invocations))
+        print(f"\nmodel invocations by endpoint: {', '.join(f'{n}@{r}' for r, n in invocations) or 'none'}")
+        unfinished = [s.name for s in sent if s.line is None]
+        print(f"{len(sent)} events, {len(sent) - len(unfinished)} with an outcome, "
+              f"in {time.monotonic() - started:.1f}s; stopping the stack.")
+        return 1 if unfinished else 0

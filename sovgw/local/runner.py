@@ -1,0 +1,255 @@
+"""Local runner: one jurisdiction's wiring in LocalStack, handlers invoked in-process.
+
+Production wiring is EventBridge → Lambda. LocalStack cannot run Lambda here, so each rule
+targets an SQS queue per function and this runner plays Lambda's part: it receives a batch,
+invokes the real handler with the exact EventBridge event, deletes what succeeded (partial
+batch failure), backs off what failed, and after ``local_max_receives`` moves the message to
+the function's dead-letter queue with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from functions.runtime import Dependencies, EventLogic, logger, run_handler
+from sovgw.config import Jurisdiction
+from sovgw.wiring import (
+    FUNCTIONS,
+    ROUTES,
+    Route,
+    dead_letter_queue_name,
+    function,
+    queue_name,
+    rule_name,
+)
+
+AUDIT_RETENTION_DAYS = 1
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What happened to one delivered event (for the demo's table and for tests)."""
+
+    function: str
+    event_id: str
+    status: str
+    result: Mapping[str, Any]
+
+
+def _logic_for(function_name: str) -> EventLogic:
+    module_path = function(function_name).handler.rsplit(".", 1)[0]
+    logic: EventLogic = import_module(module_path).handle
+    return logic
+
+
+class LocalDeployment:
+    """Provisions and runs one jurisdiction's functions against LocalStack."""
+
+    def __init__(self, jurisdiction: Jurisdiction, deps: Dependencies, session: Any,
+                 backoff_seconds: float = 1.0) -> None:
+        self.jurisdiction = jurisdiction
+        self.deps = deps
+        self._session = session
+        self._sqs = session.client("sqs")
+        self._events = session.client("events")
+        self._s3 = session.client("s3")
+        self._backoff = backoff_seconds
+        self.queue_urls: dict[str, str] = {}
+        self.dlq_urls: dict[str, str] = {}
+        self.deliveries: list[Delivery] = []
+        self._deliveries_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # --- provisioning -----------------------------------------------------------------------
+
+    def provision(self) -> None:
+        """Create the audit bucket, the bus, one queue + DLQ per function and the rules."""
+        self._create_audit_bucket()
+        try:
+            self._events.create_event_bus(Name=self.jurisdiction.event_bus)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+                raise
+        for fn in FUNCTIONS:
+            self._create_queues(fn.name)
+        for route in ROUTES:
+            self._create_rule(route)
+
+    def _create_audit_bucket(self) -> None:
+        bucket = self.jurisdiction.audit_bucket
+        params: dict[str, Any] = {"Bucket": bucket, "ObjectLockEnabledForBucket": True}
+        if self.jurisdiction.region != "us-east-1":
+            params["CreateBucketConfiguration"] = {"LocationConstraint": self.jurisdiction.region}
+        try:
+            self._s3.create_bucket(**params)
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+                raise
+        self._s3.put_object_lock_configuration(
+            Bucket=bucket,
+            ObjectLockConfiguration={
+                "ObjectLockEnabled": "Enabled",
+                "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": AUDIT_RETENTION_DAYS}},
+            },
+        )
+
+    def _create_queues(self, function_name: str) -> None:
+        dlq_url = self._sqs.create_queue(
+            QueueName=dead_letter_queue_name(self.jurisdiction.id, function_name),
+            Attributes={"MessageRetentionPeriod": "1209600"},
+        )["QueueUrl"]
+        dlq_arn = self._sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        max_receives = max(r.retry.local_max_receives for r in ROUTES if r.function == function_name)
+        url = self._sqs.create_queue(
+            QueueName=queue_name(self.jurisdiction.id, function_name),
+            Attributes={
+                "VisibilityTimeout": str(function(function_name).timeout_seconds),
+                # Backstop only: the runner dead-letters first, with the reason attached.
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives + 2}
+                ),
+            },
+        )["QueueUrl"]
+        self.queue_urls[function_name] = url
+        self.dlq_urls[function_name] = dlq_url
+
+    def _create_rule(self, route: Route) -> None:
+        name = rule_name(self.jurisdiction.id, route)
+        rule_arn = self._events.put_rule(
+            Name=name, EventBusName=self.jurisdiction.event_bus, EventPattern=json.dumps(route.pattern)
+        )["RuleArn"]
+        queue_url = self.queue_urls[route.function]
+        queue_arn = self._sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+                }
+            ],
+        }
+        self._sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+        self._events.put_targets(
+            Rule=name,
+            EventBusName=self.jurisdiction.event_bus,
+            Targets=[{"Id": route.function, "Arn": queue_arn}],
+        )
+
+    # --- running ----------------------------------------------------------------------------
+
+    def _record(self, delivery: Delivery) -> None:
+        with self._deliveries_lock:
+            self.deliveries.append(delivery)
+
+    def poll_once(self, function_name: str, wait_seconds: int = 1) -> int:
+        """Receive one batch for ``function_name`` and process it; returns messages handled."""
+        url = self.queue_urls[function_name]
+        max_receives = max(r.retry.local_max_receives for r in ROUTES if r.function == function_name)
+        messages = self._sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=wait_seconds,
+            MessageSystemAttributeNames=["ApproximateReceiveCount"],
+        ).get("Messages", [])
+        logic = _logic_for(function_name)
+        done: list[dict[str, str]] = []
+        for message in messages:
+            receives = int(message["Attributes"]["ApproximateReceiveCount"])
+            handled = self._invoke(function_name, logic, message["Body"], receives, max_receives)
+            if handled:
+                done.append({"Id": message["MessageId"], "ReceiptHandle": message["ReceiptHandle"]})
+            else:
+                delay = min(int(self._backoff * 2 ** (receives - 1)), 300)
+                self._sqs.change_message_visibility(
+                    QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=delay
+                )
+        if done:
+            self._sqs.delete_message_batch(QueueUrl=url, Entries=done)
+        return len(messages)
+
+    def _invoke(self, function_name: str, logic: EventLogic, body: str, receives: int,
+                max_receives: int) -> bool:
+        """True when the message is finished with (success or dead-lettered)."""
+        try:
+            event: dict[str, Any] = json.loads(body)
+        except json.JSONDecodeError:
+            self.deps.dead_letters.send(function_name, {"unparsable_body": body[:4096]},
+                                        "message body is not JSON", receives)
+            self._record(Delivery(function_name, "?", "dead-lettered", {"reason": "not JSON"}))
+            return True
+        event_id = str(event.get("id", "?"))
+        try:
+            result = run_handler(function_name, logic, event, self.deps)
+        except Exception as error:  # noqa: BLE001 - any failure is retried, then dead-lettered
+            reason = f"{type(error).__name__}: {error}"
+            if receives < max_receives:
+                self._record(Delivery(function_name, event_id, "retrying", {"reason": reason}))
+                return False
+            self.deps.dead_letters.send(function_name, event, f"gave up after {receives} attempts: {reason}", receives)
+            self._record(Delivery(function_name, event_id, "dead-lettered", {"reason": reason}))
+            return True
+        self._record(Delivery(function_name, event_id, str(result.get("status")), result))
+        return True
+
+    def start(self) -> None:
+        """Poll every function's queue in a background thread each."""
+        for fn in FUNCTIONS:
+            thread = threading.Thread(target=self._loop, args=(fn.name,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _loop(self, function_name: str) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once(function_name)
+            except Exception as error:  # noqa: BLE001 - keep polling; LocalStack may be restarting
+                logger.warning("poll failed", function=function_name, error=type(error).__name__)
+                time.sleep(1)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def dead_letters(self, function_name: str) -> list[dict[str, Any]]:
+        """Messages now in a function's DLQ, with their reason (they stay in the queue)."""
+        found: list[dict[str, Any]] = []
+        response = self._sqs.receive_message(
+            QueueUrl=self.dlq_urls[function_name], MaxNumberOfMessages=10,
+            MessageAttributeNames=["All"], VisibilityTimeout=0, WaitTimeSeconds=0,
+        )
+        for message in response.get("Messages", []):
+            attributes = message.get("MessageAttributes", {})
+            found.append({
+                "event": json.loads(message["Body"]),
+                "reason": attributes.get("reason", {}).get("StringValue"),
+                "attempts": attributes.get("attempts", {}).get("StringValue"),
+            })
+        return found
+
+    def wait_for(self, predicate: Callable[[list[Delivery]], bool], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._deliveries_lock:
+                snapshot = list(self.deliveries)
+            if predicate(snapshot):
+                return True
+            time.sleep(0.2)
+        return False

@@ -1,0 +1,199 @@
+"""The embedded local sovereign stack, as one context manager for the demo and the tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+import yaml
+from botocore.exceptions import ClientError
+
+from functions.runtime import build_dependencies
+from model_serving.server import ServedEndpoints, serve_in_background
+from sovgw.adapters.salesforce import SalesforceCredentials, http_session, request_token
+from sovgw.config import GatewayConfig, OrgBinding
+from sovgw.httpd import BackgroundServer
+from sovgw.local.localstack import LocalStackProcess, start_localstack
+from sovgw.local.runner import LocalDeployment
+from sovgw.sfsim.server import SalesforceSimulatorServer, eventbridge_sender
+from sovgw.sfsim.state import ConnectedApp, RelayChannel
+
+INTEGRATION_CLIENT_ID_PREFIX = "3MVG9sovgw"
+
+
+class LocalSovereignStack:
+    """LocalStack + Salesforce simulator + local model endpoint + one runner per jurisdiction."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        seed_path: Path,
+        state_dir: Path,
+        localstack_venv: Path,
+        *,
+        localstack_port: int = 4566,
+        backoff_seconds: float = 1.0,
+    ) -> None:
+        self.config = config
+        self.seed = yaml.safe_load(seed_path.read_text(encoding="utf-8"))
+        self.state_dir = state_dir
+        self.localstack_venv = localstack_venv
+        self.localstack_port = localstack_port
+        self.backoff_seconds = backoff_seconds
+        self.localstack: LocalStackProcess | None = None
+        self.salesforce: SalesforceSimulatorServer | None = None
+        self.model_server: BackgroundServer | None = None
+        self.models = ServedEndpoints(
+            {(e.region, e.name) for j in config.jurisdictions for e in j.endpoints}
+        )
+        self.deployments: dict[str, LocalDeployment] = {}
+        self._publisher_credentials: dict[str, SalesforceCredentials] = {}
+
+    def __enter__(self) -> LocalSovereignStack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def session(self, region: str) -> Any:
+        return boto3.session.Session(region_name=region)
+
+    def start(self) -> None:
+        self.localstack = start_localstack(
+            self.localstack_venv, self.state_dir / "localstack", self.localstack_port
+        )
+        self.model_server = serve_in_background(self.models)
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": self.localstack.url,
+                "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": self.model_server.url,
+                "AWS_ACCESS_KEY_ID": "test",
+                "AWS_SECRET_ACCESS_KEY": "test",
+                "AWS_DEFAULT_REGION": self.config.jurisdictions[0].region,
+            }
+        )
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        os.environ.pop("AWS_PROFILE", None)
+        self.salesforce = SalesforceSimulatorServer(state_dir=self.state_dir / "sfsim").start()
+        self.salesforce.sim.relay_sender = eventbridge_sender(
+            lambda region: self.session(region).client("events")
+        )
+        for jurisdiction in self.config.jurisdictions:
+            deps = build_dependencies(
+                self.config, jurisdiction.id, salesforce_ca_bundle=str(self.salesforce.ca_bundle)
+            )
+            deployment = LocalDeployment(
+                jurisdiction, deps, self.session(jurisdiction.region), self.backoff_seconds
+            )
+            deployment.provision()
+            self.deployments[jurisdiction.id] = deployment
+        for org in self.config.orgs:
+            self._seed_org(org)
+        for deployment in self.deployments.values():
+            deployment.start()
+
+    def _seed_org(self, binding: OrgBinding) -> None:
+        assert self.salesforce is not None
+        sim = self.salesforce.sim
+        jurisdiction = self.config.jurisdiction(binding.jurisdiction)
+        assert jurisdiction is not None
+        spec = self.seed["orgs"][binding.org_id]
+        org = sim.add_org(binding.org_id, binding.name)
+        users = spec["users"]
+        for user in users:
+            sim.add_user(org, user["Username"], user["Email"], user["LastName"], user_id=user["Id"])
+        for sobject, records in spec.get("records", {}).items():
+            for record in records:
+                values = {k: v for k, v in record.items() if k != "Id"}
+                sim.insert(org, sobject, values, record_id=record.get("Id"))
+        integration_user = users[0]["Id"]
+        credentials = SalesforceCredentials(
+            token_url=self.salesforce.token_url,
+            client_id=f"{INTEGRATION_CLIENT_ID_PREFIX}{binding.org_id[:15]}",
+            client_secret=secrets.token_urlsafe(32),
+        )
+        sim.add_app(
+            org,
+            ConnectedApp(
+                credentials.client_id,
+                credentials.client_secret.get_secret_value(),
+                run_as_user_id=integration_user,
+            ),
+        )
+        self._publisher_credentials[binding.org_id[:15]] = credentials
+        sim.configure_relay(
+            org, RelayChannel(binding.relay_channel_id, jurisdiction.event_bus, jurisdiction.region)
+        )
+        secret_value = json.dumps(
+            {**credentials.model_dump(), "client_secret": credentials.client_secret.get_secret_value()}
+        )
+        client = self.session(jurisdiction.region).client("secretsmanager")
+        try:
+            client.create_secret(Name=binding.credentials_secret, SecretString=secret_value)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceExistsException":
+                raise
+            client.put_secret_value(SecretId=binding.credentials_secret, SecretString=secret_value)
+
+    def publish_platform_event(self, org_id: str, event_name: str, fields: dict[str, Any]) -> str:
+        """Publish through the simulator's REST API as the org's integration user; returns the
+        EventUuid Salesforce assigned (the relay then forwards it to EventBridge)."""
+        assert self.salesforce is not None
+        credentials = self._publisher_credentials[org_id[:15]]
+        http = http_session(str(self.salesforce.ca_bundle))
+        session = request_token(credentials, http)
+        response = http.post(
+            f"{session.instance_url}/services/data/v62.0/sobjects/{event_name}/",
+            json=fields,
+            headers={"Authorization": f"Bearer {session.access_token.get_secret_value()}"},
+            timeout=10,
+        )
+        if response.status_code != 201:
+            raise RuntimeError(f"publish refused: {response.status_code} {response.text[:200]}")
+        org = self.salesforce.sim.org(org_id)
+        with self.salesforce.sim.lock:
+            return org.events[-1].event_uuid
+
+    def put_envelope(self, envelope: dict[str, Any]) -> str:
+        """Put a stored envelope on the bus of the jurisdiction its org belongs to (the first
+        jurisdiction's bus for an unknown org, where ``classify`` will refuse it)."""
+        org_id = str(envelope.get("source", "")).split("/")[2:3]
+        binding = self.config.org(org_id[0]) if org_id else None
+        jurisdiction = (
+            self.config.jurisdiction(binding.jurisdiction) if binding else self.config.jurisdictions[0]
+        )
+        assert jurisdiction is not None
+        events = self.session(jurisdiction.region).client("events")
+        result = events.put_events(
+            Entries=[
+                {
+                    "Source": envelope["source"],
+                    "DetailType": envelope["detail-type"],
+                    "Detail": json.dumps(envelope["detail"]),
+                    "EventBusName": jurisdiction.event_bus,
+                }
+            ]
+        )
+        return str(result["Entries"][0]["EventId"])
+
+    def stop(self) -> None:
+        for deployment in self.deployments.values():
+            deployment.stop()
+        if self.model_server:
+            self.model_server.stop()
+        if self.salesforce:
+            self.salesforce.stop()
+        if self.localstack:
+            self.localstack.stop()

@@ -1,0 +1,76 @@
+"""Ports: the small interfaces domain logic needs, implemented by ``sovgw.adapters``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from sovgw.config import ModelEndpoint
+from sovgw.domain.audit import AuditRecord
+from sovgw.domain.levels import DataLevel
+
+
+class CrmRecords(Protocol):
+    """Read and write Salesforce records of one org (field names come from allow-lists)."""
+
+    def get_record(self, sobject: str, record_id: str, fields: Sequence[str]) -> dict[str, Any]:
+        """Return the named fields; raise RejectedInput if the record does not exist."""
+        ...
+
+    def field_levels(self, sobject: str) -> Mapping[str, DataLevel]:
+        """Field classification metadata for ``sobject`` (missing fields are treated as most
+        sensitive by the caller)."""
+        ...
+
+    def find_result(self, event_uuid: str) -> str | None:
+        """Id of an ``AI_Result__c`` already written for this event, if any."""
+        ...
+
+    def create_result(self, fields: Mapping[str, Any]) -> str:
+        """Create an ``AI_Result__c`` record and return its id."""
+        ...
+
+
+class ModelReply(BaseModel):
+    """What a model endpoint returned, with the AWS request id CloudTrail-style logs use."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    endpoint: str
+    region: str
+    aws_request_id: str | None = None
+
+
+class ModelInvoker(Protocol):
+    """Invoke a model endpoint with chat messages."""
+
+    def invoke(self, endpoint: ModelEndpoint, messages: Sequence[Mapping[str, str]]) -> ModelReply:
+        """Raise UpstreamUnavailable on transient failure."""
+        ...
+
+
+class AuditSink(Protocol):
+    """Durably store audit records; writing the same record id twice stores it once."""
+
+    def write(self, record: AuditRecord) -> str:
+        """Store ``record`` and return where it lives (e.g. an S3 URI)."""
+        ...
+
+
+class EventPublisher(Protocol):
+    """Publish a domain event to the jurisdiction's event bus."""
+
+    def publish(self, source: str, detail_type: str, detail: Mapping[str, Any]) -> str:
+        """Return the event id assigned by the bus."""
+        ...
+
+
+class DeadLetters(Protocol):
+    """Park an event that cannot be processed, with the reason, so nothing is lost."""
+
+    def send(self, function: str, event: Mapping[str, Any], reason: str, attempts: int) -> None:
+        """Store the original event and why it failed."""
+        ...
