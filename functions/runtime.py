@@ -108,7 +108,9 @@ def build_dependencies(
         return SalesforceRecords(credentials, ca_bundle=salesforce_ca_bundle)
 
     def runtime_client(endpoint_region: str) -> Any:
-        return session.client("sagemaker-runtime", region_name=endpoint_region, config=_MODEL_CLIENT_CONFIG)
+        return session.client(
+            "sagemaker-runtime", region_name=endpoint_region, config=_MODEL_CLIENT_CONFIG
+        )
 
     return Dependencies(
         config=config,
@@ -155,6 +157,8 @@ def run_handler(
             )
             raise
         reason = f"{type(error).__name__}: {error}"
-        logger.warning("event dead-lettered", function=function_name, event_id=event.get("id"), reason=reason)
+        logger.warning(
+            "event dead-lettered", function=function_name, event_id=event.get("id"), reason=reason
+        )
         deps.dead_letters.send(function_name, event, reason, attempts=1)
         return {"status": "dead-lettered", "reason": reason}

@@ -19,7 +19,9 @@ from model_serving.schema import ChatMessage
 
 
 class Backend(Protocol):
-    def generate(self, endpoint: str, region: str, messages: list[ChatMessage], max_tokens: int) -> str:
+    def generate(
+        self, endpoint: str, region: str, messages: list[ChatMessage], max_tokens: int
+    ) -> str:
         """The complete reply."""
         ...
 
@@ -33,7 +35,9 @@ class Backend(Protocol):
 class DeterministicBackend:
     """Echoes a JSON report of the received messages: same input, same output, no model."""
 
-    def generate(self, endpoint: str, region: str, messages: list[ChatMessage], max_tokens: int) -> str:
+    def generate(
+        self, endpoint: str, region: str, messages: list[ChatMessage], max_tokens: int
+    ) -> str:
         received = [m.model_dump() for m in messages]
         digest = hashlib.sha256(json.dumps(received, sort_keys=True).encode()).hexdigest()
         return json.dumps(
@@ -75,7 +79,9 @@ class TransformersBackend:
                 self._loaded = (tokenizer, model)
             return self._loaded
 
-    def generate(self, endpoint: str, region: str, messages: list[ChatMessage], max_tokens: int) -> str:
+    def generate(
+        self, endpoint: str, region: str, messages: list[ChatMessage], max_tokens: int
+    ) -> str:
         tokenizer, model = self._load()
         chat = [m.model_dump() for m in messages]
         if getattr(tokenizer, "chat_template", None):

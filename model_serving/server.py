@@ -116,7 +116,9 @@ def make_handler(served: ServedEndpoints) -> type[QuietHandler]:
             try:
                 request = ChatCompletionRequest.model_validate_json(body)
             except ValidationError as error:
-                self._sagemaker_error(400, "ValidationError", f"invalid request body: {error.error_count()} error(s)")
+                self._sagemaker_error(
+                    400, "ValidationError", f"invalid request body: {error.error_count()} error(s)"
+                )
                 return
             served.invocations.append((region, name))
             text = served.backend.generate(
@@ -137,14 +139,24 @@ def make_handler(served: ServedEndpoints) -> type[QuietHandler]:
             except ValidationError as error:
                 self.send_json(
                     400,
-                    {"error": {"type": "invalid_request_error", "message": f"{error.error_count()} invalid field(s)"}},
+                    {
+                        "error": {
+                            "type": "invalid_request_error",
+                            "message": f"{error.error_count()} invalid field(s)",
+                        }
+                    },
                 )
                 return
             target = served.resolve_openai_model(request.model)
             if target is None:
                 self.send_json(
                     404,
-                    {"error": {"type": "invalid_request_error", "message": f"model {request.model!r} not found"}},
+                    {
+                        "error": {
+                            "type": "invalid_request_error",
+                            "message": f"model {request.model!r} not found",
+                        }
+                    },
                 )
                 return
             region, name = target
@@ -170,7 +182,7 @@ def make_handler(served: ServedEndpoints) -> type[QuietHandler]:
                     id=stream_id,
                     created=int(time.time()),
                     model=name,
-                    choices=[ChunkChoice(delta=delta, finish_reason=finish)],  # type: ignore[arg-type]
+                    choices=[ChunkChoice(delta=delta, finish_reason=finish)],
                 )
                 self.wfile.write(f"data: {chunk.model_dump_json(exclude_none=True)}\n\n".encode())
                 self.wfile.flush()

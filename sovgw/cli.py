@@ -39,7 +39,10 @@ def _demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
     root = Path(args.root).resolve()
     if not (root / "config" / "gateway.yaml").exists():
-        print(f"error: {root} is not the sovgw repository (config/gateway.yaml missing)", file=sys.stderr)
+        print(
+            f"error: {root} is not the sovgw repository (config/gateway.yaml missing)",
+            file=sys.stderr,
+        )
         return 2
     from sovgw.local.demo import run_demo  # noqa: PLC0415 - heavy imports only for this command
 
@@ -58,7 +61,9 @@ def _localstack(args: argparse.Namespace) -> int:
         process = start_localstack(Path(args.venv), state, args.port)
         print(f"LocalStack healthy at {process.url} (pid {process.pid or 'not ours'})")
     elif args.action == "stop":
-        print("stopped" if stop_from_pid_file(state) else "no LocalStack started by sovgw is running")
+        print(
+            "stopped" if stop_from_pid_file(state) else "no LocalStack started by sovgw is running"
+        )
     else:
         status = health(f"http://127.0.0.1:{args.port}")
         print(json.dumps(status, indent=2) if status else "not running")
@@ -81,7 +86,9 @@ def _model_serve(args: argparse.Namespace) -> int:
 
     config = load_config(Path(args.config))
     backend: Backend = (
-        TransformersBackend(Path(args.model_dir)) if args.backend == "transformers" else DeterministicBackend()
+        TransformersBackend(Path(args.model_dir))
+        if args.backend == "transformers"
+        else DeterministicBackend()
     )
     served = ServedEndpoints(
         {(e.region, e.name) for j in config.jurisdictions for e in j.endpoints}, backend
@@ -111,7 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     events = commands.add_parser("events", help="sample events and their contracts")
     event_commands = events.add_subparsers(dest="events_command", required=True)
-    validate = event_commands.add_parser("validate", help="check event files against their contract")
+    validate = event_commands.add_parser(
+        "validate", help="check event files against their contract"
+    )
     validate.add_argument("files", nargs="+")
     validate.set_defaults(run=_events_validate)
     schemas = event_commands.add_parser("schemas", help="write the JSON Schemas of all contracts")
@@ -135,7 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("action", choices=["serve"])
     model.add_argument("--port", type=int, default=8080)
     model.add_argument("--config", default="config/gateway.yaml")
-    model.add_argument("--backend", choices=["deterministic", "transformers"], default="deterministic")
+    model.add_argument(
+        "--backend", choices=["deterministic", "transformers"], default="deterministic"
+    )
     model.add_argument("--model-dir", default=None)
     model.set_defaults(run=_model_serve)
     return parser

@@ -87,8 +87,15 @@ class ChangeEventHeader(_Strict):
     entityName: str
     recordIds: list[str] = Field(min_length=1)
     changeType: Literal[
-        "CREATE", "UPDATE", "DELETE", "UNDELETE",
-        "GAP_CREATE", "GAP_UPDATE", "GAP_DELETE", "GAP_UNDELETE", "GAP_OVERFLOW",
+        "CREATE",
+        "UPDATE",
+        "DELETE",
+        "UNDELETE",
+        "GAP_CREATE",
+        "GAP_UPDATE",
+        "GAP_DELETE",
+        "GAP_UNDELETE",
+        "GAP_OVERFLOW",
     ]
     changeOrigin: str
     transactionKey: str
@@ -210,15 +217,19 @@ CONTRACTS: tuple[Contract, ...] = (
     Contract(
         "change_event",
         ChangeEvent,
-        lambda e: str(e.get("source", "")).startswith(SALESFORCE_SOURCE_PREFIX)
-        and str(e.get("detail-type", "")).endswith("ChangeEvent"),
+        lambda e: (
+            str(e.get("source", "")).startswith(SALESFORCE_SOURCE_PREFIX)
+            and str(e.get("detail-type", "")).endswith("ChangeEvent")
+        ),
     ),
     Contract("scheduled", ScheduledEvent, lambda e: e.get("detail-type") == "Scheduled Event"),
     Contract("secret_rotation", SecretRotationEvent, lambda e: "Step" in e and "SecretId" in e),
     Contract(
         "request_classified",
         RequestClassifiedEvent,
-        lambda e: e.get("source") == CLASSIFY_SOURCE and e.get("detail-type") == "RequestClassified",
+        lambda e: (
+            e.get("source") == CLASSIFY_SOURCE and e.get("detail-type") == "RequestClassified"
+        ),
     ),
 )
 

@@ -20,13 +20,14 @@ class QuietHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     def read_body(self) -> bytes | None:
         """The request body, or None after answering 413 when it is too large."""
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY_BYTES:
+            self.close_connection = True  # the unread body must not be parsed as a request
             self.send_json(413, {"message": f"request body over {MAX_BODY_BYTES} bytes"})
             return None
         return self.rfile.read(length) if length else b""

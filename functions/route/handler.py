@@ -21,7 +21,9 @@ def handle(event: Mapping[str, Any], deps: Dependencies) -> dict[str, Any]:
     outcome = route_and_invoke(
         classified, jurisdiction, deps.model, deps.crm_for(org_id), deps.audit
     )
-    logger.info("routed", status=outcome["status"], rule_id=outcome["rule_id"], endpoint=outcome["endpoint"])
+    logger.info(
+        "routed", status=outcome["status"], rule_id=outcome["rule_id"], endpoint=outcome["endpoint"]
+    )
     return outcome
 
 

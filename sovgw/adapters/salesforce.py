@@ -12,7 +12,7 @@ from typing import Any
 
 import requests
 from pydantic import BaseModel, ConfigDict, SecretStr
-from simple_salesforce import Salesforce
+from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import (
     SalesforceError,
     SalesforceExpiredSession,
@@ -85,13 +85,16 @@ def request_token(
             timeout=timeout,
         )
     except requests.RequestException as error:
-        raise UpstreamUnavailable(f"Salesforce token endpoint unreachable: {type(error).__name__}") from None
+        raise UpstreamUnavailable(
+            f"Salesforce token endpoint unreachable: {type(error).__name__}"
+        ) from None
     if response.status_code >= 500:
         raise UpstreamUnavailable(f"Salesforce token endpoint answered {response.status_code}")
     body = response.json() if response.content else {}
     if response.status_code != 200:
         raise UpstreamUnavailable(
-            f"Salesforce refused the credential: {body.get('error')} ({body.get('error_description')})"
+            "Salesforce refused the credential: "
+            f"{body.get('error')} ({body.get('error_description')})"
         )
     return SalesforceSession(access_token=body["access_token"], instance_url=body["instance_url"])
 
@@ -132,23 +135,31 @@ class SalesforceRecords:
                 return operation(client)
             except SalesforceExpiredSession:
                 if attempt == 2:
-                    raise UpstreamUnavailable("Salesforce session rejected after re-login") from None
+                    raise UpstreamUnavailable(
+                        "Salesforce session rejected after re-login"
+                    ) from None
                 client = self._connect()
             except SalesforceResourceNotFound:
                 raise RejectedInput("Salesforce record not found") from None
             except SalesforceRefusedRequest as error:
-                raise UpstreamUnavailable(f"Salesforce refused the request: {_codes(error)}") from None
+                raise UpstreamUnavailable(
+                    f"Salesforce refused the request: {_codes(error)}"
+                ) from None
             except SalesforceMalformedRequest as error:
                 raise RejectedInput(f"Salesforce rejected the request: {_codes(error)}") from None
             except SalesforceError as error:
-                raise UpstreamUnavailable(f"Salesforce error {error.status}: {_codes(error)}") from None
+                raise UpstreamUnavailable(
+                    f"Salesforce error {error.status}: {_codes(error)}"
+                ) from None
             except requests.RequestException as error:
-                raise UpstreamUnavailable(f"Salesforce unreachable: {type(error).__name__}") from None
+                raise UpstreamUnavailable(
+                    f"Salesforce unreachable: {type(error).__name__}"
+                ) from None
         raise AssertionError("unreachable")
 
     def get_record(self, sobject: str, record_id: str, fields: Sequence[str]) -> dict[str, Any]:
         def fetch(sf: Salesforce) -> dict[str, Any]:
-            result: dict[str, Any] = getattr(sf, sobject).get(
+            result: dict[str, Any] = _sobject(sf, sobject).get(
                 record_id, params={"fields": ",".join(fields)}, timeout=self._timeout
             )
             return result
@@ -176,8 +187,13 @@ class SalesforceRecords:
         return str(records[0]["Id"]) if records else None
 
     def create_result(self, fields: Mapping[str, Any]) -> str:
-        created = self._call(lambda sf: sf.AI_Result__c.create(dict(fields)))
+        created = self._call(lambda sf: _sobject(sf, "AI_Result__c").create(dict(fields)))
         return str(created["id"])
+
+
+def _sobject(sf: Salesforce, name: str) -> Any:
+    """The sObject accessor for ``name`` (simple-salesforce resolves it dynamically)."""
+    return getattr(sf, name)
 
 
 def _codes(error: SalesforceError) -> str:

@@ -39,7 +39,7 @@ def _links(request: AIRequest, **extra: object) -> AuditLinks:
         salesforce_event_uuid=request.event_uuid,
         salesforce_replay_id=request.replay_id,
         salesforce_record_id=request.record_id,
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 
@@ -147,7 +147,10 @@ def route_and_invoke(
             endpoint,
             [
                 {"role": "system", "content": SYSTEM_PROMPT},
-                {"role": "user", "content": f"{classified.instruction}\n\n{classified.minimised_text}"},
+                {
+                    "role": "user",
+                    "content": f"{classified.instruction}\n\n{classified.minimised_text}",
+                },
             ],
         )
         aws_request_ids = (reply.aws_request_id,) if reply.aws_request_id else ()

@@ -32,14 +32,18 @@ def _events_to_replay(root: Path) -> list[Path]:
     )
 
 
-def _audit(stack: LocalSovereignStack, config: GatewayConfig, sent: Sent, stage: Stage) -> dict[str, Any] | None:
+def _audit(
+    stack: LocalSovereignStack, config: GatewayConfig, sent: Sent, stage: Stage
+) -> dict[str, Any] | None:
     binding = config.org(sent.org_id)
     if binding is None:
         return None
     jurisdiction = config.jurisdiction(binding.jurisdiction)
     assert jurisdiction is not None
     s3 = stack.session(jurisdiction.region).client("s3")
-    key = f"records/{jurisdiction.id}/{binding.org_id}/{audit_record_id(sent.event_uuid, stage)}.json"
+    key = (
+        f"records/{jurisdiction.id}/{binding.org_id}/{audit_record_id(sent.event_uuid, stage)}.json"
+    )
     try:
         body = s3.get_object(Bucket=jurisdiction.audit_bucket, Key=key)["Body"].read()
     except s3.exceptions.NoSuchKey:
@@ -80,7 +84,9 @@ def run_demo(root: Path, timeout: float = 120.0) -> int:
             org_id = str(envelope.get("source", "")).split("/")[2]
             name = f"{path.parent.name}/{path.stem}"
             if path.parent.name == "salesforce" and envelope["detail-type"] == "AI_Request__e":
-                fields = {k: v for k, v in envelope["detail"]["payload"].items() if k.endswith("__c")}
+                fields = {
+                    k: v for k, v in envelope["detail"]["payload"].items() if k.endswith("__c")
+                }
                 uuid = stack.publish_platform_event(org_id, "AI_Request__e", fields)
             else:
                 stack.put_envelope(envelope)
@@ -97,16 +103,23 @@ def run_demo(root: Path, timeout: float = 120.0) -> int:
                 where = binding.jurisdiction if binding else "?"
                 if item.event_uuid in dead:
                     function, reason = dead[item.event_uuid]
-                    item.line = _row(item.name, where, "-", f"dead-lettered ({function})", "-", reason)
+                    item.line = _row(
+                        item.name, where, "-", f"dead-lettered ({function})", "-", reason
+                    )
                     continue
                 written = _audit(stack, config, item, Stage.WRITE_BACK)
                 if written:
                     routing = _audit(stack, config, item, Stage.ROUTING) or {}
                     decision = "allowed" if written["outcome"] == "ok" else "DENIED"
-                    model = f"{written['endpoint']}@{written['region']}" if written["endpoint"] else "-"
+                    model = (
+                        f"{written['endpoint']}@{written['region']}" if written["endpoint"] else "-"
+                    )
                     item.line = _row(
-                        item.name, where, str(written["data_level"]),
-                        f"{decision}: {written['rule_id']}", model,
+                        item.name,
+                        where,
+                        str(written["data_level"]),
+                        f"{decision}: {written['rule_id']}",
+                        model,
                         f"audit {written['record_id']} ({routing.get('reason', '')})",
                     )
             time.sleep(0.5)
@@ -115,8 +128,13 @@ def run_demo(root: Path, timeout: float = 120.0) -> int:
         for item in sent:
             print(item.line or _row(item.name, "?", "?", "NO OUTCOME (timed out)", "-", "-"))
         invocations = sorted(set(stack.models.invocations))
-        print(f"\nmodel invocations by endpoint: {', '.join(f'{n}@{r}' for r, n in invocations) or 'none'}")
+        print(
+            "\nmodel invocations by endpoint: "
+            + (", ".join(f"{name}@{region}" for region, name in invocations) or "none")
+        )
         unfinished = [s.name for s in sent if s.line is None]
-        print(f"{len(sent)} events, {len(sent) - len(unfinished)} with an outcome, "
-              f"in {time.monotonic() - started:.1f}s; stopping the stack.")
+        print(
+            f"{len(sent)} events, {len(sent) - len(unfinished)} with an outcome, "
+            f"in {time.monotonic() - started:.1f}s; stopping the stack."
+        )
         return 1 if unfinished else 0

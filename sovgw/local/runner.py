@@ -53,8 +53,13 @@ def _logic_for(function_name: str) -> EventLogic:
 class LocalDeployment:
     """Provisions and runs one jurisdiction's functions against LocalStack."""
 
-    def __init__(self, jurisdiction: Jurisdiction, deps: Dependencies, session: Any,
-                 backoff_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        jurisdiction: Jurisdiction,
+        deps: Dependencies,
+        session: Any,
+        backoff_seconds: float = 1.0,
+    ) -> None:
         self.jurisdiction = jurisdiction
         self.deps = deps
         self._session = session
@@ -92,7 +97,10 @@ class LocalDeployment:
         try:
             self._s3.create_bucket(**params)
         except ClientError as error:
-            if error.response["Error"]["Code"] not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+            if error.response["Error"]["Code"] not in {
+                "BucketAlreadyOwnedByYou",
+                "BucketAlreadyExists",
+            }:
                 raise
         self._s3.put_object_lock_configuration(
             Bucket=bucket,
@@ -110,7 +118,9 @@ class LocalDeployment:
         dlq_arn = self._sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
-        max_receives = max(r.retry.local_max_receives for r in ROUTES if r.function == function_name)
+        max_receives = max(
+            r.retry.local_max_receives for r in ROUTES if r.function == function_name
+        )
         url = self._sqs.create_queue(
             QueueName=queue_name(self.jurisdiction.id, function_name),
             Attributes={
@@ -127,7 +137,9 @@ class LocalDeployment:
     def _create_rule(self, route: Route) -> None:
         name = rule_name(self.jurisdiction.id, route)
         rule_arn = self._events.put_rule(
-            Name=name, EventBusName=self.jurisdiction.event_bus, EventPattern=json.dumps(route.pattern)
+            Name=name,
+            EventBusName=self.jurisdiction.event_bus,
+            EventPattern=json.dumps(route.pattern),
         )["RuleArn"]
         queue_url = self.queue_urls[route.function]
         queue_arn = self._sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
@@ -145,7 +157,9 @@ class LocalDeployment:
                 }
             ],
         }
-        self._sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+        self._sqs.set_queue_attributes(
+            QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)}
+        )
         self._events.put_targets(
             Rule=name,
             EventBusName=self.jurisdiction.event_bus,
@@ -161,7 +175,9 @@ class LocalDeployment:
     def poll_once(self, function_name: str, wait_seconds: int = 1) -> int:
         """Receive one batch for ``function_name`` and process it; returns messages handled."""
         url = self.queue_urls[function_name]
-        max_receives = max(r.retry.local_max_receives for r in ROUTES if r.function == function_name)
+        max_receives = max(
+            r.retry.local_max_receives for r in ROUTES if r.function == function_name
+        )
         messages = self._sqs.receive_message(
             QueueUrl=url,
             MaxNumberOfMessages=10,
@@ -184,25 +200,32 @@ class LocalDeployment:
             self._sqs.delete_message_batch(QueueUrl=url, Entries=done)
         return len(messages)
 
-    def _invoke(self, function_name: str, logic: EventLogic, body: str, receives: int,
-                max_receives: int) -> bool:
+    def _invoke(
+        self, function_name: str, logic: EventLogic, body: str, receives: int, max_receives: int
+    ) -> bool:
         """True when the message is finished with (success or dead-lettered)."""
         try:
             event: dict[str, Any] = json.loads(body)
         except json.JSONDecodeError:
-            self.deps.dead_letters.send(function_name, {"unparsable_body": body[:4096]},
-                                        "message body is not JSON", receives)
+            self.deps.dead_letters.send(
+                function_name,
+                {"unparsable_body": body[:4096]},
+                "message body is not JSON",
+                receives,
+            )
             self._record(Delivery(function_name, "?", "dead-lettered", {"reason": "not JSON"}))
             return True
         event_id = str(event.get("id", "?"))
         try:
             result = run_handler(function_name, logic, event, self.deps)
-        except Exception as error:  # noqa: BLE001 - any failure is retried, then dead-lettered
+        except Exception as error:
             reason = f"{type(error).__name__}: {error}"
             if receives < max_receives:
                 self._record(Delivery(function_name, event_id, "retrying", {"reason": reason}))
                 return False
-            self.deps.dead_letters.send(function_name, event, f"gave up after {receives} attempts: {reason}", receives)
+            self.deps.dead_letters.send(
+                function_name, event, f"gave up after {receives} attempts: {reason}", receives
+            )
             self._record(Delivery(function_name, event_id, "dead-lettered", {"reason": reason}))
             return True
         self._record(Delivery(function_name, event_id, str(result.get("status")), result))
@@ -219,7 +242,7 @@ class LocalDeployment:
         while not self._stop.is_set():
             try:
                 self.poll_once(function_name)
-            except Exception as error:  # noqa: BLE001 - keep polling; LocalStack may be restarting
+            except Exception as error:
                 logger.warning("poll failed", function=function_name, error=type(error).__name__)
                 time.sleep(1)
 
@@ -232,16 +255,21 @@ class LocalDeployment:
         """Messages now in a function's DLQ, with their reason (they stay in the queue)."""
         found: list[dict[str, Any]] = []
         response = self._sqs.receive_message(
-            QueueUrl=self.dlq_urls[function_name], MaxNumberOfMessages=10,
-            MessageAttributeNames=["All"], VisibilityTimeout=0, WaitTimeSeconds=0,
+            QueueUrl=self.dlq_urls[function_name],
+            MaxNumberOfMessages=10,
+            MessageAttributeNames=["All"],
+            VisibilityTimeout=0,
+            WaitTimeSeconds=0,
         )
         for message in response.get("Messages", []):
             attributes = message.get("MessageAttributes", {})
-            found.append({
-                "event": json.loads(message["Body"]),
-                "reason": attributes.get("reason", {}).get("StringValue"),
-                "attempts": attributes.get("attempts", {}).get("StringValue"),
-            })
+            found.append(
+                {
+                    "event": json.loads(message["Body"]),
+                    "reason": attributes.get("reason", {}).get("StringValue"),
+                    "attempts": attributes.get("attempts", {}).get("StringValue"),
+                }
+            )
         return found
 
     def wait_for(self, predicate: Callable[[list[Delivery]], bool], timeout: float) -> bool:

@@ -63,7 +63,10 @@ class LocalSovereignStack:
         return self
 
     def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 
@@ -137,7 +140,10 @@ class LocalSovereignStack:
             org, RelayChannel(binding.relay_channel_id, jurisdiction.event_bus, jurisdiction.region)
         )
         secret_value = json.dumps(
-            {**credentials.model_dump(), "client_secret": credentials.client_secret.get_secret_value()}
+            {
+                **credentials.model_dump(),
+                "client_secret": credentials.client_secret.get_secret_value(),
+            }
         )
         client = self.session(jurisdiction.region).client("secretsmanager")
         try:
@@ -172,7 +178,9 @@ class LocalSovereignStack:
         org_id = str(envelope.get("source", "")).split("/")[2:3]
         binding = self.config.org(org_id[0]) if org_id else None
         jurisdiction = (
-            self.config.jurisdiction(binding.jurisdiction) if binding else self.config.jurisdictions[0]
+            self.config.jurisdiction(binding.jurisdiction)
+            if binding
+            else self.config.jurisdictions[0]
         )
         assert jurisdiction is not None
         events = self.session(jurisdiction.region).client("events")

@@ -45,7 +45,9 @@ def relay_envelope(org: SimOrg, relay: RelayChannel, event: PublishedEvent) -> d
     }
 
 
-def eventbridge_sender(events_client_for_region: Callable[[str], Any]) -> Callable[[SimOrg, RelayChannel, PublishedEvent], None]:
+def eventbridge_sender(
+    events_client_for_region: Callable[[str], Any],
+) -> Callable[[SimOrg, RelayChannel, PublishedEvent], None]:
     """A relay sender that calls EventBridge PutEvents (LocalStack lacks PutPartnerEvents)."""
 
     def send(org: SimOrg, relay: RelayChannel, event: PublishedEvent) -> None:
@@ -60,6 +62,8 @@ def eventbridge_sender(events_client_for_region: Callable[[str], Any]) -> Callab
 
 def make_handler(sim: Simulator) -> type[QuietHandler]:
     class SalesforceHandler(QuietHandler):
+        _body: bytes = b""
+
         def _split(self) -> tuple[str, dict[str, list[str]]]:
             parts = urlsplit(self.path)
             return parts.path, parse_qs(parts.query)
@@ -95,7 +99,10 @@ def make_handler(sim: Simulator) -> type[QuietHandler]:
                 self._oauth(lambda form: sim.revoke(form.get("token", "")))
                 return
             if method == "GET" and path.rstrip("/") == "/services/data":
-                versions = [{"version": v, "label": f"v{v}", "url": f"/services/data/v{v}"} for v in ("59.0", "60.0", "61.0", "62.0")]
+                versions = [
+                    {"version": v, "label": f"v{v}", "url": f"/services/data/v{v}"}
+                    for v in ("59.0", "60.0", "61.0", "62.0")
+                ]
                 self.send_json(200, versions)
                 return
             if method == "GET" and path == "/_sim/health":
@@ -103,14 +110,30 @@ def make_handler(sim: Simulator) -> type[QuietHandler]:
                 return
             match = _DATA_PATH.match(path)
             if not match:
-                self.send_json(404, [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}])
+                self.send_json(
+                    404,
+                    [
+                        {
+                            "errorCode": "NOT_FOUND",
+                            "message": "The requested resource does not exist",
+                        }
+                    ],
+                )
                 return
             version, rest = match.group(1), match.group(2) or "/"
+            # Read the body before anything can refuse the request, so an unread body never
+            # stays on the keep-alive connection and poisons the next request.
+            raw = self.read_body()
+            if raw is None:
+                return
+            self._body = raw
             org = None
             try:
                 org, token = sim.authenticate(self.headers.get("Authorization"))
                 sim.charge_api(org, method, rest)
-                status, body = self._rest(method, version, rest, query, org, token.user_id)
+                status, body = self._rest(
+                    method, version, rest, query, org=org, user_id=token.user_id
+                )
             except RestError as error:
                 status, body = error.status, error.body
             headers = {}
@@ -127,16 +150,22 @@ def make_handler(sim: Simulator) -> type[QuietHandler]:
                 self.send_json(status, body, headers)
 
         def _json_body(self) -> Any:
-            body = self.read_body()
-            if body is None:
-                raise RestError(413, "REQUEST_TOO_LARGE", "request body too large")
             try:
-                return json.loads(body or b"null")
+                return json.loads(self._body or b"null")
             except json.JSONDecodeError:
-                raise RestError(400, "JSON_PARSER_ERROR", "Unexpected character in request body") from None
+                raise RestError(
+                    400, "JSON_PARSER_ERROR", "Unexpected character in request body"
+                ) from None
 
         def _rest(
-            self, method: str, version: str, rest: str, query: dict[str, list[str]], org: SimOrg, user_id: str
+            self,
+            method: str,
+            version: str,
+            rest: str,
+            query: dict[str, list[str]],
+            *,
+            org: SimOrg,
+            user_id: str,
         ) -> tuple[int, Any]:
             if float(version) > float(LATEST_VERSION) or float(version) < 20:
                 raise RestError(404, "NOT_FOUND", "The requested resource does not exist")
@@ -152,7 +181,7 @@ def make_handler(sim: Simulator) -> type[QuietHandler]:
                 raise RestError(404, "NOT_FOUND", "The requested resource does not exist")
             sobject, record_id = match.group(1), match.group(2)
             if method == "GET" and record_id:
-                fields = (query.get("fields") or [None])[0]
+                fields = query.get("fields", [""])[0] or None
                 return 200, sim.get(org, sobject, record_id, fields, version)
             if method == "POST" and not record_id:
                 return 201, sim.create(org, sobject, self._json_body(), user_id)
@@ -182,7 +211,9 @@ def make_handler(sim: Simulator) -> type[QuietHandler]:
 class SalesforceSimulatorServer:
     """The simulator served over HTTPS on loopback, with its relay worker thread."""
 
-    def __init__(self, sim: Simulator | None = None, port: int = 0, state_dir: Path | None = None) -> None:
+    def __init__(
+        self, sim: Simulator | None = None, port: int = 0, state_dir: Path | None = None
+    ) -> None:
         self.sim = sim or Simulator()
         self._tmp = None if state_dir else tempfile.TemporaryDirectory(prefix="sfsim-")
         directory = state_dir or Path(self._tmp.name)  # type: ignore[union-attr]

@@ -34,8 +34,28 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "'": "'", '"': '"', "\\": "\\"}
-_KEYWORDS = {"SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE", "ORDER", "BY",
-             "LIMIT", "OFFSET", "ASC", "DESC", "NULLS", "FIRST", "LAST", "TRUE", "FALSE", "NULL"}
+_KEYWORDS = {
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "LIKE",
+    "ORDER",
+    "BY",
+    "LIMIT",
+    "OFFSET",
+    "ASC",
+    "DESC",
+    "NULLS",
+    "FIRST",
+    "LAST",
+    "TRUE",
+    "FALSE",
+    "NULL",
+}
 
 
 @dataclass(frozen=True)
@@ -80,7 +100,9 @@ def tokenize(text: str) -> list[Token]:
         elif kind == "number":
             tokens.append(Token("value", raw, float(raw) if "." in raw else int(raw)))
         elif kind == "word" and raw.upper() in {"TRUE", "FALSE", "NULL"}:
-            tokens.append(Token("value", raw, {"TRUE": True, "FALSE": False, "NULL": None}[raw.upper()]))
+            tokens.append(
+                Token("value", raw, {"TRUE": True, "FALSE": False, "NULL": None}[raw.upper()])
+            )
         elif kind == "word" and raw.upper() in _KEYWORDS:
             tokens.append(Token("kw", raw.upper()))
         else:
@@ -111,7 +133,9 @@ def _compare(op: str, left: Any, right: Any) -> bool:
         return False
     left, right = _norm(left), _norm(right)
     try:
-        return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
+        return bool(
+            {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
+        )
     except TypeError:
         return False
 
@@ -133,6 +157,14 @@ def _like(pattern: str) -> re.Pattern[str]:
     return re.compile(f"^{regex}$", re.IGNORECASE | re.DOTALL)
 
 
+def _either(left: Predicate, right: Predicate) -> Predicate:
+    return lambda row: left(row) or right(row)
+
+
+def _both(left: Predicate, right: Predicate) -> Predicate:
+    return lambda row: left(row) and right(row)
+
+
 class _Parser:
     def __init__(self, tokens: list[Token], resolve_field: Callable[[str], str]) -> None:
         self.tokens = tokens
@@ -148,7 +180,9 @@ class _Parser:
     def take(self, kind: str, text: str | None = None) -> Token:
         if not self.peek(kind, text):
             seen = self.tokens[self.index].text if self.index < len(self.tokens) else "end of query"
-            raise SoqlError("MALFORMED_QUERY", f"expecting {text or kind}, unexpected token: {seen}")
+            raise SoqlError(
+                "MALFORMED_QUERY", f"expecting {text or kind}, unexpected token: {seen}"
+            )
         token = self.tokens[self.index]
         self.index += 1
         return token
@@ -158,7 +192,7 @@ class _Parser:
         while self.peek("kw", "OR"):
             self.take("kw", "OR")
             right = self.term()
-            left = (lambda a, b: lambda r: a(r) or b(r))(left, right)
+            left = _either(left, right)
         return left
 
     def term(self) -> Predicate:
@@ -166,7 +200,7 @@ class _Parser:
         while self.peek("kw", "AND"):
             self.take("kw", "AND")
             right = self.factor()
-            left = (lambda a, b: lambda r: a(r) and b(r))(left, right)
+            left = _both(left, right)
         return left
 
     def factor(self) -> Predicate:
@@ -209,8 +243,9 @@ class _Parser:
         return values
 
 
-def parse(text: str, resolve_object: Callable[[str], str],
-          resolve_field_of: Callable[[str, str], str]) -> Query:
+def parse(
+    text: str, resolve_object: Callable[[str], str], resolve_field_of: Callable[[str, str], str]
+) -> Query:
     """Parse ``text``; the resolvers canonicalise names or raise INVALID_TYPE / INVALID_FIELD."""
     tokens = tokenize(text)
     head = _Parser(tokens, lambda name: name)

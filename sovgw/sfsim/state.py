@@ -38,7 +38,9 @@ JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 class RestError(Exception):
     """A REST API error: HTTP status and Salesforce's ``[{"message", "errorCode"}]`` body."""
 
-    def __init__(self, status: int, code: str, message: str, fields: list[str] | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, fields: list[str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.body: list[dict[str, Any]] = [{"message": message, "errorCode": code}]
@@ -96,7 +98,9 @@ def load_schema() -> dict[str, ObjectType]:
                 required = ftype.endswith("!")
                 fields[fname.lower()] = FieldSpec(fname, ftype.rstrip("!"), required)
             prefix = spec.get("prefix", "e00")
-            types[name.lower()] = ObjectType(name, prefix, kind, fields, spec.get("readonly", False))
+            types[name.lower()] = ObjectType(
+                name, prefix, kind, fields, spec.get("readonly", False)
+            )
     return types
 
 
@@ -238,12 +242,19 @@ class Simulator:
             raise KeyError(f"no simulated org {org_id}") from None
 
     def add_user(
-        self, org: SimOrg, username: str, email: str, last_name: str,
-        password: str | None = None, user_id: str | None = None,
+        self,
+        org: SimOrg,
+        username: str,
+        email: str,
+        last_name: str,
+        *,
+        password: str | None = None,
+        user_id: str | None = None,
     ) -> str:
         with self.lock:
             user_id = self.insert(
-                org, "User",
+                org,
+                "User",
                 {"Username": username, "Email": email, "LastName": last_name, "IsActive": True},
                 record_id=user_id,
             )
@@ -258,8 +269,12 @@ class Simulator:
             self.apps[app.client_id] = (org.org_id[:15], app)
 
     def insert(
-        self, org: SimOrg, sobject: str, values: Mapping[str, Any],
-        record_id: str | None = None, created_by: str | None = None,
+        self,
+        org: SimOrg,
+        sobject: str,
+        values: Mapping[str, Any],
+        record_id: str | None = None,
+        created_by: str | None = None,
     ) -> str:
         """Create a record without charging API usage (for seeding and system records)."""
         with self.lock:
@@ -268,7 +283,10 @@ class Simulator:
             record_id = to18(record_id) if record_id else org.ids.next(otype.prefix)
             now = self._iso(self.now())
             record.update(
-                Id=record_id, CreatedDate=now, LastModifiedDate=now, SystemModstamp=now,
+                Id=record_id,
+                CreatedDate=now,
+                LastModifiedDate=now,
+                SystemModstamp=now,
                 CreatedById=created_by or record_id,
             )
             org.records.setdefault(otype.name, {})[record_id] = record
@@ -315,7 +333,9 @@ class Simulator:
         else:
             value = f"5Aep{secrets.token_urlsafe(60)}"
             expires = None
-        token = IssuedToken(value, kind, org.org_id, user_id, client_id, self.now(), expires, parent)
+        token = IssuedToken(
+            value, kind, org.org_id, user_id, client_id, self.now(), expires, parent
+        )
         self.tokens[value] = token
         return token
 
@@ -330,9 +350,15 @@ class Simulator:
 
     def _record_login(self, org: SimOrg, user_id: str, status: str, app: ConnectedApp) -> None:
         self.insert(
-            org, "LoginHistory",
-            {"UserId": user_id, "LoginTime": self._iso(self.now()), "Status": status,
-             "LoginType": "Remote Access 2.0", "Application": app.client_id},
+            org,
+            "LoginHistory",
+            {
+                "UserId": user_id,
+                "LoginTime": self._iso(self.now()),
+                "Status": status,
+                "LoginType": "Remote Access 2.0",
+                "Application": app.client_id,
+            },
         )
 
     def _check_login_rate(self, org: SimOrg, user_id: str) -> None:
@@ -344,7 +370,9 @@ class Simulator:
             raise OAuthError("invalid_grant", "LOGIN_RATE_EXCEEDED: too many logins for this user")
         auth.logins.append(self.now())
 
-    def _session_response(self, org: SimOrg, token: IssuedToken, refresh: str | None = None) -> dict[str, Any]:
+    def _session_response(
+        self, org: SimOrg, token: IssuedToken, refresh: str | None = None
+    ) -> dict[str, Any]:
         issued_at = str(int(token.issued_at.timestamp() * 1000))
         signature = hmac.new(org.org_id.encode(), (token.value + issued_at).encode(), "sha256")
         body: dict[str, Any] = {
@@ -382,7 +410,9 @@ class Simulator:
         if self.is_locked(org, app.run_as_user_id):
             raise OAuthError("invalid_grant", "authentication failure")
         self._record_login(org, app.run_as_user_id, "Success", app)
-        return self._session_response(org, self._issue(org, app.run_as_user_id, app.client_id, "access", None))
+        return self._session_response(
+            org, self._issue(org, app.run_as_user_id, app.client_id, "access", None)
+        )
 
     def _jwt_bearer(self, form: Mapping[str, str]) -> dict[str, Any]:
         assertion = form.get("assertion", "")
@@ -395,8 +425,11 @@ class Simulator:
             raise OAuthError("invalid_client", "invalid client credentials")
         try:
             claims = jwt.decode(
-                assertion, app.jwt_public_key_pem, algorithms=["RS256"],
-                audience=[*JWT_AUDIENCES, self.base_url], options={"require": ["exp", "sub", "aud"]},
+                assertion,
+                app.jwt_public_key_pem,
+                algorithms=["RS256"],
+                audience=[*JWT_AUDIENCES, self.base_url],
+                options={"require": ["exp", "sub", "aud"]},
                 leeway=0,
             )
         except jwt.InvalidAudienceError:
@@ -420,17 +453,22 @@ class Simulator:
         org, app = self._client(form.get("client_id", ""), form.get("client_secret"))
         presented = self.tokens.get(form.get("refresh_token", ""))
         if (
-            presented is None or presented.kind != "refresh" or presented.revoked
+            presented is None
+            or presented.kind != "refresh"
+            or presented.revoked
             or presented.client_id != app.client_id
         ):
             raise OAuthError("invalid_grant", "expired access/refresh token")
         refresh_value = presented.value
         if app.rotate_refresh_tokens:
             presented.revoked = True
-            refresh_value = self._issue(org, presented.user_id, app.client_id, "refresh", None).value
+            refresh_value = self._issue(
+                org, presented.user_id, app.client_id, "refresh", None
+            ).value
         access = self._issue(org, presented.user_id, app.client_id, "access", refresh_value)
-        body = self._session_response(org, access, refresh_value if app.rotate_refresh_tokens else None)
-        return body
+        return self._session_response(
+            org, access, refresh_value if app.rotate_refresh_tokens else None
+        )
 
     def _password(self, form: Mapping[str, str]) -> dict[str, Any]:
         org, app = self._client(form.get("client_id", ""), form.get("client_secret", ""))
@@ -478,7 +516,9 @@ class Simulator:
             value = (authorization or "").removeprefix("Bearer ").removeprefix("OAuth ").strip()
             token = self.tokens.get(value)
             if (
-                token is None or token.kind != "access" or token.revoked
+                token is None
+                or token.kind != "access"
+                or token.revoked
                 or (token.expires_at is not None and token.expires_at <= self.now())
             ):
                 raise RestError(401, "INVALID_SESSION_ID", "Session expired or invalid")
@@ -492,7 +532,11 @@ class Simulator:
                 raise RestError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
             org.api_calls.append(self.now())
             for fault in org.faults:
-                if fault.remaining > 0 and fault.method in {method, "*"} and fault.path_contains in path:
+                if (
+                    fault.remaining > 0
+                    and fault.method in {method, "*"}
+                    and fault.path_contains in path
+                ):
                     fault.remaining -= 1
                     raise RestError(fault.status, fault.code, fault.message)
 
@@ -501,7 +545,10 @@ class Simulator:
         return {
             "DailyApiRequests": {"Max": limit, "Remaining": max(limit - used, 0)},
             "ConcurrentPerOrgLongTxn": {"Max": 25, "Remaining": 25},
-            "DailyStandardVolumePlatformEvents": {"Max": 50_000, "Remaining": 50_000 - len(org.events)},
+            "DailyStandardVolumePlatformEvents": {
+                "Max": 50_000,
+                "Remaining": 50_000 - len(org.events),
+            },
         }
 
     def _type(self, sobject: str) -> ObjectType:
@@ -515,7 +562,13 @@ class Simulator:
         return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
     def _validated(
-        self, org: SimOrg, otype: ObjectType, values: Mapping[str, Any], *, creating: bool, system: bool
+        self,
+        org: SimOrg,
+        otype: ObjectType,
+        values: Mapping[str, Any],
+        *,
+        creating: bool,
+        system: bool,
     ) -> dict[str, Any]:
         if not isinstance(values, Mapping):
             raise RestError(400, "JSON_PARSER_ERROR", "Expected a JSON object")
@@ -525,39 +578,70 @@ class Simulator:
                 continue
             spec = otype.fields.get(str(name).lower())
             if spec is None:
-                raise RestError(400, "INVALID_FIELD", f"No such column '{name}' on sobject of type {otype.name}")
-            if not system and (spec.type in READ_ONLY_TYPES or spec.name in SYSTEM_FIELDS or spec.name in EVENT_FIELDS):
                 raise RestError(
-                    400, "INVALID_FIELD_FOR_INSERT_UPDATE",
+                    400, "INVALID_FIELD", f"No such column '{name}' on sobject of type {otype.name}"
+                )
+            if not system and (
+                spec.type in READ_ONLY_TYPES
+                or spec.name in SYSTEM_FIELDS
+                or spec.name in EVENT_FIELDS
+            ):
+                raise RestError(
+                    400,
+                    "INVALID_FIELD_FOR_INSERT_UPDATE",
                     f"Unable to create/update fields: {spec.name}. Please check the security "
                     "settings of this field and verify that it is read/write for your profile "
-                    "or permission set.", [spec.name],
+                    "or permission set.",
+                    [spec.name],
                 )
             record[spec.name] = self._coerce(spec, value)
         if creating:
-            missing = [s.name for s in otype.fields.values() if s.required and record.get(s.name) in (None, "")]
+            missing = [
+                s.name
+                for s in otype.fields.values()
+                if s.required and record.get(s.name) in (None, "")
+            ]
             if missing:
-                raise RestError(400, "REQUIRED_FIELD_MISSING", f"Required fields are missing: {missing}", missing)
+                raise RestError(
+                    400,
+                    "REQUIRED_FIELD_MISSING",
+                    f"Required fields are missing: {missing}",
+                    missing,
+                )
             for spec in otype.fields.values():
                 if spec.type == "autonumber":
                     org.autonumber += 1
                     record[spec.name] = f"{org.autonumber:08d}"
-        if otype.name == "PermissionSetAssignment" and record.get("ExpirationDate"):
-            if datetime.fromisoformat(record["ExpirationDate"].replace("+0000", "+00:00")) <= self.now():
-                raise RestError(400, "FIELD_INTEGRITY_EXCEPTION", "Expiration Date must be in the future",
-                                ["ExpirationDate"])
+        if (
+            otype.name == "PermissionSetAssignment"
+            and record.get("ExpirationDate")
+            and (
+                datetime.fromisoformat(record["ExpirationDate"].replace("+0000", "+00:00"))
+                <= self.now()
+            )
+        ):
+            raise RestError(
+                400,
+                "FIELD_INTEGRITY_EXCEPTION",
+                "Expiration Date must be in the future",
+                ["ExpirationDate"],
+            )
         return record
 
     def _coerce(self, spec: FieldSpec, value: Any) -> Any:
         if value is None:
             return None
         kind = spec.type
-        bad = RestError(400, "JSON_PARSER_ERROR", f"Cannot deserialize value of field {spec.name} as {kind}")
+        bad = RestError(
+            400, "JSON_PARSER_ERROR", f"Cannot deserialize value of field {spec.name} as {kind}"
+        )
         if kind in STRING_LIMITS:
             if not isinstance(value, str):
                 raise bad
             if len(value) > STRING_LIMITS[kind]:
-                raise RestError(400, "STRING_TOO_LONG", f"{spec.name}: data value too large", [spec.name])
+                raise RestError(
+                    400, "STRING_TOO_LONG", f"{spec.name}: data value too large", [spec.name]
+                )
             return value
         if kind == "boolean":
             if not isinstance(value, bool):
@@ -573,7 +657,9 @@ class Simulator:
             return value
         if kind in {"reference", "id"}:
             if not isinstance(value, str) or not is_valid_id(value):
-                raise RestError(400, "MALFORMED_ID", f"{spec.name}: id value of incorrect type", [spec.name])
+                raise RestError(
+                    400, "MALFORMED_ID", f"{spec.name}: id value of incorrect type", [spec.name]
+                )
             return to18(value)
         if kind == "date":
             try:
@@ -594,20 +680,31 @@ class Simulator:
             lag = timedelta(seconds=org.assignment_expiry_lag_seconds)
             for record_id, record in list(table.items()):
                 expiry = record.get("ExpirationDate")
-                if expiry and datetime.fromisoformat(expiry.replace("+0000", "+00:00")) + lag <= self.now():
+                if (
+                    expiry
+                    and datetime.fromisoformat(expiry.replace("+0000", "+00:00")) + lag
+                    <= self.now()
+                ):
                     del table[record_id]
         return table
 
-    def _shape(self, otype: ObjectType, record: Mapping[str, Any], fields: list[str] | None, version: str) -> dict[str, Any]:
+    def _shape(
+        self, otype: ObjectType, record: Mapping[str, Any], fields: list[str] | None, version: str
+    ) -> dict[str, Any]:
         names = fields or [spec.name for spec in otype.fields.values()]
         shaped: dict[str, Any] = {
-            "attributes": {"type": otype.name, "url": f"/services/data/v{version}/sobjects/{otype.name}/{record['Id']}"}
+            "attributes": {
+                "type": otype.name,
+                "url": f"/services/data/v{version}/sobjects/{otype.name}/{record['Id']}",
+            }
         }
         for name in names:
             shaped[name] = record.get(name)
         return shaped
 
-    def get(self, org: SimOrg, sobject: str, record_id: str, fields: str | None, version: str) -> dict[str, Any]:
+    def get(
+        self, org: SimOrg, sobject: str, record_id: str, fields: str | None, version: str
+    ) -> dict[str, Any]:
         with self.lock:
             otype = self._type(sobject)
             if otype.kind != "sobject" or not is_valid_id(record_id):
@@ -627,13 +724,23 @@ class Simulator:
         with self.lock:
             otype = self._type(sobject)
             if otype.readonly:
-                raise RestError(400, "INVALID_TYPE_FOR_OPERATION", f"entity type {otype.name} does not support insert")
+                raise RestError(
+                    400,
+                    "INVALID_TYPE_FOR_OPERATION",
+                    f"entity type {otype.name} does not support insert",
+                )
             if otype.kind == "platform_event":
                 return self._publish(org, otype, values, user_id)
             record = self._validated(org, otype, values, creating=True, system=False)
             record_id = org.ids.next(otype.prefix)
             now = self._iso(self.now())
-            record.update(Id=record_id, CreatedDate=now, LastModifiedDate=now, SystemModstamp=now, CreatedById=user_id)
+            record.update(
+                Id=record_id,
+                CreatedDate=now,
+                LastModifiedDate=now,
+                SystemModstamp=now,
+                CreatedById=user_id,
+            )
             org.records.setdefault(otype.name, {})[record_id] = record
             return {"id": record_id, "success": True, "errors": []}
 
@@ -641,7 +748,12 @@ class Simulator:
         with self.lock:
             otype = self._type(sobject)
             table = self._visible(org, otype)
-            if otype.readonly or otype.kind != "sobject" or not is_valid_id(record_id) or to18(record_id) not in table:
+            if (
+                otype.readonly
+                or otype.kind != "sobject"
+                or not is_valid_id(record_id)
+                or to18(record_id) not in table
+            ):
                 raise RestError(404, "NOT_FOUND", "The requested resource does not exist")
             changes = self._validated(org, otype, values, creating=False, system=False)
             table[to18(record_id)].update(changes, LastModifiedDate=self._iso(self.now()))
@@ -656,6 +768,7 @@ class Simulator:
 
     def query(self, org: SimOrg, text: str, version: str) -> dict[str, Any]:
         with self.lock:
+
             def resolve_object(name: str) -> str:
                 otype = self.types.get(name.lower())
                 if otype is None or otype.kind != "sobject":
@@ -712,7 +825,11 @@ class Simulator:
             if relay is None:
                 raise KeyError(f"org {org.org_id} has no relay")
             if state == "RUN" and relay.status in {"ERROR", "STOP"}:
-                relay.position = org.events[0].replay_id - 1 if recovery == "EARLIEST" and org.events else org.replay_counter
+                relay.position = (
+                    org.events[0].replay_id - 1
+                    if recovery == "EARLIEST" and org.events
+                    else org.replay_counter
+                )
                 relay.error_code = relay.error_message = None
             relay.status = state
             self._refresh_relay_feedback(org)
@@ -728,7 +845,9 @@ class Simulator:
         record = next(iter(table.values()))
         record.update(
             RemoteResource=f"aws.partner/salesforce.com/{org.org_id}/{relay.channel_id}",
-            Status=relay.status, ErrorCode=relay.error_code, ErrorMessage=relay.error_message,
+            Status=relay.status,
+            ErrorCode=relay.error_code,
+            ErrorMessage=relay.error_message,
             ErrorTime=self._iso(relay.error_time) if relay.error_time else None,
             LastRelayedEventTime=self._iso(relay.last_relayed) if relay.last_relayed else None,
         )
@@ -751,7 +870,7 @@ class Simulator:
                 break
             try:
                 self.relay_sender(org, relay, event)
-            except Exception as error:  # noqa: BLE001 - any delivery failure puts the relay in ERROR
+            except Exception as error:
                 with self.lock:
                     relay.status = "ERROR"
                     relay.error_code = "RELAY_DELIVERY_FAILED"

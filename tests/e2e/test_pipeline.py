@@ -1,0 +1,194 @@
+"""The foundation's end-to-end path through real components.
+
+Salesforce simulator → Event Relay → EventBridge (LocalStack) → SQS → classify → EventBridge →
+route → model endpoint (SageMaker protocol) → Salesforce write-back → S3 Object Lock audit.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from simple_salesforce.format import format_soql
+
+from sovgw.domain.audit import Stage, audit_record_id
+from sovgw.local.localstack import health
+from sovgw.local.stack import LocalSovereignStack
+from sovgw.sfsim.state import Fault
+from tests.conftest import load_event
+
+DE_ORG = "00D5E0000000001UAA"
+DISPUTE_CASE = "5005E000000001dQAA"
+REQUESTER = "0055E000000000CQAQ"
+PERSONAL_VALUES = ("max.mueller@example.de", "+49 151 2345 6789", "DE89 3704 0044 0532 0130 00")
+
+
+def _results(stack: LocalSovereignStack, org_id: str, event_uuid: str) -> list[dict[str, Any]]:
+    assert stack.salesforce is not None
+    query = stack.salesforce.sim.query(
+        stack.salesforce.sim.org(org_id),
+        format_soql(
+            "SELECT Id, Status__c, Model_Region__c, Model_Endpoint__c, Result__c, Data_Level__c "
+            "FROM AI_Result__c WHERE Request_Event_Id__c = {}",
+            event_uuid,
+        ),
+        "62.0",
+    )
+    return list(query["records"])
+
+
+def _wait(condition: Any, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+def _audit(
+    stack: LocalSovereignStack, jurisdiction: str, org_id: str, uuid: str, stage: Stage
+) -> Any:
+    j = stack.config.jurisdiction(jurisdiction)
+    assert j is not None
+    s3 = stack.session(j.region).client("s3")
+    key = f"records/{jurisdiction}/{org_id}/{audit_record_id(uuid, stage)}.json"
+    return s3.get_object(Bucket=j.audit_bucket, Key=key)
+
+
+def _dlq_reasons(stack: LocalSovereignStack, jurisdiction: str, function: str) -> dict[str, str]:
+    found = stack.deployments[jurisdiction].dead_letters(function)
+    return {str(m["event"].get("id")): str(m["reason"]) for m in found}
+
+
+def test_localstack_is_really_there(stack: LocalSovereignStack) -> None:
+    assert stack.localstack is not None
+    status = health("http://127.0.0.1:4566")
+    assert status is not None
+    assert status["services"]["events"] in {"running", "available"}  # type: ignore[index]
+
+
+def test_ai_request_flows_end_to_end_and_stays_in_region(stack: LocalSovereignStack) -> None:
+    uuid = stack.publish_platform_event(
+        DE_ORG,
+        "AI_Request__e",
+        {
+            "Record_Id__c": DISPUTE_CASE,
+            "Purpose__c": "summarise_case",
+            "Requested_By__c": REQUESTER,
+        },
+    )
+    (result,) = _wait(lambda: _results(stack, DE_ORG, uuid))
+    assert result["Status__c"] == "Completed"
+    assert result["Model_Region__c"] == "eu-central-1"
+    assert result["Data_Level__c"] == "PRIVILEGED"
+    report = json.loads(result["Result__c"])
+    received = " ".join(m["content"] for m in report["received"])
+    assert "[EMAIL_1]" in received and "[IBAN_1]" in received
+    for value in PERSONAL_VALUES:
+        assert value not in received
+
+    invocation = _audit(stack, "eu-de", DE_ORG, uuid, Stage.MODEL_INVOCATION)
+    assert invocation["ObjectLockMode"] == "COMPLIANCE"
+    record = json.loads(invocation["Body"].read())
+    assert record["region"] == "eu-central-1" and record["links"]["aws_request_ids"]
+    assert record["links"]["salesforce_event_uuid"] == uuid
+    write_back = json.loads(_audit(stack, "eu-de", DE_ORG, uuid, Stage.WRITE_BACK)["Body"].read())
+    assert write_back["links"]["salesforce_result_id"] == result["Id"]
+    all_audit = json.dumps(record) + json.dumps(write_back)
+    for value in PERSONAL_VALUES:
+        assert value not in all_audit
+    assert all(region != "us-east-1" for region, _ in stack.models.invocations)
+
+
+def test_jurisdiction_without_sovereign_endpoint_denies_personal_data(
+    stack: LocalSovereignStack,
+) -> None:
+    before = list(stack.models.invocations)
+    uuid = stack.publish_platform_event(
+        "00D5H0000000004UAA",
+        "AI_Request__e",
+        {
+            "Record_Id__c": "5005H000000006TQAQ",
+            "Purpose__c": "draft_reply",
+            "Requested_By__c": "0055H000000000CQAQ",
+        },
+    )
+    (result,) = _wait(lambda: _results(stack, "00D5H0000000004UAA", uuid))
+    assert result["Status__c"] == "Denied" and result["Model_Region__c"] is None
+    routing = json.loads(
+        _audit(stack, "eu-nl", "00D5H0000000004UAA", uuid, Stage.ROUTING)["Body"].read()
+    )
+    assert routing["outcome"] == "denied" and routing["rule_id"] == "default-deny"
+    assert [i for i in stack.models.invocations[len(before) :] if i[0] == "eu-west-1"] == []
+
+
+def test_duplicate_deliveries_have_one_side_effect(stack: LocalSovereignStack) -> None:
+    envelope = load_event("salesforce/ai_request_lease_de.json")
+    for _ in range(3):
+        stack.put_envelope(envelope)
+    uuid = envelope["detail"]["id"]
+    _wait(lambda: _results(stack, DE_ORG, uuid))
+    time.sleep(3)
+    assert len(_results(stack, DE_ORG, uuid)) == 1
+    s3 = stack.session("eu-central-1").client("s3")
+    key = f"records/eu-de/{DE_ORG}/{audit_record_id(uuid, Stage.WRITE_BACK)}.json"
+    versions = s3.list_object_versions(Bucket="sovgw-audit-eu-de", Prefix=key).get("Versions", [])
+    assert len(versions) == 1
+
+
+@pytest.mark.parametrize(
+    ("relative", "function", "reason"),
+    [
+        ("invalid/ai_request_missing_purpose.json", "classify", "Purpose__c: Field required"),
+        ("invalid/ai_request_unknown_org.json", "classify", "not bound to any jurisdiction"),
+        (
+            "salesforce/case_change_de.json",
+            "unrouted",
+            "no route for detail-type 'CaseChangeEvent'",
+        ),
+    ],
+)
+def test_bad_or_unknown_events_land_in_the_dlq_with_the_reason(
+    stack: LocalSovereignStack, relative: str, function: str, reason: str
+) -> None:
+    event_id = stack.put_envelope(load_event(relative))
+    reasons = _wait(lambda: _dlq_reasons(stack, "eu-de", function).get(event_id))
+    assert reason in reasons
+
+
+def test_transient_failures_are_retried_and_permanent_ones_dead_lettered(
+    stack: LocalSovereignStack,
+) -> None:
+    assert stack.salesforce is not None
+    org = stack.salesforce.sim.org(DE_ORG)
+    fields = {
+        "Record_Id__c": "5005E000000001eQAA",
+        "Purpose__c": "draft_reply",
+        "Requested_By__c": REQUESTER,
+    }
+
+    stack.salesforce.sim.inject_fault(
+        org, Fault("POST", "/sobjects/AI_Result__c", 503, "SERVER_UNAVAILABLE", "busy", 2)
+    )
+    healed = stack.publish_platform_event(DE_ORG, "AI_Request__e", fields)
+    (result,) = _wait(lambda: _results(stack, DE_ORG, healed), timeout=60)
+    assert result["Status__c"] == "Completed"
+
+    stack.salesforce.sim.inject_fault(
+        org, Fault("POST", "/sobjects/AI_Result__c", 503, "SERVER_UNAVAILABLE", "busy", 100)
+    )
+    doomed = stack.publish_platform_event(DE_ORG, "AI_Request__e", fields)
+
+    def parked() -> str | None:
+        for message in stack.deployments["eu-de"].dead_letters("route"):
+            if message["event"]["detail"]["request"]["event_uuid"] == doomed:
+                return str(message["reason"])
+        return None
+
+    reason = _wait(parked, timeout=60)
+    assert "gave up after 4 attempts" in reason and "SERVER_UNAVAILABLE" in reason
+    org.faults.clear()

@@ -1,0 +1,109 @@
+"""The Salesforce adapter (used by every function) against the simulator."""
+
+import pytest
+
+from sovgw.adapters.salesforce import SalesforceCredentials, SalesforceRecords
+from sovgw.domain.errors import RejectedInput, UpstreamUnavailable
+from sovgw.domain.levels import DataLevel
+from sovgw.sfsim.state import Fault
+from tests.conftest import ORG_A, SeededSimulator
+
+
+def _records(sf: SeededSimulator) -> SalesforceRecords:
+    return SalesforceRecords(sf.credentials(ORG_A), ca_bundle=str(sf.server.ca_bundle))
+
+
+def test_reads_only_the_allowed_fields_and_writes_results(salesforce: SeededSimulator) -> None:
+    records = _records(salesforce)
+    record = records.get_record("Case", salesforce.cases[ORG_A], ["Subject"])
+    assert record == {"Subject": "Case of Org A"}
+    assert records.find_result("uuid-1") is None
+    result_id = records.create_result(
+        {
+            "Related_Record__c": salesforce.cases[ORG_A],
+            "Request_Event_Id__c": "uuid-1",
+            "Status__c": "Completed",
+        }
+    )
+    assert records.find_result("uuid-1") == result_id
+    assert records.find_result("uuid-1' OR Status__c = 'Completed") is None
+
+
+def test_field_levels_come_from_custom_metadata(salesforce: SeededSimulator) -> None:
+    salesforce.sim.insert(
+        salesforce.orgs[ORG_A],
+        "Data_Classification__mdt",
+        {
+            "DeveloperName": "C_S",
+            "Object__c": "Case",
+            "Field__c": "Subject",
+            "Level__c": "INTERNAL",
+        },
+    )
+    salesforce.sim.insert(
+        salesforce.orgs[ORG_A],
+        "Data_Classification__mdt",
+        {
+            "DeveloperName": "C_D",
+            "Object__c": "Case",
+            "Field__c": "Description",
+            "Level__c": "bogus",
+        },
+    )
+    levels = _records(salesforce).field_levels("Case")
+    assert levels == {"Subject": DataLevel.INTERNAL, "Description": DataLevel.PRIVILEGED}
+
+
+def test_expired_session_logs_in_once_more(salesforce: SeededSimulator) -> None:
+    records = _records(salesforce)
+    records.get_record("Case", salesforce.cases[ORG_A], ["Subject"])
+    salesforce.sim.expire_sessions(salesforce.orgs[ORG_A])
+    assert (
+        records.get_record("Case", salesforce.cases[ORG_A], ["Subject"])["Subject"]
+        == "Case of Org A"
+    )
+
+
+def test_errors_are_classified_for_retry_or_dead_letter(salesforce: SeededSimulator) -> None:
+    records = _records(salesforce)
+    with pytest.raises(RejectedInput, match="not found"):
+        records.get_record("Case", "5005E00000000ZZQAA"[:15], ["Subject"])
+    salesforce.sim.inject_fault(
+        salesforce.orgs[ORG_A], Fault("GET", "/sobjects/Case", 503, "SERVER_UNAVAILABLE", "down", 1)
+    )
+    with pytest.raises(UpstreamUnavailable, match="SERVER_UNAVAILABLE"):
+        records.get_record("Case", salesforce.cases[ORG_A], ["Subject"])
+    salesforce.orgs[ORG_A].daily_api_limit = 0
+    with pytest.raises(UpstreamUnavailable, match="REQUEST_LIMIT_EXCEEDED"):
+        records.get_record("Case", salesforce.cases[ORG_A], ["Subject"])
+
+
+def test_refused_credential_error_names_the_code_not_the_secret(
+    salesforce: SeededSimulator,
+) -> None:
+    bad = SalesforceRecords(
+        SalesforceCredentials(
+            token_url=salesforce.server.token_url, client_id="client-A", client_secret="wrong"
+        ),
+        ca_bundle=str(salesforce.server.ca_bundle),
+    )
+    with pytest.raises(UpstreamUnavailable, match="invalid_client") as raised:
+        bad.get_record("Case", salesforce.cases[ORG_A], ["Subject"])
+    assert "wrong" not in str(raised.value)
+
+
+def test_refused_writes_do_not_poison_the_keep_alive_connection(
+    salesforce: SeededSimulator,
+) -> None:
+    records = _records(salesforce)
+    fault = Fault("POST", "/sobjects/AI_Result__c", 503, "SERVER_UNAVAILABLE", "busy", 2)
+    salesforce.sim.inject_fault(salesforce.orgs[ORG_A], fault)
+    fields = {
+        "Related_Record__c": salesforce.cases[ORG_A],
+        "Request_Event_Id__c": "u",
+        "Status__c": "Completed",
+    }
+    for _ in range(2):
+        with pytest.raises(UpstreamUnavailable, match="503"):
+            records.create_result(fields)
+    assert records.create_result(fields).startswith("a01")

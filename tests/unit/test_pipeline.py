@@ -1,0 +1,151 @@
+"""Domain pipeline with in-memory adapters: what reaches the model, what gets audited."""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from sovgw.config import Jurisdiction, ModelEndpoint, TrustTier
+from sovgw.domain.audit import AuditRecord, Stage
+from sovgw.domain.errors import RejectedInput
+from sovgw.domain.levels import DataLevel
+from sovgw.domain.pipeline import classify_request, route_and_invoke
+from sovgw.domain.requests import AIRequest
+from sovgw.ports import ModelReply
+
+CASE_ID = "5005E000000001dQAA"
+PERSONAL_VALUES = ("max.mueller@example.de", "+49 151 2345 6789", "DE89 3704 0044 0532 0130 00")
+
+
+class FakeCrm:
+    def __init__(self, levels: Mapping[str, DataLevel]) -> None:
+        self.levels = levels
+        self.results: dict[str, dict[str, Any]] = {}
+
+    def get_record(self, sobject: str, record_id: str, fields: Sequence[str]) -> dict[str, Any]:
+        record = {
+            "Subject": "Dispute",
+            "Description": f"Reach {PERSONAL_VALUES[0]} or {PERSONAL_VALUES[1]}; IBAN {PERSONAL_VALUES[2]}.",
+            "Status": "New",
+            "Priority": "High",
+            "Secret_Field__c": "never read",
+        }
+        return {field: record.get(field) for field in fields}
+
+    def field_levels(self, sobject: str) -> Mapping[str, DataLevel]:
+        return self.levels
+
+    def find_result(self, event_uuid: str) -> str | None:
+        return next(
+            (rid for rid, r in self.results.items() if r["Request_Event_Id__c"] == event_uuid), None
+        )
+
+    def create_result(self, fields: Mapping[str, Any]) -> str:
+        rid = f"a01{len(self.results):015d}"
+        self.results[rid] = dict(fields)
+        return rid
+
+
+class FakeModel:
+    def __init__(self) -> None:
+        self.calls: list[tuple[ModelEndpoint, list[Mapping[str, str]]]] = []
+
+    def invoke(self, endpoint: ModelEndpoint, messages: Sequence[Mapping[str, str]]) -> ModelReply:
+        self.calls.append((endpoint, list(messages)))
+        return ModelReply(
+            text="summary", endpoint=endpoint.name, region=endpoint.region, aws_request_id="req-1"
+        )
+
+
+class FakeAudit:
+    def __init__(self) -> None:
+        self.records: dict[str, AuditRecord] = {}
+
+    def write(self, record: AuditRecord) -> str:
+        self.records.setdefault(record.record_id, record)
+        return f"mem://{record.record_id}"
+
+
+def _request(purpose: str = "summarise_case", record_id: str = CASE_ID) -> AIRequest:
+    return AIRequest(
+        org_id="00D5E0000000001UAA",
+        event_uuid="0b7f3c3e-8f3e-4f1a-9a55-1f0e2d3c4b01",
+        eventbridge_event_id="eb-1",
+        record_id=record_id,
+        purpose=purpose,
+        requested_by="0055E000000000CQAQ",
+    )
+
+
+JURISDICTION = Jurisdiction(
+    id="eu-de",
+    region="eu-central-1",
+    allowed_regions=("eu-central-1",),
+    endpoints=(ModelEndpoint(name="llm", region="eu-central-1", tier=TrustTier.SOVEREIGN),),
+)
+ALL_PUBLIC = dict.fromkeys(("Subject", "Description", "Status", "Priority"), DataLevel.PUBLIC)
+
+
+def test_personal_values_never_reach_the_model_or_the_audit_trail() -> None:
+    crm, model, audit = FakeCrm(ALL_PUBLIC), FakeModel(), FakeAudit()
+    classified = classify_request(_request(), JURISDICTION, crm, audit)
+    outcome = route_and_invoke(classified, JURISDICTION, model, crm, audit)
+
+    assert classified.level is DataLevel.PERSONAL
+    assert classified.entity_counts == {"EMAIL": 1, "PHONE": 1, "IBAN": 1}
+    sent = " ".join(m["content"] for m in model.calls[0][1])
+    assert "[EMAIL_1]" in sent and "[IBAN_1]" in sent
+    dumped = " ".join(r.model_dump_json() for r in audit.records.values()) + sent
+    for value in PERSONAL_VALUES:
+        assert value not in dumped
+    assert outcome["status"] == "completed"
+    assert {r.stage for r in audit.records.values()} == {
+        Stage.CLASSIFICATION,
+        Stage.ROUTING,
+        Stage.MODEL_INVOCATION,
+        Stage.WRITE_BACK,
+    }
+    invocation = next(r for r in audit.records.values() if r.stage is Stage.MODEL_INVOCATION)
+    assert invocation.links.aws_request_ids == ("req-1",)
+
+
+def test_unclassified_fields_count_as_most_sensitive() -> None:
+    crm, audit = FakeCrm({"Subject": DataLevel.PUBLIC}), FakeAudit()
+    assert classify_request(_request(), JURISDICTION, crm, audit).level is DataLevel.PRIVILEGED
+
+
+def test_denied_request_writes_a_denied_result_and_calls_no_model() -> None:
+    closed = JURISDICTION.model_copy(update={"endpoints": ()})
+    crm, model, audit = FakeCrm(ALL_PUBLIC), FakeModel(), FakeAudit()
+    outcome = route_and_invoke(
+        classify_request(_request(), closed, crm, audit), closed, model, crm, audit
+    )
+    assert outcome["status"] == "denied"
+    assert model.calls == []
+    (result,) = crm.results.values()
+    assert result["Status__c"] == "Denied"
+
+
+def test_replayed_request_does_not_write_a_second_result() -> None:
+    crm, model, audit = FakeCrm(ALL_PUBLIC), FakeModel(), FakeAudit()
+    for _ in range(3):
+        route_and_invoke(
+            classify_request(_request(), JURISDICTION, crm, audit), JURISDICTION, model, crm, audit
+        )
+    assert len(crm.results) == 1
+    assert len(audit.records) == 4
+
+
+@pytest.mark.parametrize(
+    ("purpose", "record_id", "message"),
+    [
+        ("export_everything", CASE_ID, "unknown purpose"),
+        ("review_clause", CASE_ID, "does not apply to Case"),
+        ("summarise_case", "0015E000000001dQAA", "not a supported object"),
+    ],
+)
+def test_requests_outside_a_purpose_are_refused(purpose: str, record_id: str, message: str) -> None:
+    with pytest.raises(RejectedInput, match=message):
+        classify_request(
+            _request(purpose, record_id), JURISDICTION, FakeCrm(ALL_PUBLIC), FakeAudit()
+        )
