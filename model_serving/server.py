@@ -7,7 +7,6 @@ visible locally instead of silently working.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import uuid
@@ -202,8 +201,3 @@ def serve_in_background(
 ) -> BackgroundServer:
     """Start the endpoint on loopback; the caller stops it."""
     return BackgroundServer(make_handler(served), host, port).start()
-
-
-def endpoints_from_json(text: str) -> set[tuple[str, str]]:
-    """Parse ``[["eu-central-1", "name"], ...]`` (used by the CLI)."""
-    return {(region, name) for region, name in json.loads(text)}

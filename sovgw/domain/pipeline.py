@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from typing import Any
 
 from sovgw.config import GatewayConfig, Jurisdiction
 from sovgw.domain import dlp
@@ -31,6 +32,23 @@ def resolve_jurisdiction(config: GatewayConfig, org_id: str, served: Jurisdictio
             f"org {org_id} belongs to {org.jurisdiction}, not to {served.id}; refusing to process"
         )
     return served
+
+
+def _record(
+    request: AIRequest, jurisdiction: Jurisdiction, stage: Stage, level: DataLevel, **fields: Any
+) -> AuditRecord:
+    """An audit record for ``stage`` of ``request``, with the fields every stage shares."""
+    fields.setdefault("links", _links(request))
+    return AuditRecord(
+        record_id=audit_record_id(request.event_uuid, stage),
+        stage=stage,
+        jurisdiction=jurisdiction.id,
+        org_id=request.org_id,
+        principal=request.requested_by,
+        purpose=request.purpose,
+        data_level=level,
+        **fields,
+    )
 
 
 def _links(request: AIRequest, **extra: object) -> AuditLinks:
@@ -81,19 +99,15 @@ def classify_request(
         prompt_sha256=hashlib.sha256(minimised.encode()).hexdigest(),
     )
     audit.write(
-        AuditRecord(
-            record_id=audit_record_id(request.event_uuid, Stage.CLASSIFICATION),
-            stage=Stage.CLASSIFICATION,
-            jurisdiction=jurisdiction.id,
-            org_id=request.org_id,
-            principal=request.requested_by,
-            purpose=request.purpose,
-            data_level=classified.level,
+        _record(
+            request,
+            jurisdiction,
+            Stage.CLASSIFICATION,
+            classified.level,
             entity_counts=classified.entity_counts,
             fields_used=fields,
             outcome=Outcome.OK,
             prompt_sha256=classified.prompt_sha256,
-            links=_links(request),
         )
     )
     return classified
@@ -113,14 +127,11 @@ def route_and_invoke(
     request = classified.request
     decision = decide_route(classified.level, jurisdiction)
     routing_record = audit.write(
-        AuditRecord(
-            record_id=audit_record_id(request.event_uuid, Stage.ROUTING),
-            stage=Stage.ROUTING,
-            jurisdiction=jurisdiction.id,
-            org_id=request.org_id,
-            principal=request.requested_by,
-            purpose=request.purpose,
-            data_level=classified.level,
+        _record(
+            request,
+            jurisdiction,
+            Stage.ROUTING,
+            classified.level,
             region=decision.endpoint.region if decision.endpoint else None,
             endpoint=decision.endpoint.name if decision.endpoint else None,
             rule_id=decision.rule_id,
@@ -155,14 +166,11 @@ def route_and_invoke(
         )
         aws_request_ids = (reply.aws_request_id,) if reply.aws_request_id else ()
         audit.write(
-            AuditRecord(
-                record_id=audit_record_id(request.event_uuid, Stage.MODEL_INVOCATION),
-                stage=Stage.MODEL_INVOCATION,
-                jurisdiction=jurisdiction.id,
-                org_id=request.org_id,
-                principal=request.requested_by,
-                purpose=request.purpose,
-                data_level=classified.level,
+            _record(
+                request,
+                jurisdiction,
+                Stage.MODEL_INVOCATION,
+                classified.level,
                 region=reply.region,
                 endpoint=reply.endpoint,
                 rule_id=decision.rule_id,
@@ -184,14 +192,11 @@ def route_and_invoke(
     if result_id is None:
         result_id = crm.create_result(result_fields)
     write_back_location = audit.write(
-        AuditRecord(
-            record_id=audit_record_id(request.event_uuid, Stage.WRITE_BACK),
-            stage=Stage.WRITE_BACK,
-            jurisdiction=jurisdiction.id,
-            org_id=request.org_id,
-            principal=request.requested_by,
-            purpose=request.purpose,
-            data_level=classified.level,
+        _record(
+            request,
+            jurisdiction,
+            Stage.WRITE_BACK,
+            classified.level,
             region=decision.endpoint.region if decision.endpoint else None,
             endpoint=decision.endpoint.name if decision.endpoint else None,
             rule_id=decision.rule_id,
