@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,39 +62,88 @@ class DeterministicBackend:
 
 
 class TransformersBackend:
-    """A local ``transformers`` causal LM from ``model_dir``; loaded on first use, offline."""
+    """A local ``transformers`` causal LM from ``model_dir``; loaded on first use, offline.
 
-    def __init__(self, model_dir: Path) -> None:
+    Runs on the GPU when one is present and streams one chunk per generated token.
+    """
+
+    def __init__(self, model_dir: Path, *, fixed_length: bool = False) -> None:
         self._model_dir = model_dir
+        self._fixed_length = fixed_length  # benchmarks: always generate max_tokens tokens
         self._lock = threading.Lock()
-        self._loaded: tuple[Any, Any] | None = None
+        self._loaded: tuple[Any, Any, str] | None = None
 
-    def _load(self) -> tuple[Any, Any]:
+    def _load(self) -> tuple[Any, Any, str]:
         with self._lock:
             if self._loaded is None:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                import torch  # noqa: PLC0415
                 from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415
 
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+                dtype = torch.bfloat16 if device == "cuda" else torch.float32
                 tokenizer = AutoTokenizer.from_pretrained(self._model_dir, local_files_only=True)
-                model = AutoModelForCausalLM.from_pretrained(self._model_dir, local_files_only=True)
-                self._loaded = (tokenizer, model)
+                model = AutoModelForCausalLM.from_pretrained(
+                    self._model_dir, local_files_only=True, dtype=dtype
+                ).to(device)
+                model.eval()
+                self._loaded = (tokenizer, model, device)
             return self._loaded
 
-    def generate(
-        self, endpoint: str, region: str, messages: list[ChatMessage], max_tokens: int
-    ) -> str:
-        tokenizer, model = self._load()
+    def _inputs(self, messages: list[ChatMessage]) -> tuple[Any, Any, Any]:
+        tokenizer, model, device = self._load()
         chat = [m.model_dump() for m in messages]
         if getattr(tokenizer, "chat_template", None):
             prompt = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
         else:
             prompt = "\n".join(f"{m['role']}: {m['content']}" for m in chat) + "\nassistant:"
-        inputs = tokenizer(prompt, return_tensors="pt")
-        output = model.generate(**inputs, max_new_tokens=max_tokens, do_sample=False)
-        new_tokens = output[0][inputs["input_ids"].shape[1] :]
-        return str(tokenizer.decode(new_tokens, skip_special_tokens=True))
+        return tokenizer, model, tokenizer(prompt, return_tensors="pt").to(device)
+
+    def generate(
+        self, endpoint: str, region: str, messages: list[ChatMessage], max_tokens: int
+    ) -> str:
+        return "".join(self.stream(endpoint, region, messages, max_tokens))
 
     def stream(
         self, endpoint: str, region: str, messages: list[ChatMessage], max_tokens: int
     ) -> Iterator[str]:
-        yield self.generate(endpoint, region, messages, max_tokens)
+        import torch  # noqa: PLC0415
+        from transformers.generation.streamers import BaseStreamer  # noqa: PLC0415
+
+        tokenizer, model, inputs = self._inputs(messages)
+        pieces: queue.Queue[str | None] = queue.Queue()
+
+        class TokenStreamer(BaseStreamer):  # type: ignore[misc]
+            """One decoded piece per generated token (the first put is the prompt)."""
+
+            prompt_seen = False
+
+            def put(self, value: Any) -> None:
+                if not self.prompt_seen:
+                    self.prompt_seen = True
+                    return
+                for token_id in value.reshape(-1).tolist():
+                    pieces.put(tokenizer.decode([token_id], skip_special_tokens=True))
+
+            def end(self) -> None:
+                pieces.put(None)
+
+        def run() -> None:
+            try:
+                with torch.inference_mode():
+                    model.generate(
+                        **inputs,
+                        max_new_tokens=max_tokens,
+                        min_new_tokens=max_tokens if self._fixed_length else None,
+                        do_sample=False,
+                        streamer=TokenStreamer(),
+                        pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
+                    )
+            finally:
+                pieces.put(None)
+
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        while (piece := pieces.get()) is not None:
+            yield piece
+        worker.join()

@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from sovgw.contracts import ContractError, validate_event, write_json_schemas
 
@@ -98,6 +99,80 @@ def _model_serve(args: argparse.Namespace) -> int:
     return _wait_forever(server.stop)
 
 
+def _model_package(args: argparse.Namespace) -> int:
+    import boto3  # noqa: PLC0415
+
+    from model_serving.packaging import (  # noqa: PLC0415
+        PackagingError,
+        build_archive,
+        upload_artefact,
+        verify_archive,
+    )
+    from sovgw.config import load_config  # noqa: PLC0415
+
+    jurisdiction = load_config(Path(args.config)).jurisdiction(args.jurisdiction)
+    if jurisdiction is None:
+        print(f"error: unknown jurisdiction {args.jurisdiction!r}", file=sys.stderr)
+        return 2
+    source = Path(args.source)
+    name = args.name or source.resolve().name
+    archive = Path(args.out) / f"{name}.tar.gz"
+    try:
+        manifest, digest = build_archive(source, name, archive)
+        verify_archive(archive)
+        s3 = boto3.session.Session(region_name=jurisdiction.region).client("s3")
+        bucket = args.bucket or jurisdiction.models_bucket
+        uri = upload_artefact(
+            s3, archive, manifest, digest, bucket=bucket, region=jurisdiction.region
+        )
+    except PackagingError as error:
+        print(f"refused: {error}", file=sys.stderr)
+        return 1
+    summary = {
+        "artefact": uri,
+        "sha256": digest,
+        "files": len(manifest.files),
+        "bytes": manifest.total_bytes,
+    }
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _model_verify(args: argparse.Namespace) -> int:
+    from model_serving.packaging import PackagingError, verify_archive  # noqa: PLC0415
+
+    try:
+        manifest = verify_archive(Path(args.archive))
+    except PackagingError as error:
+        print(f"INVALID {error}")
+        return 1
+    print(f"OK {args.archive}: {len(manifest.files)} files, {manifest.total_bytes} bytes")
+    return 0
+
+
+def _model_plan(args: argparse.Namespace) -> int:
+    from model_serving.serving_config import MODEL_PRESETS, SpecError, plan_serving  # noqa: PLC0415
+
+    model = MODEL_PRESETS.get(args.model)
+    if model is None:
+        known = ", ".join(MODEL_PRESETS)
+        print(f"error: unknown model {args.model!r}; known: {known}", file=sys.stderr)
+        return 2
+    try:
+        plan = plan_serving(
+            model,
+            args.instance_type,
+            args.region,
+            max_model_len=args.max_model_len,
+            quantisation=args.quantisation,
+        )
+    except SpecError as error:
+        print(f"refused: {error}", file=sys.stderr)
+        return 1
+    print(plan.model_dump_json(indent=2))
+    return 0
+
+
 def _wait_forever(stop: object) -> int:
     try:
         while True:
@@ -105,6 +180,37 @@ def _wait_forever(stop: object) -> int:
     except KeyboardInterrupt:
         stop()  # type: ignore[operator]
     return 0
+
+
+def _add_model_commands(commands: Any) -> None:
+    model = commands.add_parser("model", help="model serving: local endpoint, packaging, plans")
+    model_commands = model.add_subparsers(dest="model_command", required=True)
+    serve = model_commands.add_parser("serve", help="run the local SageMaker-protocol endpoint")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--config", default="config/gateway.yaml")
+    serve.add_argument(
+        "--backend", choices=["deterministic", "transformers"], default="deterministic"
+    )
+    serve.add_argument("--model-dir", default=None)
+    serve.set_defaults(run=_model_serve)
+    package = model_commands.add_parser("package", help="build, verify and upload a model artefact")
+    package.add_argument("--from", dest="source", required=True, metavar="DIR")
+    package.add_argument("--jurisdiction", required=True)
+    package.add_argument("--name", help="model name (default: the directory's name)")
+    package.add_argument("--bucket", help="override the jurisdiction's models bucket")
+    package.add_argument("--config", default="config/gateway.yaml")
+    package.add_argument("--out", default=".run/artefacts", metavar="DIR")
+    package.set_defaults(run=_model_package)
+    verify = model_commands.add_parser("verify", help="check an artefact against its manifest")
+    verify.add_argument("archive")
+    verify.set_defaults(run=_model_verify)
+    plan = model_commands.add_parser("plan", help="SageMaker container settings for a model")
+    plan.add_argument("--model", required=True, help="preset name")
+    plan.add_argument("--instance-type", required=True)
+    plan.add_argument("--region", required=True)
+    plan.add_argument("--max-model-len", type=int, default=8192)
+    plan.add_argument("--quantisation", choices=["none", "fp8"], default="none")
+    plan.set_defaults(run=_model_plan)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -140,15 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--state-dir", default=".run/sfsim")
     sim.set_defaults(run=_sim_serve)
 
-    model = commands.add_parser("model", help="the local model endpoint")
-    model.add_argument("action", choices=["serve"])
-    model.add_argument("--port", type=int, default=8080)
-    model.add_argument("--config", default="config/gateway.yaml")
-    model.add_argument(
-        "--backend", choices=["deterministic", "transformers"], default="deterministic"
-    )
-    model.add_argument("--model-dir", default=None)
-    model.set_defaults(run=_model_serve)
+    _add_model_commands(commands)
     return parser
 
 

@@ -74,6 +74,14 @@ class Jurisdiction(_Frozen):
     def audit_bucket(self) -> str:
         return f"sovgw-audit-{self.id}"
 
+    @property
+    def models_bucket(self) -> str:
+        return f"sovgw-models-{self.id}"
+
+    @property
+    def kms_alias(self) -> str:
+        return f"alias/sovgw-{self.id}"
+
 
 class OrgBinding(_Frozen):
     """A Salesforce org, the jurisdiction its data belongs to and where its credentials live."""

@@ -79,6 +79,7 @@ class LocalDeployment:
     def provision(self) -> None:
         """Create the audit bucket, the bus, one queue + DLQ per function and the rules."""
         self._create_audit_bucket()
+        self._create_models_bucket()
         try:
             self._events.create_event_bus(Name=self.jurisdiction.event_bus)
         except ClientError as error:
@@ -107,6 +108,47 @@ class LocalDeployment:
             ObjectLockConfiguration={
                 "ObjectLockEnabled": "Enabled",
                 "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": AUDIT_RETENTION_DAYS}},
+            },
+        )
+
+    def _jurisdiction_key(self) -> str:
+        """The jurisdiction's customer-managed KMS key (created once, found by alias)."""
+        kms = self._session.client("kms")
+        alias = self.jurisdiction.kms_alias
+        try:
+            return str(kms.describe_key(KeyId=alias)["KeyMetadata"]["Arn"])
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "NotFoundException":
+                raise
+        arn = str(kms.create_key(Description=f"sovgw {self.jurisdiction.id}")["KeyMetadata"]["Arn"])
+        kms.create_alias(AliasName=alias, TargetKeyId=arn)
+        return arn
+
+    def _create_models_bucket(self) -> None:
+        bucket = self.jurisdiction.models_bucket
+        params: dict[str, Any] = {"Bucket": bucket}
+        if self.jurisdiction.region != "us-east-1":
+            params["CreateBucketConfiguration"] = {"LocationConstraint": self.jurisdiction.region}
+        try:
+            self._s3.create_bucket(**params)
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in {
+                "BucketAlreadyOwnedByYou",
+                "BucketAlreadyExists",
+            }:
+                raise
+        self._s3.put_bucket_encryption(
+            Bucket=bucket,
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    {
+                        "ApplyServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": "aws:kms",
+                            "KMSMasterKeyID": self._jurisdiction_key(),
+                        },
+                        "BucketKeyEnabled": True,
+                    }
+                ]
             },
         )
 

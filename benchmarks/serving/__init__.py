@@ -1,0 +1,1 @@
+"""Serving benchmark: tokens/s, requests/s and time to first token against model endpoints."""

@@ -1,0 +1,5 @@
+import sys
+
+from benchmarks.serving.bench import main
+
+sys.exit(main())
