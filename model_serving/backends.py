@@ -97,7 +97,9 @@ class TransformersBackend:
             prompt = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
         else:
             prompt = "\n".join(f"{m['role']}: {m['content']}" for m in chat) + "\nassistant:"
-        return tokenizer, model, tokenizer(prompt, return_tensors="pt").to(device)
+        encoded = tokenizer(prompt, return_tensors="pt")
+        encoded.pop("token_type_ids", None)  # causal LMs reject it in generate()
+        return tokenizer, model, encoded.to(device)
 
     def generate(
         self, endpoint: str, region: str, messages: list[ChatMessage], max_tokens: int

@@ -109,7 +109,7 @@ def build_archive(source: Path, model_name: str, output: Path) -> tuple[Manifest
     output.parent.mkdir(parents=True, exist_ok=True)
     with (
         output.open("wb") as raw,
-        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as zipped,
+        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="", compresslevel=1) as zipped,
         tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar,
     ):
         data = manifest.model_dump_json(indent=2).encode()

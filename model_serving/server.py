@@ -53,9 +53,15 @@ class ServedEndpoints:
         return matches[0] if len(matches) == 1 else None
 
 
-def _completion(endpoint: str, messages: list[ChatMessage], text: str) -> ChatCompletionResponse:
+def _complete(
+    backend: Backend, endpoint: str, region: str, messages: list[ChatMessage], max_tokens: int
+) -> ChatCompletionResponse:
+    """Run the backend; usage counts streamed pieces (one per token for token-streaming
+    backends) and prompt words, since the local endpoint has no tokenizer of its own."""
+    pieces = list(backend.stream(endpoint, region, messages, max_tokens))
+    text = "".join(pieces)
     prompt_tokens = sum(len(m.content.split()) for m in messages)
-    completion_tokens = len(text.split())
+    completion_tokens = len(pieces)
     return ChatCompletionResponse(
         id=f"chatcmpl-{uuid.uuid4().hex}",
         created=int(time.time()),
@@ -120,12 +126,16 @@ def make_handler(served: ServedEndpoints) -> type[QuietHandler]:
                 )
                 return
             served.invocations.append((region, name))
-            text = served.backend.generate(
-                name, region, request.messages, request.max_tokens or DEFAULT_MAX_TOKENS
+            completion = _complete(
+                served.backend,
+                name,
+                region,
+                request.messages,
+                request.max_tokens or DEFAULT_MAX_TOKENS,
             )
             self.send_json(
                 200,
-                _completion(name, request.messages, text).model_dump(),
+                completion.model_dump(),
                 {
                     "x-Amzn-Invoked-Production-Variant": "AllTraffic",
                     "x-amzn-RequestId": str(uuid.uuid4()),
@@ -162,8 +172,8 @@ def make_handler(served: ServedEndpoints) -> type[QuietHandler]:
             served.invocations.append(target)
             max_tokens = request.max_tokens or DEFAULT_MAX_TOKENS
             if not request.stream:
-                text = served.backend.generate(name, region, request.messages, max_tokens)
-                self.send_json(200, _completion(name, request.messages, text).model_dump())
+                completion = _complete(served.backend, name, region, request.messages, max_tokens)
+                self.send_json(200, completion.model_dump())
                 return
             self._stream(name, served.backend.stream(name, region, request.messages, max_tokens))
 

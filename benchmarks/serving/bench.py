@@ -134,7 +134,7 @@ def sagemaker_call(endpoint_url: str, region: str, endpoint: str) -> Call:
             region_name=region,
             endpoint_url=endpoint_url,
             aws_access_key_id="bench",
-            aws_secret_access_key="bench",  # noqa: S106 - the local endpoint ignores keys
+            aws_secret_access_key="bench",
         )
         local.client = client
         started = time.perf_counter()
@@ -240,6 +240,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     messages=messages,
                     max_tokens=args.max_tokens,
                 ).summary()
+                print(f"concurrency {concurrency} {name}: {row[name]}", file=sys.stderr, flush=True)
             if "direct" in row:
                 base = row["direct"]
                 row["ratios_vs_direct"] = {

@@ -9,6 +9,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
+from model_serving.backends import DeterministicBackend
 from model_serving.server import ServedEndpoints, serve_in_background
 from sovgw.adapters.aws import SageMakerModels
 from sovgw.config import ModelEndpoint, TrustTier
@@ -44,8 +45,13 @@ def test_invoke_endpoint_reports_exactly_what_reached_the_model(endpoint: Any) -
         Body=json.dumps({"messages": MESSAGES}),
     )
     assert response["ResponseMetadata"]["RequestId"]
-    report = json.loads(json.loads(response["Body"].read())["choices"][0]["message"]["content"])
+    body = json.loads(response["Body"].read())
+    text = body["choices"][0]["message"]["content"]
+    report = json.loads(text)
     assert report["region"] == "eu-central-1" and report["received"] == MESSAGES
+    streamed = list(DeterministicBackend().stream("llm-de", "eu-central-1", [], 0))
+    assert len(streamed) > 1, "the backend streams in pieces"
+    assert body["usage"]["completion_tokens"] == -(-len(text) // 32), "usage counts streamed pieces"
     assert served.invocations == [("eu-central-1", "llm-de")]
 
 
