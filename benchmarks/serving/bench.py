@@ -150,6 +150,21 @@ def sagemaker_call(endpoint_url: str, region: str, endpoint: str) -> Call:
     return call
 
 
+def target_call(target: str, model: str) -> Call:
+    """``openai:<base_url>`` or ``sagemaker:<endpoint_url>@<region>/<endpoint>``."""
+    kind, _, rest = target.partition(":")
+    if kind == "openai" and rest:
+        return openai_call(rest, model)
+    if kind == "sagemaker" and "@" in rest and "/" in rest.rsplit("@", 1)[1]:
+        url, _, where = rest.rpartition("@")
+        region, _, endpoint = where.partition("/")
+        return sagemaker_call(url, region, endpoint)
+    raise SystemExit(
+        f"bad --target {target!r}: use openai:<base_url> "
+        "or sagemaker:<endpoint_url>@<region>/<endpoint>"
+    )
+
+
 def run_level(
     path: str,
     call: Call,
@@ -208,10 +223,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     server = None
     if args.target:
-        kind, _, url = args.target.partition(":")
-        if kind != "openai":
-            raise SystemExit("--target supports openai:<base_url>")
-        paths: dict[str, Call] = {"openai": openai_call(url, args.model)}
+        paths: dict[str, Call] = {"target": target_call(args.target, args.model)}
         report["target"] = args.target
     else:
         backend: Backend = (
@@ -269,7 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--target", help="openai:<base_url> to measure an external endpoint alone")
+    parser.add_argument(
+        "--target",
+        help="measure one endpoint alone: openai:<base_url> or sagemaker:<url>@<region>/<endpoint>",
+    )
     parser.add_argument("--model", default=ENDPOINT, help="model name for --target")
     parser.add_argument(
         "--backend", choices=["deterministic", "transformers"], default="deterministic"
