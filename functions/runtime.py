@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import os
 import threading
+import uuid
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger
 from botocore.config import Config
 from pydantic import BaseModel, ConfigDict
 
@@ -29,11 +30,20 @@ from sovgw.adapters.aws import (
 )
 from sovgw.adapters.salesforce import SalesforceCredentials, SalesforceRecords
 from sovgw.config import GatewayConfig, Jurisdiction, load_config
+from sovgw.domain.audit import rejection_record
 from sovgw.domain.errors import GatewayError, RejectedInput
+from sovgw.logs import make_logger
 from sovgw.ports import AuditSink, CrmRecords, DeadLetters, EventPublisher, ModelInvoker
 from sovgw.wiring import dead_letter_queue_name
 
-logger = Logger(service="sovgw")
+logger = make_logger()
+_invocation: ContextVar[Mapping[str, str] | None] = ContextVar("invocation", default=None)
+
+
+def invocation_links() -> Mapping[str, str]:
+    """Lambda request id and X-Ray trace id of the invocation in progress (for audit links)."""
+    return _invocation.get() or {}
+
 
 _MODEL_CLIENT_CONFIG = Config(
     connect_timeout=2, read_timeout=60, retries={"max_attempts": 2, "mode": "standard"}
@@ -115,7 +125,7 @@ def build_dependencies(
     return Dependencies(
         config=config,
         jurisdiction=jurisdiction,
-        audit=S3AuditSink(session.client("s3"), jurisdiction.audit_bucket),
+        audit=S3AuditSink(session.client("s3"), jurisdiction.audit_bucket, invocation_links),
         publisher=EventBridgePublisher(session.client("events"), jurisdiction.event_bus),
         dead_letters=SqsDeadLetters(sqs, dlq_url),
         model=SageMakerModels(cache(runtime_client)),
@@ -138,12 +148,24 @@ EventLogic = Callable[[Mapping[str, Any], Dependencies], dict[str, Any]]
 
 
 def run_handler(
-    function_name: str, logic: EventLogic, event: Mapping[str, Any], deps: Dependencies
+    function_name: str,
+    logic: EventLogic,
+    event: Mapping[str, Any],
+    deps: Dependencies,
+    context: Any = None,
 ) -> dict[str, Any]:
     """Run ``logic``; dead-letter input that can never succeed, let retryable errors raise.
 
-    This is the only place that turns an exception into "retry" or "dead-letter now".
+    This is the only place that turns an exception into "retry" or "dead-letter now". It also
+    sets the correlation id of the logs and the invocation ids the audit records link to.
     """
+    request_id = getattr(context, "aws_request_id", None) or f"local-{uuid.uuid4()}"
+    links = {"lambda_request_id": request_id}
+    trace_id = os.environ.get("_X_AMZN_TRACE_ID")
+    if trace_id:
+        links["xray_trace_id"] = trace_id.split(";")[0].removeprefix("Root=")
+    token = _invocation.set(links)
+    logger.set_correlation_id(str(event.get("id", "")))
     try:
         return logic(event, deps)
     except GatewayError as error:
@@ -160,5 +182,8 @@ def run_handler(
         logger.warning(
             "event dead-lettered", function=function_name, event_id=event.get("id"), reason=reason
         )
+        deps.audit.write(rejection_record(function_name, event, reason, deps.jurisdiction.id))
         deps.dead_letters.send(function_name, event, reason, attempts=1)
         return {"status": "dead-lettered", "reason": reason}
+    finally:
+        _invocation.reset(token)

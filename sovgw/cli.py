@@ -182,6 +182,109 @@ def _wait_forever(stop: object) -> int:
     return 0
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from datetime import datetime  # noqa: PLC0415
+
+    from sovgw import audit_tools  # noqa: PLC0415
+    from sovgw.config import load_config  # noqa: PLC0415
+    from sovgw.domain.art30 import render  # noqa: PLC0415
+
+    config = load_config(Path(args.config))
+    jurisdiction = config.jurisdiction(args.jurisdiction)
+    if jurisdiction is None:
+        print(f"error: unknown jurisdiction {args.jurisdiction!r}", file=sys.stderr)
+        return 2
+    store = audit_tools.open_store(jurisdiction)
+    streams = (
+        [f"{jurisdiction.id}/{args.org}"]
+        if getattr(args, "org", None)
+        else store.streams(jurisdiction.id)
+    )
+    if args.audit_command == "seal":
+        for stream in streams:
+            digest = store.seal(stream)
+            print(
+                f"{stream}: "
+                + (
+                    f"digest #{digest.sequence}, {len(digest.entries)} records"
+                    if digest
+                    else "nothing to seal"
+                )
+            )
+        return 0
+    if args.audit_command == "verify":
+        since = datetime.fromisoformat(args.since) if args.since else None
+        until = datetime.fromisoformat(args.until) if args.until else None
+        bad = 0
+        for stream in streams:
+            result = store.verify(stream, since, until)
+            status = "OK" if result.ok else "TAMPERED"
+            print(
+                f"{status} {stream}: {result.records} sealed records in {result.digests} digests, "
+                f"{result.unsealed} not yet sealed"
+            )
+            for problem in result.problems:
+                print(f"  {problem}")
+            bad += len(result.problems)
+        return 1 if bad else 0
+    if args.audit_command == "trace":
+        records = audit_tools.trace(store, jurisdiction, args.identifier)
+        trail: dict[str, list[dict[str, object]]] = {}
+        if args.cloudtrail_bucket:
+            trail = audit_tools.cloudtrail_events(
+                store._s3, args.cloudtrail_bucket, args.cloudtrail_prefix
+            )
+        if not records:
+            print(f"no audit record links to {args.identifier}")
+            return 1
+        for record in records:
+            where = (
+                f"{record.endpoint}@{record.region}" if record.endpoint else (record.region or "-")
+            )
+            print(
+                f"{record.time.isoformat()} {record.stage.value:<17} {record.outcome.value:<8} "
+                f"{(record.data_level or '-'):<12} {where:<32} "
+                f"rule={record.rule_id or '-'} id={record.record_id}"
+            )
+            for request_id in record.links.aws_request_ids:
+                for event in trail.get(request_id, []):
+                    print(
+                        f"    cloudtrail {event.get('eventTime')} {event.get('eventSource')} "
+                        f"{event.get('eventName')} {event.get('awsRegion')} requestID={request_id}"
+                    )
+        return 0
+    report = audit_tools.art30(config, jurisdiction)
+    print(render(report, args.format), end="")
+    return 1 if report.transfers_outside_jurisdiction else 0
+
+
+def _add_audit_commands(commands: Any) -> None:
+    audit = commands.add_parser("audit", help="verify, trace and report on the audit trail")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    for name, text in (
+        ("seal", "sign a digest over unsealed records (the periodic sealer)"),
+        ("verify", "detect modified, deleted, inserted or reordered records"),
+        ("trace", "the journey of one request or Salesforce record"),
+        ("report", "GDPR Article 30 record of processing"),
+    ):
+        command = audit_commands.add_parser(name, help=text)
+        command.add_argument("--jurisdiction", required=True)
+        command.add_argument("--config", default="config/gateway.yaml")
+        command.set_defaults(run=_audit)
+        if name in {"seal", "verify"}:
+            command.add_argument("--org", help="one org's stream only")
+        if name == "verify":
+            command.add_argument("--from", dest="since", help="ISO time: digests created from")
+            command.add_argument("--to", dest="until", help="ISO time: digests created until")
+        if name == "trace":
+            command.add_argument("identifier")
+            command.add_argument("--cloudtrail-bucket", help="bucket holding CloudTrail log files")
+            command.add_argument("--cloudtrail-prefix", default="AWSLogs/")
+        if name == "report":
+            command.add_argument("--art30", action="store_true", required=True)
+            command.add_argument("--format", choices=["md", "html", "csv"], default="md")
+
+
 def _add_model_commands(commands: Any) -> None:
     model = commands.add_parser("model", help="model serving: local endpoint, packaging, plans")
     model_commands = model.add_subparsers(dest="model_command", required=True)
@@ -247,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(run=_sim_serve)
 
     _add_model_commands(commands)
+    _add_audit_commands(commands)
     return parser
 
 

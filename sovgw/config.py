@@ -82,6 +82,10 @@ class Jurisdiction(_Frozen):
     def kms_alias(self) -> str:
         return f"alias/sovgw-{self.id}"
 
+    @property
+    def digest_signing_key_alias(self) -> str:
+        return f"alias/sovgw-{self.id}-audit-digest"
+
 
 class OrgBinding(_Frozen):
     """A Salesforce org, the jurisdiction its data belongs to and where its credentials live."""

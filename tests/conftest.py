@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,3 +70,23 @@ def salesforce(tmp_path: Path) -> Iterator[SeededSimulator]:
         yield SeededSimulator(server)
     finally:
         server.stop()
+
+
+GATEWAY_LOG_LINES: list[str] = []
+
+
+class _CaptureGatewayLogs(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        GATEWAY_LOG_LINES.append(self.format(record))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def capture_gateway_logs() -> Iterator[list[str]]:
+    """Every line the gateway logs during the run, formatted exactly as it is emitted."""
+    from functions.runtime import logger  # noqa: PLC0415
+
+    handler = _CaptureGatewayLogs()
+    handler.setFormatter(logger.registered_formatter)
+    logging.getLogger("sovgw").addHandler(handler)
+    yield GATEWAY_LOG_LINES
+    logging.getLogger("sovgw").removeHandler(handler)

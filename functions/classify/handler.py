@@ -38,4 +38,4 @@ def handle(event: Mapping[str, Any], deps: Dependencies) -> dict[str, Any]:
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return run_handler(FUNCTION, handle, event, dependencies_from_env())
+    return run_handler(FUNCTION, handle, event, dependencies_from_env(), context)

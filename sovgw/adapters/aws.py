@@ -70,14 +70,26 @@ class S3AuditSink:
     or replay never adds a second copy.
     """
 
-    def __init__(self, s3_client: Any, bucket: str) -> None:
+    def __init__(
+        self,
+        s3_client: Any,
+        bucket: str,
+        invocation_links: Callable[[], Mapping[str, str]] = dict,
+    ) -> None:
         self._s3 = s3_client
         self._bucket = bucket
+        self._invocation_links = invocation_links
 
     def key_for(self, record: AuditRecord) -> str:
         return f"records/{record.jurisdiction}/{record.org_id or '-'}/{record.record_id}.json"
 
     def write(self, record: AuditRecord) -> str:
+        """Store once; links the record to the invocation writing it (Lambda request id, trace)."""
+        missing = {
+            k: v for k, v in self._invocation_links().items() if not getattr(record.links, k)
+        }
+        if missing:
+            record = record.model_copy(update={"links": record.links.model_copy(update=missing)})
         key = self.key_for(record)
         try:
             self._s3.put_object(

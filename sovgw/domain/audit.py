@@ -6,9 +6,12 @@ event produces the same record id and the sink can write it at most once.
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -76,3 +79,33 @@ class AuditRecord(BaseModel):
 def audit_record_id(correlation_key: str, stage: Stage) -> str:
     """Deterministic id for (event, stage): retries and replays map to the same record."""
     return str(uuid.uuid5(_AUDIT_NAMESPACE, f"{correlation_key}/{stage.value}"))
+
+
+_ORG_IN_SOURCE = re.compile(r"^aws\.partner/salesforce\.com/(00D[a-zA-Z0-9]{12,15})/")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def rejection_record(
+    function: str, event: Mapping[str, Any], reason: str, jurisdiction: str
+) -> AuditRecord:
+    """The record of an event refused before it could be processed (the reason names fields
+    and rules, never values; identifiers are taken only when they have the expected shape)."""
+    source = event.get("source")
+    org = _ORG_IN_SOURCE.match(source) if isinstance(source, str) else None
+    detail = event.get("detail")
+    event_uuid = detail.get("id") if isinstance(detail, Mapping) else None
+    event_id = str(event.get("id", "unknown"))[:128]
+    return AuditRecord(
+        record_id=audit_record_id(f"{event_id}/{function}", Stage.REJECTION),
+        stage=Stage.REJECTION,
+        jurisdiction=jurisdiction,
+        org_id=org.group(1) if org else None,
+        reason=f"{function}: {reason}"[:1000],
+        outcome=Outcome.REJECTED,
+        links=AuditLinks(
+            eventbridge_event_id=event_id,
+            salesforce_event_uuid=event_uuid
+            if isinstance(event_uuid, str) and _UUID.match(event_uuid)
+            else None,
+        ),
+    )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sovgw.audit_tools import open_store
 from sovgw.config import GatewayConfig, load_config
 from sovgw.domain.audit import Stage, audit_record_id
 from sovgw.local.stack import LocalSovereignStack
@@ -63,6 +64,24 @@ def _dead_letters(stack: LocalSovereignStack) -> dict[str, tuple[str, str]]:
                 if uuid:
                     found[uuid] = (f"{deployment.jurisdiction.id}/{fn.name}", item["reason"] or "")
     return found
+
+
+def _seal_and_verify(config: GatewayConfig) -> int:
+    """Seal every stream the demo wrote, then verify each chain; returns problems found."""
+    problems = records = digests = 0
+    for jurisdiction in config.jurisdictions:
+        store = open_store(jurisdiction)
+        for stream in store.streams(jurisdiction.id):
+            store.seal(stream)
+            result = store.verify(stream)
+            records += result.records
+            digests += result.digests
+            problems += len(result.problems)
+            for problem in result.problems:
+                print(f"  audit problem in {stream}: {problem}")
+    verdict = "verified" if not problems else f"FAILED with {problems} problem(s)"
+    print(f"audit chain {verdict}: {records} records sealed in {digests} signed digests")
+    return problems
 
 
 def _row(*cells: str) -> str:
@@ -135,6 +154,8 @@ def run_demo(root: Path, timeout: float = 120.0) -> int:
         unfinished = [s.name for s in sent if s.line is None]
         print(
             f"{len(sent)} events, {len(sent) - len(unfinished)} with an outcome, "
-            f"in {time.monotonic() - started:.1f}s; stopping the stack."
+            f"in {time.monotonic() - started:.1f}s."
         )
-        return 1 if unfinished else 0
+        tampered = _seal_and_verify(config)
+        print("stopping the stack.")
+        return 1 if unfinished or tampered else 0

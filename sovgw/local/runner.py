@@ -80,6 +80,7 @@ class LocalDeployment:
         """Create the audit bucket, the bus, one queue + DLQ per function and the rules."""
         self._create_audit_bucket()
         self._create_models_bucket()
+        self._create_digest_signing_key()
         try:
             self._events.create_event_bus(Name=self.jurisdiction.event_bus)
         except ClientError as error:
@@ -123,6 +124,23 @@ class LocalDeployment:
         arn = str(kms.create_key(Description=f"sovgw {self.jurisdiction.id}")["KeyMetadata"]["Arn"])
         kms.create_alias(AliasName=alias, TargetKeyId=arn)
         return arn
+
+    def _create_digest_signing_key(self) -> None:
+        """Asymmetric key that signs audit digests (verification needs only its public key)."""
+        kms = self._session.client("kms")
+        alias = self.jurisdiction.digest_signing_key_alias
+        try:
+            kms.describe_key(KeyId=alias)
+            return
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "NotFoundException":
+                raise
+        key = kms.create_key(
+            Description=f"sovgw {self.jurisdiction.id} audit digests",
+            KeySpec="ECC_NIST_P256",
+            KeyUsage="SIGN_VERIFY",
+        )
+        kms.create_alias(AliasName=alias, TargetKeyId=key["KeyMetadata"]["KeyId"])
 
     def _create_models_bucket(self) -> None:
         bucket = self.jurisdiction.models_bucket

@@ -96,6 +96,7 @@ def test_ai_request_flows_end_to_end_and_stays_in_region(stack: LocalSovereignSt
     record = json.loads(invocation["Body"].read())
     assert record["region"] == "eu-central-1" and record["links"]["aws_request_ids"]
     assert record["links"]["salesforce_event_uuid"] == uuid
+    assert record["links"]["lambda_request_id"].startswith("local-")
     write_back = json.loads(_audit(stack, "eu-de", DE_ORG, uuid, Stage.WRITE_BACK)["Body"].read())
     assert write_back["links"]["salesforce_result_id"] == result["Id"]
     all_audit = json.dumps(record) + json.dumps(write_back)
@@ -158,6 +159,12 @@ def test_bad_or_unknown_events_land_in_the_dlq_with_the_reason(
     event_id = stack.put_envelope(load_event(relative))
     reasons = _wait(lambda: _dlq_reasons(stack, "eu-de", function).get(event_id))
     assert reason in reasons
+    s3 = stack.session("eu-central-1").client("s3")
+    rejection_id = audit_record_id(f"{event_id}/{function}", Stage.REJECTION)
+    found = s3.list_objects_v2(Bucket="sovgw-audit-eu-de", Prefix="records/eu-de/")["Contents"]
+    (key,) = [item["Key"] for item in found if item["Key"].endswith(f"/{rejection_id}.json")]
+    rejection = json.loads(s3.get_object(Bucket="sovgw-audit-eu-de", Key=key)["Body"].read())
+    assert rejection["outcome"] == "rejected" and reason in rejection["reason"]
 
 
 def test_transient_failures_are_retried_and_permanent_ones_dead_lettered(

@@ -1,0 +1,204 @@
+"""Hash chain and digests over audit records, in the way CloudTrail digest files work.
+
+Records are written once each (at least once, deduplicated by record id). A sealer appends
+every record not yet sealed to the stream's chain, in a deterministic order, and writes a
+digest: the entries with their chained hashes, a link to the previous digest, signed with an
+asymmetric key. Verification needs only the records, the digests and the public key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+DIGEST_VERSION = "sovgw-audit-digest/1"
+GENESIS = "0" * 64
+
+
+def canonical(value: Any) -> bytes:
+    """Stable bytes for hashing and signing (sorted keys, no whitespace)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def chain_hash(previous: str, record_id: str, record_sha256: str) -> str:
+    return sha256_hex(f"{previous}:{record_id}:{record_sha256}".encode())
+
+
+class ChainEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    record_id: str
+    key: str
+    version_id: str | None
+    time: datetime
+    sha256: str
+    chain: str
+
+
+class Signature(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    key_id: str
+    algorithm: str
+    value: str
+
+
+class Digest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    version: str = DIGEST_VERSION
+    stream: str
+    sequence: int
+    created: datetime
+    previous_digest_sha256: str | None
+    previous_head: str
+    head: str
+    entries: tuple[ChainEntry, ...]
+    signature: Signature | None = None
+
+    def signed_bytes(self) -> bytes:
+        return canonical(self.model_dump(mode="json", exclude={"signature"}))
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """One audit record object as the store sees it now."""
+
+    key: str
+    version_id: str | None
+    body: bytes | None  # None: the latest version is a delete marker
+    time: datetime | None
+    record_id: str
+
+
+def build_digest(
+    stream: str,
+    previous: Digest | None,
+    previous_sha256: str | None,
+    unsealed: Sequence[StoredRecord],
+    created: datetime,
+) -> Digest | None:
+    """The next digest for ``unsealed`` records (None when there is nothing to seal)."""
+    live = [r for r in unsealed if r.body is not None and r.time is not None]
+    if not live:
+        return None
+    live.sort(key=lambda r: (r.time, r.record_id))
+    head = previous.head if previous else GENESIS
+    entries = []
+    for record in live:
+        assert record.body is not None
+        assert record.time is not None
+        digest = sha256_hex(record.body)
+        head = chain_hash(head, record.record_id, digest)
+        entries.append(
+            ChainEntry(
+                record_id=record.record_id,
+                key=record.key,
+                version_id=record.version_id,
+                time=record.time,
+                sha256=digest,
+                chain=head,
+            )
+        )
+    return Digest(
+        stream=stream,
+        sequence=(previous.sequence + 1) if previous else 1,
+        created=created,
+        previous_digest_sha256=previous_sha256,
+        previous_head=previous.head if previous else GENESIS,
+        head=head,
+        entries=tuple(entries),
+    )
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # modified | deleted | inserted | reordered | broken-digest
+    subject: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.subject}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    digests: int
+    records: int
+    unsealed: int
+    problems: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_chain(
+    digests: Sequence[tuple[bytes, Digest]],
+    records: Mapping[str, StoredRecord],
+    signature_valid: Any,
+    fetch_version: Any,
+    *,
+    anchor: tuple[str | None, str] = (None, GENESIS),
+    check_unsealed: bool = True,
+) -> VerifyResult:
+    """Check digests (signature, links) and every sealed record; name what is wrong, in order.
+
+    ``records`` maps record id to what the store holds now; ``signature_valid(digest)`` checks
+    a signature with the public key; ``fetch_version(key, version_id)`` returns sealed bytes.
+    ``anchor`` is the (sha256, head) of the digest before the first one given, when verifying
+    a time window; then unsealed records outside it are not judged (``check_unsealed``).
+    """
+    problems: list[Problem] = []
+    previous_sha, head = anchor
+    sealed: set[str] = set()
+    last_created: datetime | None = None
+    for raw, digest in digests:
+        name = f"{digest.stream}#{digest.sequence}"
+        if digest.signature is None or not signature_valid(digest):
+            problems.append(Problem("broken-digest", name, "signature does not verify"))
+        if digest.previous_digest_sha256 != previous_sha or digest.previous_head != head:
+            problems.append(Problem("broken-digest", name, "does not link to the previous digest"))
+        running = digest.previous_head
+        for entry in digest.entries:
+            running = chain_hash(running, entry.record_id, entry.sha256)
+            if running != entry.chain:
+                problems.append(Problem("reordered", entry.record_id, "chain hash does not follow"))
+                break
+            sealed.add(entry.record_id)
+            now = records.get(entry.record_id)
+            if now is None or now.body is None:
+                problems.append(Problem("deleted", entry.record_id, f"{entry.key} is gone"))
+                continue
+            if now.version_id != entry.version_id or sha256_hex(now.body) != entry.sha256:
+                problems.append(
+                    Problem(
+                        "modified", entry.record_id, f"{entry.key} differs from the sealed version"
+                    )
+                )
+                continue
+            original = fetch_version(entry.key, entry.version_id)
+            if original is None or sha256_hex(original) != entry.sha256:
+                problems.append(Problem("modified", entry.record_id, "sealed version altered"))
+        if running != digest.head:
+            problems.append(Problem("broken-digest", name, "head does not match its entries"))
+        previous_sha, head, last_created = sha256_hex(raw), digest.head, digest.created
+    unsealed = [r for rid, r in records.items() if rid not in sealed and r.body is not None]
+    for record in sorted(unsealed, key=lambda r: r.record_id) if check_unsealed else ():
+        if last_created is not None and record.time is not None and record.time < last_created:
+            problems.append(
+                Problem(
+                    "inserted", record.record_id, "written before the last seal but never sealed"
+                )
+            )
+    return VerifyResult(len(digests), len(sealed), len(unsealed), tuple(problems))

@@ -1,0 +1,52 @@
+"""Structured logs that cannot carry personal data or secrets.
+
+Every value of every log line passes through the DLP detectors and a secret-shape scrubber
+before it is written, so a careless ``logger.info(..., note=record_text)`` still leaks nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+from sovgw.domain import dlp
+
+_SECRETS = re.compile(
+    r"00D[a-zA-Z0-9]{12,15}![\w.\-]+"  # Salesforce access token / session id
+    r"|5Aep[\w.\-]{20,}"  # Salesforce refresh token
+    r"|(?i:bearer)\s+[\w.\-~+/]{16,}=*"
+    r"|eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}"  # JWT
+    r"|(?i:(?:client_secret|password|secret|token)[\"']?\s*[=:]\s*[\"']?)[^\s\"',}]{6,}"
+)
+
+
+def redact_text(text: str) -> str:
+    text = _SECRETS.sub("[SECRET]", text)
+    findings = [f for f in dlp.detect(text) if f.entity is not dlp.EntityType.PRIVILEGED]
+    return dlp.redact(text, findings, Counter()) if findings else text
+
+
+def redact(value: Any) -> Any:
+    """``value`` with every string inside it redacted (dicts and lists walked)."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {key: redact(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(item) for item in value]
+    return value
+
+
+class RedactingFormatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON formatter with a redaction step before serialisation."""
+
+    def serialize(self, log: dict[str, Any]) -> str:  # type: ignore[override]
+        return super().serialize(redact(log))
+
+
+def make_logger(service: str = "sovgw") -> Logger:
+    return Logger(service=service, logger_formatter=RedactingFormatter())

@@ -1,0 +1,35 @@
+import json
+import logging
+
+import pytest
+
+from sovgw.logs import make_logger, redact_text
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "00D5E0000000001!AQ8AQJ0nbq7v.xyzABCDEF_123-longtoken",
+        "Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlc2ln",
+        "5AepAbCdEfGhIjKlMnOpQrStUvWx0123456789",
+        "client_secret=hunter2hunter2",
+    ],
+)
+def test_secrets_are_scrubbed(secret: str) -> None:
+    assert secret.rsplit(maxsplit=1)[-1].rsplit("=", maxsplit=1)[-1] not in redact_text(
+        f"calling with {secret} now"
+    )
+
+
+def test_personal_values_are_replaced_by_placeholders() -> None:
+    text = redact_text("mail max.mueller@example.de, IBAN DE89 3704 0044 0532 0130 00")
+    assert text == "mail [EMAIL_1], IBAN [IBAN_1]"
+
+
+def test_logger_redacts_message_and_extra_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    logger = make_logger("sovgw-test-redaction")
+    logger.info("note for jane@corp.example", detail={"token": "00D5E0000000001!AQ8AQJ0nbq7vxyz"})
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["message"] == "note for [EMAIL_1]"
+    assert "AQ8AQJ0" not in json.dumps(line)
+    assert logging.getLogger("sovgw-test-redaction").handlers
