@@ -128,3 +128,17 @@ def test_digest_forged_with_another_key_is_detected(audit: Any, stack: LocalSove
     problems = store.verify(stream).problems
     assert problems[0].kind == "broken-digest" and "signature" in problems[0].detail
     assert any(p.kind == "inserted" and p.subject == ids[-1] for p in problems)
+
+
+def test_time_window_verifies_only_its_digests_anchored_on_the_one_before(audit: Any) -> None:
+    store, sink, stream, s3 = audit
+    ids = _sealed(store, sink, stream)
+    _write(sink, stream, 2, datetime.now(UTC))
+    second = store.seal(stream, now=datetime.now(UTC) + timedelta(seconds=5))
+    assert second is not None
+    key = f"records/{stream}/{ids[0]}.json"
+    s3.put_object(Bucket=store.bucket, Key=key, Body=b'{"tampered": true}')
+    window = store.verify(stream, since=second.created - timedelta(seconds=1))
+    assert window.ok and window.digests == 1 and window.records == 2
+    full = store.verify(stream)
+    assert (full.problems[0].kind, full.problems[0].subject) == ("modified", ids[0])
