@@ -91,19 +91,22 @@ class LocalDeployment:
         for route in ROUTES:
             self._create_rule(route)
 
-    def _create_audit_bucket(self) -> None:
-        bucket = self.jurisdiction.audit_bucket
-        params: dict[str, Any] = {"Bucket": bucket, "ObjectLockEnabledForBucket": True}
+    def _ensure_bucket(self, bucket: str, **settings: Any) -> None:
+        """Create ``bucket`` in the jurisdiction's region unless it already exists."""
         if self.jurisdiction.region != "us-east-1":
-            params["CreateBucketConfiguration"] = {"LocationConstraint": self.jurisdiction.region}
+            settings["CreateBucketConfiguration"] = {"LocationConstraint": self.jurisdiction.region}
         try:
-            self._s3.create_bucket(**params)
+            self._s3.create_bucket(Bucket=bucket, **settings)
         except ClientError as error:
             if error.response["Error"]["Code"] not in {
                 "BucketAlreadyOwnedByYou",
                 "BucketAlreadyExists",
             }:
                 raise
+
+    def _create_audit_bucket(self) -> None:
+        bucket = self.jurisdiction.audit_bucket
+        self._ensure_bucket(bucket, ObjectLockEnabledForBucket=True)
         self._s3.put_object_lock_configuration(
             Bucket=bucket,
             ObjectLockConfiguration={
@@ -144,17 +147,7 @@ class LocalDeployment:
 
     def _create_models_bucket(self) -> None:
         bucket = self.jurisdiction.models_bucket
-        params: dict[str, Any] = {"Bucket": bucket}
-        if self.jurisdiction.region != "us-east-1":
-            params["CreateBucketConfiguration"] = {"LocationConstraint": self.jurisdiction.region}
-        try:
-            self._s3.create_bucket(**params)
-        except ClientError as error:
-            if error.response["Error"]["Code"] not in {
-                "BucketAlreadyOwnedByYou",
-                "BucketAlreadyExists",
-            }:
-                raise
+        self._ensure_bucket(bucket)
         self._s3.put_bucket_encryption(
             Bucket=bucket,
             ServerSideEncryptionConfiguration={
