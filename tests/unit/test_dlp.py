@@ -42,3 +42,71 @@ def test_offsets_point_into_the_original_text() -> None:
     text = "Kontakt: " * 3 + "jane@corp.example"
     (finding,) = dlp.detect(text)
     assert text[finding.start : finding.end] == "jane@corp.example"
+
+
+@pytest.mark.parametrize(
+    ("text", "entity", "subtype", "value"),
+    [
+        ("Steuer-ID: 86095742719", EntityType.NATIONAL_ID, "DE_TAX_ID", "86095742719"),
+        ("NIR 2 55 08 14 168 025 38", EntityType.NATIONAL_ID, "FR_NIR", "2 55 08 14 168 025 38"),
+        ("DNI 12345678Z", EntityType.NATIONAL_ID, "ES_DNI", "12345678Z"),
+        ("NIE X1234567L", EntityType.NATIONAL_ID, "ES_NIE", "X1234567L"),
+        ("CF RSSMRA85T10A562S", EntityType.NATIONAL_ID, "IT_CODICE_FISCALE", "RSSMRA85T10A562S"),
+        ("BSN 111222333", EntityType.NATIONAL_ID, "NL_BSN", "111222333"),
+        ("PESEL 44051401359", EntityType.NATIONAL_ID, "PL_PESEL", "44051401359"),
+        ("NINO AB 12 34 56 C", EntityType.NATIONAL_ID, "UK_NINO", "AB 12 34 56 C"),
+        ("SSN 123-45-6789", EntityType.NATIONAL_ID, "US_SSN", "123-45-6789"),
+        ("amex 3782 822463 10005", EntityType.CREDIT_CARD, None, "3782 822463 10005"),
+        ("key AKIAIOSFODNN7EXAMPLE", EntityType.SECRET, "AWS_ACCESS_KEY", "AKIAIOSFODNN7EXAMPLE"),
+        (
+            "sid 00D5E0000000001!AQ8AQJ0nbq7vxyzABCDEFGHIJ",
+            EntityType.SECRET,
+            "SALESFORCE_SESSION",
+            "00D5E0000000001!AQ8AQJ0nbq7vxyzABCDEFGHIJ",
+        ),
+        (
+            "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NSJ9.abcdefghijkl",
+            EntityType.SECRET,
+            "JWT",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NSJ9.abcdefghijkl",
+        ),
+        (
+            "db password: S3cr3t!pass",
+            EntityType.SECRET,
+            "PASSWORD_ASSIGNMENT",
+            "password: S3cr3t!pass",
+        ),
+        ("from 192.168.10.1 today", EntityType.IP_ADDRESS, "IPV4", "192.168.10.1"),
+        ("via 2001:db8::1 today", EntityType.IP_ADDRESS, "IPV6", "2001:db8::1"),
+        ("Vertraulich – Anwaltsgeheimnis", EntityType.PRIVILEGED, None, "Anwaltsgeheimnis"),  # noqa: RUF001
+        (
+            "Document couvert par le secret professionnel",
+            EntityType.PRIVILEGED,
+            None,
+            "couvert par le secret",
+        ),
+    ],
+)
+def test_known_identifiers(text: str, entity: EntityType, subtype: str | None, value: str) -> None:
+    found = [(f.entity, f.subtype, text[f.start : f.end]) for f in dlp.detect(text)]
+    assert (entity, subtype, value) in found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SSN 666-45-6789",  # area 666 is never issued
+        "SSN 123-00-6789",
+        "DNI 12345678A",  # wrong letter
+        "NINO QQ123456C",  # Q is never a prefix letter
+        "PESEL 44051401358",  # checksum
+        "Steuer-ID: 12345678901",
+        "order 111222333 shipped",  # valid BSN checksum but no BSN context
+        "version 1.2.3 and 999.1.1.1",
+        "meeting at 10:30:00",
+        "ticket 4111 1111 1111 1112",  # Luhn fails
+        "C4 S3 EKS m5.xlarge 2024-05-01",
+    ],
+)
+def test_near_misses_are_not_findings(text: str) -> None:
+    assert [f for f in dlp.detect(text) if f.entity is not EntityType.PHONE] == []

@@ -1,0 +1,302 @@
+"""Detection over the normalised view, validated, mapped back to original offsets.
+
+A regex only proposes candidates; a checksum or structural validator decides. Identifiers
+that are bare digit runs (BSN, PESEL, German tax id, unformatted SSN) also need a keyword
+shortly before them, because random numbers pass such checksums one time in ten or eleven.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sovgw.domain.dlp import validators as check
+from sovgw.domain.dlp.normalise import normalise
+from sovgw.domain.levels import DataLevel
+
+
+class EntityType(StrEnum):
+    EMAIL = "EMAIL"
+    PHONE = "PHONE"
+    IBAN = "IBAN"
+    CREDIT_CARD = "CREDIT_CARD"
+    NATIONAL_ID = "NATIONAL_ID"
+    SECRET = "SECRET"  # noqa: S105 - an entity name, not a credential
+    IP_ADDRESS = "IP_ADDRESS"
+    PRIVILEGED = "PRIVILEGED"
+
+
+ENTITY_LEVELS: dict[EntityType, DataLevel] = {
+    EntityType.EMAIL: DataLevel.PERSONAL,
+    EntityType.PHONE: DataLevel.PERSONAL,
+    EntityType.IBAN: DataLevel.PERSONAL,
+    EntityType.CREDIT_CARD: DataLevel.PERSONAL,
+    EntityType.NATIONAL_ID: DataLevel.PERSONAL,
+    EntityType.IP_ADDRESS: DataLevel.PERSONAL,
+    EntityType.SECRET: DataLevel.PRIVILEGED,
+    EntityType.PRIVILEGED: DataLevel.PRIVILEGED,
+}
+_PRIORITY = [
+    EntityType.SECRET,
+    EntityType.CREDIT_CARD,
+    EntityType.IBAN,
+    EntityType.NATIONAL_ID,
+    EntityType.EMAIL,
+    EntityType.IP_ADDRESS,
+    EntityType.PHONE,
+    EntityType.PRIVILEGED,
+]
+
+
+@dataclass(frozen=True)
+class Finding:
+    entity: EntityType
+    start: int
+    end: int
+    subtype: str | None = None
+
+
+@dataclass(frozen=True)
+class Detector:
+    entity: EntityType
+    subtype: str | None
+    pattern: re.Pattern[str]
+    valid: Callable[[str], bool] = lambda _: True
+    context: re.Pattern[str] | None = None
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"[\s./-]", "", text)
+
+
+def _digits(validator: Callable[[str], bool]) -> Callable[[str], bool]:
+    return lambda text: validator(_compact(text))
+
+
+def _card(text: str) -> bool:
+    digits = _compact(text)
+    return check.card_brand(digits) is not None and check.luhn(digits)
+
+
+def _phone(text: str) -> bool:
+    return sum(ch.isdigit() for ch in text) >= 9
+
+
+def _ctx(words: str) -> re.Pattern[str]:
+    return re.compile(rf"(?:{words})\W{{0,20}}$", re.IGNORECASE)
+
+
+_I = re.IGNORECASE
+_PEM_KIND = "(?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?"
+_SECRET_NAMES = "|".join(
+    (
+        "password",
+        "passwd",
+        "pwd",
+        "passwort",
+        "mot de passe",
+        "secret",
+        r"api[_-]?key",
+        r"access[_-]?token",
+        r"client[_-]?secret",
+    )
+)
+# English, German and French legal-privilege wording; "privileged access" is not among them.
+_PRIVILEGE_MARKERS = (
+    r"attorney[- ]client privilege[d]?",
+    r"privileged (?:and|&) confidential",
+    r"attorney work[- ]product",
+    r"legally privileged",
+    r"subject to legal (?:professional )?privilege",
+    r"prepared at the (?:request|direction) of counsel",
+    r"anwaltlich(?:e|es)? (?:vertraulich|privilegiert)",
+    r"anwaltsgeheimnis",
+    r"anwaltliche schweigepflicht",
+    r"secret professionnel(?: de l'avocat)?",
+    r"confidentiel(?:le)?\W{1,3}avocat",
+    r"couvert par le secret",
+)
+DETECTORS: tuple[Detector, ...] = (
+    Detector(
+        EntityType.SECRET,
+        "PRIVATE_KEY",
+        re.compile(
+            rf"-----BEGIN {_PEM_KIND}PRIVATE KEY-----[\s\S]*?-----END {_PEM_KIND}PRIVATE KEY-----"
+        ),
+    ),
+    Detector(EntityType.SECRET, "AWS_ACCESS_KEY", re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")),
+    Detector(
+        EntityType.SECRET,
+        "AWS_SECRET_KEY",
+        re.compile(r"(?i:aws_secret_access_key|aws_secret)\W{1,4}[A-Za-z0-9/+=]{40}\b"),
+    ),
+    Detector(
+        EntityType.SECRET,
+        "SALESFORCE_SESSION",
+        re.compile(r"\b00D[A-Za-z0-9]{12,15}![A-Za-z0-9._]{20,}"),
+    ),
+    Detector(
+        EntityType.SECRET, "SALESFORCE_REFRESH_TOKEN", re.compile(r"\b5Aep[A-Za-z0-9._]{40,}")
+    ),
+    Detector(EntityType.SECRET, "JWT", re.compile(r"\beyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{8,}")),
+    Detector(EntityType.SECRET, "GITHUB_TOKEN", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b")),
+    Detector(EntityType.SECRET, "SLACK_TOKEN", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
+    Detector(EntityType.SECRET, "STRIPE_KEY", re.compile(r"\b[sr]k_live_[A-Za-z0-9]{20,}")),
+    Detector(EntityType.SECRET, "GOOGLE_API_KEY", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
+    Detector(
+        EntityType.SECRET,
+        "PASSWORD_ASSIGNMENT",
+        re.compile(rf"(?i:\b(?:{_SECRET_NAMES})\s*[=:]\s*)[\"']?[^\s\"']{{6,}}"),
+    ),
+    Detector(
+        EntityType.CREDIT_CARD, None, re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])"), _card
+    ),
+    Detector(
+        EntityType.IBAN,
+        None,
+        re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"),
+        _digits(check.iban),
+    ),
+    Detector(
+        EntityType.NATIONAL_ID,
+        "FR_NIR",
+        re.compile(
+            r"(?<![\dA-Z])[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}(?!\d)", _I
+        ),
+        _digits(check.fr_nir),
+    ),
+    Detector(
+        EntityType.NATIONAL_ID,
+        "IT_CODICE_FISCALE",
+        re.compile(r"\b[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]\b", _I),
+        check.it_codice_fiscale,
+    ),
+    Detector(
+        EntityType.NATIONAL_ID,
+        "ES_DNI",
+        re.compile(r"\b\d{8}[ -]?[A-Z]\b", _I),
+        _digits(check.es_dni_nie),
+    ),
+    Detector(
+        EntityType.NATIONAL_ID,
+        "ES_NIE",
+        re.compile(r"\b[XYZ][ -]?\d{7}[ -]?[A-Z]\b", _I),
+        _digits(check.es_dni_nie),
+    ),
+    Detector(
+        EntityType.NATIONAL_ID,
+        "UK_NINO",
+        re.compile(r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", _I),
+        _digits(check.uk_nino),
+    ),
+    Detector(
+        EntityType.NATIONAL_ID,
+        "US_SSN",
+        re.compile(r"(?<![\d-])\d{3}([- ])\d{2}\1\d{4}(?![\d-])"),
+        _digits(check.us_ssn),
+    ),
+    Detector(
+        EntityType.NATIONAL_ID,
+        "US_SSN",
+        re.compile(r"(?<!\d)\d{9}(?!\d)"),
+        check.us_ssn,
+        _ctx(r"ssn|social security(?: number| no\.?)?"),
+    ),
+    Detector(
+        EntityType.NATIONAL_ID,
+        "DE_TAX_ID",
+        re.compile(r"(?<!\d)\d{2} ?\d{3} ?\d{3} ?\d{3}(?!\d)"),
+        _digits(check.de_tax_id),
+        _ctx(r"steuer-?id(?:entifikationsnummer)?|steuer-?idnr\.?|idnr\.?|tax id|tin"),
+    ),
+    Detector(
+        EntityType.NATIONAL_ID,
+        "NL_BSN",
+        re.compile(r"(?<!\d)\d{4}\.?\d{2}\.?\d{3}(?!\d)"),
+        _digits(check.nl_bsn),
+        _ctx(r"bsn|burgerservicenummer|sofinummer"),
+    ),
+    Detector(
+        EntityType.NATIONAL_ID,
+        "PL_PESEL",
+        re.compile(r"(?<!\d)\d{11}(?!\d)"),
+        check.pl_pesel,
+        _ctx(r"pesel"),
+    ),
+    Detector(
+        EntityType.EMAIL,
+        None,
+        re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
+    ),
+    Detector(
+        EntityType.IP_ADDRESS,
+        "IPV4",
+        re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])"),
+        check.ip_address,
+    ),
+    Detector(
+        EntityType.IP_ADDRESS,
+        "IPV6",
+        re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])"),
+        lambda t: t.count(":") >= 2 and check.ip_address(t),
+    ),
+    Detector(
+        EntityType.PHONE,
+        None,
+        re.compile(r"(?<![\w+])\+?[0-9](?:[0-9 ()/.-]{6,18})[0-9](?!\w)"),
+        _phone,
+    ),
+    Detector(
+        EntityType.PRIVILEGED,
+        None,
+        re.compile("|".join(_PRIVILEGE_MARKERS), _I),
+    ),
+)
+
+
+def detect(text: str) -> list[Finding]:
+    """All findings in ``text`` (original offsets), without overlaps."""
+    view = normalise(text)
+    raw: list[Finding] = []
+    for detector in DETECTORS:
+        for match in detector.pattern.finditer(view.text):
+            if not detector.valid(match.group()):
+                continue
+            if detector.context and not detector.context.search(
+                view.text[max(0, match.start() - 64) : match.start()]
+            ):
+                continue
+            start, end = view.span(match.start(), match.end())
+            raw.append(Finding(detector.entity, start, end, detector.subtype))
+    raw.sort(key=lambda f: (_PRIORITY.index(f.entity), -(f.end - f.start), f.start))
+    kept: list[Finding] = []
+    for finding in raw:
+        if all(finding.end <= k.start or finding.start >= k.end for k in kept):
+            kept.append(finding)
+    return sorted(kept, key=lambda f: f.start)
+
+
+def redact(text: str, findings: list[Finding], counter: Counter[EntityType]) -> str:
+    """Replace values with numbered placeholders; privilege markers stay readable.
+
+    ``counter`` is shared across the fields of one record so placeholders stay unique.
+    """
+    parts: list[str] = []
+    cursor = 0
+    for finding in findings:
+        if finding.entity is EntityType.PRIVILEGED:
+            continue
+        counter[finding.entity] += 1
+        parts.append(text[cursor : finding.start])
+        parts.append(f"[{finding.entity.value}_{counter[finding.entity]}]")
+        cursor = finding.end
+    parts.append(text[cursor:])
+    return "".join(parts)
+
+
+def iban_is_valid(candidate: str) -> bool:
+    """ISO 13616 mod-97 on an IBAN written with or without separators."""
+    return check.iban(_compact(normalise(candidate).text))
