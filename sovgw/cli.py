@@ -258,6 +258,45 @@ def _audit(args: argparse.Namespace) -> int:
     return 1 if report.transfers_outside_jurisdiction else 0
 
 
+def _scan(args: argparse.Namespace) -> int:
+    import yaml  # noqa: PLC0415
+
+    from sovgw.domain.levels import DataLevel  # noqa: PLC0415
+    from sovgw.scan import ScanStats, scan_stream  # noqa: PLC0415
+
+    metadata: dict[str, dict[str, DataLevel]] = {}
+    if args.metadata:
+        raw = yaml.safe_load(Path(args.metadata).read_text(encoding="utf-8")) or {}
+        metadata = {
+            obj: {f: DataLevel.parse(level) for f, level in fields.items()}
+            for obj, fields in raw.items()
+        }
+
+    def progress(stats: ScanStats) -> None:
+        print(
+            f"\rscanned {stats.records} records, {stats.bytes_read / 1e6:.1f} MB, "
+            f"{stats.errors} errors",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    show = progress if sys.stderr.isatty() else None
+    try:
+        if args.file == "-":
+            stats = scan_stream(sys.stdin.buffer, sys.stdout, metadata, show)
+        else:
+            with Path(args.file).open("rb") as source:
+                stats = scan_stream(source, sys.stdout, metadata, show)
+    except OSError as error:
+        print(f"error: cannot read {args.file}: {error.strerror}", file=sys.stderr)
+        return 2
+    if show:
+        print(file=sys.stderr)
+    print(f"{stats.records} records, {stats.errors} errors", file=sys.stderr)
+    return 1 if stats.errors else 0
+
+
 def _add_audit_commands(commands: Any) -> None:
     audit = commands.add_parser("audit", help="verify, trace and report on the audit trail")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
@@ -351,6 +390,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_model_commands(commands)
     _add_audit_commands(commands)
+    scan = commands.add_parser("scan", help="classify JSON Lines (text or Salesforce records)")
+    scan.add_argument("file", nargs="?", default="-", help="JSON Lines file, or - for stdin")
+    scan.add_argument(
+        "--metadata", help="YAML {Object: {Field: LEVEL}}; unlisted fields count as PRIVILEGED"
+    )
+    scan.set_defaults(run=_scan)
     return parser
 
 

@@ -7,6 +7,7 @@ control characters inserted inside a value, soft hyphens, and digits from other 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 _INVISIBLE = frozenset(
@@ -18,7 +19,7 @@ _INVISIBLE = frozenset(
 @dataclass(frozen=True)
 class NormalisedText:
     text: str
-    origin: tuple[int, ...]  # origin[i]: index in the original text of normalised char i
+    origin: Sequence[int]  # origin[i]: index in the original text of normalised char i
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The original [start, end) covering normalised [start, end)."""
@@ -26,6 +27,8 @@ class NormalisedText:
 
 
 def normalise(original: str) -> NormalisedText:
+    if original.isascii() and original.isprintable():
+        return NormalisedText(original, range(len(original)))  # nothing to fold: identity map
     chars: list[str] = []
     origin: list[int] = []
     for index, char in enumerate(original):
@@ -40,4 +43,4 @@ def normalise(original: str) -> NormalisedText:
             )
             chars.append(ascii_piece)
             origin.append(index)
-    return NormalisedText("".join(chars), tuple(origin))
+    return NormalisedText("".join(chars), origin)
