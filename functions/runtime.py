@@ -29,11 +29,19 @@ from sovgw.adapters.aws import (
     read_json_secret,
 )
 from sovgw.adapters.salesforce import SalesforceCredentials, SalesforceRecords
+from sovgw.adapters.vault import KmsMappingVault
 from sovgw.config import GatewayConfig, Jurisdiction, load_config
 from sovgw.domain.audit import rejection_record
 from sovgw.domain.errors import GatewayError, RejectedInput
 from sovgw.logs import make_logger
-from sovgw.ports import AuditSink, CrmRecords, DeadLetters, EventPublisher, ModelInvoker
+from sovgw.ports import (
+    AuditSink,
+    CrmRecords,
+    DeadLetters,
+    EventPublisher,
+    MappingVault,
+    ModelInvoker,
+)
 from sovgw.wiring import dead_letter_queue_name
 
 logger = make_logger()
@@ -78,6 +86,7 @@ class Dependencies:
     publisher: EventPublisher
     dead_letters: DeadLetters
     model: ModelInvoker
+    vault: MappingVault
     crm_factory: Callable[[str], CrmRecords]
     _crm_cache: dict[str, CrmRecords] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -129,6 +138,7 @@ def build_dependencies(
         publisher=EventBridgePublisher(session.client("events"), jurisdiction.event_bus),
         dead_letters=SqsDeadLetters(sqs, dlq_url),
         model=SageMakerModels(cache(runtime_client)),
+        vault=KmsMappingVault(session.client("kms"), jurisdiction.kms_alias),
         crm_factory=crm_factory,
     )
 

@@ -41,6 +41,12 @@ class ServedEndpoints:
     endpoints: set[tuple[str, str]]
     backend: Backend = field(default_factory=DeterministicBackend)
     invocations: list[tuple[str, str]] = field(default_factory=list)
+    # What reached each endpoint, for tests and local auditing (never in production serving).
+    received: list[tuple[str, str, list[dict[str, str]]]] = field(default_factory=list)
+
+    def record(self, region: str, name: str, messages: list[ChatMessage]) -> None:
+        self.invocations.append((region, name))
+        self.received.append((region, name, [m.model_dump() for m in messages]))
 
     def resolve_openai_model(self, model: str | None) -> tuple[str, str] | None:
         """``name@region`` or a name that exists in exactly one region."""
@@ -125,7 +131,7 @@ def make_handler(served: ServedEndpoints) -> type[QuietHandler]:
                     400, "ValidationError", f"invalid request body: {error.error_count()} error(s)"
                 )
                 return
-            served.invocations.append((region, name))
+            served.record(region, name, request.messages)
             completion = _complete(
                 served.backend,
                 name,
@@ -169,7 +175,7 @@ def make_handler(served: ServedEndpoints) -> type[QuietHandler]:
                 )
                 return
             region, name = target
-            served.invocations.append(target)
+            served.record(target[0], target[1], request.messages)
             max_tokens = request.max_tokens or DEFAULT_MAX_TOKENS
             if not request.stream:
                 completion = _complete(served.backend, name, region, request.messages, max_tokens)

@@ -68,6 +68,18 @@ class EventPublisher(Protocol):
         ...
 
 
+class MappingVault(Protocol):
+    """Seal a pseudonymisation mapping for one request, and open it again where authorised."""
+
+    def seal(self, mapping: Mapping[str, str], context: Mapping[str, str]) -> str:
+        """An opaque, encrypted, expiring blob bound to ``context``."""
+        ...
+
+    def open(self, sealed: str, context: Mapping[str, str]) -> dict[str, str]:
+        """The mapping; RejectedInput if altered, expired or bound to another context."""
+        ...
+
+
 class DeadLetters(Protocol):
     """Park an event that cannot be processed, with the reason, so nothing is lost."""
 

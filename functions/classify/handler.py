@@ -28,7 +28,9 @@ def handle(event: Mapping[str, Any], deps: Dependencies) -> dict[str, Any]:
         purpose=payload.Purpose__c,
         requested_by=payload.Requested_By__c,
     )
-    classified = classify_request(request, jurisdiction, deps.crm_for(parsed.org_id), deps.audit)
+    classified = classify_request(
+        request, jurisdiction, deps.crm_for(parsed.org_id), deps.audit, deps.vault
+    )
     event_id = deps.publisher.publish(
         CLASSIFY_SOURCE, "RequestClassified", classified.model_dump(mode="json")
     )

@@ -19,7 +19,12 @@ def handle(event: Mapping[str, Any], deps: Dependencies) -> dict[str, Any]:
     org_id = classified.request.org_id
     jurisdiction = resolve_jurisdiction(deps.config, org_id, deps.jurisdiction)
     outcome = route_and_invoke(
-        classified, jurisdiction, deps.model, deps.crm_for(org_id), deps.audit
+        classified,
+        jurisdiction,
+        model=deps.model,
+        crm=deps.crm_for(org_id),
+        audit=deps.audit,
+        vault=deps.vault,
     )
     logger.info(
         "routed", status=outcome["status"], rule_id=outcome["rule_id"], endpoint=outcome["endpoint"]

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sovgw.domain.levels import DataLevel
 
-AUDIT_SCHEMA_VERSION = "1.0"
+AUDIT_SCHEMA_VERSION = "1.1"
 _AUDIT_NAMESPACE = uuid.UUID("6f1c1d2e-6a43-4d2b-9c0e-3c1b8f0e5a77")
 
 
@@ -73,6 +73,7 @@ class AuditRecord(BaseModel):
     reason: str | None = None
     outcome: Outcome
     prompt_sha256: str | None = None
+    output_removed: dict[str, int] = Field(default_factory=dict)
     links: AuditLinks = Field(default_factory=AuditLinks)
 
 

@@ -12,9 +12,10 @@ from sovgw.domain.audit import AuditLinks, AuditRecord, Outcome, Stage, audit_re
 from sovgw.domain.errors import RejectedInput, SovereigntyViolation
 from sovgw.domain.levels import DataLevel, highest
 from sovgw.domain.minimise import fields_for, object_for_record
+from sovgw.domain.pseudonymise import PlaceholderTable, pseudonymise, restore, scan_output
 from sovgw.domain.requests import AIRequest, ClassifiedRequest
 from sovgw.domain.routing import decide_route
-from sovgw.ports import AuditSink, CrmRecords, ModelInvoker
+from sovgw.ports import AuditSink, CrmRecords, MappingVault, ModelInvoker
 
 SYSTEM_PROMPT = (
     "You assist a legal and HR team. Placeholders such as [EMAIL_1] stand for removed personal "
@@ -61,16 +62,30 @@ def _links(request: AIRequest, **extra: object) -> AuditLinks:
     )
 
 
+def mapping_context(request: AIRequest, jurisdiction: Jurisdiction) -> dict[str, str]:
+    """What a sealed mapping is bound to: this event, org and jurisdiction only."""
+    return {
+        "event_uuid": request.event_uuid,
+        "org_id": request.org_id,
+        "jurisdiction": jurisdiction.id,
+    }
+
+
 def classify_request(
-    request: AIRequest, jurisdiction: Jurisdiction, crm: CrmRecords, audit: AuditSink
+    request: AIRequest,
+    jurisdiction: Jurisdiction,
+    crm: CrmRecords,
+    audit: AuditSink,
+    vault: MappingVault,
 ) -> ClassifiedRequest:
-    """Read only what the purpose needs, find sensitive content, redact it, and record why."""
+    """Read only what the purpose needs, find sensitive content, pseudonymise it, seal the
+    mapping, and record why."""
     sobject = object_for_record(request.record_id)
     spec, fields = fields_for(request.purpose, sobject)
     record = crm.get_record(sobject, request.record_id, fields)
     metadata = crm.field_levels(sobject)
 
-    counter: Counter[dlp.EntityType] = Counter()
+    table = PlaceholderTable()
     findings_total: Counter[str] = Counter()
     levels: list[DataLevel] = []
     lines: list[str] = []
@@ -84,7 +99,7 @@ def classify_request(
         for finding in findings:
             findings_total[finding.entity.value] += 1
             levels.append(dlp.ENTITY_LEVELS[finding.entity])
-        lines.append(f"{field}: {dlp.redact(text, findings, counter)}")
+        lines.append(f"{field}: {pseudonymise(text, findings, table)}")
 
     minimised = "\n".join(lines)
     classified = ClassifiedRequest(
@@ -97,6 +112,9 @@ def classify_request(
         instruction=spec.instruction,
         minimised_text=minimised,
         prompt_sha256=hashlib.sha256(minimised.encode()).hexdigest(),
+        sealed_mapping=vault.seal(table.mapping, mapping_context(request, jurisdiction))
+        if table.mapping
+        else None,
     )
     audit.write(
         _record(
@@ -116,9 +134,11 @@ def classify_request(
 def route_and_invoke(
     classified: ClassifiedRequest,
     jurisdiction: Jurisdiction,
+    *,
     model: ModelInvoker,
     crm: CrmRecords,
     audit: AuditSink,
+    vault: MappingVault,
 ) -> dict[str, object]:
     """Decide where the request may go, call that model, write the result back, audit each step.
 
@@ -165,6 +185,12 @@ def route_and_invoke(
             ],
         )
         aws_request_ids = (reply.aws_request_id,) if reply.aws_request_id else ()
+        mapping = (
+            vault.open(classified.sealed_mapping, mapping_context(request, jurisdiction))
+            if classified.sealed_mapping
+            else {}
+        )
+        cleaned, removed = scan_output(reply.text, mapping)
         audit.write(
             _record(
                 request,
@@ -176,6 +202,7 @@ def route_and_invoke(
                 rule_id=decision.rule_id,
                 outcome=Outcome.OK,
                 prompt_sha256=classified.prompt_sha256,
+                output_removed=dict(removed),
                 links=_links(request, aws_request_ids=aws_request_ids),
             )
         )
@@ -183,7 +210,7 @@ def route_and_invoke(
             "Status__c": "Completed",
             "Model_Endpoint__c": reply.endpoint,
             "Model_Region__c": reply.region,
-            "Result__c": reply.text[:32_000],
+            "Result__c": restore(cleaned, mapping)[:32_000],
         }
     else:
         result_fields |= {"Status__c": "Denied", "Result__c": decision.reason}

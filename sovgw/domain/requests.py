@@ -35,3 +35,4 @@ class ClassifiedRequest(BaseModel):
     instruction: str
     minimised_text: str = Field(max_length=60_000)
     prompt_sha256: str
+    sealed_mapping: str | None = Field(default=None, max_length=120_000)

@@ -85,11 +85,15 @@ def test_ai_request_flows_end_to_end_and_stays_in_region(stack: LocalSovereignSt
     assert result["Status__c"] == "Completed"
     assert result["Model_Region__c"] == "eu-central-1"
     assert result["Data_Level__c"] == "PRIVILEGED"
-    report = json.loads(result["Result__c"])
-    received = " ".join(m["content"] for m in report["received"])
-    assert "[EMAIL_1]" in received and "[IBAN_1]" in received
+    (sent,) = [
+        " ".join(m["content"] for m in messages)
+        for region, _, messages in stack.models.received
+        if region == "eu-central-1" and "Kündigungsschutzklage" in messages[-1]["content"]
+    ][-1:]
+    assert "[EMAIL_1]" in sent and "[IBAN_1]" in sent and "[PHONE_1]" in sent
     for value in PERSONAL_VALUES:
-        assert value not in received
+        assert value not in sent, "a personal value reached the model"
+    assert "max.mueller@example.de" in result["Result__c"], "restored for the write-back"
 
     invocation = _audit(stack, "eu-de", DE_ORG, uuid, Stage.MODEL_INVOCATION)
     assert invocation["ObjectLockMode"] == "COMPLIANCE"

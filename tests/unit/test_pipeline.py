@@ -57,6 +57,23 @@ class FakeModel:
         )
 
 
+class FakeVault:
+    """Seals by reference and checks the context, like the KMS vault does."""
+
+    def __init__(self) -> None:
+        self.sealed: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
+
+    def seal(self, mapping: Mapping[str, str], context: Mapping[str, str]) -> str:
+        handle = f"sealed-{len(self.sealed)}"
+        self.sealed[handle] = (dict(mapping), dict(context))
+        return handle
+
+    def open(self, sealed: str, context: Mapping[str, str]) -> dict[str, str]:
+        mapping, bound = self.sealed[sealed]
+        assert bound == dict(context), "opened for another request"
+        return mapping
+
+
 class FakeAudit:
     def __init__(self) -> None:
         self.records: dict[str, AuditRecord] = {}
@@ -87,9 +104,11 @@ ALL_PUBLIC = dict.fromkeys(("Subject", "Description", "Status", "Priority"), Dat
 
 
 def test_personal_values_never_reach_the_model_or_the_audit_trail() -> None:
-    crm, model, audit = FakeCrm(ALL_PUBLIC), FakeModel(), FakeAudit()
-    classified = classify_request(_request(), JURISDICTION, crm, audit)
-    outcome = route_and_invoke(classified, JURISDICTION, model, crm, audit)
+    crm, model, audit, vault = FakeCrm(ALL_PUBLIC), FakeModel(), FakeAudit(), FakeVault()
+    classified = classify_request(_request(), JURISDICTION, crm, audit, vault)
+    outcome = route_and_invoke(
+        classified, JURISDICTION, model=model, crm=crm, audit=audit, vault=vault
+    )
 
     assert classified.level is DataLevel.PERSONAL
     assert classified.entity_counts == {"EMAIL": 1, "PHONE": 1, "IBAN": 1}
@@ -110,15 +129,22 @@ def test_personal_values_never_reach_the_model_or_the_audit_trail() -> None:
 
 
 def test_unclassified_fields_count_as_most_sensitive() -> None:
-    crm, audit = FakeCrm({"Subject": DataLevel.PUBLIC}), FakeAudit()
-    assert classify_request(_request(), JURISDICTION, crm, audit).level is DataLevel.PRIVILEGED
+    crm, audit, vault = FakeCrm({"Subject": DataLevel.PUBLIC}), FakeAudit(), FakeVault()
+    assert (
+        classify_request(_request(), JURISDICTION, crm, audit, vault).level is DataLevel.PRIVILEGED
+    )
 
 
 def test_denied_request_writes_a_denied_result_and_calls_no_model() -> None:
     closed = JURISDICTION.model_copy(update={"endpoints": ()})
-    crm, model, audit = FakeCrm(ALL_PUBLIC), FakeModel(), FakeAudit()
+    crm, model, audit, vault = FakeCrm(ALL_PUBLIC), FakeModel(), FakeAudit(), FakeVault()
     outcome = route_and_invoke(
-        classify_request(_request(), closed, crm, audit), closed, model, crm, audit
+        classify_request(_request(), closed, crm, audit, vault),
+        closed,
+        model=model,
+        crm=crm,
+        audit=audit,
+        vault=vault,
     )
     assert outcome["status"] == "denied"
     assert model.calls == []
@@ -127,10 +153,15 @@ def test_denied_request_writes_a_denied_result_and_calls_no_model() -> None:
 
 
 def test_replayed_request_does_not_write_a_second_result() -> None:
-    crm, model, audit = FakeCrm(ALL_PUBLIC), FakeModel(), FakeAudit()
+    crm, model, audit, vault = FakeCrm(ALL_PUBLIC), FakeModel(), FakeAudit(), FakeVault()
     for _ in range(3):
         route_and_invoke(
-            classify_request(_request(), JURISDICTION, crm, audit), JURISDICTION, model, crm, audit
+            classify_request(_request(), JURISDICTION, crm, audit, vault),
+            JURISDICTION,
+            model=model,
+            crm=crm,
+            audit=audit,
+            vault=vault,
         )
     assert len(crm.results) == 1
     assert len(audit.records) == 4
@@ -147,5 +178,48 @@ def test_replayed_request_does_not_write_a_second_result() -> None:
 def test_requests_outside_a_purpose_are_refused(purpose: str, record_id: str, message: str) -> None:
     with pytest.raises(RejectedInput, match=message):
         classify_request(
-            _request(purpose, record_id), JURISDICTION, FakeCrm(ALL_PUBLIC), FakeAudit()
+            _request(purpose, record_id),
+            JURISDICTION,
+            FakeCrm(ALL_PUBLIC),
+            FakeAudit(),
+            FakeVault(),
         )
+
+
+class ExfiltratingModel(FakeModel):
+    """Echoes the placeholders it was given and adds values that were never in the request."""
+
+    def invoke(self, endpoint: ModelEndpoint, messages: Sequence[Mapping[str, str]]) -> ModelReply:
+        super().invoke(endpoint, messages)
+        return ModelReply(
+            text="Write to [EMAIL_1] (not attacker@evil.example), pay DE44 5001 0517 5407 3249 31.",
+            endpoint=endpoint.name,
+            region=endpoint.region,
+            aws_request_id="req-2",
+        )
+
+
+def test_same_value_same_placeholder_and_mapping_only_sealed() -> None:
+    crm, audit, vault = FakeCrm(ALL_PUBLIC), FakeAudit(), FakeVault()
+    classified = classify_request(_request(), JURISDICTION, crm, audit, vault)
+    assert classified.sealed_mapping is not None
+    assert PERSONAL_VALUES[0] not in classified.model_dump_json()
+    mapping, context = vault.sealed[classified.sealed_mapping]
+    assert mapping["[EMAIL_1]"] == PERSONAL_VALUES[0]
+    assert context == {
+        "event_uuid": _request().event_uuid,
+        "org_id": _request().org_id,
+        "jurisdiction": "eu-de",
+    }
+
+
+def test_output_scanning_removes_exfiltrated_values_and_restores_the_request_values() -> None:
+    crm, model, audit, vault = FakeCrm(ALL_PUBLIC), ExfiltratingModel(), FakeAudit(), FakeVault()
+    classified = classify_request(_request(), JURISDICTION, crm, audit, vault)
+    route_and_invoke(classified, JURISDICTION, model=model, crm=crm, audit=audit, vault=vault)
+    (result,) = crm.results.values()
+    assert result["Result__c"] == (
+        f"Write to {PERSONAL_VALUES[0]} (not [REMOVED_EMAIL]), pay [REMOVED_IBAN]."
+    )
+    invocation = next(r for r in audit.records.values() if r.stage is Stage.MODEL_INVOCATION)
+    assert invocation.output_removed == {"EMAIL": 1, "IBAN": 1}

@@ -1,0 +1,78 @@
+"""Reversible pseudonymisation and output scanning.
+
+Within one request the same value always gets the same placeholder (``[EMAIL_1]``), so the
+model can reason about "the same person" without seeing who. The mapping leaves this module
+only sealed by a ``MappingVault`` (KMS in production) and is never logged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sovgw.domain import dlp
+
+PLACEHOLDER = re.compile(r"\[(?:EMAIL|PHONE|IBAN|CREDIT_CARD|NATIONAL_ID|SECRET|IP_ADDRESS)_\d+\]")
+
+
+@dataclass
+class PlaceholderTable:
+    """Placeholders of one request: value → placeholder, and back."""
+
+    by_value: dict[tuple[dlp.EntityType, str], str] = field(default_factory=dict)
+    counters: Counter[dlp.EntityType] = field(default_factory=Counter)
+
+    def placeholder(self, entity: dlp.EntityType, value: str) -> str:
+        key = (entity, value)
+        if key not in self.by_value:
+            self.counters[entity] += 1
+            self.by_value[key] = f"[{entity.value}_{self.counters[entity]}]"
+        return self.by_value[key]
+
+    @property
+    def mapping(self) -> dict[str, str]:
+        """placeholder → original value (what a vault seals)."""
+        return {placeholder: value for (_, value), placeholder in self.by_value.items()}
+
+
+def pseudonymise(text: str, findings: list[dlp.Finding], table: PlaceholderTable) -> str:
+    """Replace every finding except privilege markers with its stable placeholder."""
+    parts: list[str] = []
+    cursor = 0
+    for finding in findings:
+        if finding.entity is dlp.EntityType.PRIVILEGED:
+            continue
+        parts.append(text[cursor : finding.start])
+        parts.append(table.placeholder(finding.entity, text[finding.start : finding.end]))
+        cursor = finding.end
+    parts.append(text[cursor:])
+    return "".join(parts)
+
+
+def scan_output(text: str, mapping: dict[str, str]) -> tuple[str, Counter[str]]:
+    """Remove sensitive values the model produced that were not in the request.
+
+    A value that was in the request comes back as its placeholder (restored later); anything
+    else the detectors find (an address exfiltrated by a prompt injection, a guessed IBAN) is
+    replaced by ``[REMOVED_<TYPE>]`` and counted.
+    """
+    allowed = set(mapping.values())
+    removed: Counter[str] = Counter()
+    parts: list[str] = []
+    cursor = 0
+    for finding in dlp.detect(text):
+        value = text[finding.start : finding.end]
+        if finding.entity is dlp.EntityType.PRIVILEGED or value in allowed:
+            continue
+        removed[finding.entity.value] += 1
+        parts.append(text[cursor : finding.start])
+        parts.append(f"[REMOVED_{finding.entity.value}]")
+        cursor = finding.end
+    parts.append(text[cursor:])
+    return "".join(parts), removed
+
+
+def restore(text: str, mapping: dict[str, str]) -> str:
+    """Put original values back for placeholders this request issued; others stay as they are."""
+    return PLACEHOLDER.sub(lambda m: mapping.get(m.group(), m.group()), text)
