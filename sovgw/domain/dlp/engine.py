@@ -41,8 +41,8 @@ ENTITY_LEVELS: dict[EntityType, DataLevel] = {
 }
 _PRIORITY = [
     EntityType.SECRET,
+    EntityType.IBAN,  # mod-97 over a longer span beats a Luhn match inside it
     EntityType.CREDIT_CARD,
-    EntityType.IBAN,
     EntityType.NATIONAL_ID,
     EntityType.EMAIL,
     EntityType.IP_ADDRESS,
@@ -65,7 +65,8 @@ class Detector:
     subtype: str | None
     pattern: re.Pattern[str]
     valid: Callable[[str], bool] = lambda _: True
-    context: re.Pattern[str] | None = None
+    context: re.Pattern[str] | None = None  # required just before the match
+    not_after: re.Pattern[str] | None = None  # vetoes the match when just before it
 
 
 def _compact(text: str) -> str:
@@ -87,6 +88,13 @@ def _phone(text: str) -> bool:
 
 def _ctx(words: str) -> re.Pattern[str]:
     return re.compile(rf"(?:{words})\W{{0,20}}$", re.IGNORECASE)
+
+
+# A number right after one of these words is an identifier (valid or mistyped), not a phone.
+_ID_WORDS = _ctx(
+    r"bsn|pesel|dni|nie|ssn|iban|nir|steuer-?id|idnr|tax id|karte|card|amex|visa|kunden-?nr"
+    r"|order|invoice|ticket|rechnung|bestellung"
+)
 
 
 _I = re.IGNORECASE
@@ -136,7 +144,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.SECRET,
         "SALESFORCE_SESSION",
-        re.compile(r"\b00D[A-Za-z0-9]{12,15}![A-Za-z0-9._]{20,}"),
+        re.compile(r"\b00D[A-Za-z0-9]{12,15}![A-Za-z0-9._]{19,}[A-Za-z0-9_]"),
     ),
     Detector(
         EntityType.SECRET, "SALESFORCE_REFRESH_TOKEN", re.compile(r"\b5Aep[A-Za-z0-9._]{40,}")
@@ -152,7 +160,7 @@ DETECTORS: tuple[Detector, ...] = (
         re.compile(rf"(?i:\b(?:{_SECRET_NAMES})\s*[=:]\s*)[\"']?[^\s\"']{{6,}}"),
     ),
     Detector(
-        EntityType.CREDIT_CARD, None, re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])"), _card
+        EntityType.CREDIT_CARD, None, re.compile(r"(?<![\d+-])(?:\d[ -]?){12,18}\d(?![\d-])"), _card
     ),
     Detector(
         EntityType.IBAN,
@@ -234,7 +242,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.IP_ADDRESS,
         "IPV4",
-        re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])"),
+        re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)"),
         check.ip_address,
     ),
     Detector(
@@ -243,11 +251,20 @@ DETECTORS: tuple[Detector, ...] = (
         re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])"),
         lambda t: t.count(":") >= 2 and check.ip_address(t),
     ),
+    # Phones: an international (+, 00) or trunk (0) prefix, or a phone word just before.
     Detector(
         EntityType.PHONE,
         None,
-        re.compile(r"(?<![\w+])\+?[0-9](?:[0-9 ()/.-]{6,18})[0-9](?!\w)"),
+        re.compile(r"(?<![\w+])(?:\+|00|0(?=[1-9]))[0-9 ()/.-]{7,18}[0-9](?!\w)"),
         _phone,
+        not_after=_ID_WORDS,
+    ),
+    Detector(
+        EntityType.PHONE,
+        None,
+        re.compile(r"(?<![\w+])[1-9][0-9 ()/.-]{6,18}[0-9](?!\w)"),
+        _phone,
+        _ctx(r"tel\.?|telefon|phone|t[ée]l[ée]phone|mobile?|handy|portable|call|rufnummer|fax"),
     ),
     Detector(
         EntityType.PRIVILEGED,
@@ -265,9 +282,10 @@ def detect(text: str) -> list[Finding]:
         for match in detector.pattern.finditer(view.text):
             if not detector.valid(match.group()):
                 continue
-            if detector.context and not detector.context.search(
-                view.text[max(0, match.start() - 64) : match.start()]
-            ):
+            before = view.text[max(0, match.start() - 64) : match.start()]
+            if detector.context and not detector.context.search(before):
+                continue
+            if detector.not_after and detector.not_after.search(before):
                 continue
             start, end = view.span(match.start(), match.end())
             raw.append(Finding(detector.entity, start, end, detector.subtype))

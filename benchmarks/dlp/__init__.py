@@ -1,0 +1,1 @@
+"""DLP benchmark: labelled corpus, precision/recall/F1 per entity type, throughput."""

@@ -1,0 +1,5 @@
+import sys
+
+from benchmarks.dlp.bench import main
+
+sys.exit(main())
