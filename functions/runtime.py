@@ -17,19 +17,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from pydantic import BaseModel, ConfigDict
 
-from sovgw.adapters.aws import (
-    EventBridgePublisher,
-    S3AuditSink,
-    SageMakerModels,
-    SqsDeadLetters,
-    read_json_secret,
-)
-from sovgw.adapters.salesforce import SalesforceCredentials, SalesforceRecords
-from sovgw.adapters.vault import KmsMappingVault
 from sovgw.config import GatewayConfig, Jurisdiction, load_config
 from sovgw.domain.audit import rejection_record
 from sovgw.domain.errors import GatewayError, RejectedInput
@@ -51,11 +40,6 @@ _invocation: ContextVar[Mapping[str, str] | None] = ContextVar("invocation", def
 def invocation_links() -> Mapping[str, str]:
     """Lambda request id and X-Ray trace id of the invocation in progress (for audit links)."""
     return _invocation.get() or {}
-
-
-_MODEL_CLIENT_CONFIG = Config(
-    connect_timeout=2, read_timeout=60, retries={"max_attempts": 2, "mode": "standard"}
-)
 
 
 class Settings(BaseModel):
@@ -101,7 +85,27 @@ class Dependencies:
 def build_dependencies(
     config: GatewayConfig, jurisdiction_id: str, *, salesforce_ca_bundle: str | None = None
 ) -> Dependencies:
-    """Connect the adapters for one jurisdiction (its region only)."""
+    """Connect the adapters for one jurisdiction (its region only).
+
+    The AWS and Salesforce clients are imported here, not at module level: importing them
+    costs most of a cold start, and only the first invocation needs them.
+    """
+    import boto3  # noqa: PLC0415
+    from botocore.config import Config  # noqa: PLC0415
+
+    from sovgw.adapters.aws import (  # noqa: PLC0415
+        EventBridgePublisher,
+        S3AuditSink,
+        SageMakerModels,
+        SqsDeadLetters,
+        read_json_secret,
+    )
+    from sovgw.adapters.salesforce import SalesforceCredentials, SalesforceRecords  # noqa: PLC0415
+    from sovgw.adapters.vault import KmsMappingVault  # noqa: PLC0415
+
+    model_client_config = Config(
+        connect_timeout=2, read_timeout=60, retries={"max_attempts": 2, "mode": "standard"}
+    )
     jurisdiction = config.jurisdiction(jurisdiction_id)
     if jurisdiction is None:
         raise RejectedInput(f"unknown jurisdiction {jurisdiction_id!r}")
@@ -128,7 +132,7 @@ def build_dependencies(
 
     def runtime_client(endpoint_region: str) -> Any:
         return session.client(
-            "sagemaker-runtime", region_name=endpoint_region, config=_MODEL_CLIENT_CONFIG
+            "sagemaker-runtime", region_name=endpoint_region, config=model_client_config
         )
 
     return Dependencies(
