@@ -11,7 +11,7 @@ from sovgw.domain import dlp
 from sovgw.domain.audit import AuditLinks, AuditRecord, Outcome, Stage, audit_record_id
 from sovgw.domain.errors import RejectedInput, SovereigntyViolation
 from sovgw.domain.levels import DataLevel, highest
-from sovgw.domain.minimise import fields_for, object_for_record
+from sovgw.domain.minimise import fields_for, object_for_record, relevant_segments
 from sovgw.domain.pseudonymise import PlaceholderTable, pseudonymise, restore, scan_output
 from sovgw.domain.requests import AIRequest, ClassifiedRequest
 from sovgw.domain.routing import decide_route
@@ -94,7 +94,7 @@ def classify_request(
         value = record.get(field)
         if value is None:
             continue
-        text = str(value)[: spec.max_chars_per_field]
+        text = relevant_segments(str(value), spec.max_chars_per_field, spec.keywords)
         findings = dlp.detect(text)
         for finding in findings:
             findings_total[finding.entity.value] += 1
