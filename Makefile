@@ -12,7 +12,7 @@ VENV := .venv
 LS_VENV := .localstack-venv
 BIN := $(VENV)/bin
 
-.PHONY: help demo test lint unit integration e2e schemas lock clean
+.PHONY: help demo test lint unit integration e2e schemas lock clean bench-dlp
 
 help:
 	@echo "make demo   - run the pipeline on the embedded local stack (LocalStack + simulators)"
@@ -60,3 +60,14 @@ lock: $(BIN)/.installed
 
 clean:
 	rm -rf $(VENV) $(LS_VENV) .localstack-data .run
+
+# DLP benchmark side by side with Presidio (its own venv: spaCy and Presidio stay out of the project).
+PRESIDIO_VENV := .presidio-venv
+$(PRESIDIO_VENV)/bin/.installed: constraints/project.txt benchmarks/dlp/requirements-presidio.txt
+	$(PYTHON) -m venv $(PRESIDIO_VENV)
+	$(PRESIDIO_VENV)/bin/python -m pip install -q "uv==$(UV_VERSION)"
+	$(PRESIDIO_VENV)/bin/uv pip install -q --python $(PRESIDIO_VENV)/bin/python -c constraints/project.txt -e . -r benchmarks/dlp/requirements-presidio.txt
+	@touch $@
+
+bench-dlp: $(PRESIDIO_VENV)/bin/.installed
+	$(PRESIDIO_VENV)/bin/python -m benchmarks.dlp --records 5000 --presidio 1000 --output benchmarks/dlp/results/local-5000-seed7.json
