@@ -274,11 +274,42 @@ DETECTORS: tuple[Detector, ...] = (
 )
 
 
+# Cheap pre-checks: a detector's regex runs only if one of these literals occurs in the text.
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "PRIVATE_KEY": ("-----BEGIN",),
+    "AWS_ACCESS_KEY": ("AKIA", "ASIA"),
+    "AWS_SECRET_KEY": ("aws_secret", "AWS_SECRET"),
+    "SALESFORCE_SESSION": ("!",),
+    "SALESFORCE_REFRESH_TOKEN": ("5Aep",),
+    "JWT": ("eyJ",),
+    "GITHUB_TOKEN": ("gh",),
+    "SLACK_TOKEN": ("xox",),
+    "STRIPE_KEY": ("_live_",),
+    "GOOGLE_API_KEY": ("AIza",),
+    "PASSWORD_ASSIGNMENT": ("=", ":"),
+    "IPV6": (":",),
+    "EMAIL": ("@",),
+}
+_DIGIT_TYPES = {
+    EntityType.PHONE,
+    EntityType.IBAN,
+    EntityType.CREDIT_CARD,
+    EntityType.NATIONAL_ID,
+    EntityType.IP_ADDRESS,
+}
+
+
 def detect(text: str) -> list[Finding]:
     """All findings in ``text`` (original offsets), without overlaps."""
     view = normalise(text)
     raw: list[Finding] = []
+    has_digit = any(ch.isdigit() for ch in view.text)
     for detector in DETECTORS:
+        needs = _NEEDS.get(detector.subtype or detector.entity.value, ())
+        if needs and not any(needle in view.text for needle in needs):
+            continue
+        if detector.entity in _DIGIT_TYPES and not has_digit:
+            continue
         for match in detector.pattern.finditer(view.text):
             if not detector.valid(match.group()):
                 continue
