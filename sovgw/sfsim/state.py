@@ -281,16 +281,27 @@ class Simulator:
             otype = self._type(sobject)
             record = self._validated(org, otype, values, creating=True, system=True)
             record_id = to18(record_id) if record_id else org.ids.next(otype.prefix)
-            now = self._iso(self.now())
-            record.update(
-                Id=record_id,
-                CreatedDate=now,
-                LastModifiedDate=now,
-                SystemModstamp=now,
-                CreatedById=created_by or record_id,
-            )
-            org.records.setdefault(otype.name, {})[record_id] = record
+            self._store_new(org, otype, record, record_id, created_by or record_id)
             return record_id
+
+    def _store_new(
+        self,
+        org: SimOrg,
+        otype: ObjectType,
+        record: dict[str, Any],
+        record_id: str,
+        created_by: str,
+    ) -> None:
+        """Stamp the system fields and store a new record."""
+        now = self._iso(self.now())
+        record.update(
+            Id=record_id,
+            CreatedDate=now,
+            LastModifiedDate=now,
+            SystemModstamp=now,
+            CreatedById=created_by,
+        )
+        org.records.setdefault(otype.name, {})[record_id] = record
 
     def issue_refresh_token(self, org: SimOrg, user_id: str, client_id: str) -> str:
         """A refresh token as if the user had approved the app (web-server flow's result)."""
@@ -733,15 +744,7 @@ class Simulator:
                 return self._publish(org, otype, values, user_id)
             record = self._validated(org, otype, values, creating=True, system=False)
             record_id = org.ids.next(otype.prefix)
-            now = self._iso(self.now())
-            record.update(
-                Id=record_id,
-                CreatedDate=now,
-                LastModifiedDate=now,
-                SystemModstamp=now,
-                CreatedById=user_id,
-            )
-            org.records.setdefault(otype.name, {})[record_id] = record
+            self._store_new(org, otype, record, record_id, user_id)
             return {"id": record_id, "success": True, "errors": []}
 
     def update(self, org: SimOrg, sobject: str, record_id: str, values: Any) -> None:
