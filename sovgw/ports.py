@@ -28,8 +28,9 @@ class CrmRecords(Protocol):
         """Id of an ``AI_Result__c`` already written for this event, if any."""
         ...
 
-    def create_result(self, fields: Mapping[str, Any]) -> str:
-        """Create an ``AI_Result__c`` record and return its id."""
+    def upsert_result(self, event_uuid: str, fields: Mapping[str, Any]) -> str:
+        """Create or update the ``AI_Result__c`` of this event (external id: the event UUID),
+        atomically, and return its id: a duplicate delivery never writes a second result."""
         ...
 
 

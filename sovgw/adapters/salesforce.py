@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -186,9 +187,18 @@ class SalesforceRecords:
         records = self._call(lambda sf: sf.query(soql))["records"]
         return str(records[0]["Id"]) if records else None
 
-    def create_result(self, fields: Mapping[str, Any]) -> str:
-        created = self._call(lambda sf: _sobject(sf, "AI_Result__c").create(dict(fields)))
-        return str(created["id"])
+    def upsert_result(self, event_uuid: str, fields: Mapping[str, Any]) -> str:
+        body = {k: v for k, v in fields.items() if k != "Request_Event_Id__c"}
+        path = f"Request_Event_Id__c/{quote(event_uuid, safe='')}"
+        response = self._call(
+            lambda sf: _sobject(sf, "AI_Result__c").upsert(path, body, raw_response=True)
+        )
+        if response.status_code == 201:
+            return str(response.json()["id"])
+        found = self.find_result(event_uuid)
+        if found is None:
+            raise UpstreamUnavailable("upserted result not found by its event id")
+        return found
 
 
 def _sobject(sf: Salesforce, name: str) -> Any:

@@ -215,9 +215,7 @@ def route_and_invoke(
     else:
         result_fields |= {"Status__c": "Denied", "Result__c": decision.reason}
 
-    result_id = crm.find_result(request.event_uuid)
-    if result_id is None:
-        result_id = crm.create_result(result_fields)
+    result_id = crm.upsert_result(request.event_uuid, result_fields)
     write_back_location = audit.write(
         _record(
             request,

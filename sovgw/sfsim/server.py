@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from sovgw.httpd import BackgroundServer, QuietHandler
 from sovgw.sfsim.state import (
@@ -25,6 +25,7 @@ from sovgw.sfsim.tls import create_tls
 LATEST_VERSION = "62.0"
 _DATA_PATH = re.compile(r"^/services/data/v(\d{2}\.\d)(/.*)?$")
 _SOBJECT_PATH = re.compile(r"^/sobjects/([A-Za-z0-9_]+)/?(?:([A-Za-z0-9]+)/?)?$")
+_UPSERT_PATH = re.compile(r"^/sobjects/([A-Za-z0-9_]+)/([A-Za-z0-9_]+__c)/([^/]+)/?$")
 
 
 def relay_envelope(org: SimOrg, relay: RelayChannel, event: PublishedEvent) -> dict[str, Any]:
@@ -176,6 +177,13 @@ def make_handler(sim: Simulator) -> type[QuietHandler]:
                 if not text:
                     raise RestError(400, "MALFORMED_QUERY", "Query string is empty")
                 return 200, sim.query(org, text, version)
+            upsert = _UPSERT_PATH.match(rest)
+            if upsert and method == "PATCH":
+                sobject, field, value = upsert.group(1), upsert.group(2), unquote(upsert.group(3))
+                created, body = sim.upsert(
+                    org, sobject, field, value, values=self._json_body(), user_id=user_id
+                )
+                return (201, body) if created else (204, None)
             match = _SOBJECT_PATH.match(rest)
             if not match:
                 raise RestError(404, "NOT_FOUND", "The requested resource does not exist")

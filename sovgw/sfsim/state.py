@@ -71,6 +71,7 @@ class ObjectType:
     kind: str
     fields: dict[str, FieldSpec]
     readonly: bool = False
+    external_ids: tuple[str, ...] = ()
 
     def field(self, name: str) -> FieldSpec:
         spec = self.fields.get(name.lower())
@@ -99,7 +100,12 @@ def load_schema() -> dict[str, ObjectType]:
                 fields[fname.lower()] = FieldSpec(fname, ftype.rstrip("!"), required)
             prefix = spec.get("prefix", "e00")
             types[name.lower()] = ObjectType(
-                name, prefix, kind, fields, spec.get("readonly", False)
+                name,
+                prefix,
+                kind,
+                fields,
+                spec.get("readonly", False),
+                tuple(spec.get("external_ids", ())),
             )
     return types
 
@@ -746,6 +752,37 @@ class Simulator:
             record_id = org.ids.next(otype.prefix)
             self._store_new(org, otype, record, record_id, user_id)
             return {"id": record_id, "success": True, "errors": []}
+
+    def upsert(
+        self, org: SimOrg, sobject: str, field: str, value: str, *, values: Any, user_id: str
+    ) -> tuple[bool, dict[str, Any]]:
+        """``PATCH sobjects/<Type>/<ExternalIdField>/<value>``: update the record with that
+        external id, or create it; atomic under the simulator's lock, as in Salesforce."""
+        with self.lock:
+            otype = self._type(sobject)
+            spec = otype.fields.get(field.lower())
+            if spec is None or spec.name not in otype.external_ids:
+                raise RestError(
+                    400,
+                    "NOT_FOUND",
+                    f"Provided external ID field does not exist or is not accessible: {field}",
+                )
+            if isinstance(values, Mapping) and spec.name in values:
+                raise RestError(
+                    400, "INVALID_FIELD", f"{spec.name} is given in the URL; omit it from the body"
+                )
+            table = self._visible(org, otype)
+            matches = [rid for rid, rec in table.items() if rec.get(spec.name) == value]
+            if len(matches) > 1:
+                raise RestError(
+                    300, "MULTIPLE_RECORDS", f"more than one record has {spec.name} = {value}"
+                )
+            if matches:
+                changes = self._validated(org, otype, values, creating=False, system=False)
+                table[matches[0]].update(changes, LastModifiedDate=self._iso(self.now()))
+                return False, {"id": matches[0], "success": True, "errors": [], "created": False}
+            created = self.create(org, sobject, {**dict(values), spec.name: value}, user_id)
+            return True, {**created, "created": True}
 
     def update(self, org: SimOrg, sobject: str, record_id: str, values: Any) -> None:
         with self.lock:

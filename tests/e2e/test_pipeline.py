@@ -183,14 +183,14 @@ def test_transient_failures_are_retried_and_permanent_ones_dead_lettered(
     }
 
     stack.salesforce.sim.inject_fault(
-        org, Fault("POST", "/sobjects/AI_Result__c", 503, "SERVER_UNAVAILABLE", "busy", 2)
+        org, Fault("PATCH", "/sobjects/AI_Result__c", 503, "SERVER_UNAVAILABLE", "busy", 2)
     )
     healed = stack.publish_platform_event(DE_ORG, "AI_Request__e", fields)
     (result,) = _wait(lambda: _results(stack, DE_ORG, healed), timeout=60)
     assert result["Status__c"] == "Completed"
 
     stack.salesforce.sim.inject_fault(
-        org, Fault("POST", "/sobjects/AI_Result__c", 503, "SERVER_UNAVAILABLE", "busy", 100)
+        org, Fault("PATCH", "/sobjects/AI_Result__c", 503, "SERVER_UNAVAILABLE", "busy", 100)
     )
     doomed = stack.publish_platform_event(DE_ORG, "AI_Request__e", fields)
 

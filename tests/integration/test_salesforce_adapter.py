@@ -18,15 +18,28 @@ def test_reads_only_the_allowed_fields_and_writes_results(salesforce: SeededSimu
     record = records.get_record("Case", salesforce.cases[ORG_A], ["Subject"])
     assert record == {"Subject": "Case of Org A"}
     assert records.find_result("uuid-1") is None
-    result_id = records.create_result(
-        {
-            "Related_Record__c": salesforce.cases[ORG_A],
-            "Request_Event_Id__c": "uuid-1",
-            "Status__c": "Completed",
-        }
-    )
+    fields = {"Related_Record__c": salesforce.cases[ORG_A], "Status__c": "Completed"}
+    result_id = records.upsert_result("uuid-1", fields)
     assert records.find_result("uuid-1") == result_id
     assert records.find_result("uuid-1' OR Status__c = 'Completed") is None
+    assert records.upsert_result("uuid-1", {**fields, "Status__c": "Denied"}) == result_id
+    rows = salesforce.sim.query(
+        salesforce.orgs[ORG_A], "SELECT Id, Status__c FROM AI_Result__c", "62.0"
+    )
+    assert [(r["Id"], r["Status__c"]) for r in rows["records"]] == [(result_id, "Denied")]
+
+
+def test_concurrent_duplicate_deliveries_write_one_result(salesforce: SeededSimulator) -> None:
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+    fields = {"Related_Record__c": salesforce.cases[ORG_A], "Status__c": "Completed"}
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        ids = list(
+            pool.map(lambda _: _records(salesforce).upsert_result("dup-1", fields), range(6))
+        )
+    assert len(set(ids)) == 1
+    rows = salesforce.sim.query(salesforce.orgs[ORG_A], "SELECT Id FROM AI_Result__c", "62.0")
+    assert rows["totalSize"] == 1
 
 
 def test_field_levels_come_from_custom_metadata(salesforce: SeededSimulator) -> None:
@@ -96,14 +109,10 @@ def test_refused_writes_do_not_poison_the_keep_alive_connection(
     salesforce: SeededSimulator,
 ) -> None:
     records = _records(salesforce)
-    fault = Fault("POST", "/sobjects/AI_Result__c", 503, "SERVER_UNAVAILABLE", "busy", 2)
+    fault = Fault("PATCH", "/sobjects/AI_Result__c", 503, "SERVER_UNAVAILABLE", "busy", 2)
     salesforce.sim.inject_fault(salesforce.orgs[ORG_A], fault)
-    fields = {
-        "Related_Record__c": salesforce.cases[ORG_A],
-        "Request_Event_Id__c": "u",
-        "Status__c": "Completed",
-    }
+    fields = {"Related_Record__c": salesforce.cases[ORG_A], "Status__c": "Completed"}
     for _ in range(2):
         with pytest.raises(UpstreamUnavailable, match="503"):
-            records.create_result(fields)
-    assert records.create_result(fields).startswith("a01")
+            records.upsert_result("u", fields)
+    assert records.upsert_result("u", fields).startswith("a01")

@@ -40,9 +40,9 @@ class FakeCrm:
             (rid for rid, r in self.results.items() if r["Request_Event_Id__c"] == event_uuid), None
         )
 
-    def create_result(self, fields: Mapping[str, Any]) -> str:
-        rid = f"a01{len(self.results):015d}"
-        self.results[rid] = dict(fields)
+    def upsert_result(self, event_uuid: str, fields: Mapping[str, Any]) -> str:
+        rid = self.find_result(event_uuid) or f"a01{len(self.results):015d}"
+        self.results[rid] = {**fields, "Request_Event_Id__c": event_uuid}
         return rid
 
 
