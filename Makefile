@@ -38,7 +38,7 @@ demo: $(BIN)/.installed $(LS_VENV)/bin/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy sovgw functions model_serving benchmarks tests
+	$(BIN)/mypy sovgw functions model_serving benchmarks infra tests
 
 test: lint $(LS_VENV)/bin/.installed
 	$(BIN)/pytest

@@ -1,0 +1,156 @@
+"""The Pulumi program under Pulumi's own mocks: the real pulumi-aws resource classes run
+offline, every resource is recorded, and the sovereignty invariants are checked on them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pytest
+
+from sovgw.config import load_config
+from sovgw.wiring import ROUTES
+from tests.conftest import ROOT
+
+ACCOUNT = "111122223333"
+GATEWAY = load_config(ROOT / "config" / "gateway.yaml")
+FUNCTION_ARNS = {
+    name: f"arn:aws:lambda:region:{ACCOUNT}:function:{name}"
+    for name in ("classify", "route", "unrouted")
+}
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.resources: list[tuple[str, str, dict[str, Any]]] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.resources.append((args.typ, args.name, dict(args.inputs)))
+        outputs = {**args.inputs, "arn": f"arn:aws:mock:::{args.name}", "keyId": f"{args.name}-key"}
+        outputs.setdefault("bucket", args.name)
+        outputs.setdefault("name", args.name)
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
+        return {}, None
+
+    def of_type(self, suffix: str) -> list[dict[str, Any]]:
+        return [inputs for typ, _, inputs in self.resources if typ.endswith(suffix)]
+
+
+def _run(jurisdiction_id: str, function_arns: dict[str, str] | None = None) -> RecordingMocks:
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="sovgw", stack=jurisdiction_id, preview=False)
+    from infra.stack import StackConfig, build_stack  # noqa: PLC0415
+
+    jurisdiction = GATEWAY.jurisdiction(jurisdiction_id)
+    assert jurisdiction is not None
+
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
+    def program() -> pulumi.Output[Any]:
+        outputs = build_stack(
+            StackConfig(
+                jurisdiction,
+                ACCOUNT,
+                GATEWAY,
+                FUNCTION_ARNS if function_arns is None else function_arns,
+            )
+        )
+        return pulumi.Output.all(*outputs.values())
+
+    program()
+    return mocks
+
+
+@pytest.mark.parametrize("jurisdiction_id", ["eu-de", "eu-fr", "ch"])
+def test_provider_is_pinned_to_the_region_and_account(jurisdiction_id: str) -> None:
+    mocks = _run(jurisdiction_id)
+    region = GATEWAY.jurisdiction(jurisdiction_id).region  # type: ignore[union-attr]
+    (provider,) = [i for t, _, i in mocks.resources if t == "pulumi:providers:aws"]
+    assert provider["region"] == region
+    assert json.loads(provider["allowedAccountIds"]) == [ACCOUNT]
+    for subnet in mocks.of_type("ec2/subnet:Subnet"):
+        assert subnet["availabilityZone"].startswith(region)
+    for endpoint in mocks.of_type("ec2/vpcEndpoint:VpcEndpoint"):
+        assert endpoint["serviceName"].startswith(f"com.amazonaws.{region}.")
+
+
+def test_network_has_no_path_to_the_internet() -> None:
+    mocks = _run("eu-de")
+    types = {t for t, _, _ in mocks.resources}
+    assert not {
+        t
+        for t in types
+        if t.split("/")[-1].split(":")[-1]
+        in {"InternetGateway", "NatGateway", "Eip", "EgressOnlyInternetGateway"}
+    }
+    assert all(s["mapPublicIpOnLaunch"] is False for s in mocks.of_type("ec2/subnet:Subnet"))
+    assert all(
+        "routes" not in table or not table["routes"]
+        for table in mocks.of_type("ec2/routeTable:RouteTable")
+    )
+    endpoints = mocks.of_type("ec2/vpcEndpoint:VpcEndpoint")
+    services = {
+        e["serviceName"].rsplit(".", 1)[-1]
+        if "sagemaker" not in e["serviceName"]
+        else e["serviceName"].split("eu-central-1.")[1]
+        for e in endpoints
+    }
+    assert {"sagemaker.runtime", "secretsmanager", "kms", "events", "sts", "logs", "s3"} <= services
+    for endpoint in endpoints:
+        condition = json.loads(endpoint["policy"])["Statement"][0]["Condition"]
+        assert condition == {"StringEquals": {"aws:PrincipalAccount": ACCOUNT}}
+    assert mocks.of_type("ec2/flowLog:FlowLog")[0]["trafficType"] == "ALL"
+
+
+def test_audit_store_is_immutable_encrypted_and_tls_only() -> None:
+    mocks = _run("eu-fr")
+    (bucket,) = [
+        i for i in mocks.of_type("s3/bucket:Bucket") if i.get("bucket") == "sovgw-audit-eu-fr"
+    ]
+    assert bucket["objectLockEnabled"] is True
+    (lock,) = mocks.of_type("s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+    assert lock["rule"]["defaultRetention"]["mode"] == "COMPLIANCE"
+    (versioning,) = mocks.of_type("s3/bucketVersioning:BucketVersioning")
+    assert versioning["versioningConfiguration"]["status"] == "Enabled"
+    (sse,) = mocks.of_type(
+        "s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    )
+    assert sse["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
+    (policy,) = mocks.of_type("s3/bucketPolicy:BucketPolicy")
+    statement = json.loads(policy["policy"])["Statement"][0]
+    assert statement["Effect"] == "Deny" and statement["Condition"] == {
+        "Bool": {"aws:SecureTransport": "false"}
+    }
+    digest_keys = [k for k in mocks.of_type("kms/key:Key") if k.get("keyUsage") == "SIGN_VERIFY"]
+    assert digest_keys and digest_keys[0]["customerMasterKeySpec"] == "ECC_NIST_P256"
+
+
+def test_event_wiring_follows_the_single_declaration() -> None:
+    mocks = _run("eu-de")
+    orgs = GATEWAY.orgs_of("eu-de")
+    buses = mocks.of_type("cloudwatch/eventBus:EventBus")
+    assert {b.get("eventSourceName") for b in buses} - {None} == {o.event_source for o in orgs}
+    rules = mocks.of_type("cloudwatch/eventRule:EventRule")
+    patterns = [json.loads(r["eventPattern"]) for r in rules]
+    for route in ROUTES:
+        assert route.pattern in patterns
+    targets = mocks.of_type("cloudwatch/eventTarget:EventTarget")
+    assert len(targets) == len(rules)
+    for target in targets:
+        assert target["retryPolicy"]["maximumRetryAttempts"] >= 1
+        assert target["deadLetterConfig"]["arn"].startswith("arn:aws:mock:::")
+    assert len(mocks.of_type("cloudwatch/eventArchive:EventArchive")) == len(buses)
+    queues = {q["name"] for q in mocks.of_type("sqs/queue:Queue")}
+    assert {
+        "sovgw-eu-de-classify-dlq",
+        "sovgw-eu-de-route-dlq",
+        "sovgw-eu-de-unrouted-dlq",
+    } <= queues
+
+
+def test_without_functions_the_wiring_is_not_created() -> None:
+    mocks = _run("ch", function_arns={})
+    assert mocks.of_type("cloudwatch/eventRule:EventRule") == []
+    assert mocks.of_type("s3/bucket:Bucket"), "the rest of the stack is still built"
