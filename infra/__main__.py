@@ -1,7 +1,7 @@
 """Pulumi program: one stack per jurisdiction (``pulumi up -s <jurisdiction>``).
 
-Not complete yet (issue #8): the Lambda functions, SageMaker endpoints, CloudTrail and the
-secrets are still to come; the network, keys, audit store and event wiring are here.
+Not complete yet (issue #8): the Lambda functions, CloudTrail and the secrets are still to
+come; the network, keys, audit store, event wiring and model endpoints are here.
 """
 
 import sys
@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pulumi
 
-from infra.stack import StackConfig, build_stack
+from infra.stack import ModelSettings, StackConfig, build_stack
 from sovgw.config import load_config
 
 settings = pulumi.Config("sovgw")
@@ -25,6 +25,7 @@ outputs = build_stack(
         account_id=settings.require("accountId"),
         gateway=gateway,
         function_arns=settings.get_object("functionArns") or {},
+        model=ModelSettings(**model) if (model := settings.get_object("model")) else None,
     )
 )
 for key, value in outputs.items():

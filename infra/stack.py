@@ -10,14 +10,28 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.audit import AuditStore, AuditStoreArgs
+from infra.components.model_endpoint import ModelEndpointArgs, SovereignModelEndpoint
 from infra.components.network import NetworkArgs, SovereignNetwork
 from infra.components.wiring import EventWiring, EventWiringArgs
-from sovgw.config import GatewayConfig, Jurisdiction
+from model_serving.serving_config import MODEL_PRESETS, plan_serving
+from sovgw.config import GatewayConfig, Jurisdiction, TrustTier
 
 OUTPUT_VPC_ID = "vpcId"
 OUTPUT_AUDIT_BUCKET = "auditBucket"
 OUTPUT_KMS_KEY_ARN = "kmsKeyArn"
 OUTPUT_EVENT_BUSES = "eventBuses"
+OUTPUT_MODEL_ENDPOINTS = "modelEndpoints"
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """The sovereign model of the stack (``sovgw:model`` in the stack file)."""
+
+    preset: str
+    instance_type: str
+    model_data_url: str
+    max_model_len: int = 8192
+    quantisation: str = "none"
 
 
 @dataclass(frozen=True)
@@ -28,6 +42,7 @@ class StackConfig:
     account_id: str
     gateway: GatewayConfig
     function_arns: Mapping[str, str]
+    model: ModelSettings | None = None
 
 
 def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
@@ -64,6 +79,37 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
         OUTPUT_AUDIT_BUCKET: audit.bucket.bucket,
         OUTPUT_KMS_KEY_ARN: key.arn,
     }
+    if config.model is not None:
+        plan = plan_serving(
+            MODEL_PRESETS[config.model.preset],
+            config.model.instance_type,
+            jurisdiction.region,
+            max_model_len=config.model.max_model_len,
+            quantisation="fp8" if config.model.quantisation == "fp8" else "none",
+        )
+        names = []
+        for endpoint in jurisdiction.endpoints:
+            if endpoint.tier is not TrustTier.SOVEREIGN or endpoint.region != jurisdiction.region:
+                pulumi.log.warn(
+                    f"not deploying {endpoint.ref}: "
+                    f"not a sovereign endpoint in {jurisdiction.region}"
+                )
+                continue
+            deployed = SovereignModelEndpoint(
+                f"sovgw-{endpoint.name}",
+                ModelEndpointArgs(
+                    jurisdiction=jurisdiction,
+                    endpoint=endpoint,
+                    plan=plan,
+                    model_data_url=config.model.model_data_url,
+                    subnet_ids=[s.id for s in network.subnets],
+                    security_group_id=network.endpoint_security_group.id,
+                    kms_key_arn=key.arn,
+                ),
+                opts,
+            )
+            names.append(deployed.endpoint.name)
+        outputs[OUTPUT_MODEL_ENDPOINTS] = pulumi.Output.all(*names)
     if config.function_arns:
         wiring = EventWiring(
             f"sovgw-{jurisdiction.id}-events",

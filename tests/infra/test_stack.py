@@ -154,3 +154,91 @@ def test_without_functions_the_wiring_is_not_created() -> None:
     mocks = _run("ch", function_arns={})
     assert mocks.of_type("cloudwatch/eventRule:EventRule") == []
     assert mocks.of_type("s3/bucket:Bucket"), "the rest of the stack is still built"
+
+
+def _model_settings(url: str = "s3://sovgw-models-eu-de/models/llm/abc/model.tar.gz") -> Any:
+    from infra.stack import ModelSettings  # noqa: PLC0415
+
+    return ModelSettings(preset="llama-3.1-8b", instance_type="ml.g6e.2xlarge", model_data_url=url)
+
+
+def _run_with_model(model: Any) -> RecordingMocks:
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="sovgw", stack="eu-de", preview=False)
+    from infra.stack import StackConfig, build_stack  # noqa: PLC0415
+
+    jurisdiction = GATEWAY.jurisdiction("eu-de")
+    assert jurisdiction is not None
+
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
+    def program() -> pulumi.Output[Any]:
+        outputs = build_stack(StackConfig(jurisdiction, ACCOUNT, GATEWAY, {}, model))
+        return pulumi.Output.all(*outputs.values())
+
+    program()
+    return mocks
+
+
+def test_model_endpoint_is_isolated_in_region_and_follows_the_plan() -> None:
+    mocks = _run_with_model(_model_settings())
+    (model,) = mocks.of_type("sagemaker/model:Model")
+    assert model["enableNetworkIsolation"] is True
+    assert model["vpcConfig"]["subnets"] and model["vpcConfig"]["securityGroupIds"]
+    container = model["primaryContainer"]
+    assert container["image"].startswith("763104351884.dkr.ecr.eu-central-1.amazonaws.com/vllm:")
+    assert container["environment"]["HF_HUB_OFFLINE"] == "1"
+    assert container["modelDataUrl"].startswith("s3://sovgw-models-eu-de/")
+    (config,) = mocks.of_type("sagemaker/endpointConfiguration:EndpointConfiguration")
+    assert (
+        config["kmsKeyArn"] and config["productionVariants"][0]["instanceType"] == "ml.g6e.2xlarge"
+    )
+    endpoints = [e["name"] for e in mocks.of_type("sagemaker/endpoint:Endpoint")]
+    assert endpoints == ["sovgw-eu-de-llm"], (
+        "the misconfigured us-east-1 endpoint is never deployed"
+    )
+    for policy in mocks.of_type("iam/rolePolicy:RolePolicy"):
+        for statement in json.loads(policy["policy"])["Statement"]:
+            actions = (
+                statement["Action"]
+                if isinstance(statement["Action"], list)
+                else [statement["Action"]]
+            )
+            assert "*" not in actions and not any(a.endswith(":*") for a in actions)
+
+
+def test_model_weights_from_another_bucket_are_refused() -> None:
+    from infra.components.model_endpoint import EndpointRefused  # noqa: PLC0415
+
+    with pytest.raises(EndpointRefused, match="must come from s3://sovgw-models-eu-de/"):
+        _run_with_model(_model_settings("s3://models-in-virginia/llm/model.tar.gz"))
+
+
+def test_the_program_entry_point_runs_with_stack_config() -> None:
+    import runpy  # noqa: PLC0415
+
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="sovgw", stack="eu-fr", preview=False)
+    pulumi.runtime.set_all_config(
+        {
+            "sovgw:jurisdiction": "eu-fr",
+            "sovgw:accountId": ACCOUNT,
+            "sovgw:gatewayConfig": str(ROOT / "config" / "gateway.yaml"),
+            "sovgw:model": json.dumps(
+                {
+                    "preset": "llama-3.1-8b",
+                    "instance_type": "ml.g6e.2xlarge",
+                    "model_data_url": "s3://sovgw-models-eu-fr/models/llm/x/model.tar.gz",
+                }
+            ),
+        }
+    )
+
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
+    def program() -> None:
+        runpy.run_path(str(ROOT / "infra" / "__main__.py"), run_name="__main__")
+
+    program()
+    pulumi.runtime.set_all_config({})
+    (provider,) = [i for t, _, i in mocks.resources if t == "pulumi:providers:aws"]
+    assert provider["region"] == "eu-west-3"
+    assert [e["name"] for e in mocks.of_type("sagemaker/endpoint:Endpoint")] == ["sovgw-eu-fr-llm"]
