@@ -12,7 +12,7 @@ VENV := .venv
 LS_VENV := .localstack-venv
 BIN := $(VENV)/bin
 
-.PHONY: help demo test lint unit integration e2e schemas lock clean bench-dlp
+.PHONY: help demo test lint unit integration e2e schemas lock clean bench-dlp package
 
 help:
 	@echo "make demo   - run the pipeline on the embedded local stack (LocalStack + simulators)"
@@ -71,3 +71,12 @@ $(PRESIDIO_VENV)/bin/.installed: constraints/project.txt benchmarks/dlp/requirem
 
 bench-dlp: $(PRESIDIO_VENV)/bin/.installed
 	$(PRESIDIO_VENV)/bin/python -m benchmarks.dlp --records 5000 --presidio 1000 --output benchmarks/dlp/results/local-5000-seed7.json
+
+# Lambda code package for the Pulumi program: the project and its pinned dependencies,
+# cross-installed for Lambda's arm64 / python3.13 platform.
+package: $(BIN)/.installed
+	rm -rf build/lambda && mkdir -p build/lambda
+	$(BIN)/uv pip install -q --python-platform aarch64-manylinux2014 --python-version 3.13 \
+		--target build/lambda -c constraints/project.txt --no-deps -r <($(BIN)/uv pip compile -q pyproject.toml --python-version 3.13 --python-platform aarch64-manylinux2014 --no-header --no-annotate) .
+	cp -r config build/lambda/
+	@du -sh build/lambda

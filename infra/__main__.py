@@ -24,7 +24,7 @@ outputs = build_stack(
         jurisdiction=jurisdiction,
         account_id=settings.require("accountId"),
         gateway=gateway,
-        function_arns=settings.get_object("functionArns") or {},
+        code_path=settings.get("codePath"),
         model=ModelSettings(**model) if (model := settings.get_object("model")) else None,
     )
 )

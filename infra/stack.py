@@ -3,13 +3,13 @@ besides the tests)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from infra.components.audit import AuditStore, AuditStoreArgs
+from infra.components.functions import Functions, FunctionsArgs
 from infra.components.model_endpoint import ModelEndpointArgs, SovereignModelEndpoint
 from infra.components.network import NetworkArgs, SovereignNetwork
 from infra.components.wiring import EventWiring, EventWiringArgs
@@ -41,7 +41,7 @@ class StackConfig:
     jurisdiction: Jurisdiction
     account_id: str
     gateway: GatewayConfig
-    function_arns: Mapping[str, str]
+    code_path: str | None = None
     model: ModelSettings | None = None
 
 
@@ -79,6 +79,8 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
         OUTPUT_AUDIT_BUCKET: audit.bucket.bucket,
         OUTPUT_KMS_KEY_ARN: key.arn,
     }
+    endpoint_names: list[str] = []
+    deployed_names: list[pulumi.Output[str]] = []
     if config.model is not None:
         plan = plan_serving(
             MODEL_PRESETS[config.model.preset],
@@ -87,7 +89,6 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
             max_model_len=config.model.max_model_len,
             quantisation="fp8" if config.model.quantisation == "fp8" else "none",
         )
-        names = []
         for endpoint in jurisdiction.endpoints:
             if endpoint.tier is not TrustTier.SOVEREIGN or endpoint.region != jurisdiction.region:
                 pulumi.log.warn(
@@ -108,16 +109,32 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
                 ),
                 opts,
             )
-            names.append(deployed.endpoint.name)
-        outputs[OUTPUT_MODEL_ENDPOINTS] = pulumi.Output.all(*names)
-    if config.function_arns:
+            endpoint_names.append(endpoint.name)
+            deployed_names.append(deployed.endpoint.name)
+        outputs[OUTPUT_MODEL_ENDPOINTS] = pulumi.Output.all(*deployed_names)
+    if config.code_path:
+        functions = Functions(
+            f"sovgw-{jurisdiction.id}-functions",
+            FunctionsArgs(
+                jurisdiction=jurisdiction,
+                orgs=config.gateway.orgs_of(jurisdiction.id),
+                account_id=config.account_id,
+                code_path=config.code_path,
+                subnet_ids=[s.id for s in network.subnets],
+                security_group_id=network.endpoint_security_group.id,
+                kms_key_arn=key.arn,
+                audit_bucket_arn=audit.bucket.arn,
+                model_endpoint_names=endpoint_names,
+            ),
+            opts,
+        )
         wiring = EventWiring(
             f"sovgw-{jurisdiction.id}-events",
             EventWiringArgs(
                 jurisdiction.id,
                 config.gateway.orgs_of(jurisdiction.id),
-                config.function_arns,
-                key.arn,
+                {k: f.arn for k, f in functions.functions.items()},
+                {k: q.arn for k, q in functions.dead_letter_queues.items()},
             ),
             opts,
         )

@@ -17,7 +17,7 @@ import pulumi_aws as aws
 
 from sovgw.config import OrgBinding
 from sovgw.contracts import SALESFORCE_SOURCE_PREFIX
-from sovgw.wiring import FUNCTIONS, ROUTES, Route, dead_letter_queue_name, rule_name
+from sovgw.wiring import ROUTES, Route, rule_name
 
 ARCHIVE_RETENTION_DAYS = 4  # covers relay replay (72 h) plus a day of EventBridge retries
 
@@ -34,7 +34,7 @@ class EventWiringArgs:
     jurisdiction: str
     orgs: tuple[OrgBinding, ...]
     function_arns: Mapping[str, pulumi.Input[str]]
-    kms_key_arn: pulumi.Input[str]
+    dead_letter_queue_arns: Mapping[str, pulumi.Input[str]]
 
 
 class EventWiring(pulumi.ComponentResource):
@@ -43,16 +43,6 @@ class EventWiring(pulumi.ComponentResource):
     ) -> None:
         super().__init__("sovgw:events:EventWiring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.dead_letter_queues = {
-            fn.name: aws.sqs.Queue(
-                f"{name}-{fn.name}-dlq",
-                name=dead_letter_queue_name(args.jurisdiction, fn.name),
-                message_retention_seconds=1_209_600,
-                kms_master_key_id=args.kms_key_arn,
-                opts=child,
-            )
-            for fn in FUNCTIONS
-        }
         internal = aws.cloudwatch.EventBus(
             f"{name}-internal", name=f"sovgw-{args.jurisdiction}", opts=child
         )
@@ -97,7 +87,7 @@ class EventWiring(pulumi.ComponentResource):
                 "maximum_event_age_in_seconds": route.retry.maximum_event_age_seconds,
                 "maximum_retry_attempts": route.retry.maximum_retry_attempts,
             },
-            dead_letter_config={"arn": self.dead_letter_queues[route.function].arn},
+            dead_letter_config={"arn": args.dead_letter_queue_arns[route.function]},
             opts=child,
         )
         aws.lambda_.Permission(

@@ -15,10 +15,7 @@ from tests.conftest import ROOT
 
 ACCOUNT = "111122223333"
 GATEWAY = load_config(ROOT / "config" / "gateway.yaml")
-FUNCTION_ARNS = {
-    name: f"arn:aws:lambda:region:{ACCOUNT}:function:{name}"
-    for name in ("classify", "route", "unrouted")
-}
+CODE = str(ROOT / "functions")  # stands in for the package `make package` builds
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -39,7 +36,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return [inputs for typ, _, inputs in self.resources if typ.endswith(suffix)]
 
 
-def _run(jurisdiction_id: str, function_arns: dict[str, str] | None = None) -> RecordingMocks:
+def _run(jurisdiction_id: str, code_path: str | None = CODE) -> RecordingMocks:
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="sovgw", stack=jurisdiction_id, preview=False)
     from infra.stack import StackConfig, build_stack  # noqa: PLC0415
@@ -49,14 +46,7 @@ def _run(jurisdiction_id: str, function_arns: dict[str, str] | None = None) -> R
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def program() -> pulumi.Output[Any]:
-        outputs = build_stack(
-            StackConfig(
-                jurisdiction,
-                ACCOUNT,
-                GATEWAY,
-                FUNCTION_ARNS if function_arns is None else function_arns,
-            )
-        )
+        outputs = build_stack(StackConfig(jurisdiction, ACCOUNT, GATEWAY, code_path))
         return pulumi.Output.all(*outputs.values())
 
     program()
@@ -151,7 +141,7 @@ def test_event_wiring_follows_the_single_declaration() -> None:
 
 
 def test_without_functions_the_wiring_is_not_created() -> None:
-    mocks = _run("ch", function_arns={})
+    mocks = _run("ch", code_path=None)
     assert mocks.of_type("cloudwatch/eventRule:EventRule") == []
     assert mocks.of_type("s3/bucket:Bucket"), "the rest of the stack is still built"
 
@@ -172,7 +162,7 @@ def _run_with_model(model: Any) -> RecordingMocks:
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def program() -> pulumi.Output[Any]:
-        outputs = build_stack(StackConfig(jurisdiction, ACCOUNT, GATEWAY, {}, model))
+        outputs = build_stack(StackConfig(jurisdiction, ACCOUNT, GATEWAY, CODE, model))
         return pulumi.Output.all(*outputs.values())
 
     program()
@@ -223,6 +213,7 @@ def test_the_program_entry_point_runs_with_stack_config() -> None:
             "sovgw:jurisdiction": "eu-fr",
             "sovgw:accountId": ACCOUNT,
             "sovgw:gatewayConfig": str(ROOT / "config" / "gateway.yaml"),
+            "sovgw:codePath": CODE,
             "sovgw:model": json.dumps(
                 {
                     "preset": "llama-3.1-8b",
@@ -242,3 +233,31 @@ def test_the_program_entry_point_runs_with_stack_config() -> None:
     (provider,) = [i for t, _, i in mocks.resources if t == "pulumi:providers:aws"]
     assert provider["region"] == "eu-west-3"
     assert [e["name"] for e in mocks.of_type("sagemaker/endpoint:Endpoint")] == ["sovgw-eu-fr-llm"]
+    assert len(mocks.of_type("lambda/function:Function")) == 3
+    assert mocks.of_type("cloudwatch/eventRule:EventRule")
+
+
+def test_functions_are_private_bounded_and_dead_letter_on_failure() -> None:
+    mocks = _run_with_model(_model_settings())
+    functions = mocks.of_type("lambda/function:Function")
+    assert {f["name"] for f in functions} == {
+        "sovgw-eu-de-classify",
+        "sovgw-eu-de-route",
+        "sovgw-eu-de-unrouted",
+    }
+    for function in functions:
+        assert function["runtime"] == "python3.13" and function["architectures"] == ["arm64"]
+        assert function["vpcConfig"]["subnetIds"] and function["reservedConcurrentExecutions"] > 0
+        assert function["tracingConfig"] == {"mode": "Active"}
+        assert function["environment"]["variables"]["SOVGW_JURISDICTION"] == "eu-de"
+    for invoke in mocks.of_type("lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"):
+        assert invoke["destinationConfig"]["onFailure"]["destination"].startswith("arn:aws:mock:::")
+    route_policy = next(
+        json.loads(p["policy"])
+        for t, n, p in mocks.resources
+        if t.endswith("iam/rolePolicy:RolePolicy") and n.endswith("-route")
+    )
+    invoke = next(s for s in route_policy["Statement"] if "sagemaker:InvokeEndpoint" in s["Action"])
+    assert invoke["Resource"] == [
+        f"arn:aws:sagemaker:eu-central-1:{ACCOUNT}:endpoint/sovgw-eu-de-llm"
+    ]

@@ -1,0 +1,200 @@
+"""The Lambda functions of one jurisdiction, declared in ``sovgw/wiring.py``.
+
+python3.13 on arm64 in the private subnets, one least-privilege role per function (no
+``*`` action anywhere), reserved concurrency, X-Ray tracing, and asynchronous invocation
+retries with an on-failure destination: EventBridge invokes Lambda asynchronously, so a
+failing function's events reach its DLQ through Lambda, not through the rule.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from sovgw.config import Jurisdiction, OrgBinding
+from sovgw.wiring import FUNCTIONS, Function, dead_letter_queue_name
+
+ASYNC_RETRIES = 2
+ENI_ACTIONS = [
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+]
+
+
+@dataclass(frozen=True)
+class FunctionsArgs:
+    jurisdiction: Jurisdiction
+    orgs: tuple[OrgBinding, ...]
+    account_id: str
+    code_path: str
+    subnet_ids: Sequence[pulumi.Input[str]]
+    security_group_id: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]
+    audit_bucket_arn: pulumi.Input[str]
+    model_endpoint_names: Sequence[str] = ()
+
+
+def _statements(
+    fn: Function, args: FunctionsArgs, resolved: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    j = args.jurisdiction
+    statements: list[dict[str, Any]] = [
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [
+                f"arn:aws:logs:{j.region}:{args.account_id}:log-group:/aws/lambda/sovgw-{j.id}-{fn.name}:*"
+            ],
+        },
+        {"Effect": "Allow", "Action": ENI_ACTIONS, "Resource": ["*"]},
+        {
+            "Effect": "Allow",
+            "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+            "Resource": ["*"],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["s3:PutObject"],
+            "Resource": [f"{resolved['audit']}/records/{j.id}/*"],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"],
+            "Resource": [resolved["dlq"]],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Resource": [resolved["key"]],
+        },
+    ]
+    if fn.name in {"classify", "route"}:
+        secrets = [
+            f"arn:aws:secretsmanager:{j.region}:{args.account_id}:secret:{o.credentials_secret}-*"
+            for o in args.orgs
+        ]
+        if secrets:
+            statements.append(
+                {
+                    "Effect": "Allow",
+                    "Action": ["secretsmanager:GetSecretValue"],
+                    "Resource": secrets,
+                }
+            )
+    if fn.name == "classify":
+        statements.append(
+            {"Effect": "Allow", "Action": ["events:PutEvents"], "Resource": [resolved["bus"]]}
+        )
+    if fn.name == "route" and args.model_endpoint_names:
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "sagemaker:InvokeEndpoint",
+                    "sagemaker:InvokeEndpointWithResponseStream",
+                ],
+                "Resource": [
+                    f"arn:aws:sagemaker:{j.region}:{args.account_id}:endpoint/{n}"
+                    for n in args.model_endpoint_names
+                ],
+            }
+        )
+    return statements
+
+
+def _policy_document(fn: Function, args: FunctionsArgs, resolved: Mapping[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": _statements(fn, args, resolved)})
+
+
+class Functions(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, args: FunctionsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("sovgw:functions:Functions", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        j = args.jurisdiction
+        code = pulumi.FileArchive(args.code_path)
+        bus_arn = f"arn:aws:events:{j.region}:{args.account_id}:event-bus/{j.event_bus}"
+        self.dead_letter_queues = {
+            fn.name: aws.sqs.Queue(
+                f"{name}-{fn.name}-dlq",
+                name=dead_letter_queue_name(j.id, fn.name),
+                message_retention_seconds=1_209_600,
+                kms_master_key_id=args.kms_key_arn,
+                opts=child,
+            )
+            for fn in FUNCTIONS
+        }
+        self.functions: dict[str, aws.lambda_.Function] = {}
+        for fn in FUNCTIONS:
+            role = aws.iam.Role(
+                f"{name}-{fn.name}",
+                assume_role_policy=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": "sts:AssumeRole",
+                                "Principal": {"Service": "lambda.amazonaws.com"},
+                            }
+                        ],
+                    }
+                ),
+                opts=child,
+            )
+            policy = pulumi.Output.all(
+                audit=args.audit_bucket_arn,
+                dlq=self.dead_letter_queues[fn.name].arn,
+                key=args.kms_key_arn,
+                bus=bus_arn,
+            ).apply(partial(_policy_document, fn, args))
+            aws.iam.RolePolicy(f"{name}-{fn.name}", role=role.id, policy=policy, opts=child)
+            function = aws.lambda_.Function(
+                f"{name}-{fn.name}",
+                name=f"sovgw-{j.id}-{fn.name}",
+                runtime="python3.13",
+                architectures=["arm64"],
+                handler=fn.handler,
+                code=code,
+                role=role.arn,
+                timeout=fn.timeout_seconds,
+                memory_size=fn.memory_mb,
+                reserved_concurrent_executions=fn.reserved_concurrency,
+                kms_key_arn=args.kms_key_arn,
+                tracing_config={"mode": "Active"},
+                vpc_config={
+                    "subnet_ids": list(args.subnet_ids),
+                    "security_group_ids": [args.security_group_id],
+                },
+                environment={
+                    "variables": {
+                        "SOVGW_JURISDICTION": j.id,
+                        "SOVGW_CONFIG": "config/gateway.yaml",
+                        "POWERTOOLS_SERVICE_NAME": f"sovgw-{fn.name}",
+                        "POWERTOOLS_LOG_LEVEL": "INFO",
+                    }
+                },
+                opts=child,
+            )
+            aws.lambda_.FunctionEventInvokeConfig(
+                f"{name}-{fn.name}",
+                function_name=function.name,
+                maximum_retry_attempts=ASYNC_RETRIES,
+                maximum_event_age_in_seconds=21_600,
+                destination_config={
+                    "on_failure": {"destination": self.dead_letter_queues[fn.name].arn}
+                },
+                opts=child,
+            )
+            self.functions[fn.name] = function
+        self.register_outputs({"functions": {k: f.name for k, f in self.functions.items()}})
