@@ -12,6 +12,7 @@ from infra.components.audit import AuditStore, AuditStoreArgs
 from infra.components.functions import Functions, FunctionsArgs
 from infra.components.model_endpoint import ModelEndpointArgs, SovereignModelEndpoint
 from infra.components.network import NetworkArgs, SovereignNetwork
+from infra.components.trail import CloudTrailLog, TrailArgs
 from infra.components.wiring import EventWiring, EventWiringArgs
 from model_serving.serving_config import MODEL_PRESETS, plan_serving
 from sovgw.config import GatewayConfig, Jurisdiction, TrustTier
@@ -21,6 +22,7 @@ OUTPUT_AUDIT_BUCKET = "auditBucket"
 OUTPUT_KMS_KEY_ARN = "kmsKeyArn"
 OUTPUT_EVENT_BUSES = "eventBuses"
 OUTPUT_MODEL_ENDPOINTS = "modelEndpoints"
+OUTPUT_TRAIL_BUCKET = "cloudTrailBucket"
 
 
 @dataclass(frozen=True)
@@ -74,10 +76,18 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
     audit = AuditStore(
         f"sovgw-{jurisdiction.id}-audit", AuditStoreArgs(jurisdiction.id, key.arn), opts
     )
+    trail = CloudTrailLog(
+        f"sovgw-{jurisdiction.id}-trail",
+        TrailArgs(
+            jurisdiction.id, jurisdiction.region, config.account_id, key.arn, audit.bucket.arn
+        ),
+        opts,
+    )
     outputs: dict[str, pulumi.Output[object]] = {
         OUTPUT_VPC_ID: network.vpc.id,
         OUTPUT_AUDIT_BUCKET: audit.bucket.bucket,
         OUTPUT_KMS_KEY_ARN: key.arn,
+        OUTPUT_TRAIL_BUCKET: trail.bucket.bucket,
     }
     endpoint_names: list[str] = []
     deployed_names: list[pulumi.Output[str]] = []

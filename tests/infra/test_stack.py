@@ -100,19 +100,25 @@ def test_audit_store_is_immutable_encrypted_and_tls_only() -> None:
         i for i in mocks.of_type("s3/bucket:Bucket") if i.get("bucket") == "sovgw-audit-eu-fr"
     ]
     assert bucket["objectLockEnabled"] is True
-    (lock,) = mocks.of_type("s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+
+    def of_audit_bucket(suffix: str) -> dict[str, Any]:
+        (found,) = [
+            i for i in mocks.of_type(suffix) if i["bucket"] == "sovgw-eu-fr-audit-bucket-id"
+        ]
+        return found
+
+    lock = of_audit_bucket("s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
     assert lock["rule"]["defaultRetention"]["mode"] == "COMPLIANCE"
-    (versioning,) = mocks.of_type("s3/bucketVersioning:BucketVersioning")
+    versioning = of_audit_bucket("s3/bucketVersioning:BucketVersioning")
     assert versioning["versioningConfiguration"]["status"] == "Enabled"
-    (sse,) = mocks.of_type(
+    sse = of_audit_bucket(
         "s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
     )
     assert sse["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
-    (policy,) = mocks.of_type("s3/bucketPolicy:BucketPolicy")
+    policy = of_audit_bucket("s3/bucketPolicy:BucketPolicy")
     statement = json.loads(policy["policy"])["Statement"][0]
-    assert statement["Effect"] == "Deny" and statement["Condition"] == {
-        "Bool": {"aws:SecureTransport": "false"}
-    }
+    assert statement["Effect"] == "Deny"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     digest_keys = [k for k in mocks.of_type("kms/key:Key") if k.get("keyUsage") == "SIGN_VERIFY"]
     assert digest_keys and digest_keys[0]["customerMasterKeySpec"] == "ECC_NIST_P256"
 
@@ -261,3 +267,30 @@ def test_functions_are_private_bounded_and_dead_letter_on_failure() -> None:
     assert invoke["Resource"] == [
         f"arn:aws:sagemaker:eu-central-1:{ACCOUNT}:endpoint/sovgw-eu-de-llm"
     ]
+
+
+def test_cloudtrail_stays_in_region_validates_and_records_data_events() -> None:
+    mocks = _run("eu-de")
+    (trail,) = mocks.of_type("cloudtrail/trail:Trail")
+    assert trail["isMultiRegionTrail"] is False and trail["enableLogFileValidation"] is True
+    assert trail["kmsKeyId"]
+    resource_types = {
+        value
+        for selector in trail["advancedEventSelectors"]
+        for field in selector["fieldSelectors"]
+        if field["field"] == "resources.type"
+        for value in field["equals"]
+    }
+    assert resource_types == {"AWS::Lambda::Function", "AWS::S3::Object"}
+    prefixes = [
+        value
+        for selector in trail["advancedEventSelectors"]
+        for field in selector["fieldSelectors"]
+        if field["field"] == "resources.ARN"
+        for value in field["startsWiths"]
+    ]
+    assert prefixes == ["arn:aws:mock:::sovgw-eu-de-audit-bucket/"]
+    buckets = [
+        b for b in mocks.of_type("s3/bucket:Bucket") if b["bucket"].startswith("sovgw-trail-eu-de-")
+    ]
+    assert buckets and buckets[0]["objectLockEnabled"] is True
