@@ -3,11 +3,12 @@ TLS only, plus the asymmetric key that signs audit digests."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+
+from infra.components.buckets import locked_bucket
 
 
 @dataclass(frozen=True)
@@ -25,69 +26,12 @@ class AuditStore(pulumi.ComponentResource):
     ) -> None:
         super().__init__("sovgw:audit:AuditStore", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.bucket = aws.s3.Bucket(
-            f"{name}-bucket",
-            bucket=f"sovgw-audit-{args.jurisdiction}",
-            object_lock_enabled=True,
-            force_destroy=False,
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
-        )
-        aws.s3.BucketVersioning(
-            f"{name}-versioning",
-            bucket=self.bucket.id,
-            versioning_configuration={"status": "Enabled"},
-            opts=child,
-        )
-        aws.s3.BucketObjectLockConfiguration(
-            f"{name}-lock",
-            bucket=self.bucket.id,
-            rule={"default_retention": {"mode": "COMPLIANCE", "days": args.retention_days}},
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-sse",
-            bucket=self.bucket.id,
-            rules=[
-                {
-                    "apply_server_side_encryption_by_default": {
-                        "sse_algorithm": "aws:kms",
-                        "kms_master_key_id": args.kms_key_arn,
-                    },
-                    "bucket_key_enabled": True,
-                }
-            ],
-            opts=child,
-        )
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-private",
-            bucket=self.bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketPolicy(
-            f"{name}-tls-only",
-            bucket=self.bucket.id,
-            policy=self.bucket.arn.apply(
-                lambda arn: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Sid": "DenyInsecureTransport",
-                                "Effect": "Deny",
-                                "Principal": "*",
-                                "Action": "s3:*",
-                                "Resource": [arn, f"{arn}/*"],
-                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                            }
-                        ],
-                    }
-                )
-            ),
-            opts=child,
+        self.bucket, _ = locked_bucket(
+            name,
+            f"sovgw-audit-{args.jurisdiction}",
+            args.kms_key_arn,
+            args.retention_days,
+            parent=self,
         )
         self.digest_key = aws.kms.Key(
             f"{name}-digest-key",

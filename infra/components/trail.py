@@ -7,11 +7,13 @@ the inference trail, linked to these logs by request id (``sovgw audit trace``).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+
+from infra.components.buckets import locked_bucket
 
 
 @dataclass(frozen=True)
@@ -59,91 +61,42 @@ class CloudTrailLog(pulumi.ComponentResource):
         self, name: str, args: TrailArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("sovgw:audit:CloudTrailLog", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         trail_name = f"sovgw-{args.jurisdiction}"
         trail_arn = f"arn:aws:cloudtrail:{args.region}:{args.account_id}:trail/{trail_name}"
-        self.bucket = aws.s3.Bucket(
-            f"{name}-bucket",
-            bucket=f"sovgw-trail-{args.jurisdiction}-{args.account_id}",
-            object_lock_enabled=True,
-            opts=child,
-        )
-        aws.s3.BucketVersioning(
-            f"{name}-versioning",
-            bucket=self.bucket.id,
-            versioning_configuration={"status": "Enabled"},
-            opts=child,
-        )
-        aws.s3.BucketObjectLockConfiguration(
-            f"{name}-lock",
-            bucket=self.bucket.id,
-            rule={"default_retention": {"mode": "COMPLIANCE", "days": args.retention_days}},
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-sse",
-            bucket=self.bucket.id,
-            rules=[
+
+        def cloudtrail_access(arn: str) -> list[dict[str, Any]]:
+            service = {"Service": "cloudtrail.amazonaws.com"}
+            return [
                 {
-                    "apply_server_side_encryption_by_default": {
-                        "sse_algorithm": "aws:kms",
-                        "kms_master_key_id": args.kms_key_arn,
-                    }
-                }
-            ],
-            opts=child,
-        )
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-private",
-            bucket=self.bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        policy = aws.s3.BucketPolicy(
-            f"{name}-policy",
-            bucket=self.bucket.id,
-            policy=self.bucket.arn.apply(
-                lambda arn: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Sid": "CloudTrailAclCheck",
-                                "Effect": "Allow",
-                                "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                                "Action": "s3:GetBucketAcl",
-                                "Resource": arn,
-                                "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}},
-                            },
-                            {
-                                "Sid": "CloudTrailWrite",
-                                "Effect": "Allow",
-                                "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                                "Action": "s3:PutObject",
-                                "Resource": f"{arn}/AWSLogs/{args.account_id}/*",
-                                "Condition": {
-                                    "StringEquals": {
-                                        "aws:SourceArn": trail_arn,
-                                        "s3:x-amz-acl": "bucket-owner-full-control",
-                                    }
-                                },
-                            },
-                            {
-                                "Sid": "DenyInsecureTransport",
-                                "Effect": "Deny",
-                                "Principal": "*",
-                                "Action": "s3:*",
-                                "Resource": [arn, f"{arn}/*"],
-                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                            },
-                        ],
-                    }
-                )
-            ),
-            opts=child,
+                    "Sid": "CloudTrailAclCheck",
+                    "Effect": "Allow",
+                    "Principal": service,
+                    "Action": "s3:GetBucketAcl",
+                    "Resource": arn,
+                    "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}},
+                },
+                {
+                    "Sid": "CloudTrailWrite",
+                    "Effect": "Allow",
+                    "Principal": service,
+                    "Action": "s3:PutObject",
+                    "Resource": f"{arn}/AWSLogs/{args.account_id}/*",
+                    "Condition": {
+                        "StringEquals": {
+                            "aws:SourceArn": trail_arn,
+                            "s3:x-amz-acl": "bucket-owner-full-control",
+                        }
+                    },
+                },
+            ]
+
+        self.bucket, policy = locked_bucket(
+            name,
+            f"sovgw-trail-{args.jurisdiction}-{args.account_id}",
+            args.kms_key_arn,
+            args.retention_days,
+            parent=self,
+            extra_statements=cloudtrail_access,
         )
         self.trail = aws.cloudtrail.Trail(
             f"{name}-trail",

@@ -1,0 +1,91 @@
+"""The one way this stack makes an evidence bucket: Object Lock (COMPLIANCE), versioned,
+SSE-KMS, never public, TLS only. Used by the audit store and the CloudTrail log."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+
+def locked_bucket(
+    name: str,
+    bucket_name: str,
+    kms_key_arn: pulumi.Input[str],
+    retention_days: int,
+    *,
+    parent: pulumi.Resource,
+    extra_statements: Callable[[str], list[dict[str, Any]]] = lambda _: [],
+) -> tuple[aws.s3.Bucket, aws.s3.BucketPolicy]:
+    """Create the bucket and its settings; ``extra_statements(arn)`` adds policy statements
+    (for example the CloudTrail service's write access) next to the TLS-only deny."""
+    child = pulumi.ResourceOptions(parent=parent)
+    bucket = aws.s3.Bucket(
+        f"{name}-bucket",
+        bucket=bucket_name,
+        object_lock_enabled=True,
+        force_destroy=False,
+        opts=pulumi.ResourceOptions(parent=parent, protect=True),
+    )
+    aws.s3.BucketVersioning(
+        f"{name}-versioning",
+        bucket=bucket.id,
+        versioning_configuration={"status": "Enabled"},
+        opts=child,
+    )
+    aws.s3.BucketObjectLockConfiguration(
+        f"{name}-lock",
+        bucket=bucket.id,
+        rule={"default_retention": {"mode": "COMPLIANCE", "days": retention_days}},
+        opts=child,
+    )
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{name}-sse",
+        bucket=bucket.id,
+        rules=[
+            {
+                "apply_server_side_encryption_by_default": {
+                    "sse_algorithm": "aws:kms",
+                    "kms_master_key_id": kms_key_arn,
+                },
+                "bucket_key_enabled": True,
+            }
+        ],
+        opts=child,
+    )
+    aws.s3.BucketPublicAccessBlock(
+        f"{name}-private",
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+        opts=child,
+    )
+    policy = aws.s3.BucketPolicy(
+        f"{name}-policy",
+        bucket=bucket.id,
+        policy=bucket.arn.apply(
+            lambda arn: json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "DenyInsecureTransport",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "s3:*",
+                            "Resource": [arn, f"{arn}/*"],
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        },
+                        *extra_statements(arn),
+                    ],
+                }
+            )
+        ),
+        opts=child,
+    )
+    return bucket, policy
