@@ -17,6 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra.components.iam import service_role
 from sovgw.config import Jurisdiction, OrgBinding
 from sovgw.wiring import FUNCTIONS, Function, dead_letter_queue_name
 
@@ -136,22 +137,7 @@ class Functions(pulumi.ComponentResource):
         }
         self.functions: dict[str, aws.lambda_.Function] = {}
         for fn in FUNCTIONS:
-            role = aws.iam.Role(
-                f"{name}-{fn.name}",
-                assume_role_policy=json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Action": "sts:AssumeRole",
-                                "Principal": {"Service": "lambda.amazonaws.com"},
-                            }
-                        ],
-                    }
-                ),
-                opts=child,
-            )
+            role = service_role(f"{name}-{fn.name}", "lambda.amazonaws.com", child)
             policy = pulumi.Output.all(
                 audit=args.audit_bucket_arn,
                 dlq=self.dead_letter_queues[fn.name].arn,

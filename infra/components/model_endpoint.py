@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.components.iam import service_role
 from model_serving.serving_config import ServingPlan
 from sovgw.config import Jurisdiction, ModelEndpoint, TrustTier
 
@@ -54,22 +55,7 @@ class SovereignModelEndpoint(pulumi.ComponentResource):
         j, plan = args.jurisdiction, args.plan
         startup_timeout = plan.container_startup_health_check_timeout_seconds
         bucket_arn = f"arn:aws:s3:::{j.models_bucket}"
-        self.role = aws.iam.Role(
-            f"{name}-role",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": "sts:AssumeRole",
-                            "Principal": {"Service": "sagemaker.amazonaws.com"},
-                        }
-                    ],
-                }
-            ),
-            opts=child,
-        )
+        self.role = service_role(f"{name}-role", "sagemaker.amazonaws.com", child)
         aws.iam.RolePolicy(
             f"{name}-access",
             role=self.role.id,

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.components.iam import service_role
+
 INTERFACE_SERVICES = (
     "sagemaker.runtime",
     "sagemaker.api",
@@ -116,22 +118,7 @@ class SovereignNetwork(pulumi.ComponentResource):
         flow_logs = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs", retention_in_days=365, kms_key_id=args.flow_log_key_arn, opts=child
         )
-        flow_role = aws.iam.Role(
-            f"{name}-flow-logs",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": "sts:AssumeRole",
-                            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                        }
-                    ],
-                }
-            ),
-            opts=child,
-        )
+        flow_role = service_role(f"{name}-flow-logs", "vpc-flow-logs.amazonaws.com", child)
         aws.iam.RolePolicy(
             f"{name}-flow-logs",
             role=flow_role.id,
