@@ -70,7 +70,7 @@ def cloudtrail_events(s3: Any, bucket: str, prefix: str) -> dict[str, list[dict[
 
 
 def retention_of(store: S3AuditStore) -> str:
-    s3 = store._s3
+    s3 = store.s3
     try:
         rule = s3.get_object_lock_configuration(Bucket=store.bucket)["ObjectLockConfiguration"][
             "Rule"

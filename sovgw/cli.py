@@ -232,7 +232,7 @@ def _audit(args: argparse.Namespace) -> int:
         trail: dict[str, list[dict[str, object]]] = {}
         if args.cloudtrail_bucket:
             trail = audit_tools.cloudtrail_events(
-                store._s3, args.cloudtrail_bucket, args.cloudtrail_prefix
+                store.s3, args.cloudtrail_bucket, args.cloudtrail_prefix
             )
         if not records:
             print(f"no audit record links to {args.identifier}")

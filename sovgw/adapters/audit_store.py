@@ -40,6 +40,11 @@ class S3AuditStore:
         self._signing_key = signing_key
         self._public_key: ec.EllipticCurvePublicKey | None = None
 
+    @property
+    def s3(self) -> Any:
+        """The S3 client, for read-only look-ups beside the store (retention, CloudTrail)."""
+        return self._s3
+
     def streams(self, jurisdiction: str) -> list[str]:
         """``<jurisdiction>/<org>`` for every org with records."""
         found: list[str] = []

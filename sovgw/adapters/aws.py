@@ -63,6 +63,11 @@ class SageMakerModels:
         )
 
 
+def audit_record_key(jurisdiction: str, org_id: str | None, record_id: str) -> str:
+    """Where an audit record lives in its jurisdiction's bucket (one stream per org)."""
+    return f"records/{jurisdiction}/{org_id or '-'}/{record_id}.json"
+
+
 class S3AuditSink:
     """``AuditSink`` writing one JSON object per record into an Object Lock bucket.
 
@@ -81,7 +86,7 @@ class S3AuditSink:
         self._invocation_links = invocation_links
 
     def key_for(self, record: AuditRecord) -> str:
-        return f"records/{record.jurisdiction}/{record.org_id or '-'}/{record.record_id}.json"
+        return audit_record_key(record.jurisdiction, record.org_id, record.record_id)
 
     def write(self, record: AuditRecord) -> str:
         """Store once; links the record to the invocation writing it (Lambda request id, trace)."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sovgw.adapters.aws import audit_record_key
 from sovgw.audit_tools import open_store
 from sovgw.config import GatewayConfig, load_config
 from sovgw.domain.audit import Stage, audit_record_id
@@ -42,9 +43,7 @@ def _audit(
     jurisdiction = config.jurisdiction(binding.jurisdiction)
     assert jurisdiction is not None
     s3 = stack.session(jurisdiction.region).client("s3")
-    key = (
-        f"records/{jurisdiction.id}/{binding.org_id}/{audit_record_id(sent.event_uuid, stage)}.json"
-    )
+    key = audit_record_key(jurisdiction.id, binding.org_id, audit_record_id(sent.event_uuid, stage))
     try:
         body = s3.get_object(Bucket=jurisdiction.audit_bucket, Key=key)["Body"].read()
     except s3.exceptions.NoSuchKey:
