@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from sovgw.config import GatewayConfig, Jurisdiction, load_config
 from sovgw.domain.audit import rejection_record
 from sovgw.domain.errors import GatewayError, RejectedInput
+from sovgw.domain.failover import BreakerBoard
 from sovgw.logs import make_logger
 from sovgw.ports import (
     AuditSink,
@@ -72,6 +73,7 @@ class Dependencies:
     model: ModelInvoker
     vault: MappingVault
     crm_factory: Callable[[str], CrmRecords]
+    breakers: BreakerBoard = field(default_factory=BreakerBoard)
     _crm_cache: dict[str, CrmRecords] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

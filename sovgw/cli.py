@@ -297,6 +297,43 @@ def _scan(args: argparse.Namespace) -> int:
     return 1 if stats.errors else 0
 
 
+def _policy(args: argparse.Namespace) -> int:
+    from sovgw.config import load_config  # noqa: PLC0415
+    from sovgw.policy_tools import check_policy, explain  # noqa: PLC0415
+
+    config = load_config(Path(args.config))
+    if args.policy_command == "check":
+        return check_policy(Path(args.file), config, sys.stdout, as_json=args.json)
+    return explain(
+        config,
+        args.jurisdiction,
+        args.level,
+        args.purpose,
+        residual_level=args.residual_level,
+        out=sys.stdout,
+    )
+
+
+def _add_policy_commands(commands: Any) -> None:
+    policy = commands.add_parser("policy", help="routing policies: validate and explain")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True)
+    check = policy_commands.add_parser("check", help="validate a policy, print its decisions")
+    check.add_argument("file")
+    check.add_argument("--json", action="store_true", help="the decision table as JSON")
+    explain = policy_commands.add_parser(
+        "explain", help="what happens to data of a level and purpose (exit 3: denied)"
+    )
+    explain.add_argument("--level", required=True)
+    explain.add_argument("--purpose", required=True)
+    explain.add_argument("--jurisdiction", required=True)
+    explain.add_argument(
+        "--residual-level", help="level once pseudonymised (default: the level itself)"
+    )
+    for command in (check, explain):
+        command.add_argument("--config", default="config/gateway.yaml")
+        command.set_defaults(run=_policy)
+
+
 def _add_audit_commands(commands: Any) -> None:
     audit = commands.add_parser("audit", help="verify, trace and report on the audit trail")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
@@ -390,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_model_commands(commands)
     _add_audit_commands(commands)
+    _add_policy_commands(commands)
     scan = commands.add_parser("scan", help="classify JSON Lines (text or Salesforce records)")
     scan.add_argument("file", nargs="?", default="-", help="JSON Lines file, or - for stdin")
     scan.add_argument(

@@ -7,48 +7,31 @@ Everything here is validated at load time so a typo fails the deployment, not a 
 from __future__ import annotations
 
 import re
-from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-AWS_REGION_PATTERN = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
+from sovgw.policy import (
+    AWS_REGION_PATTERN,
+    Frozen,
+    ModelEndpoint,
+    RoutingPolicy,
+    TrustTier,
+    read_yaml,
+)
+
 SALESFORCE_ORG_ID_PATTERN = r"^00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$"
+__all__ = ["GatewayConfig", "Jurisdiction", "ModelEndpoint", "OrgBinding", "TrustTier"]
 
 
-class TrustTier(StrEnum):
-    """Who operates an endpoint: ``sovereign`` is ours in-region, ``external`` is anyone else."""
-
-    SOVEREIGN = "sovereign"
-    EXTERNAL = "external"
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ModelEndpoint(_Frozen):
-    """A model endpoint the gateway may call (a SageMaker endpoint name in a region)."""
-
-    name: str = Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-    region: str = Field(pattern=AWS_REGION_PATTERN)
-    tier: TrustTier
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}@{self.region}"
-
-
-class Jurisdiction(_Frozen):
+class Jurisdiction(Frozen):
     """A legal area whose data stays in ``allowed_regions`` and whose stack runs in ``region``."""
 
     id: str = Field(pattern=r"^[a-z][a-z0-9-]{1,30}$")
     region: str = Field(pattern=AWS_REGION_PATTERN)
     allowed_regions: tuple[str, ...] = Field(min_length=1)
-    endpoints: tuple[ModelEndpoint, ...] = ()
-    allow_external_for_public: bool = False
+    policy: RoutingPolicy
 
     @field_validator("allowed_regions")
     @classmethod
@@ -64,7 +47,16 @@ class Jurisdiction(_Frozen):
             raise ValueError(
                 f"jurisdiction {self.id}: home region {self.region} is not in allowed_regions"
             )
+        if self.policy.jurisdiction != self.id:
+            raise ValueError(
+                f"jurisdiction {self.id} has the policy of {self.policy.jurisdiction!r}"
+            )
         return self
+
+    @property
+    def endpoints(self) -> tuple[ModelEndpoint, ...]:
+        """Every destination its policy names (routing still excludes any outside the region)."""
+        return self.policy.destinations
 
     @property
     def event_bus(self) -> str:
@@ -87,7 +79,7 @@ class Jurisdiction(_Frozen):
         return f"alias/sovgw-{self.id}-audit-digest"
 
 
-class OrgBinding(_Frozen):
+class OrgBinding(Frozen):
     """A Salesforce org, the jurisdiction its data belongs to and where its credentials live."""
 
     org_id: str = Field(pattern=SALESFORCE_ORG_ID_PATTERN)
@@ -105,7 +97,7 @@ class OrgBinding(_Frozen):
         return f"aws.partner/salesforce.com/{self.org_id}/{self.relay_channel_id}"
 
 
-class GatewayConfig(_Frozen):
+class GatewayConfig(Frozen):
     """All jurisdictions and org bindings a deployment knows; anything else is denied."""
 
     jurisdictions: tuple[Jurisdiction, ...] = Field(min_length=1)
@@ -140,7 +132,10 @@ class GatewayConfig(_Frozen):
 
 
 def load_config(path: Path) -> GatewayConfig:
-    """Load and validate a gateway configuration file (YAML)."""
-    with path.open(encoding="utf-8") as handle:
-        raw = yaml.safe_load(handle)
+    """Load and validate a gateway configuration file (YAML); a jurisdiction's ``policy`` may
+    be the path of its policy file, relative to the configuration file."""
+    raw = read_yaml(path)
+    for jurisdiction in raw.get("jurisdictions") or () if isinstance(raw, dict) else ():
+        if isinstance(jurisdiction, dict) and isinstance(jurisdiction.get("policy"), str):
+            jurisdiction["policy"] = read_yaml(path.parent / jurisdiction["policy"])
     return GatewayConfig.model_validate(raw)

@@ -25,6 +25,7 @@ def handle(event: Mapping[str, Any], deps: Dependencies) -> dict[str, Any]:
         crm=deps.crm_for(org_id),
         audit=deps.audit,
         vault=deps.vault,
+        breakers=deps.breakers,
     )
     logger.info(
         "routed", status=outcome["status"], rule_id=outcome["rule_id"], endpoint=outcome["endpoint"]

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sovgw.domain.levels import DataLevel
 
-AUDIT_SCHEMA_VERSION = "1.1"
+AUDIT_SCHEMA_VERSION = "1.2"
 _AUDIT_NAMESPACE = uuid.UUID("6f1c1d2e-6a43-4d2b-9c0e-3c1b8f0e5a77")
 
 
@@ -71,6 +71,10 @@ class AuditRecord(BaseModel):
     endpoint: str | None = None
     rule_id: str | None = None
     reason: str | None = None
+    policy_version: str | None = None
+    residual_level: DataLevel | None = None
+    candidates: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
     outcome: Outcome
     prompt_sha256: str | None = None
     output_removed: dict[str, int] = Field(default_factory=dict)

@@ -6,16 +6,23 @@ import hashlib
 from collections import Counter
 from typing import Any
 
-from sovgw.config import GatewayConfig, Jurisdiction
+from sovgw.config import GatewayConfig, Jurisdiction, ModelEndpoint
 from sovgw.domain import dlp
 from sovgw.domain.audit import AuditLinks, AuditRecord, Outcome, Stage, audit_record_id
 from sovgw.domain.errors import RejectedInput, SovereigntyViolation
+from sovgw.domain.failover import BreakerBoard, call_with_failover
 from sovgw.domain.levels import DataLevel, highest
 from sovgw.domain.minimise import fields_for, object_for_record, relevant_segments
-from sovgw.domain.pseudonymise import PlaceholderTable, pseudonymise, restore, scan_output
+from sovgw.domain.pseudonymise import (
+    PlaceholderTable,
+    pseudonymise,
+    residual_level,
+    restore,
+    scan_output,
+)
 from sovgw.domain.requests import AIRequest, ClassifiedRequest
-from sovgw.domain.routing import decide_route
-from sovgw.ports import AuditSink, CrmRecords, MappingVault, ModelInvoker
+from sovgw.domain.routing import RouteDecision, RouteQuery, decide_route
+from sovgw.ports import AuditSink, CrmRecords, MappingVault, ModelInvoker, ModelReply
 
 SYSTEM_PROMPT = (
     "You assist a legal and HR team. Placeholders such as [EMAIL_1] stand for removed personal "
@@ -88,9 +95,11 @@ def classify_request(
     table = PlaceholderTable()
     findings_total: Counter[str] = Counter()
     levels: list[DataLevel] = []
+    residual_levels: list[DataLevel] = []
     lines: list[str] = []
     for field in fields:
         levels.append(metadata.get(field, DataLevel.PRIVILEGED))
+        residual_levels.append(levels[-1])
         value = record.get(field)
         if value is None:
             continue
@@ -99,6 +108,7 @@ def classify_request(
         for finding in findings:
             findings_total[finding.entity.value] += 1
             levels.append(dlp.ENTITY_LEVELS[finding.entity])
+        residual_levels.append(residual_level(findings))
         lines.append(f"{field}: {pseudonymise(text, findings, table)}")
 
     minimised = "\n".join(lines)
@@ -107,6 +117,7 @@ def classify_request(
         jurisdiction=jurisdiction.id,
         sobject=sobject,
         level=highest(levels),
+        residual_level=highest(residual_levels),
         entity_counts=dict(findings_total),
         fields_used=fields,
         instruction=spec.instruction,
@@ -139,13 +150,24 @@ def route_and_invoke(
     crm: CrmRecords,
     audit: AuditSink,
     vault: MappingVault,
+    breakers: BreakerBoard,
 ) -> dict[str, object]:
-    """Decide where the request may go, call that model, write the result back, audit each step.
+    """Decide where the request may go, call that model (failing over only among the endpoints
+    the decision allows), write the result back, audit each step.
 
     A denial is an outcome, not an error: Salesforce gets a ``Denied`` result with the reason.
+    When no allowed endpoint is healthy, ``NoHealthyEndpoint`` (retryable) leaves the event in
+    its queue.
     """
     request = classified.request
-    decision = decide_route(classified.level, jurisdiction)
+    decision = decide_route(
+        RouteQuery(
+            level=classified.level,
+            residual_level=classified.residual_level,
+            purpose=request.purpose,
+        ),
+        jurisdiction,
+    )
     routing_record = audit.write(
         _record(
             request,
@@ -154,11 +176,8 @@ def route_and_invoke(
             classified.level,
             region=decision.endpoint.region if decision.endpoint else None,
             endpoint=decision.endpoint.name if decision.endpoint else None,
-            rule_id=decision.rule_id,
-            reason=decision.reason,
-            outcome=Outcome.OK if decision.allowed else Outcome.DENIED,
             prompt_sha256=classified.prompt_sha256,
-            links=_links(request),
+            **decision_fields(decision),
         )
     )
 
@@ -170,20 +189,18 @@ def route_and_invoke(
         "Policy_Rule__c": decision.rule_id,
     }
     aws_request_ids: tuple[str, ...] = ()
-    if decision.allowed and decision.endpoint is not None:
-        endpoint = decision.endpoint
-        if endpoint.region not in jurisdiction.allowed_regions:
-            raise SovereigntyViolation(f"refusing {endpoint.ref}: outside {jurisdiction.id}")
-        reply = model.invoke(
-            endpoint,
-            [
-                {"role": "system", "content": SYSTEM_PROMPT},
-                {
-                    "role": "user",
-                    "content": f"{classified.instruction}\n\n{classified.minimised_text}",
-                },
-            ],
-        )
+    if decision.allowed:
+        messages = [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": f"{classified.instruction}\n\n{classified.minimised_text}"},
+        ]
+
+        def invoke(endpoint: ModelEndpoint) -> ModelReply:
+            if endpoint.region not in jurisdiction.allowed_regions:
+                raise SovereigntyViolation(f"refusing {endpoint.ref}: outside {jurisdiction.id}")
+            return model.invoke(endpoint, messages)
+
+        _, reply = call_with_failover(decision.endpoints, breakers, invoke)
         aws_request_ids = (reply.aws_request_id,) if reply.aws_request_id else ()
         mapping = (
             vault.open(classified.sealed_mapping, mapping_context(request, jurisdiction))
@@ -200,6 +217,7 @@ def route_and_invoke(
                 region=reply.region,
                 endpoint=reply.endpoint,
                 rule_id=decision.rule_id,
+                policy_version=decision.policy_version,
                 outcome=Outcome.OK,
                 prompt_sha256=classified.prompt_sha256,
                 output_removed=dict(removed),
@@ -212,8 +230,10 @@ def route_and_invoke(
             "Model_Region__c": reply.region,
             "Result__c": restore(cleaned, mapping)[:32_000],
         }
+        written_to: tuple[str | None, str | None] = (reply.region, reply.endpoint)
     else:
-        result_fields |= {"Status__c": "Denied", "Result__c": decision.reason}
+        result_fields |= {"Status__c": "Denied", "Result__c": decision.reason[:32_000]}
+        written_to = (None, None)
 
     result_id = crm.upsert_result(request.event_uuid, result_fields)
     write_back_location = audit.write(
@@ -222,9 +242,10 @@ def route_and_invoke(
             jurisdiction,
             Stage.WRITE_BACK,
             classified.level,
-            region=decision.endpoint.region if decision.endpoint else None,
-            endpoint=decision.endpoint.name if decision.endpoint else None,
+            region=written_to[0],
+            endpoint=written_to[1],
             rule_id=decision.rule_id,
+            policy_version=decision.policy_version,
             outcome=Outcome.OK if decision.allowed else Outcome.DENIED,
             links=_links(request, salesforce_result_id=result_id, aws_request_ids=aws_request_ids),
         )
@@ -233,8 +254,21 @@ def route_and_invoke(
         "status": "completed" if decision.allowed else "denied",
         "level": classified.level.value,
         "rule_id": decision.rule_id,
-        "endpoint": decision.endpoint.ref if decision.endpoint else None,
+        "endpoint": f"{written_to[1]}@{written_to[0]}" if decision.allowed else None,
         "result_id": result_id,
         "routing_audit": routing_record,
         "write_back_audit": write_back_location,
+    }
+
+
+def decision_fields(decision: RouteDecision) -> dict[str, Any]:
+    """The audit record fields that explain a routing decision (shared by both entry points)."""
+    return {
+        "rule_id": decision.rule_id,
+        "reason": decision.reason,
+        "policy_version": decision.policy_version,
+        "residual_level": decision.query.leaving_level,
+        "candidates": tuple(e.ref for e in decision.endpoints),
+        "excluded": decision.excluded,
+        "outcome": Outcome.OK if decision.allowed else Outcome.DENIED,
     }

@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from sovgw.domain import dlp
+from sovgw.domain.levels import DataLevel
 
 PLACEHOLDER = re.compile(r"\[(?:EMAIL|PHONE|IBAN|CREDIT_CARD|NATIONAL_ID|SECRET|IP_ADDRESS)_\d+\]")
 
@@ -48,6 +49,14 @@ def pseudonymise(text: str, findings: list[dlp.Finding], table: PlaceholderTable
         cursor = finding.end
     parts.append(text[cursor:])
     return "".join(parts)
+
+
+def residual_level(findings: list[dlp.Finding]) -> DataLevel:
+    """The level of a text once ``pseudonymise`` replaced its values: only privilege markers
+    stay in the text, so only they keep it above PUBLIC."""
+    if any(f.entity is dlp.EntityType.PRIVILEGED for f in findings):
+        return DataLevel.PRIVILEGED
+    return DataLevel.PUBLIC
 
 
 def scan_output(text: str, mapping: dict[str, str]) -> tuple[str, Counter[str]]:

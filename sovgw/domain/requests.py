@@ -30,6 +30,8 @@ class ClassifiedRequest(BaseModel):
     jurisdiction: str
     sobject: str
     level: DataLevel
+    # The level of what leaves after pseudonymisation; missing means ``level`` (fail closed).
+    residual_level: DataLevel | None = None
     entity_counts: dict[str, int]
     fields_used: tuple[str, ...]
     instruction: str

@@ -177,20 +177,23 @@ def _run_with_model(model: Any) -> RecordingMocks:
 
 def test_model_endpoint_is_isolated_in_region_and_follows_the_plan() -> None:
     mocks = _run_with_model(_model_settings())
-    (model,) = mocks.of_type("sagemaker/model:Model")
-    assert model["enableNetworkIsolation"] is True
-    assert model["vpcConfig"]["subnets"] and model["vpcConfig"]["securityGroupIds"]
-    container = model["primaryContainer"]
-    assert container["image"].startswith("763104351884.dkr.ecr.eu-central-1.amazonaws.com/vllm:")
-    assert container["environment"]["HF_HUB_OFFLINE"] == "1"
-    assert container["modelDataUrl"].startswith("s3://sovgw-models-eu-de/")
-    (config,) = mocks.of_type("sagemaker/endpointConfiguration:EndpointConfiguration")
-    assert (
-        config["kmsKeyArn"] and config["productionVariants"][0]["instanceType"] == "ml.g6e.2xlarge"
-    )
-    endpoints = [e["name"] for e in mocks.of_type("sagemaker/endpoint:Endpoint")]
-    assert endpoints == ["sovgw-eu-de-llm"], (
-        "the misconfigured us-east-1 endpoint is never deployed"
+    models = mocks.of_type("sagemaker/model:Model")
+    assert len(models) == 2
+    for model in models:
+        assert model["enableNetworkIsolation"] is True
+        assert model["vpcConfig"]["subnets"] and model["vpcConfig"]["securityGroupIds"]
+        container = model["primaryContainer"]
+        assert container["image"].startswith(
+            "763104351884.dkr.ecr.eu-central-1.amazonaws.com/vllm:"
+        )
+        assert container["environment"]["HF_HUB_OFFLINE"] == "1"
+        assert container["modelDataUrl"].startswith("s3://sovgw-models-eu-de/")
+    for config in mocks.of_type("sagemaker/endpointConfiguration:EndpointConfiguration"):
+        assert config["kmsKeyArn"]
+        assert config["productionVariants"][0]["instanceType"] == "ml.g6e.2xlarge"
+    endpoints = sorted(e["name"] for e in mocks.of_type("sagemaker/endpoint:Endpoint"))
+    assert endpoints == ["sovgw-eu-de-llm", "sovgw-eu-de-llm-b"], (
+        "both in-region endpoints (failover) are deployed, the us-east-1 one never"
     )
     for policy in mocks.of_type("iam/rolePolicy:RolePolicy"):
         for statement in json.loads(policy["policy"])["Statement"]:
@@ -265,7 +268,8 @@ def test_functions_are_private_bounded_and_dead_letter_on_failure() -> None:
     )
     invoke = next(s for s in route_policy["Statement"] if "sagemaker:InvokeEndpoint" in s["Action"])
     assert invoke["Resource"] == [
-        f"arn:aws:sagemaker:eu-central-1:{ACCOUNT}:endpoint/sovgw-eu-de-llm"
+        f"arn:aws:sagemaker:eu-central-1:{ACCOUNT}:endpoint/sovgw-eu-de-llm",
+        f"arn:aws:sagemaker:eu-central-1:{ACCOUNT}:endpoint/sovgw-eu-de-llm-b",
     ]
 
 

@@ -5,13 +5,15 @@ from typing import Any
 
 import pytest
 
-from sovgw.config import Jurisdiction, ModelEndpoint, TrustTier
+from sovgw.config import ModelEndpoint, TrustTier
 from sovgw.domain.audit import AuditRecord, Stage
 from sovgw.domain.errors import RejectedInput
+from sovgw.domain.failover import BreakerBoard
 from sovgw.domain.levels import DataLevel
 from sovgw.domain.pipeline import classify_request, route_and_invoke
 from sovgw.domain.requests import AIRequest
 from sovgw.ports import ModelReply
+from tests.factories import make_jurisdiction
 
 CASE_ID = "5005E000000001dQAA"
 PERSONAL_VALUES = ("max.mueller@example.de", "+49 151 2345 6789", "DE89 3704 0044 0532 0130 00")
@@ -94,11 +96,8 @@ def _request(purpose: str = "summarise_case", record_id: str = CASE_ID) -> AIReq
     )
 
 
-JURISDICTION = Jurisdiction(
-    id="eu-de",
-    region="eu-central-1",
-    allowed_regions=("eu-central-1",),
-    endpoints=(ModelEndpoint(name="llm", region="eu-central-1", tier=TrustTier.SOVEREIGN),),
+JURISDICTION = make_jurisdiction(
+    ModelEndpoint(name="llm", region="eu-central-1", tier=TrustTier.SOVEREIGN)
 )
 ALL_PUBLIC = dict.fromkeys(("Subject", "Description", "Status", "Priority"), DataLevel.PUBLIC)
 
@@ -107,7 +106,13 @@ def test_personal_values_never_reach_the_model_or_the_audit_trail() -> None:
     crm, model, audit, vault = FakeCrm(ALL_PUBLIC), FakeModel(), FakeAudit(), FakeVault()
     classified = classify_request(_request(), JURISDICTION, crm, audit, vault)
     outcome = route_and_invoke(
-        classified, JURISDICTION, model=model, crm=crm, audit=audit, vault=vault
+        classified,
+        JURISDICTION,
+        model=model,
+        crm=crm,
+        audit=audit,
+        vault=vault,
+        breakers=BreakerBoard(),
     )
 
     assert classified.level is DataLevel.PERSONAL
@@ -136,7 +141,7 @@ def test_unclassified_fields_count_as_most_sensitive() -> None:
 
 
 def test_denied_request_writes_a_denied_result_and_calls_no_model() -> None:
-    closed = JURISDICTION.model_copy(update={"endpoints": ()})
+    closed = make_jurisdiction()
     crm, model, audit, vault = FakeCrm(ALL_PUBLIC), FakeModel(), FakeAudit(), FakeVault()
     outcome = route_and_invoke(
         classify_request(_request(), closed, crm, audit, vault),
@@ -145,6 +150,7 @@ def test_denied_request_writes_a_denied_result_and_calls_no_model() -> None:
         crm=crm,
         audit=audit,
         vault=vault,
+        breakers=BreakerBoard(),
     )
     assert outcome["status"] == "denied"
     assert model.calls == []
@@ -162,6 +168,7 @@ def test_replayed_request_does_not_write_a_second_result() -> None:
             crm=crm,
             audit=audit,
             vault=vault,
+            breakers=BreakerBoard(),
         )
     assert len(crm.results) == 1
     assert len(audit.records) == 4
@@ -216,7 +223,15 @@ def test_same_value_same_placeholder_and_mapping_only_sealed() -> None:
 def test_output_scanning_removes_exfiltrated_values_and_restores_the_request_values() -> None:
     crm, model, audit, vault = FakeCrm(ALL_PUBLIC), ExfiltratingModel(), FakeAudit(), FakeVault()
     classified = classify_request(_request(), JURISDICTION, crm, audit, vault)
-    route_and_invoke(classified, JURISDICTION, model=model, crm=crm, audit=audit, vault=vault)
+    route_and_invoke(
+        classified,
+        JURISDICTION,
+        model=model,
+        crm=crm,
+        audit=audit,
+        vault=vault,
+        breakers=BreakerBoard(),
+    )
     (result,) = crm.results.values()
     assert result["Result__c"] == (
         f"Write to {PERSONAL_VALUES[0]} (not [REMOVED_EMAIL]), pay [REMOVED_IBAN]."

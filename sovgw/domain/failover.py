@@ -1,0 +1,137 @@
+"""Circuit breakers per model endpoint, and failover among the endpoints a decision allows.
+
+Failover never widens a decision: it only walks ``RouteDecision.endpoints``, which the
+residency invariants already filtered. When no candidate is healthy the call fails with
+``NoHealthyEndpoint`` (retryable), so the event stays in its queue instead of being lost.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sovgw.config import ModelEndpoint
+from sovgw.domain.errors import UpstreamUnavailable
+
+Clock = Callable[[], float]
+
+
+class BreakerState(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class NoHealthyEndpoint(UpstreamUnavailable):
+    """Every endpoint the policy allows is failing or open: retry later, never elsewhere."""
+
+
+@dataclass
+class CircuitBreaker:
+    """Opens after ``failure_threshold`` consecutive failures; after ``cooldown_s`` lets one
+    probe through (half-open); a failed probe doubles the cooldown up to ``max_cooldown_s``."""
+
+    failure_threshold: int = 3
+    cooldown_s: float = 30.0
+    max_cooldown_s: float = 300.0
+    clock: Clock = time.monotonic
+    state: BreakerState = BreakerState.CLOSED
+    failures: int = 0
+    opened_at: float = 0.0
+    current_cooldown_s: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def allow(self) -> bool:
+        """Whether a call may be attempted now (in half-open, only one at a time)."""
+        with self._lock:
+            if self.state is BreakerState.CLOSED:
+                return True
+            if self.state is BreakerState.OPEN:
+                if self.clock() - self.opened_at >= self.current_cooldown_s:
+                    self.state = BreakerState.HALF_OPEN
+                    return True
+                return False
+            return False  # a probe is already in flight
+
+    def success(self) -> None:
+        with self._lock:
+            self.state = BreakerState.CLOSED
+            self.failures = 0
+            self.current_cooldown_s = 0.0
+
+    def failure(self) -> None:
+        with self._lock:
+            self.failures += 1
+            if self.state is BreakerState.HALF_OPEN:
+                self.current_cooldown_s = min(self.current_cooldown_s * 2, self.max_cooldown_s)
+            elif self.failures >= self.failure_threshold:
+                self.current_cooldown_s = self.cooldown_s
+            else:
+                return
+            self.state = BreakerState.OPEN
+            self.opened_at = self.clock()
+
+
+@dataclass
+class BreakerBoard:
+    """One breaker per endpoint, created on first use (per process: a Lambda container or a
+    proxy instance; each judges the endpoints it can reach itself)."""
+
+    failure_threshold: int = 3
+    cooldown_s: float = 30.0
+    clock: Clock = time.monotonic
+    breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def for_endpoint(self, endpoint: ModelEndpoint) -> CircuitBreaker:
+        with self._lock:
+            breaker = self.breakers.get(endpoint.ref)
+            if breaker is None:
+                breaker = CircuitBreaker(
+                    failure_threshold=self.failure_threshold,
+                    cooldown_s=self.cooldown_s,
+                    clock=self.clock,
+                )
+                self.breakers[endpoint.ref] = breaker
+            return breaker
+
+    def states(self) -> dict[str, str]:
+        with self._lock:
+            return {ref: b.state.value for ref, b in self.breakers.items()}
+
+
+def call_with_failover[T](
+    endpoints: tuple[ModelEndpoint, ...],
+    board: BreakerBoard,
+    call: Callable[[ModelEndpoint], T],
+) -> tuple[ModelEndpoint, T]:
+    """Call the first endpoint whose breaker allows it and that answers; record each outcome.
+
+    Only ``UpstreamUnavailable`` moves on to the next endpoint; any other error (a refused
+    request, a sovereignty violation) is the answer and propagates at once.
+    """
+    failures: list[str] = []
+    for endpoint in endpoints:
+        breaker = board.for_endpoint(endpoint)
+        if not breaker.allow():
+            failures.append(f"{endpoint.ref}: circuit {breaker.state}")
+            continue
+        try:
+            result = call(endpoint)
+        except UpstreamUnavailable as error:
+            breaker.failure()
+            failures.append(str(error))
+            continue
+        except Exception:
+            breaker.success()  # the endpoint answered; the request was at fault
+            raise
+        breaker.success()
+        return endpoint, result
+    raise NoHealthyEndpoint(
+        "no healthy endpoint among those the policy allows: " + "; ".join(failures)
+        if failures
+        else "no endpoint to call"
+    )
