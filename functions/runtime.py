@@ -103,6 +103,7 @@ def build_dependencies(
         read_json_secret,
     )
     from sovgw.adapters.salesforce import SalesforceCredentials, SalesforceRecords  # noqa: PLC0415
+    from sovgw.adapters.upstreams import ModelRouter  # noqa: PLC0415
     from sovgw.adapters.vault import KmsMappingVault  # noqa: PLC0415
 
     model_client_config = Config(
@@ -143,7 +144,7 @@ def build_dependencies(
         audit=S3AuditSink(session.client("s3"), jurisdiction.audit_bucket, invocation_links),
         publisher=EventBridgePublisher(session.client("events"), jurisdiction.event_bus),
         dead_letters=SqsDeadLetters(sqs, dlq_url),
-        model=SageMakerModels(cache(runtime_client)),
+        model=ModelRouter(SageMakerModels(cache(runtime_client))),
         vault=KmsMappingVault(session.client("kms"), jurisdiction.kms_alias),
         crm_factory=crm_factory,
     )

@@ -8,10 +8,13 @@ visible locally instead of silently working.
 from __future__ import annotations
 
 import re
+import struct
 import time
 import uuid
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pydantic import ValidationError
 
@@ -29,7 +32,7 @@ from model_serving.schema import (
 from sovgw.httpd import BackgroundServer, QuietHandler
 
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
-_INVOCATIONS = re.compile(r"^/endpoints/([A-Za-z0-9-]{1,63})/invocations$")
+_INVOCATIONS = re.compile(r"^/endpoints/([A-Za-z0-9-]{1,63})/invocations(-response-stream)?$")
 DEFAULT_MAX_TOKENS = 256
 LOCAL_ACCOUNT = "000000000000"
 
@@ -41,6 +44,8 @@ class ServedEndpoints:
     endpoints: set[tuple[str, str]]
     backend: Backend = field(default_factory=DeterministicBackend)
     invocations: list[tuple[str, str]] = field(default_factory=list)
+    # Endpoints answering 503 ServiceUnavailable (failover drills and tests).
+    unavailable: set[tuple[str, str]] = field(default_factory=set)
     # What reached each endpoint, for tests and local auditing (never in production serving).
     received: list[tuple[str, str, list[dict[str, str]]]] = field(default_factory=list)
 
@@ -81,6 +86,42 @@ def _complete(
     )
 
 
+def _sse_chunks(name: str, pieces: Iterable[str]) -> Iterator[bytes]:
+    """A chat-completions SSE stream: role, one chunk per piece, finish, ``[DONE]``."""
+    stream_id = f"chatcmpl-{uuid.uuid4().hex}"
+
+    def event(delta: DeltaMessage, finish: Literal["stop"] | None = None) -> bytes:
+        chunk = ChatCompletionChunk(
+            id=stream_id,
+            created=int(time.time()),
+            model=name,
+            choices=[ChunkChoice(delta=delta, finish_reason=finish)],
+        )
+        return f"data: {chunk.model_dump_json(exclude_none=True)}\n\n".encode()
+
+    yield event(DeltaMessage(role="assistant"))
+    for piece in pieces:
+        yield event(DeltaMessage(content=piece))
+    yield event(DeltaMessage(), finish="stop")
+    yield b"data: [DONE]\n\n"
+
+
+def payload_part(data: bytes) -> bytes:
+    """One ``PayloadPart`` message of the AWS event-stream encoding (what botocore decodes):
+    prelude (total and header lengths, CRC32), string headers, payload, message CRC32."""
+    headers = b"".join(
+        bytes([len(key)]) + key + b"\x07" + struct.pack(">H", len(value)) + value
+        for key, value in (
+            (b":event-type", b"PayloadPart"),
+            (b":content-type", b"application/octet-stream"),
+            (b":message-type", b"event"),
+        )
+    )
+    prelude = struct.pack(">II", 16 + len(headers) + len(data), len(headers))
+    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + headers + data
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
 def make_handler(served: ServedEndpoints) -> type[QuietHandler]:
     class ModelHandler(QuietHandler):
         def do_GET(self) -> None:
@@ -101,7 +142,7 @@ def make_handler(served: ServedEndpoints) -> type[QuietHandler]:
                 return
             match = _INVOCATIONS.match(self.path)
             if match:
-                self._sagemaker_invoke(match.group(1), body)
+                self._sagemaker_invoke(match.group(1), body, streaming=bool(match.group(2)))
             elif self.path == "/v1/chat/completions":
                 self._openai_chat(body)
             else:
@@ -114,7 +155,7 @@ def make_handler(served: ServedEndpoints) -> type[QuietHandler]:
                 {"x-amzn-ErrorType": code, "x-amzn-RequestId": str(uuid.uuid4())},
             )
 
-        def _sagemaker_invoke(self, name: str, body: bytes) -> None:
+        def _sagemaker_invoke(self, name: str, body: bytes, *, streaming: bool) -> None:
             scope = _CREDENTIAL_SCOPE.search(self.headers.get("Authorization", ""))
             region = scope.group(1) if scope else ""
             if (region, name) not in served.endpoints:
@@ -124,6 +165,9 @@ def make_handler(served: ServedEndpoints) -> type[QuietHandler]:
                     f"Endpoint {name} of account {LOCAL_ACCOUNT} not found.",
                 )
                 return
+            if (region, name) in served.unavailable:
+                self._sagemaker_error(503, "ServiceUnavailable", f"Endpoint {name} is unavailable.")
+                return
             try:
                 request = ChatCompletionRequest.model_validate_json(body)
             except ValidationError as error:
@@ -132,6 +176,9 @@ def make_handler(served: ServedEndpoints) -> type[QuietHandler]:
                 )
                 return
             served.record(region, name, request.messages)
+            if streaming:
+                self._sagemaker_stream(name, region, request)
+                return
             completion = _complete(
                 served.backend,
                 name,
@@ -147,6 +194,23 @@ def make_handler(served: ServedEndpoints) -> type[QuietHandler]:
                     "x-amzn-RequestId": str(uuid.uuid4()),
                 },
             )
+
+        def _sagemaker_stream(self, name: str, region: str, request: ChatCompletionRequest) -> None:
+            """``InvokeEndpointWithResponseStream``: the OpenAI SSE stream of an LMI/vLLM
+            container, carried in ``PayloadPart`` events of the AWS event-stream encoding."""
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.amazon.eventstream")
+            self.send_header("X-Amzn-Invoked-Production-Variant", "AllTraffic")
+            self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            pieces = served.backend.stream(
+                name, region, request.messages, request.max_tokens or DEFAULT_MAX_TOKENS
+            )
+            for sse in _sse_chunks(name, pieces):
+                self.wfile.write(payload_part(sse))
+                self.wfile.flush()
 
         def _openai_chat(self, body: bytes) -> None:
             try:
@@ -190,24 +254,9 @@ def make_handler(served: ServedEndpoints) -> type[QuietHandler]:
             self.send_header("Connection", "close")
             self.end_headers()
             self.close_connection = True
-            stream_id = f"chatcmpl-{uuid.uuid4().hex}"
-
-            def emit(delta: DeltaMessage, finish: str | None = None) -> None:
-                chunk = ChatCompletionChunk(
-                    id=stream_id,
-                    created=int(time.time()),
-                    model=name,
-                    choices=[ChunkChoice(delta=delta, finish_reason=finish)],
-                )
-                self.wfile.write(f"data: {chunk.model_dump_json(exclude_none=True)}\n\n".encode())
+            for sse in _sse_chunks(name, pieces):
+                self.wfile.write(sse)
                 self.wfile.flush()
-
-            emit(DeltaMessage(role="assistant"))
-            for piece in pieces:
-                emit(DeltaMessage(content=piece))
-            emit(DeltaMessage(), finish="stop")
-            self.wfile.write(b"data: [DONE]\n\n")
-            self.wfile.flush()
 
     return ModelHandler
 

@@ -314,6 +314,72 @@ def _policy(args: argparse.Namespace) -> int:
     )
 
 
+def _proxy(args: argparse.Namespace) -> int:
+    from sovgw.proxy.apps import load_proxy_config, new_api_key  # noqa: PLC0415
+
+    if args.new_key:
+        key, digest = new_api_key()
+        print(f"api key (give to the app, store nowhere else): {key}")
+        print(f"key_sha256 (put in the proxy configuration):   {digest}")
+        return 0
+    from sovgw.adapters.files import FileAuditSink  # noqa: PLC0415
+    from sovgw.proxy.runtime import build_proxy  # noqa: PLC0415
+    from sovgw.proxy.server import serve_proxy  # noqa: PLC0415
+
+    config = load_proxy_config(Path(args.config))
+    overrides = dict(item.split("=", 1) for item in args.upstream)
+    if args.jurisdiction:
+        import boto3  # noqa: PLC0415
+
+        from sovgw.adapters.aws import S3AuditSink  # noqa: PLC0415
+
+        jurisdiction = config.gateway_config.jurisdiction(args.jurisdiction)
+        if jurisdiction is None:
+            print(f"error: unknown jurisdiction {args.jurisdiction}", file=sys.stderr)
+            return 2
+        config = config.model_copy(
+            update={"apps": tuple(a for a in config.apps if a.jurisdiction == jurisdiction.id)}
+        )
+        s3 = boto3.session.Session(region_name=jurisdiction.region).client("s3")
+        audit: Any = S3AuditSink(s3, jurisdiction.audit_bucket)
+    else:
+        audit = FileAuditSink(Path(args.audit_dir))
+    proxy = build_proxy(
+        config,
+        audit=audit,
+        sagemaker_endpoint_url=args.sagemaker_endpoint_url,
+        base_url_overrides=overrides,
+        api_key_for=(lambda endpoint: None) if args.no_upstream_keys else None,
+    )
+    server = serve_proxy(proxy, args.host, args.port)
+    print(f"sovgw proxy on {server.url} for {len(config.apps)} app(s); Ctrl-C stops it")
+    return _wait_forever(server.stop)
+
+
+def _add_proxy_command(commands: Any) -> None:
+    proxy = commands.add_parser("proxy", help="the OpenAI-compatible sovereign proxy")
+    proxy.add_argument("--port", type=int, default=8088)
+    proxy.add_argument("--host", default="127.0.0.1")
+    proxy.add_argument("--config", default="config/proxy.yaml")
+    proxy.add_argument(
+        "--jurisdiction", help="serve this jurisdiction's apps; audit to its S3 bucket"
+    )
+    proxy.add_argument("--audit-dir", default=".run/proxy-audit", help="without --jurisdiction")
+    proxy.add_argument("--sagemaker-endpoint-url", help="a local SageMaker-protocol endpoint")
+    proxy.add_argument(
+        "--upstream",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="send an openai: destination to another base URL (local testing)",
+    )
+    proxy.add_argument(
+        "--no-upstream-keys", action="store_true", help="do not read upstream API keys"
+    )
+    proxy.add_argument("--new-key", action="store_true", help="print a new app key and its hash")
+    proxy.set_defaults(run=_proxy)
+
+
 def _add_policy_commands(commands: Any) -> None:
     policy = commands.add_parser("policy", help="routing policies: validate and explain")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
@@ -428,6 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_commands(commands)
     _add_audit_commands(commands)
     _add_policy_commands(commands)
+    _add_proxy_command(commands)
     scan = commands.add_parser("scan", help="classify JSON Lines (text or Salesforce records)")
     scan.add_argument("file", nargs="?", default="-", help="JSON Lines file, or - for stdin")
     scan.add_argument(

@@ -76,7 +76,9 @@ class BackgroundServer:
         return f"{self._scheme}://127.0.0.1:{self.port}"
 
     def start(self) -> BackgroundServer:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 

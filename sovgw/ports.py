@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -50,6 +50,34 @@ class ModelInvoker(Protocol):
 
     def invoke(self, endpoint: ModelEndpoint, messages: Sequence[Mapping[str, str]]) -> ModelReply:
         """Raise UpstreamUnavailable on transient failure."""
+        ...
+
+
+class UpstreamReply(BaseModel):
+    """A chat-completions response body from an upstream, with its request id if AWS gave one."""
+
+    model_config = ConfigDict(frozen=True)
+
+    body: dict[str, Any]
+    aws_request_id: str | None = None
+
+
+class ChatUpstream(Protocol):
+    """Send an OpenAI chat-completions body to one endpoint (SageMaker or OpenAI-compatible).
+
+    Both raise UpstreamUnavailable for failures worth trying elsewhere (connect, timeout, 5xx,
+    throttling) and RejectedInput when the upstream refused the request itself.
+    """
+
+    def complete(self, endpoint: ModelEndpoint, body: Mapping[str, Any]) -> UpstreamReply:
+        """The whole response."""
+        ...
+
+    def open_stream(
+        self, endpoint: ModelEndpoint, body: Mapping[str, Any]
+    ) -> Iterator[dict[str, Any]]:
+        """Start a streamed completion: errors before the first byte raise here (so the caller
+        can fail over); the chunks are then read lazily."""
         ...
 
 

@@ -7,16 +7,17 @@ against LocalStack; nothing here reads the environment.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from model_serving.schema import ChatCompletionRequest, ChatCompletionResponse, ChatMessage
 from sovgw.config import ModelEndpoint
 from sovgw.domain.audit import AuditRecord
 from sovgw.domain.errors import RejectedInput, UpstreamUnavailable
-from sovgw.ports import ModelReply
+from sovgw.ports import UpstreamReply
+from sovgw.sse import sse_data
 
 ClientFactory = Callable[[str], Any]
 _NOT_RETRYABLE_MODEL_ERRORS = {"ValidationError", "AccessDeniedException"}
@@ -27,40 +28,69 @@ def _error_code(error: ClientError) -> str:
 
 
 class SageMakerModels:
-    """``ModelInvoker`` over the SageMaker runtime ``InvokeEndpoint`` API."""
+    """``ChatUpstream`` over the SageMaker runtime: ``InvokeEndpoint`` and
+    ``InvokeEndpointWithResponseStream`` with the OpenAI chat schema (LMI/vLLM, TGI).
 
-    def __init__(self, runtime_client_for_region: ClientFactory, max_tokens: int = 512) -> None:
+    Timeouts and bounded retries with jitter come from the client's botocore config.
+    """
+
+    def __init__(self, runtime_client_for_region: ClientFactory) -> None:
         self._client_for = runtime_client_for_region
-        self._max_tokens = max_tokens
 
-    def invoke(self, endpoint: ModelEndpoint, messages: Sequence[Mapping[str, str]]) -> ModelReply:
-        request = ChatCompletionRequest(
-            messages=[ChatMessage.model_validate(m) for m in messages], max_tokens=self._max_tokens
-        )
-        try:
+    def complete(self, endpoint: ModelEndpoint, body: Mapping[str, Any]) -> UpstreamReply:
+        with _model_errors(endpoint):
             response = self._client_for(endpoint.region).invoke_endpoint(
                 EndpointName=endpoint.name,
                 ContentType="application/json",
                 Accept="application/json",
-                Body=request.model_dump_json(exclude_none=True).encode(),
+                Body=json.dumps(body).encode(),
             )
-            body = response["Body"].read()
-        except ClientError as error:
-            code = _error_code(error)
-            if code in _NOT_RETRYABLE_MODEL_ERRORS:
-                raise RejectedInput(f"model endpoint {endpoint.ref} refused: {code}") from None
-            raise UpstreamUnavailable(f"model endpoint {endpoint.ref} failed: {code}") from None
-        except BotoCoreError as error:
-            raise UpstreamUnavailable(
-                f"model endpoint {endpoint.ref} unreachable: {type(error).__name__}"
-            ) from None
-        completion = ChatCompletionResponse.model_validate_json(body)
-        return ModelReply(
-            text=completion.choices[0].message.content,
-            endpoint=endpoint.name,
-            region=endpoint.region,
-            aws_request_id=response["ResponseMetadata"].get("RequestId"),
+            raw = response["Body"].read()
+        try:
+            parsed = json.loads(raw)
+        except json.JSONDecodeError:
+            raise UpstreamUnavailable(f"model endpoint {endpoint.ref} sent invalid JSON") from None
+        return UpstreamReply(
+            body=parsed, aws_request_id=response["ResponseMetadata"].get("RequestId")
         )
+
+    def open_stream(
+        self, endpoint: ModelEndpoint, body: Mapping[str, Any]
+    ) -> Iterator[dict[str, Any]]:
+        with _model_errors(endpoint):
+            response = self._client_for(endpoint.region).invoke_endpoint_with_response_stream(
+                EndpointName=endpoint.name,
+                ContentType="application/json",
+                Body=json.dumps({**body, "stream": True}).encode(),
+            )
+        return sse_data(_payload_parts(endpoint, response["Body"]))
+
+
+def _payload_parts(endpoint: ModelEndpoint, events: Iterable[Mapping[str, Any]]) -> Iterator[bytes]:
+    """The bytes of each ``PayloadPart``; a stream error ends the stream with an error."""
+    with _model_errors(endpoint):
+        for event in events:
+            if "PayloadPart" in event:
+                yield event["PayloadPart"]["Bytes"]
+            else:
+                kind = next(iter(event), "unknown")
+                raise UpstreamUnavailable(f"model endpoint {endpoint.ref} stream failed: {kind}")
+
+
+@contextmanager
+def _model_errors(endpoint: ModelEndpoint) -> Iterator[None]:
+    """Map boto errors to the domain's: refused requests are final, the rest may heal."""
+    try:
+        yield
+    except ClientError as error:
+        code = _error_code(error)
+        if code in _NOT_RETRYABLE_MODEL_ERRORS:
+            raise RejectedInput(f"model endpoint {endpoint.ref} refused: {code}") from None
+        raise UpstreamUnavailable(f"model endpoint {endpoint.ref} failed: {code}") from None
+    except BotoCoreError as error:
+        raise UpstreamUnavailable(
+            f"model endpoint {endpoint.ref} unreachable: {type(error).__name__}"
+        ) from None
 
 
 def audit_record_key(jurisdiction: str, org_id: str | None, record_id: str) -> str:

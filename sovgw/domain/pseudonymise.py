@@ -85,3 +85,55 @@ def scan_output(text: str, mapping: dict[str, str]) -> tuple[str, Counter[str]]:
 def restore(text: str, mapping: dict[str, str]) -> str:
     """Put original values back for placeholders this request issued; others stay as they are."""
     return PLACEHOLDER.sub(lambda m: mapping.get(m.group(), m.group()), text)
+
+
+_WHITESPACE = re.compile(r"\s")
+
+
+class StreamingOutputFilter:
+    """``scan_output`` and ``restore`` for a reply that arrives in pieces (SSE deltas).
+
+    A placeholder or a value may be split across pieces, so the tail that could still grow
+    into one is held back: text is released only up to a whitespace boundary that no finding
+    spans and that lies at least ``hold`` characters before the end of what has arrived.
+    """
+
+    def __init__(self, mapping: dict[str, str], hold: int = 128) -> None:
+        self._mapping = mapping
+        self._hold = hold
+        self._pending = ""
+        self.removed: Counter[str] = Counter()
+
+    def feed(self, piece: str) -> str:
+        """Add a piece; return the text that is now safe to send (possibly empty)."""
+        self._pending += piece
+        cut = self._safe_cut()
+        if cut <= 0:
+            return ""
+        released, self._pending = self._pending[:cut], self._pending[cut:]
+        return self._clean(released)
+
+    def finish(self) -> str:
+        """The rest, at the end of the stream."""
+        released, self._pending = self._pending, ""
+        return self._clean(released) if released else ""
+
+    def _clean(self, text: str) -> str:
+        cleaned, removed = scan_output(text, self._mapping)
+        self.removed.update(removed)
+        return restore(cleaned, self._mapping)
+
+    def _safe_cut(self) -> int:
+        limit = len(self._pending) - self._hold
+        if limit <= 0:
+            return 0
+        spans = [(f.start, f.end) for f in dlp.detect(self._pending)]
+        while limit > 0:
+            boundary = max(
+                (m.end() for m in _WHITESPACE.finditer(self._pending, 0, limit)), default=0
+            )
+            spanning = [start for start, end in spans if start < boundary < end]
+            if not spanning:
+                return boundary
+            limit = min(spanning)
+        return 0

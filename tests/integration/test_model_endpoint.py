@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 from model_serving.backends import DeterministicBackend
 from model_serving.server import ServedEndpoints, serve_in_background
 from sovgw.adapters.aws import SageMakerModels
+from sovgw.adapters.upstreams import ModelRouter
 from sovgw.config import ModelEndpoint, TrustTier
 from sovgw.domain.errors import RejectedInput, UpstreamUnavailable
 from sovgw.httpd import BackgroundServer
@@ -69,7 +70,7 @@ def test_an_endpoint_exists_in_its_own_region_only(endpoint: Any) -> None:
 
 def test_adapter_maps_errors(endpoint: Any) -> None:
     server, _ = endpoint
-    models = SageMakerModels(lambda region: _runtime(server.url, region))
+    models = ModelRouter(SageMakerModels(lambda region: _runtime(server.url, region)))
     reply = models.invoke(
         ModelEndpoint(name="llm-fr", region="eu-west-3", tier=TrustTier.SOVEREIGN), MESSAGES
     )
@@ -79,7 +80,7 @@ def test_adapter_maps_errors(endpoint: Any) -> None:
             ModelEndpoint(name="llm-fr", region="eu-central-1", tier=TrustTier.SOVEREIGN), MESSAGES
         )
     server.stop()
-    down = SageMakerModels(lambda region: _runtime(server.url, region))
+    down = ModelRouter(SageMakerModels(lambda region: _runtime(server.url, region)))
     with pytest.raises(UpstreamUnavailable):
         down.invoke(
             ModelEndpoint(name="llm-fr", region="eu-west-3", tier=TrustTier.SOVEREIGN), MESSAGES

@@ -7,8 +7,8 @@ import pytest
 
 from sovgw.config import ModelEndpoint, TrustTier
 from sovgw.domain.audit import AuditRecord, Stage
-from sovgw.domain.errors import RejectedInput
-from sovgw.domain.failover import BreakerBoard
+from sovgw.domain.errors import RejectedInput, UpstreamUnavailable
+from sovgw.domain.failover import BreakerBoard, NoHealthyEndpoint
 from sovgw.domain.levels import DataLevel
 from sovgw.domain.pipeline import classify_request, route_and_invoke
 from sovgw.domain.requests import AIRequest
@@ -238,3 +238,58 @@ def test_output_scanning_removes_exfiltrated_values_and_restores_the_request_val
     )
     invocation = next(r for r in audit.records.values() if r.stage is Stage.MODEL_INVOCATION)
     assert invocation.output_removed == {"EMAIL": 1, "IBAN": 1}
+
+
+class FlakyModel(FakeModel):
+    """Fails for the endpoints named in ``down``."""
+
+    def __init__(self, down: set[str]) -> None:
+        super().__init__()
+        self.down = down
+
+    def invoke(self, endpoint: ModelEndpoint, messages: Sequence[Mapping[str, str]]) -> ModelReply:
+        if endpoint.name in self.down:
+            self.calls.append((endpoint, list(messages)))
+            raise UpstreamUnavailable(f"{endpoint.ref}: 503")
+        return super().invoke(endpoint, messages)
+
+
+TWO_ENDPOINTS = make_jurisdiction(
+    ModelEndpoint(name="llm", region="eu-central-1", tier=TrustTier.SOVEREIGN),
+    ModelEndpoint(name="llm-b", region="eu-central-1", tier=TrustTier.SOVEREIGN),
+)
+
+
+def test_event_path_fails_over_in_region_and_records_the_endpoint_used() -> None:
+    crm, model, audit, vault = FakeCrm(ALL_PUBLIC), FlakyModel({"llm"}), FakeAudit(), FakeVault()
+    outcome = route_and_invoke(
+        classify_request(_request(), TWO_ENDPOINTS, crm, audit, vault),
+        TWO_ENDPOINTS,
+        model=model,
+        crm=crm,
+        audit=audit,
+        vault=vault,
+        breakers=BreakerBoard(),
+    )
+    assert outcome["endpoint"] == "llm-b@eu-central-1"
+    assert [e.name for e, _ in model.calls] == ["llm", "llm-b"]
+    (result,) = crm.results.values()
+    assert result["Model_Endpoint__c"] == "llm-b"
+
+
+def test_event_path_with_no_healthy_endpoint_raises_retryable_and_writes_no_result() -> None:
+    crm, audit, vault = FakeCrm(ALL_PUBLIC), FakeAudit(), FakeVault()
+    model = FlakyModel({"llm", "llm-b"})
+    classified = classify_request(_request(), TWO_ENDPOINTS, crm, audit, vault)
+    with pytest.raises(NoHealthyEndpoint) as raised:
+        route_and_invoke(
+            classified,
+            TWO_ENDPOINTS,
+            model=model,
+            crm=crm,
+            audit=audit,
+            vault=vault,
+            breakers=BreakerBoard(),
+        )
+    assert raised.value.retryable, "the event stays in its queue and is retried, not lost"
+    assert crm.results == {}

@@ -1,0 +1,46 @@
+"""File-backed adapters for running the proxy without AWS (a laptop, a test)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from sovgw.adapters.aws import audit_record_key
+from sovgw.domain.audit import AuditRecord
+from sovgw.ports import AuditSink
+
+
+class FileAuditSink:
+    """``AuditSink`` writing one JSON file per record, at most once (``O_EXCL``), laid out like
+    the S3 audit bucket."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+
+    def write(self, record: AuditRecord) -> str:
+        path = self._directory / audit_record_key(
+            record.jurisdiction, record.org_id, record.record_id
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return str(path)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(record.model_dump_json())
+        return str(path)
+
+
+class AuditByJurisdiction:
+    """``AuditSink`` for a process serving several jurisdictions: each record goes to its own
+    jurisdiction's sink, and a record of any other jurisdiction is refused."""
+
+    def __init__(self, sinks: Mapping[str, AuditSink]) -> None:
+        self._sinks = dict(sinks)
+
+    def write(self, record: AuditRecord) -> str:
+        sink = self._sinks.get(record.jurisdiction)
+        if sink is None:
+            raise ValueError(f"no audit store for jurisdiction {record.jurisdiction}")
+        return sink.write(record)

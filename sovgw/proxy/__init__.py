@@ -1,0 +1,1 @@
+"""The OpenAI-compatible sovereign proxy (issue #4)."""

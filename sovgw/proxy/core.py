@@ -1,0 +1,443 @@
+"""The proxy's pipeline, independent of HTTP: authorise → classify → pseudonymise → route →
+call (with failover) → scan and restore the answer → audit.
+
+Only an allow-list of chat-completions fields is forwarded, each string in it (keys included)
+pseudonymised; caller headers, ``user`` and ``metadata`` never leave. The caller gets the
+original values back, and values the upstream produced that the caller never sent are removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sovgw.config import Jurisdiction, ModelEndpoint
+from sovgw.domain import dlp
+from sovgw.domain.audit import AuditLinks, AuditRecord, Outcome, Stage, audit_record_id
+from sovgw.domain.errors import GatewayError, RejectedInput
+from sovgw.domain.failover import BreakerBoard, NoHealthyEndpoint, call_with_failover
+from sovgw.domain.levels import DataLevel, highest
+from sovgw.domain.pipeline import decision_fields
+from sovgw.domain.pseudonymise import (
+    PlaceholderTable,
+    StreamingOutputFilter,
+    pseudonymise,
+    residual_level,
+)
+from sovgw.domain.routing import RouteDecision, RouteQuery, decide_route
+from sovgw.ports import AuditSink, ChatUpstream
+from sovgw.proxy.apps import CallerApp, ProxyConfig
+
+FORWARDED_FIELDS = (
+    "messages",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "n",
+    "stop",
+    "presence_penalty",
+    "frequency_penalty",
+    "seed",
+    "tools",
+    "tool_choice",
+    "response_format",
+)
+AUTO_MODEL = "auto"
+
+
+class ProxyError(Exception):
+    """A refusal with its HTTP status and OpenAI-style error type; the message names rules and
+    fields, never values."""
+
+    def __init__(
+        self, status: int, kind: str, message: str, explanation: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.kind = kind
+        self.explanation = dict(explanation or {})
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"type": self.kind, "message": str(self)}
+        if self.explanation:
+            error["sovgw"] = self.explanation
+        return {"error": error}
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatRequest(BaseModel):
+    """The caller's request: shape-checked; unknown fields are dropped, not forwarded."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field(default=AUTO_MODEL, max_length=200)
+    messages: list[_Message] = Field(min_length=1, max_length=256)
+    stream: bool = False
+
+
+def parse_chat_request(raw: bytes) -> tuple[ChatRequest, dict[str, Any]]:
+    """The validated request and the raw JSON object; ProxyError(400) says what is wrong."""
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        raise ProxyError(400, "invalid_request_error", "the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ProxyError(400, "invalid_request_error", "the body must be a JSON object")
+    try:
+        return ChatRequest.model_validate(body), body
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in error.errors(include_input=False)[:5]
+        )
+        raise ProxyError(400, "invalid_request_error", f"invalid request: {problems}") from None
+
+
+@dataclass
+class Masked:
+    """What pseudonymisation of a request found and produced."""
+
+    table: PlaceholderTable = field(default_factory=PlaceholderTable)
+    counts: Counter[str] = field(default_factory=Counter)
+    levels: list[DataLevel] = field(default_factory=list)
+    residual_levels: list[DataLevel] = field(default_factory=list)
+
+    def text(self, value: str) -> str:
+        findings = dlp.detect(value)
+        if not findings:
+            return value
+        for finding in findings:
+            self.counts[finding.entity.value] += 1
+            self.levels.append(dlp.ENTITY_LEVELS[finding.entity])
+        self.residual_levels.append(residual_level(findings))
+        return pseudonymise(value, findings, self.table)
+
+    def tree(self, value: Any) -> Any:
+        """Every string of a JSON value pseudonymised, object keys included."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, list):
+            return [self.tree(v) for v in value]
+        if isinstance(value, dict):
+            return {self.text(str(k)): self.tree(v) for k, v in value.items()}
+        return value
+
+
+@dataclass
+class Prepared:
+    """A request ready to send: the decision, the body per endpoint, the placeholders."""
+
+    request_id: str
+    app: CallerApp
+    purpose: str
+    jurisdiction: Jurisdiction
+    decision: RouteDecision
+    endpoints: tuple[ModelEndpoint, ...]
+    masked_body: dict[str, Any]
+    masked: Masked
+    stream: bool
+
+    @property
+    def mapping(self) -> dict[str, str]:
+        return self.masked.table.mapping
+
+    def body_for(self, endpoint: ModelEndpoint) -> dict[str, Any]:
+        return {"model": endpoint.name, **self.masked_body}
+
+    @property
+    def prompt_sha256(self) -> str:
+        return hashlib.sha256(json.dumps(self.masked_body, sort_keys=True).encode()).hexdigest()
+
+    def summary(self, endpoint: ModelEndpoint | None, removed: Mapping[str, int]) -> dict[str, Any]:
+        """The route explanation returned to the caller with the answer."""
+        return {
+            "request_id": self.request_id,
+            "rule_id": self.decision.rule_id,
+            "policy_version": self.decision.policy_version,
+            "jurisdiction": self.jurisdiction.id,
+            "level": self.decision.query.level.value,
+            "residual_level": self.decision.query.leaving_level.value,
+            "endpoint": endpoint.ref if endpoint else None,
+            "tier": endpoint.tier.value if endpoint else None,
+            "pseudonymised": dict(self.masked.counts),
+            "removed_from_answer": dict(removed),
+        }
+
+
+@dataclass
+class SovereignProxy:
+    """The proxy's logic with its adapters injected (upstreams, audit sink, breakers)."""
+
+    config: ProxyConfig
+    upstream: ChatUpstream
+    audit: AuditSink
+    breakers: BreakerBoard = field(default_factory=BreakerBoard)
+
+    def authenticate(self, authorization: str | None) -> CallerApp:
+        scheme, _, key = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise ProxyError(401, "authentication_error", "an API key is required (Bearer)")
+        app = self.config.authenticate(key.strip())
+        if app is None:
+            raise ProxyError(401, "authentication_error", "the API key is not valid")
+        return app
+
+    def jurisdiction_of(self, app: CallerApp) -> Jurisdiction:
+        jurisdiction = self.config.gateway_config.jurisdiction(app.jurisdiction)
+        if jurisdiction is None:  # load_proxy_config checked it; stay closed anyway
+            raise ProxyError(403, "permission_error", f"jurisdiction {app.jurisdiction} unknown")
+        return jurisdiction
+
+    def models(self, app: CallerApp) -> list[dict[str, Any]]:
+        """The destinations this app's jurisdiction may use at all (routing decides per call)."""
+        jurisdiction = self.jurisdiction_of(app)
+        listed: list[dict[str, Any]] = [{"id": AUTO_MODEL, "object": "model", "owned_by": "sovgw"}]
+        for endpoint in jurisdiction.endpoints:
+            if endpoint.region in jurisdiction.allowed_regions:
+                listed.append(
+                    {
+                        "id": endpoint.name,
+                        "object": "model",
+                        "owned_by": endpoint.tier.value,
+                        "sovgw": {"region": endpoint.region, "tier": endpoint.tier.value},
+                    }
+                )
+        return listed
+
+    def prepare(
+        self,
+        app: CallerApp,
+        raw_body: bytes,
+        *,
+        purpose: str | None = None,
+        jurisdiction_header: str | None = None,
+    ) -> Prepared:
+        """Authorise the app for purpose and jurisdiction, pseudonymise, decide the route."""
+        if jurisdiction_header and jurisdiction_header != app.jurisdiction:
+            raise ProxyError(
+                403,
+                "permission_error",
+                f"app {app.id} is bound to jurisdiction {app.jurisdiction}, "
+                f"not {jurisdiction_header}",
+            )
+        purpose = purpose or app.default_purpose
+        if purpose not in app.purposes:
+            raise ProxyError(
+                403,
+                "permission_error",
+                f"app {app.id} may not use purpose {purpose!r}; allowed: {', '.join(app.purposes)}",
+            )
+        request, body = parse_chat_request(raw_body)
+        jurisdiction = self.jurisdiction_of(app)
+        masked = Masked()
+        masked_body = {k: masked.tree(body[k]) for k in FORWARDED_FIELDS if k in body}
+        request_id = str(uuid.uuid4())
+        decision = decide_route(
+            RouteQuery(
+                level=highest(masked.levels, floor=app.baseline_level),
+                residual_level=highest(masked.residual_levels, floor=app.baseline_level),
+                purpose=purpose,
+            ),
+            jurisdiction,
+        )
+        prepared = Prepared(
+            request_id=request_id,
+            app=app,
+            purpose=purpose,
+            jurisdiction=jurisdiction,
+            decision=decision,
+            endpoints=decision.endpoints,
+            masked_body=masked_body,
+            masked=masked,
+            stream=request.stream,
+        )
+        self._audit_routing(prepared)
+        if not decision.allowed:
+            raise ProxyError(403, "policy_denied", decision.reason, decision.explanation())
+        if request.model not in {AUTO_MODEL, ""}:
+            chosen = [e for e in decision.endpoints if request.model in {e.name, e.ref}]
+            if not chosen:
+                raise ProxyError(
+                    403,
+                    "policy_denied",
+                    f"model {request.model!r} may not receive this request; "
+                    f"allowed: {', '.join(e.name for e in decision.endpoints)}",
+                    decision.explanation(),
+                )
+            prepared.endpoints = tuple(chosen)
+        return prepared
+
+    def complete(self, prepared: Prepared) -> dict[str, Any]:
+        """Call an allowed endpoint and return the caller's answer (values restored)."""
+        try:
+            endpoint, reply = call_with_failover(
+                prepared.endpoints,
+                self.breakers,
+                lambda e: self.upstream.complete(e, prepared.body_for(e)),
+            )
+        except GatewayError as error:
+            self._audit_invocation(prepared, None, Counter(), (), failure=str(error))
+            raise _upstream_error(error) from None
+        output = StreamingOutputFilter(prepared.mapping, hold=0)
+        answer = dict(reply.body)
+        choices = answer.get("choices")
+        if isinstance(choices, list):
+            answer["choices"] = [_restore_tree(choice, output) for choice in choices]
+        answer["sovgw"] = prepared.summary(endpoint, output.removed)
+        aws_ids = (reply.aws_request_id,) if reply.aws_request_id else ()
+        self._audit_invocation(prepared, endpoint, output.removed, aws_ids)
+        return answer
+
+    def stream(self, prepared: Prepared) -> tuple[ModelEndpoint, Iterator[dict[str, Any]]]:
+        """Open an upstream stream (failover until the first byte) and the caller's chunks."""
+        try:
+            endpoint, chunks = call_with_failover(
+                prepared.endpoints,
+                self.breakers,
+                lambda e: self.upstream.open_stream(e, prepared.body_for(e)),
+            )
+        except GatewayError as error:
+            self._audit_invocation(prepared, None, Counter(), (), failure=str(error))
+            raise _upstream_error(error) from None
+        return endpoint, self._restored_chunks(prepared, endpoint, chunks)
+
+    def _restored_chunks(
+        self, prepared: Prepared, endpoint: ModelEndpoint, chunks: Iterator[dict[str, Any]]
+    ) -> Iterator[dict[str, Any]]:
+        filters: dict[tuple[int, str, int], StreamingOutputFilter] = {}
+        removed: Counter[str] = Counter()
+        last: dict[str, Any] = {}
+
+        def filter_for(key: tuple[int, str, int]) -> StreamingOutputFilter:
+            if key not in filters:
+                filters[key] = StreamingOutputFilter(prepared.mapping)
+            return filters[key]
+
+        def flushed(choice_index: int) -> Iterator[dict[str, Any]]:
+            for key in sorted(k for k in filters if k[0] == choice_index):
+                output = filters.pop(key)
+                tail = output.finish()
+                removed.update(output.removed)
+                if tail:
+                    delta: dict[str, Any] = (
+                        {"content": tail}
+                        if key[1] == "content"
+                        else {"tool_calls": [{"index": key[2], "function": {"arguments": tail}}]}
+                    )
+                    yield {**last, "choices": [{"index": choice_index, "delta": delta}]}
+
+        failure: str | None = None
+        try:
+            for chunk in chunks:
+                last = {k: v for k, v in chunk.items() if k in {"id", "object", "created", "model"}}
+                for choice in chunk.get("choices") or ():
+                    if choice.get("finish_reason"):
+                        yield from flushed(int(choice.get("index", 0)))
+                    _filter_delta(choice, filter_for)
+                yield chunk
+            for index in sorted({k[0] for k in filters}):
+                yield from flushed(index)
+        except GatewayError as error:
+            failure = str(error)
+            yield {"error": {"type": "upstream_error", "message": failure}}
+        finally:
+            for output in filters.values():
+                removed.update(output.removed)
+            self._audit_invocation(prepared, endpoint, removed, (), failure=failure)
+
+    def _audit_routing(self, prepared: Prepared) -> None:
+        self.audit.write(
+            self._record(
+                prepared,
+                Stage.ROUTING,
+                entity_counts=dict(prepared.masked.counts),
+                prompt_sha256=prepared.prompt_sha256,
+                **decision_fields(prepared.decision),
+            )
+        )
+
+    def _audit_invocation(
+        self,
+        prepared: Prepared,
+        endpoint: ModelEndpoint | None,
+        removed: Mapping[str, int],
+        aws_request_ids: tuple[str, ...],
+        failure: str | None = None,
+    ) -> None:
+        self.audit.write(
+            self._record(
+                prepared,
+                Stage.MODEL_INVOCATION,
+                region=endpoint.region if endpoint else None,
+                endpoint=endpoint.name if endpoint else None,
+                rule_id=prepared.decision.rule_id,
+                policy_version=prepared.decision.policy_version,
+                outcome=Outcome.FAILED if failure else Outcome.OK,
+                reason=failure,
+                prompt_sha256=prepared.prompt_sha256,
+                output_removed=dict(removed),
+                links=AuditLinks(aws_request_ids=aws_request_ids),
+            )
+        )
+
+    def _record(self, prepared: Prepared, stage: Stage, **fields: Any) -> AuditRecord:
+        return AuditRecord(
+            record_id=audit_record_id(f"proxy/{prepared.request_id}", stage),
+            stage=stage,
+            jurisdiction=prepared.jurisdiction.id,
+            principal=f"app:{prepared.app.id}",
+            purpose=prepared.purpose,
+            data_level=prepared.decision.query.level,
+            **fields,
+        )
+
+
+def _upstream_error(error: GatewayError) -> ProxyError:
+    if isinstance(error, NoHealthyEndpoint):
+        return ProxyError(503, "upstream_unavailable", str(error))
+    if isinstance(error, RejectedInput):
+        return ProxyError(502, "upstream_error", str(error))
+    return ProxyError(502, "upstream_error", f"{type(error).__name__}: {error}")
+
+
+def _restore_tree(value: Any, output: StreamingOutputFilter) -> Any:
+    """Every string of an answer scanned and restored (content, tool call arguments)."""
+    if isinstance(value, str):
+        return output.feed(value) + output.finish()
+    if isinstance(value, list):
+        return [_restore_tree(v, output) for v in value]
+    if isinstance(value, dict):
+        return {k: _restore_tree(v, output) for k, v in value.items()}
+    return value
+
+
+def _filter_delta(
+    choice: dict[str, Any],
+    filter_for: Any,
+) -> None:
+    """Replace a streamed delta's text by what is safe to release so far."""
+    index = int(choice.get("index", 0))
+    delta = choice.get("delta")
+    if not isinstance(delta, dict):
+        return
+    if isinstance(delta.get("content"), str):
+        delta["content"] = filter_for((index, "content", 0)).feed(delta["content"])
+    for call in delta.get("tool_calls") or ():
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+            key = (index, "tool", int(call.get("index", 0)))
+            function["arguments"] = filter_for(key).feed(function["arguments"])

@@ -1,0 +1,99 @@
+"""Composition root of the proxy: real adapters for a configuration (the edge of the system)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any
+
+from sovgw.config import ModelEndpoint
+from sovgw.ports import AuditSink
+from sovgw.proxy.apps import ProxyConfig
+from sovgw.proxy.core import SovereignProxy
+
+
+def upstream_secret_name(jurisdiction: str, endpoint: ModelEndpoint) -> str:
+    """Where the API key of an ``openai:`` upstream lives (Secrets Manager, jurisdiction key)."""
+    return f"sovgw/{jurisdiction}/upstream/{endpoint.name}"
+
+
+class SecretsManagerKeys:
+    """API keys of ``openai:`` upstreams from Secrets Manager (``{"api_key": ...}``), in the
+    home region of the jurisdiction whose policy names the endpoint; re-read every
+    ``ttl_s`` so a rotated key is picked up without a restart."""
+
+    def __init__(self, config: ProxyConfig, ttl_s: float = 300.0) -> None:
+        self._owners = {
+            e.name: j
+            for j in config.gateway_config.jurisdictions
+            for e in j.endpoints
+            if e.base_url
+        }
+        self._ttl_s = ttl_s
+        self._cache: dict[str, tuple[float, str]] = {}
+
+    def __call__(self, endpoint: ModelEndpoint) -> str | None:
+        import boto3  # noqa: PLC0415
+
+        from sovgw.adapters.aws import read_json_secret  # noqa: PLC0415
+
+        jurisdiction = self._owners.get(endpoint.name)
+        if jurisdiction is None:
+            return None
+        cached = self._cache.get(endpoint.name)
+        if cached and time.monotonic() - cached[0] < self._ttl_s:
+            return cached[1]
+        client = boto3.session.Session().client("secretsmanager", region_name=jurisdiction.region)
+        secret = read_json_secret(client, upstream_secret_name(jurisdiction.id, endpoint))
+        key = str(secret["api_key"])
+        self._cache[endpoint.name] = (time.monotonic(), key)
+        return key
+
+
+def build_proxy(
+    config: ProxyConfig,
+    *,
+    audit: AuditSink,
+    sagemaker_endpoint_url: str | None = None,
+    base_url_overrides: Mapping[str, str] | None = None,
+    api_key_for: Callable[[ModelEndpoint], str | None] | None = None,
+    ca_bundle: str | None = None,
+) -> SovereignProxy:
+    """A proxy whose SageMaker clients are pinned to each endpoint's region.
+
+    ``sagemaker_endpoint_url`` and ``base_url_overrides`` (endpoint name → URL) point the
+    upstreams at local servers; in production both stay unset.
+    """
+    import boto3  # noqa: PLC0415
+    from botocore.config import Config  # noqa: PLC0415
+
+    from sovgw.adapters.aws import SageMakerModels  # noqa: PLC0415
+    from sovgw.adapters.upstreams import ModelRouter, OpenAICompatible  # noqa: PLC0415
+
+    client_config = Config(
+        connect_timeout=2,
+        read_timeout=config.upstream_read_timeout_s,
+        retries={"max_attempts": 2, "mode": "standard"},
+        max_pool_connections=64,
+    )
+
+    @cache
+    def runtime_client(region: str) -> Any:
+        return boto3.session.Session().client(
+            "sagemaker-runtime",
+            region_name=region,
+            endpoint_url=sagemaker_endpoint_url,
+            config=client_config,
+        )
+
+    overrides = dict(base_url_overrides or {})
+    openai = OpenAICompatible(
+        api_key_for=api_key_for or SecretsManagerKeys(config),
+        base_url_for=lambda e: overrides.get(e.name) or e.base_url or "",
+        read_timeout_s=config.upstream_read_timeout_s,
+        ca_bundle=ca_bundle,
+    )
+    return SovereignProxy(
+        config=config, upstream=ModelRouter(SageMakerModels(runtime_client), openai), audit=audit
+    )

@@ -1,0 +1,101 @@
+"""The OpenAI-compatible HTTP face of the proxy: ``/v1/chat/completions`` (plain and SSE) and
+``/v1/models``. Runs locally (``sovgw proxy``) and in Lambda behind the Lambda Web Adapter with
+response streaming."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sovgw.httpd import BackgroundServer, QuietHandler
+from sovgw.logs import make_logger
+from sovgw.proxy.core import ProxyError, SovereignProxy
+from sovgw.sse import DONE, sse_event
+
+logger = make_logger()
+PURPOSE_HEADER = "X-Sovgw-Purpose"
+JURISDICTION_HEADER = "X-Sovgw-Jurisdiction"
+
+
+def make_handler(proxy: SovereignProxy) -> type[QuietHandler]:
+    max_body = proxy.config.max_body_bytes
+
+    class ProxyHandler(QuietHandler):
+        def _error(self, error: ProxyError, headers: Mapping[str, str] | None = None) -> None:
+            extra = dict(headers or {})
+            if error.status == 401:
+                extra["WWW-Authenticate"] = 'Bearer realm="sovgw"'
+            if error.status == 503:
+                extra["Retry-After"] = "30"
+            self.send_json(error.status, error.body(), extra)
+
+        def do_GET(self) -> None:
+            if self.path == "/health":
+                self.send_json(200, {"status": "ok"})
+                return
+            if self.path != "/v1/models":
+                self.send_json(404, {"error": {"type": "not_found", "message": "no such route"}})
+                return
+            try:
+                app = proxy.authenticate(self.headers.get("Authorization"))
+            except ProxyError as error:
+                self._error(error)
+                return
+            self.send_json(200, {"object": "list", "data": proxy.models(app)})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if self.path != "/v1/chat/completions":
+                self.close_connection = True
+                self.send_json(404, {"error": {"type": "not_found", "message": "no such route"}})
+                return
+            if length > max_body:
+                self.close_connection = True  # the unread body must not be parsed as a request
+                self._error(ProxyError(413, "invalid_request_error", f"body over {max_body} bytes"))
+                return
+            body = self.rfile.read(length) if length else b""
+            try:
+                app = proxy.authenticate(self.headers.get("Authorization"))
+                prepared = proxy.prepare(
+                    app,
+                    body,
+                    purpose=self.headers.get(PURPOSE_HEADER),
+                    jurisdiction_header=self.headers.get(JURISDICTION_HEADER),
+                )
+                if not prepared.stream:
+                    answer = proxy.complete(prepared)
+                    self.send_json(200, answer, _route_headers(answer["sovgw"]))
+                    return
+                endpoint, chunks = proxy.stream(prepared)
+            except ProxyError as error:
+                logger.info("proxy refused", status=error.status, kind=error.kind)
+                self._error(error)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Connection", "close")
+            for name, value in _route_headers(prepared.summary(endpoint, {})).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.close_connection = True
+            for chunk in chunks:
+                self.wfile.write(sse_event(chunk))
+                self.wfile.flush()
+            self.wfile.write(sse_event(DONE))
+            self.wfile.flush()
+
+    return ProxyHandler
+
+
+def _route_headers(summary: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        "X-Sovgw-Request-Id": str(summary["request_id"]),
+        "X-Sovgw-Rule": str(summary["rule_id"]),
+        "X-Sovgw-Endpoint": str(summary["endpoint"]),
+    }
+
+
+def serve_proxy(proxy: SovereignProxy, host: str = "127.0.0.1", port: int = 0) -> BackgroundServer:
+    """Start the proxy on ``host:port`` in the background; the caller stops it."""
+    return BackgroundServer(make_handler(proxy), host, port).start()

@@ -1,0 +1,513 @@
+"""The OpenAI-compatible proxy over real HTTP: what leaves byte for byte (capturing upstreams),
+split placeholders in SSE, identity, denials, failover and circuit breakers."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from model_serving.server import ServedEndpoints, serve_in_background
+from sovgw.adapters.files import FileAuditSink
+from sovgw.domain.failover import BreakerBoard
+from sovgw.httpd import BackgroundServer, QuietHandler
+from sovgw.proxy.apps import key_hash, load_proxy_config
+from sovgw.proxy.core import SovereignProxy
+from sovgw.proxy.runtime import build_proxy
+from sovgw.proxy.server import serve_proxy
+
+EMAIL, IBAN = "max.mueller@example.de", "DE89 3704 0044 0532 0130 00"
+PHONE = "+49 151 2345 6789"
+NEVER_SENT = "attacker@evil.example"
+NL_KEY, DE_KEY = "sk-test-nl-" + "a" * 20, "sk-test-de-" + "b" * 20
+
+
+@dataclass
+class Capture:
+    """An upstream that records each raw request and answers from a script."""
+
+    script: list[tuple[str, Any]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def next_action(self) -> tuple[str, Any]:
+        with self.lock:
+            return self.script.pop(0) if self.script else ("json", _completion("ok"))
+
+
+def _completion(content: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
+
+
+def _chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish}
+    body = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+    return f"data: {json.dumps(body | {'choices': [choice]})}\n\n".encode()
+
+
+def _capturing_server(capture: Capture) -> BackgroundServer:
+    class Handler(QuietHandler):
+        def do_POST(self) -> None:
+            body = self.read_body() or b""
+            capture.requests.append(
+                {"line": self.requestline, "headers": dict(self.headers.items()), "body": body}
+            )
+            kind, value = capture.next_action()
+            if kind == "status":
+                self.send_json(value, {"error": {"message": "upstream says no"}})
+            elif kind == "hang":
+                time.sleep(value)
+                self.send_json(200, _completion("too late"))
+            elif kind == "json":
+                self.send_json(200, value)
+            else:  # raw SSE pieces, written as they are
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                for piece in value:
+                    self.wfile.write(piece)
+                    self.wfile.flush()
+
+    return BackgroundServer(Handler).start()
+
+
+@dataclass
+class ProxyWorld:
+    proxy: SovereignProxy
+    url: str
+    a: Capture
+    b: Capture
+    served: ServedEndpoints
+    audit_dir: Path
+
+    def post(self, body: dict[str, Any], key: str | None = NL_KEY, **headers: str) -> Any:
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        return requests.post(
+            f"{self.url}/v1/chat/completions", json=body, headers=headers, timeout=10
+        )
+
+    def audit_records(self) -> list[dict[str, Any]]:
+        return [json.loads(p.read_text()) for p in sorted(self.audit_dir.rglob("*.json"))]
+
+
+def _write_config(tmp: Path) -> Path:
+    (tmp / "policies").mkdir()
+    (tmp / "policies" / "eu-nl.yaml").write_text(
+        json.dumps(
+            {
+                "version": "t1",
+                "jurisdiction": "eu-nl",
+                "destinations": [
+                    {
+                        "upstream": "openai:https://vendor-a.example/v1",
+                        "name": "vendor-a",
+                        "region": "eu-west-1",
+                        "tier": "external",
+                    },
+                    {
+                        "upstream": "openai:https://vendor-b.example/v1",
+                        "name": "vendor-b",
+                        "region": "eu-west-1",
+                        "tier": "external",
+                    },
+                    {
+                        "upstream": "openai:https://abroad.example/v1",
+                        "name": "abroad",
+                        "region": "us-east-1",
+                        "tier": "external",
+                    },
+                ],
+                "rules": [
+                    {
+                        "id": "faq.external",
+                        "levels": ["PUBLIC", "PERSONAL"],
+                        "purposes": ["faq"],
+                        "destinations": ["abroad", "vendor-a", "vendor-b"],
+                        "external_sensitive": "pseudonymise",
+                    }
+                ],
+            }
+        )
+    )
+    (tmp / "policies" / "eu-de.yaml").write_text(
+        json.dumps(
+            {
+                "version": "t1",
+                "jurisdiction": "eu-de",
+                "destinations": [
+                    {"upstream": "sagemaker:llm-a@eu-central-1", "tier": "sovereign"},
+                    {"upstream": "sagemaker:llm-b@eu-central-1", "tier": "sovereign"},
+                ],
+                "rules": [
+                    {
+                        "id": "all.sovereign",
+                        "levels": ["PUBLIC", "INTERNAL", "CONFIDENTIAL", "PERSONAL", "PRIVILEGED"],
+                        "destinations": ["llm-a", "llm-b"],
+                    }
+                ],
+            }
+        )
+    )
+    (tmp / "gateway.yaml").write_text(
+        json.dumps(
+            {
+                "jurisdictions": [
+                    {
+                        "id": "eu-nl",
+                        "region": "eu-west-1",
+                        "allowed_regions": ["eu-west-1"],
+                        "policy": "policies/eu-nl.yaml",
+                    },
+                    {
+                        "id": "eu-de",
+                        "region": "eu-central-1",
+                        "allowed_regions": ["eu-central-1"],
+                        "policy": "policies/eu-de.yaml",
+                    },
+                ]
+            }
+        )
+    )
+    proxy_yaml = tmp / "proxy.yaml"
+    proxy_yaml.write_text(
+        json.dumps(
+            {
+                "gateway": "gateway.yaml",
+                "max_body_bytes": 65536,
+                "upstream_read_timeout_s": 0.5,
+                "apps": [
+                    {
+                        "id": "faq-bot",
+                        "key_sha256": key_hash(NL_KEY),
+                        "jurisdiction": "eu-nl",
+                        "purposes": ["faq"],
+                        "baseline_level": "PUBLIC",
+                    },
+                    {
+                        "id": "legal-portal",
+                        "key_sha256": key_hash(DE_KEY),
+                        "jurisdiction": "eu-de",
+                        "purposes": ["chat"],
+                        "baseline_level": "CONFIDENTIAL",
+                    },
+                ],
+            }
+        )
+    )
+    return proxy_yaml
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ProxyWorld]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    a, b = Capture(), Capture()
+    server_a, server_b = _capturing_server(a), _capturing_server(b)
+    served = ServedEndpoints({("eu-central-1", "llm-a"), ("eu-central-1", "llm-b")})
+    model_server = serve_in_background(served)
+    config = load_proxy_config(_write_config(tmp_path))
+    proxy = build_proxy(
+        config,
+        audit=FileAuditSink(tmp_path / "audit"),
+        sagemaker_endpoint_url=model_server.url,
+        base_url_overrides={
+            "vendor-a": f"{server_a.url}/v1",
+            "vendor-b": f"{server_b.url}/v1",
+            "abroad": f"{server_a.url}/abroad",
+        },
+        api_key_for=lambda endpoint: f"upstream-key-of-{endpoint.name}",
+    )
+    proxy.breakers = BreakerBoard(failure_threshold=1, cooldown_s=60)
+    server = serve_proxy(proxy)
+    try:
+        yield ProxyWorld(proxy, server.url, a, b, served, tmp_path / "audit")
+    finally:
+        for stoppable in (server, server_a, server_b, model_server):
+            stoppable.stop()
+
+
+REQUEST = {
+    "model": "auto",
+    "user": EMAIL,
+    "metadata": {"ticket": EMAIL},
+    "store": True,
+    "temperature": 0.2,
+    "messages": [
+        {"role": "system", "content": "Answer FAQ questions."},
+        {"role": "user", "content": f"I am {EMAIL}, call {PHONE}. Refund to {IBAN}?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "lookup", "arguments": json.dumps({"email": EMAIL})},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": f"account {IBAN} of {EMAIL}"},
+    ],
+    "tools": [
+        {
+            "type": "function",
+            "function": {
+                "name": "lookup",
+                "description": f"Look up a customer (example: {EMAIL})",
+                "parameters": {"type": "object", "properties": {"email": {"type": "string"}}},
+            },
+        }
+    ],
+}
+
+
+def test_only_placeholders_leave_for_an_external_upstream_byte_for_byte(world: ProxyWorld) -> None:
+    world.a.script.append(("json", _completion("We refund [IBAN_1] for [EMAIL_1] today.")))
+    response = world.post(REQUEST)
+    assert response.status_code == 200, response.text
+
+    (sent,) = world.a.requests
+    expected = {
+        "model": "vendor-a",
+        "messages": [
+            {"role": "system", "content": "Answer FAQ questions."},
+            {"role": "user", "content": "I am [EMAIL_1], call [PHONE_1]. Refund to [IBAN_1]?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "lookup", "arguments": '{"email": "[EMAIL_1]"}'},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "call_1", "content": "account [IBAN_1] of [EMAIL_1]"},
+        ],
+        "temperature": 0.2,
+        "tools": [
+            {
+                "type": "function",
+                "function": {
+                    "name": "lookup",
+                    "description": "Look up a customer (example: [EMAIL_1])",
+                    "parameters": {
+                        "type": "object",
+                        "properties": {"email": {"type": "string"}},
+                    },
+                },
+            }
+        ],
+        "stream": False,
+    }
+    assert sent["body"] == json.dumps(expected).encode()
+    assert sent["line"] == "POST /v1/chat/completions HTTP/1.1"
+    assert sent["headers"]["Authorization"] == "Bearer upstream-key-of-vendor-a"
+    everything = (sent["line"] + json.dumps(sent["headers"])).encode() + sent["body"]
+    for value in (EMAIL, IBAN, PHONE, NL_KEY, "metadata", "store"):
+        assert value.encode() not in everything
+    assert {k.lower() for k in sent["headers"]} <= {
+        "host", "accept-encoding", "accept", "connection", "user-agent", "content-type",
+        "content-length", "authorization",
+    }  # fmt: skip
+
+    answer = response.json()
+    assert answer["choices"][0]["message"]["content"] == f"We refund {IBAN} for {EMAIL} today."
+    assert answer["sovgw"]["endpoint"] == "vendor-a@eu-west-1"
+    assert answer["sovgw"]["pseudonymised"] == {"EMAIL": 4, "PHONE": 1, "IBAN": 2}
+    assert response.headers["X-Sovgw-Rule"] == "faq.external"
+    assert world.b.requests == [], "the out-of-region destination and vendor-b were not used"
+
+
+def test_values_the_upstream_invents_are_removed_and_audited(world: ProxyWorld) -> None:
+    world.a.script.append(("json", _completion(f"Write to {NEVER_SENT} about [EMAIL_1].")))
+    answer = world.post(REQUEST).json()
+    assert answer["choices"][0]["message"]["content"] == f"Write to [REMOVED_EMAIL] about {EMAIL}."
+    records = world.audit_records()
+    assert {r["stage"] for r in records} == {"routing", "model_invocation"}
+    invocation = next(r for r in records if r["stage"] == "model_invocation")
+    assert invocation["output_removed"] == {"EMAIL": 1}
+    assert invocation["principal"] == "app:faq-bot" and invocation["endpoint"] == "vendor-a"
+    routing = next(r for r in records if r["stage"] == "routing")
+    assert routing["excluded"] and "us-east-1" in routing["excluded"][0]
+    dumped = json.dumps(records)
+    for value in (EMAIL, IBAN, PHONE, NEVER_SENT):
+        assert value not in dumped
+
+
+def _read_sse(response: requests.Response) -> tuple[list[dict[str, Any]], str]:
+    events = [line for line in response.text.split("\n\n") if line]
+    assert all(e.startswith("data: ") for e in events), events
+    assert events[-1] == "data: [DONE]"
+    chunks = [json.loads(e.removeprefix("data: ")) for e in events[:-1]]
+    text = "".join(
+        c["choices"][0]["delta"].get("content") or "" for c in chunks if c.get("choices")
+    )
+    return chunks, text
+
+
+def test_stream_restores_placeholders_split_across_chunks_and_stays_valid_sse(
+    world: ProxyWorld,
+) -> None:
+    pieces = ["Dear [EM", "AIL_1], your ", "IBAN [IB", "AN_1", "] is noted; not ", "attacker@", "evil.", "example. ", "Bye."]  # fmt: skip
+    raw = [_chunk({"role": "assistant", "content": ""})]
+    raw += [_chunk({"content": p}) for p in pieces]
+    raw += [_chunk({}, finish="stop"), b"data: [DONE]\n\n"]
+    # split the byte stream itself at awkward places too
+    joined = b"".join(raw)
+    world.a.script.append(("sse", [joined[i : i + 37] for i in range(0, len(joined), 37)]))
+    response = world.post({**REQUEST, "stream": True})
+    assert response.status_code == 200 and response.headers["X-Sovgw-Endpoint"].startswith(
+        "vendor-a"
+    )
+    chunks, text = _read_sse(response)
+    assert text == f"Dear {EMAIL}, your IBAN {IBAN} is noted; not [REMOVED_EMAIL]. Bye."
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    assert json.loads(world.a.requests[0]["body"])["stream"] is True
+    invocation = next(r for r in world.audit_records() if r["stage"] == "model_invocation")
+    assert invocation["output_removed"] == {"EMAIL": 1}
+
+
+def test_stream_through_sagemaker_response_stream(world: ProxyWorld) -> None:
+    body = {"messages": [{"role": "user", "content": f"Summarise for {EMAIL}"}], "stream": True}
+    response = world.post(body, key=DE_KEY)
+    assert response.status_code == 200
+    _, text = _read_sse(response)
+    report = json.loads(text)  # the deterministic endpoint reports what reached it
+    assert report["received"] == [{"role": "user", "content": f"Summarise for {EMAIL}"}]
+    assert world.served.received[-1][2] == [{"role": "user", "content": "Summarise for [EMAIL_1]"}]
+
+
+@pytest.mark.parametrize(
+    ("key", "headers", "status", "message"),
+    [
+        (None, {}, 401, "API key is required"),
+        ("sk-wrong", {}, 401, "not valid"),
+        (NL_KEY, {"X-Sovgw-Jurisdiction": "eu-de"}, 403, "bound to jurisdiction eu-nl"),
+        (NL_KEY, {"X-Sovgw-Purpose": "chat"}, 403, "may not use purpose 'chat'"),
+    ],
+)
+def test_identity_is_required_and_bound(
+    world: ProxyWorld, key: str | None, headers: dict[str, str], status: int, message: str
+) -> None:
+    response = world.post(REQUEST, key=key, **headers)
+    assert response.status_code == status and message in response.json()["error"]["message"]
+    assert world.a.requests == [] and world.b.requests == []
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        ("This memo is attorney-client privileged: assess the claim.", "PRIVILEGED"),
+        ("Use key AKIAIOSFODNN7EXAMPLE to fetch the file.", "PRIVILEGED"),
+    ],
+)
+def test_privileged_content_and_secrets_never_reach_an_external_upstream(
+    world: ProxyWorld, content: str, why: str
+) -> None:
+    response = world.post({"messages": [{"role": "user", "content": content}]})
+    assert response.status_code == 403
+    error = response.json()["error"]
+    assert error["type"] == "policy_denied" and why in error["message"]
+    assert error["sovgw"]["allowed"] is False
+    assert world.a.requests == [] and world.b.requests == []
+    (routing,) = world.audit_records()
+    assert routing["outcome"] == "denied" and "AKIA" not in json.dumps(routing)
+
+
+def test_a_named_model_outside_the_decision_is_refused(world: ProxyWorld) -> None:
+    response = world.post({**REQUEST, "model": "abroad"})
+    assert response.status_code == 403 and "may not receive" in response.json()["error"]["message"]
+    assert (
+        world.post({**REQUEST, "model": "vendor-b"})
+        .json()["sovgw"]["endpoint"]
+        .startswith("vendor-b")
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        (b"{not json", 400, "not valid JSON"),
+        (b"[]", 400, "JSON object"),
+        (json.dumps({"messages": []}).encode(), 400, "messages"),
+        (json.dumps({"messages": [{"role": "hacker", "content": EMAIL}]}).encode(), 400, "role"),
+        (b'{"x": "' + b"y" * 70_000 + b'"}', 413, "body over"),
+    ],
+)
+def test_bad_bodies_get_a_clear_error_without_echoing_values(
+    world: ProxyWorld, body: bytes, status: int, message: str
+) -> None:
+    response = requests.post(
+        f"{world.url}/v1/chat/completions",
+        data=body,
+        headers={"Authorization": f"Bearer {NL_KEY}", "Content-Type": "application/json"},
+        timeout=5,
+    )
+    assert response.status_code == status and message in response.text
+    assert EMAIL not in response.text
+
+
+def test_failover_to_the_next_allowed_endpoint_and_open_circuit(world: ProxyWorld) -> None:
+    world.a.script.extend([("status", 503), ("status", 503)])  # the adapter retries once
+    first = world.post(REQUEST)
+    assert first.status_code == 200 and first.json()["sovgw"]["endpoint"] == "vendor-b@eu-west-1"
+    assert len(world.a.requests) == 2 and len(world.b.requests) == 1
+    second = world.post(REQUEST)
+    assert second.json()["sovgw"]["endpoint"] == "vendor-b@eu-west-1"
+    assert len(world.a.requests) == 2, "vendor-a's circuit is open: not called again"
+    assert world.proxy.breakers.states()["vendor-a@eu-west-1"] == "open"
+
+
+def test_a_hanging_upstream_times_out_and_fails_over(world: ProxyWorld) -> None:
+    world.a.script.extend([("hang", 2.0), ("hang", 2.0)])
+    started = time.monotonic()
+    response = world.post(REQUEST)
+    assert response.status_code == 200
+    assert response.json()["sovgw"]["endpoint"] == "vendor-b@eu-west-1"
+    assert time.monotonic() - started < 2.0, "the read timeout (0.5 s) bounds the wait"
+
+
+def test_no_healthy_endpoint_fails_closed_with_503(world: ProxyWorld) -> None:
+    world.a.script.extend([("status", 503)] * 2)
+    world.b.script.extend([("status", 502)] * 2)
+    response = world.post(REQUEST)
+    assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+    assert "no healthy endpoint" in response.json()["error"]["message"]
+    assert all(not r["line"].startswith("POST /abroad") for r in world.a.requests)
+    invocation = next(r for r in world.audit_records() if r["stage"] == "model_invocation")
+    assert invocation["outcome"] == "failed"
+
+
+def test_sagemaker_failover_stays_in_region(world: ProxyWorld) -> None:
+    world.served.unavailable.add(("eu-central-1", "llm-a"))
+    response = world.post({"messages": [{"role": "user", "content": "hello"}]}, key=DE_KEY)
+    assert response.json()["sovgw"]["endpoint"] == "llm-b@eu-central-1"
+    assert [name for _, name in world.served.invocations] == ["llm-b"]
+
+
+def test_models_lists_only_in_region_destinations(world: ProxyWorld) -> None:
+    listed = requests.get(
+        f"{world.url}/v1/models", headers={"Authorization": f"Bearer {NL_KEY}"}, timeout=5
+    ).json()
+    assert [m["id"] for m in listed["data"]] == ["auto", "vendor-a", "vendor-b"]
+    assert requests.get(f"{world.url}/v1/models", timeout=5).status_code == 401
