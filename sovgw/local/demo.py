@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from sovgw.adapters.aws import audit_record_key
 from sovgw.audit_tools import open_store
 from sovgw.config import GatewayConfig, load_config
@@ -81,6 +83,91 @@ def _seal_and_verify(config: GatewayConfig) -> int:
     verdict = "verified" if not problems else f"FAILED with {problems} problem(s)"
     print(f"audit chain {verdict}: {records} records sealed in {digests} signed digests")
     return problems
+
+
+PROXY_CASES: tuple[tuple[str, str, str, int], ...] = (
+    (
+        "contoso-legal",
+        "personal data, streamed",
+        "Summarise the dispute with max.mueller@example.de (IBAN DE89 3704 0044 0532 0130 00).",
+        200,
+    ),
+    (
+        "northwind-faq",
+        "e-mail address in a FAQ question",
+        "Draft a short answer to jan.devries@example.nl about our opening hours.",
+        200,
+    ),
+    (
+        "northwind-faq",
+        "privileged content",
+        "Attorney-client privileged: assess our exposure in the Jansen dispute.",
+        403,
+    ),
+    ("contoso-legal", "primary endpoint down", "Summarise our open HR cases.", 200),
+)
+
+
+def _proxy_demo(stack: LocalSovereignStack, root: Path) -> int:
+    """Both kinds of upstream through the proxy; returns the number of unexpected outcomes."""
+    _, server = stack.start_proxy(root / "config" / "proxy.yaml")
+    print(f"\nOpenAI-compatible proxy on {server.url} (published demo keys sk-sovgw-demo-<app>):")
+    print(_row("APP / CASE", "STATUS", "LEVEL", "ROUTE", "MODEL", "WHAT LEFT / REASON"))
+    unexpected = 0
+    for app, case, prompt, expected in PROXY_CASES:
+        streamed = case.endswith("streamed")
+        down = ("eu-central-1", "sovgw-eu-de-llm")
+        if case == "primary endpoint down":
+            stack.models.unavailable.add(down)
+        response = requests.post(
+            f"{server.url}/v1/chat/completions",
+            json={"messages": [{"role": "user", "content": prompt}], "stream": streamed},
+            headers={"Authorization": f"Bearer sk-sovgw-demo-{app}"},
+            timeout=30,
+        )
+        stack.models.unavailable.discard(down)
+        unexpected += response.status_code != expected
+        if response.status_code != 200:
+            error = response.json()["error"]
+            explained = error.get("sovgw", {})
+            print(
+                _row(
+                    f"{app}: {case}",
+                    str(response.status_code),
+                    explained.get("level", "-"),
+                    f"DENIED: {explained.get('rule_id', error['type'])}",
+                    "-",
+                    error["message"],
+                )
+            )
+            continue
+        received = stack.models.received[-1][2][-1]["content"]
+        if streamed:
+            answer = "".join(
+                json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
+                for line in response.text.split("\n\n")
+                if line.startswith("data: {")
+            )
+            summary = {
+                "endpoint": response.headers["X-Sovgw-Endpoint"],
+                "level": response.headers["X-Sovgw-Level"],
+            }
+        else:
+            body = response.json()
+            answer, summary = body["choices"][0]["message"]["content"], body["sovgw"]
+        restored = "max.mueller@example.de" in answer or "jan.devries@example.nl" in answer
+        print(
+            _row(
+                f"{app}: {case}",
+                "200",
+                str(summary.get("level", "-")),
+                f"allowed: {response.headers['X-Sovgw-Rule']}",
+                str(summary["endpoint"]),
+                f"model received {received!r}"
+                + ("; caller got the original values back" if restored else ""),
+            )
+        )
+    return unexpected
 
 
 def _row(*cells: str) -> str:
@@ -155,6 +242,7 @@ def run_demo(root: Path, timeout: float = 120.0) -> int:
             f"{len(sent)} events, {len(sent) - len(unfinished)} with an outcome, "
             f"in {time.monotonic() - started:.1f}s."
         )
+        unexpected = _proxy_demo(stack, root)
         tampered = _seal_and_verify(config)
         print("stopping the stack.")
-        return 1 if unfinished or tampered else 0
+        return 1 if unfinished or tampered or unexpected else 0

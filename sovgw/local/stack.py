@@ -15,11 +15,17 @@ from botocore.exceptions import ClientError
 
 from functions.runtime import build_dependencies
 from model_serving.server import ServedEndpoints, serve_in_background
+from sovgw.adapters.files import AuditByJurisdiction
 from sovgw.adapters.salesforce import SalesforceCredentials, http_session, request_token
 from sovgw.config import GatewayConfig, OrgBinding
 from sovgw.httpd import BackgroundServer
 from sovgw.local.localstack import LocalStackProcess, start_localstack
 from sovgw.local.runner import LocalDeployment
+from sovgw.ports import AuditSink
+from sovgw.proxy.apps import load_proxy_config
+from sovgw.proxy.core import SovereignProxy
+from sovgw.proxy.runtime import build_proxy, upstream_secret_name
+from sovgw.proxy.server import serve_proxy
 from sovgw.sfsim.server import SalesforceSimulatorServer, eventbridge_sender
 from sovgw.sfsim.state import ConnectedApp, RelayChannel
 
@@ -53,6 +59,7 @@ class LocalSovereignStack:
         )
         self.deployments: dict[str, LocalDeployment] = {}
         self._publisher_credentials: dict[str, SalesforceCredentials] = {}
+        self._servers: list[BackgroundServer] = []
 
     def __enter__(self) -> LocalSovereignStack:
         try:
@@ -146,12 +153,37 @@ class LocalSovereignStack:
             }
         )
         client = self.session(jurisdiction.region).client("secretsmanager")
-        try:
-            client.create_secret(Name=binding.credentials_secret, SecretString=secret_value)
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ResourceExistsException":
-                raise
-            client.put_secret_value(SecretId=binding.credentials_secret, SecretString=secret_value)
+        _put_secret(client, binding.credentials_secret, secret_value)
+
+    def start_proxy(self, proxy_config_path: Path) -> tuple[SovereignProxy, BackgroundServer]:
+        """The OpenAI-compatible proxy over this stack: SageMaker calls to the local endpoint,
+        ``openai:`` destinations to its OpenAI-compatible face, upstream keys from LocalStack
+        Secrets Manager, audit records into each jurisdiction's bucket."""
+        assert self.model_server is not None
+        config = load_proxy_config(proxy_config_path)
+        sinks: dict[str, AuditSink] = {}
+        overrides: dict[str, str] = {}
+        for jurisdiction in config.gateway_config.jurisdictions:
+            deps = self.deployments[jurisdiction.id].deps
+            sinks[jurisdiction.id] = deps.audit
+            secrets_client = self.session(jurisdiction.region).client("secretsmanager")
+            for endpoint in jurisdiction.endpoints:
+                if endpoint.base_url:
+                    overrides[endpoint.name] = f"{self.model_server.url}/v1"
+                    _put_secret(
+                        secrets_client,
+                        upstream_secret_name(jurisdiction.id, endpoint),
+                        json.dumps({"api_key": secrets.token_urlsafe(24)}),
+                    )
+        proxy = build_proxy(
+            config,
+            audit=AuditByJurisdiction(sinks),
+            sagemaker_endpoint_url=self.model_server.url,
+            base_url_overrides=overrides,
+        )
+        server = serve_proxy(proxy)
+        self._servers.append(server)
+        return proxy, server
 
     def publish_platform_event(self, org_id: str, event_name: str, fields: dict[str, Any]) -> str:
         """Publish through the simulator's REST API as the org's integration user; returns the
@@ -197,6 +229,8 @@ class LocalSovereignStack:
         return str(result["Entries"][0]["EventId"])
 
     def stop(self) -> None:
+        for server in self._servers:
+            server.stop()
         for deployment in self.deployments.values():
             deployment.stop()
         if self.model_server:
@@ -205,3 +239,12 @@ class LocalSovereignStack:
             self.salesforce.stop()
         if self.localstack:
             self.localstack.stop()
+
+
+def _put_secret(client: Any, name: str, value: str) -> None:
+    try:
+        client.create_secret(Name=name, SecretString=value)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceExistsException":
+            raise
+        client.put_secret_value(SecretId=name, SecretString=value)

@@ -93,6 +93,7 @@ def _route_headers(summary: Mapping[str, Any]) -> dict[str, str]:
         "X-Sovgw-Request-Id": str(summary["request_id"]),
         "X-Sovgw-Rule": str(summary["rule_id"]),
         "X-Sovgw-Endpoint": str(summary["endpoint"]),
+        "X-Sovgw-Level": str(summary["level"]),
     }
 
 

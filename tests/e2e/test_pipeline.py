@@ -127,7 +127,11 @@ def test_jurisdiction_without_sovereign_endpoint_denies_personal_data(
     routing = json.loads(
         _audit(stack, "eu-nl", "00D5H0000000004UAA", uuid, Stage.ROUTING)["Body"].read()
     )
-    assert routing["outcome"] == "denied" and routing["rule_id"] == "default-deny"
+    assert (
+        routing["outcome"] == "denied" and routing["rule_id"] == "drafting.external-pseudonymised"
+    )
+    assert "external endpoints receive only PUBLIC data" in routing["reason"]
+    assert routing["excluded"] == [routing["reason"].split(": ", 1)[1]]
     assert [i for i in stack.models.invocations[len(before) :] if i[0] == "eu-west-1"] == []
 
 
