@@ -101,13 +101,18 @@ class OpenAICompatible:
         response = self._post(endpoint, body, stream=True)
 
         def chunks() -> Iterator[dict[str, Any]]:
+            complete = False
             try:
                 yield from sse_data(response.stream(8192))
+                response.drain_conn()  # the chunked terminator: the connection stays reusable
+                complete = True
             except (HTTPError, StreamProtocolError) as error:
                 raise UpstreamUnavailable(
                     f"upstream {endpoint.ref} stream broke: {type(error).__name__}"
                 ) from None
             finally:
+                if not complete:
+                    response.close()  # a half-read stream must never serve another request
                 response.release_conn()
 
         return chunks()

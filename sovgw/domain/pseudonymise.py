@@ -113,6 +113,10 @@ class StreamingOutputFilter:
         released, self._pending = self._pending[:cut], self._pending[cut:]
         return self._clean(released)
 
+    def whole(self, text: str) -> str:
+        """A complete text (not streamed): scanned and restored at once."""
+        return self._clean(text)
+
     def finish(self) -> str:
         """The rest, at the end of the stream."""
         released, self._pending = self._pending, ""

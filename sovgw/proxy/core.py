@@ -51,6 +51,17 @@ FORWARDED_FIELDS = (
     "response_format",
 )
 AUTO_MODEL = "auto"
+# The vocabulary of chat requests and JSON Schema: words that cannot hold a finding, so
+# scanning them (every object key, every role) is skipped.
+STRUCTURAL_WORDS = frozenset(
+    {
+        "role", "content", "system", "developer", "user", "assistant", "tool", "type", "text",
+        "name", "function", "arguments", "description", "parameters", "properties", "required",
+        "object", "string", "number", "integer", "boolean", "array", "items", "enum", "null",
+        "tool_calls", "tool_call_id", "id", "image_url", "url", "detail", "auto", "none",
+        "json_object", "json_schema", "schema", "strict", "refusal",
+    }
+)  # fmt: skip
 
 
 class ProxyError(Exception):
@@ -117,6 +128,8 @@ class Masked:
     residual_levels: list[DataLevel] = field(default_factory=list)
 
     def text(self, value: str) -> str:
+        if value in STRUCTURAL_WORDS:
+            return value
         findings = dlp.detect(value)
         if not findings:
             return value
@@ -417,7 +430,7 @@ def _upstream_error(error: GatewayError) -> ProxyError:
 def _restore_tree(value: Any, output: StreamingOutputFilter) -> Any:
     """Every string of an answer scanned and restored (content, tool call arguments)."""
     if isinstance(value, str):
-        return output.feed(value) + output.finish()
+        return output.whole(value)
     if isinstance(value, list):
         return [_restore_tree(v, output) for v in value]
     if isinstance(value, dict):

@@ -71,19 +71,16 @@ def make_handler(proxy: SovereignProxy) -> type[QuietHandler]:
                 logger.info("proxy refused", status=error.status, kind=error.kind)
                 self._error(error)
                 return
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Cache-Control", "no-cache")
-            self.send_header("Connection", "close")
-            for name, value in _route_headers(prepared.summary(endpoint, {})).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.close_connection = True
-            for chunk in chunks:
-                self.wfile.write(sse_event(chunk))
-                self.wfile.flush()
-            self.wfile.write(sse_event(DONE))
-            self.wfile.flush()
+            headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+            headers |= _route_headers(prepared.summary(endpoint, {}))
+            self.start_chunked(200, headers)
+            try:
+                for chunk in chunks:
+                    self.write_chunk(sse_event(chunk))
+                self.write_chunk(sse_event(DONE))
+                self.end_chunked()
+            except OSError:
+                self.close_connection = True  # the caller went away; the audit is written
 
     return ProxyHandler
 

@@ -298,12 +298,14 @@ _DIGIT_TYPES = {
     EntityType.IP_ADDRESS,
 }
 
+_ANY_DIGIT = re.compile(r"\d")
+
 
 def detect(text: str) -> list[Finding]:
     """All findings in ``text`` (original offsets), without overlaps."""
     view = normalise(text)
     raw: list[Finding] = []
-    has_digit = any(ch.isdigit() for ch in view.text)
+    has_digit = _ANY_DIGIT.search(view.text) is not None
     for detector in DETECTORS:
         needs = _NEEDS.get(detector.subtype or detector.entity.value, ())
         if needs and not any(needle in view.text for needle in needs):

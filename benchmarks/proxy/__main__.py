@@ -1,0 +1,5 @@
+import sys
+
+from benchmarks.proxy.bench import main
+
+sys.exit(main())

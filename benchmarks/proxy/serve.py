@@ -1,0 +1,148 @@
+"""The two servers of the proxy benchmark, each in its own process (as in production):
+
+- ``upstream``: a minimal OpenAI-compatible endpoint with a fixed answer, so the benchmark
+  measures the proxy, not a model; streams a role chunk at once, then content chunks;
+- ``proxy``: ``sovgw``'s proxy (real pipeline: DLP, policy, breakers, file audit sink)
+  in front of it.
+
+Each prints its URL on the first line of stdout and serves until killed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from sovgw.httpd import BackgroundServer, QuietHandler
+from sovgw.sse import DONE, sse_event
+
+ANSWER = (
+    "The claim for [EMAIL_1] is well founded: the notice period was not respected, so the "
+    "refund to [IBAN_1] should be made within 14 days. "
+)
+STREAM_PIECES = 24
+
+
+def _completion() -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "bench",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": ANSWER}}],
+        "usage": {"prompt_tokens": 400, "completion_tokens": 40, "total_tokens": 440},
+    }
+
+
+def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "bench",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+
+
+class UpstreamHandler(QuietHandler):
+    def do_POST(self) -> None:
+        body = json.loads(self.read_body() or b"{}")
+        if not body.get("stream"):
+            self.send_json(200, _completion())
+            return
+        self.start_chunked(200, {"Content-Type": "text/event-stream"})
+        self.write_chunk(sse_event(_chunk({"role": "assistant", "content": ""})))
+        words = ANSWER.split(" ")
+        step = max(1, len(words) // STREAM_PIECES)
+        for start in range(0, len(words), step):
+            piece = " ".join(words[start : start + step]) + " "
+            self.write_chunk(sse_event(_chunk({"content": piece})))
+        self.write_chunk(sse_event(_chunk({}, finish="stop")) + sse_event(DONE))
+        self.end_chunked()
+
+
+def _write_proxy_config(directory: Path, upstream_url: str, key_sha256: str) -> Path:
+    (directory / "policies").mkdir(parents=True, exist_ok=True)
+    policy = {
+        "version": "bench",
+        "jurisdiction": "bench",
+        "destinations": [
+            {
+                "upstream": "openai:https://bench.example/v1",
+                "name": "bench-llm",
+                "region": "eu-central-1",
+                "tier": "external",
+            }
+        ],
+        "rules": [
+            {
+                "id": "bench.external-pseudonymised",
+                "levels": ["PUBLIC", "PERSONAL"],
+                "destinations": ["bench-llm"],
+                "external_sensitive": "pseudonymise",
+            }
+        ],
+    }
+    (directory / "policies" / "bench.yaml").write_text(json.dumps(policy))
+    gateway = {
+        "jurisdictions": [
+            {
+                "id": "bench",
+                "region": "eu-central-1",
+                "allowed_regions": ["eu-central-1"],
+                "policy": "policies/bench.yaml",
+            }
+        ]
+    }
+    (directory / "gateway.yaml").write_text(json.dumps(gateway))
+    proxy = {
+        "gateway": "gateway.yaml",
+        "apps": [
+            {
+                "id": "bench-app",
+                "key_sha256": key_sha256,
+                "jurisdiction": "bench",
+                "purposes": ["chat"],
+                "baseline_level": "PUBLIC",
+            }
+        ],
+    }
+    (directory / "proxy.yaml").write_text(json.dumps(proxy))
+    return directory / "proxy.yaml"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("role", choices=["upstream", "proxy"])
+    parser.add_argument("--upstream-url")
+    parser.add_argument("--key-sha256")
+    parser.add_argument("--work-dir", default=".run/bench-proxy")
+    args = parser.parse_args()
+    if args.role == "upstream":
+        server = BackgroundServer(UpstreamHandler).start()
+    else:
+        from sovgw.adapters.files import FileAuditSink  # noqa: PLC0415
+        from sovgw.proxy.apps import load_proxy_config  # noqa: PLC0415
+        from sovgw.proxy.runtime import build_proxy  # noqa: PLC0415
+        from sovgw.proxy.server import serve_proxy  # noqa: PLC0415
+
+        work = Path(args.work_dir)
+        config = load_proxy_config(_write_proxy_config(work, args.upstream_url, args.key_sha256))
+        proxy = build_proxy(
+            config,
+            audit=FileAuditSink(work / "audit"),
+            base_url_overrides={"bench-llm": f"{args.upstream_url}/v1"},
+            api_key_for=lambda endpoint: "upstream-bench-key",
+        )
+        server = serve_proxy(proxy)
+    print(server.url, flush=True)
+    threading.Event().wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
