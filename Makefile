@@ -79,4 +79,5 @@ package: $(BIN)/.installed
 	$(BIN)/uv pip install -q --python-platform aarch64-manylinux2014 --python-version 3.13 \
 		--target build/lambda -c constraints/project.txt --no-deps -r <($(BIN)/uv pip compile -q pyproject.toml --python-version 3.13 --python-platform aarch64-manylinux2014 --no-header --no-annotate) .
 	cp -r config build/lambda/
+	install -D -m 755 functions/proxy/run.sh build/lambda/functions/proxy/run.sh
 	@du -sh build/lambda

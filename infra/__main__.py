@@ -26,6 +26,7 @@ outputs = build_stack(
         gateway=gateway,
         code_path=settings.get("codePath"),
         model=ModelSettings(**model) if (model := settings.get_object("model")) else None,
+        proxy_adapter_layer_arn=settings.get("proxyAdapterLayerArn"),
     )
 )
 for key, value in outputs.items():

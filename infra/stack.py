@@ -12,6 +12,7 @@ from infra.components.audit import AuditStore, AuditStoreArgs
 from infra.components.functions import Functions, FunctionsArgs
 from infra.components.model_endpoint import ModelEndpointArgs, SovereignModelEndpoint
 from infra.components.network import NetworkArgs, SovereignNetwork
+from infra.components.proxy import ProxyArgs, SovereignProxyApi
 from infra.components.trail import CloudTrailLog, TrailArgs
 from infra.components.wiring import EventWiring, EventWiringArgs
 from model_serving.serving_config import MODEL_PRESETS, plan_serving
@@ -23,6 +24,7 @@ OUTPUT_KMS_KEY_ARN = "kmsKeyArn"
 OUTPUT_EVENT_BUSES = "eventBuses"
 OUTPUT_MODEL_ENDPOINTS = "modelEndpoints"
 OUTPUT_TRAIL_BUCKET = "cloudTrailBucket"
+OUTPUT_PROXY_URL = "proxyUrl"
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class StackConfig:
     gateway: GatewayConfig
     code_path: str | None = None
     model: ModelSettings | None = None
+    proxy_adapter_layer_arn: str | None = None
 
 
 def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
@@ -151,4 +154,21 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
         outputs[OUTPUT_EVENT_BUSES] = pulumi.Output.from_input(
             {k: b.name for k, b in wiring.buses.items()}
         )
+        proxy = SovereignProxyApi(
+            f"sovgw-{jurisdiction.id}-proxy",
+            ProxyArgs(
+                jurisdiction=jurisdiction,
+                account_id=config.account_id,
+                code_path=config.code_path,
+                subnet_ids=[s.id for s in network.subnets],
+                security_group_id=network.endpoint_security_group.id,
+                kms_key_arn=key.arn,
+                audit_bucket_arn=audit.bucket.arn,
+                execute_api_endpoint_id=network.interface_endpoints["execute-api"].id,
+                sagemaker_endpoints=endpoint_names,
+                adapter_layer_arn=config.proxy_adapter_layer_arn,
+            ),
+            opts,
+        )
+        outputs[OUTPUT_PROXY_URL] = proxy.url
     return outputs

@@ -21,6 +21,7 @@ INTERFACE_SERVICES = (
     "sts",
     "monitoring",
     "sqs",
+    "execute-api",
 )
 
 
@@ -94,8 +95,24 @@ class SovereignNetwork(pulumi.ComponentResource):
                 ],
             }
         )
+        # Callers of the private proxy API authenticate with app keys, not SigV4, so this
+        # endpoint admits unsigned calls, but only to this account's APIs.
+        this_accounts_apis = json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "execute-api:Invoke",
+                        "Resource": f"arn:aws:execute-api:{args.region}:{args.account_id}:*",
+                    }
+                ],
+            }
+        )
+        self.interface_endpoints: dict[str, aws.ec2.VpcEndpoint] = {}
         for service in INTERFACE_SERVICES:
-            aws.ec2.VpcEndpoint(
+            self.interface_endpoints[service] = aws.ec2.VpcEndpoint(
                 f"{name}-{service.replace('.', '-')}",
                 vpc_id=self.vpc.id,
                 service_name=f"com.amazonaws.{args.region}.{service}",
@@ -103,7 +120,7 @@ class SovereignNetwork(pulumi.ComponentResource):
                 private_dns_enabled=True,
                 subnet_ids=[s.id for s in self.subnets],
                 security_group_ids=[self.endpoint_security_group.id],
-                policy=account_only,
+                policy=this_accounts_apis if service == "execute-api" else account_only,
                 opts=child,
             )
         aws.ec2.VpcEndpoint(

@@ -89,6 +89,8 @@ def test_network_has_no_path_to_the_internet() -> None:
     }
     assert {"sagemaker.runtime", "secretsmanager", "kms", "events", "sts", "logs", "s3"} <= services
     for endpoint in endpoints:
+        if endpoint["serviceName"].endswith("execute-api"):
+            continue  # callers of the private proxy API: see the test below
         condition = json.loads(endpoint["policy"])["Statement"][0]["Condition"]
         assert condition == {"StringEquals": {"aws:PrincipalAccount": ACCOUNT}}
     assert mocks.of_type("ec2/flowLog:FlowLog")[0]["trafficType"] == "ALL"
@@ -242,7 +244,7 @@ def test_the_program_entry_point_runs_with_stack_config() -> None:
     (provider,) = [i for t, _, i in mocks.resources if t == "pulumi:providers:aws"]
     assert provider["region"] == "eu-west-3"
     assert [e["name"] for e in mocks.of_type("sagemaker/endpoint:Endpoint")] == ["sovgw-eu-fr-llm"]
-    assert len(mocks.of_type("lambda/function:Function")) == 3
+    assert len(mocks.of_type("lambda/function:Function")) == 4, "three functions and the proxy"
     assert mocks.of_type("cloudwatch/eventRule:EventRule")
 
 
@@ -253,6 +255,7 @@ def test_functions_are_private_bounded_and_dead_letter_on_failure() -> None:
         "sovgw-eu-de-classify",
         "sovgw-eu-de-route",
         "sovgw-eu-de-unrouted",
+        "sovgw-eu-de-proxy",
     }
     for function in functions:
         assert function["runtime"] == "python3.13" and function["architectures"] == ["arm64"]
@@ -298,3 +301,58 @@ def test_cloudtrail_stays_in_region_validates_and_records_data_events() -> None:
         b for b in mocks.of_type("s3/bucket:Bucket") if b["bucket"].startswith("sovgw-trail-eu-de-")
     ]
     assert buckets and buckets[0]["objectLockEnabled"] is True
+
+
+def test_proxy_is_a_streaming_lambda_behind_a_private_api() -> None:
+    mocks = _run_with_model(_model_settings())
+    (function,) = [
+        f for f in mocks.of_type("lambda/function:Function") if f["name"].endswith("-proxy")
+    ]
+    env = function["environment"]["variables"]
+    assert env["AWS_LWA_INVOKE_MODE"] == "response_stream" and env["SOVGW_JURISDICTION"] == "eu-de"
+    assert function["handler"] == "functions/proxy/run.sh"
+    assert (ROOT / function["handler"]).stat().st_mode & 0o111, "run.sh is executable"
+    assert function["layers"][0].startswith("arn:aws:lambda:eu-central-1:")
+    assert function["vpcConfig"]["subnetIds"] and function["reservedConcurrentExecutions"] > 0
+    (api,) = mocks.of_type("apigateway/restApi:RestApi")
+    assert api["endpointConfiguration"]["types"] == "PRIVATE"
+    policy = json.loads(api["policy"])
+    deny = next(s for s in policy["Statement"] if s["Effect"] == "Deny")
+    assert (
+        deny["Condition"]["StringNotEquals"]["aws:SourceVpce"]
+        == api["endpointConfiguration"]["vpcEndpointIds"][0]
+    )
+    (integration,) = mocks.of_type("apigateway/integration:Integration")
+    assert integration["responseTransferMode"] == "STREAM" and integration["type"] == "AWS_PROXY"
+    assert integration["uri"].endswith("/response-streaming-invocations")
+    assert ":eu-central-1:" in integration["uri"]
+    proxy_policy = next(
+        json.loads(p["policy"])
+        for t, n, p in mocks.resources
+        if t.endswith("iam/rolePolicy:RolePolicy") and n.endswith("-proxy-policy")
+    )
+    for statement in proxy_policy["Statement"]:
+        assert all(a != "*" and not a.endswith(":*") for a in statement["Action"])
+    invoke = next(s for s in proxy_policy["Statement"] if "sagemaker:InvokeEndpoint" in s["Action"])
+    assert invoke["Resource"] == [
+        f"arn:aws:sagemaker:eu-central-1:{ACCOUNT}:endpoint/sovgw-eu-de-llm",
+        f"arn:aws:sagemaker:eu-central-1:{ACCOUNT}:endpoint/sovgw-eu-de-llm-b",
+    ]
+    secrets = next(
+        s for s in proxy_policy["Statement"] if "secretsmanager:GetSecretValue" in s["Action"]
+    )
+    assert secrets["Resource"] == [
+        f"arn:aws:secretsmanager:eu-central-1:{ACCOUNT}:secret:sovgw/eu-de/upstream/*"
+    ]
+
+
+def test_execute_api_endpoint_admits_only_this_accounts_apis() -> None:
+    mocks = _run("eu-fr")
+    (endpoint,) = [
+        e
+        for e in mocks.of_type("ec2/vpcEndpoint:VpcEndpoint")
+        if e["serviceName"].endswith("execute-api")
+    ]
+    (statement,) = json.loads(endpoint["policy"])["Statement"]
+    assert statement["Action"] == "execute-api:Invoke"
+    assert statement["Resource"] == f"arn:aws:execute-api:eu-west-3:{ACCOUNT}:*"

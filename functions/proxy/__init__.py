@@ -1,0 +1,1 @@
+"""The proxy runs as a web app under the Lambda Web Adapter (``run.sh``), not as a handler."""
