@@ -110,3 +110,17 @@ def test_known_identifiers(text: str, entity: EntityType, subtype: str | None, v
 )
 def test_near_misses_are_not_findings(text: str) -> None:
     assert [f for f in dlp.detect(text) if f.entity is not EntityType.PHONE] == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ATTORNEY-CLIENT PRIVILEGED memo",
+        "Prepared at the direction of Counsel.",
+        "PRİVİLEGED AND CONFİDENTİAL",
+        "Anwaltliches vertraulich",
+        "Couvert par le SECRET professionnel",
+    ],
+)
+def test_privilege_markers_survive_the_cheap_pre_check(text: str) -> None:
+    assert [f.entity for f in dlp.detect(text)] == [EntityType.PRIVILEGED]

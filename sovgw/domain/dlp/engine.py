@@ -299,6 +299,12 @@ _DIGIT_TYPES = {
 }
 
 _ANY_DIGIT = re.compile(r"\d")
+# Pre-checks on lower-cased ASCII text: every privilege marker contains one of these words.
+# Non-ASCII text always runs the full pattern: Unicode case folding (e.g. "İ" matching "i"
+# under re.IGNORECASE) differs from str.lower().
+_NEEDS_LOWERED: dict[str, tuple[str, ...]] = {
+    "PRIVILEGED": ("attorney", "privilege", "counsel", "anwalt", "secret", "avocat"),
+}
 
 
 def detect(text: str) -> list[Finding]:
@@ -306,9 +312,18 @@ def detect(text: str) -> list[Finding]:
     view = normalise(text)
     raw: list[Finding] = []
     has_digit = _ANY_DIGIT.search(view.text) is not None
+    lowered = view.text.lower() if view.text.isascii() else None
     for detector in DETECTORS:
-        needs = _NEEDS.get(detector.subtype or detector.entity.value, ())
+        key = detector.subtype or detector.entity.value
+        needs = _NEEDS.get(key, ())
         if needs and not any(needle in view.text for needle in needs):
+            continue
+        needs_lowered = _NEEDS_LOWERED.get(key, ())
+        if (
+            needs_lowered
+            and lowered is not None
+            and not any(needle in lowered for needle in needs_lowered)
+        ):
             continue
         if detector.entity in _DIGIT_TYPES and not has_digit:
             continue
