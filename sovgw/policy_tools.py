@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
+import yaml
 from pydantic import ValidationError
 
 from sovgw.config import GatewayConfig, Jurisdiction
@@ -56,7 +57,7 @@ def check_policy(path: Path, config: GatewayConfig, out: TextIO, as_json: bool =
     """Validate ``path`` against the gateway's jurisdictions and print its decision table."""
     try:
         policy = RoutingPolicy.model_validate(read_yaml(path))
-    except (OSError, ValueError, ValidationError) as error:
+    except (OSError, ValueError, ValidationError, yaml.YAMLError) as error:
         print(f"INVALID {path}: {error}", file=out)
         return EXIT_INVALID
     known = config.jurisdiction(policy.jurisdiction)
