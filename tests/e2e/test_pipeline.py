@@ -207,3 +207,37 @@ def test_transient_failures_are_retried_and_permanent_ones_dead_lettered(
     reason = _wait(parked, timeout=60)
     assert "gave up after 4 attempts" in reason and "SERVER_UNAVAILABLE" in reason
     org.faults.clear()
+
+
+def test_no_healthy_endpoint_fails_closed_and_keeps_the_event(stack: LocalSovereignStack) -> None:
+    """All of eu-fr's endpoints down: nothing is written back, nothing goes elsewhere, and the
+    classified event is retried, then parked in route's DLQ with the reason (replayable)."""
+    fr_org = "00D5F0000000002UAA"
+    down = ("eu-west-3", "sovgw-eu-fr-llm")
+    before = list(stack.models.invocations)
+    stack.models.unavailable.add(down)
+    try:
+        uuid = stack.publish_platform_event(
+            fr_org,
+            "AI_Request__e",
+            {
+                "Record_Id__c": "8005F000000003FQAQ",
+                "Purpose__c": "review_clause",
+                "Requested_By__c": "0055F000000000CQAQ",
+            },
+        )
+        parked = _wait(
+            lambda: [
+                m
+                for m in stack.deployments["eu-fr"].dead_letters("route")
+                if m["event"]["detail"]["request"]["event_uuid"] == uuid
+            ]
+        )
+    finally:
+        stack.models.unavailable.discard(down)
+        stack.deployments["eu-fr"].deps.breakers.breakers.clear()
+    assert "no healthy endpoint among those the policy allows" in parked[0]["reason"]
+    assert _results(stack, fr_org, uuid) == []
+    assert stack.models.invocations[len(before) :] == []
+    routing = json.loads(_audit(stack, "eu-fr", fr_org, uuid, Stage.ROUTING)["Body"].read())
+    assert routing["outcome"] == "ok" and routing["candidates"] == ["sovgw-eu-fr-llm@eu-west-3"]
