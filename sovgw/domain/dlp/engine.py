@@ -298,7 +298,27 @@ _DIGIT_TYPES = {
     EntityType.IP_ADDRESS,
 }
 
-_ANY_DIGIT = re.compile(r"\d")
+# Values of the digit-bearing types lie around runs of digits: those detectors scan only
+# windows around them (with a margin far wider than any prefix or suffix of a value), which
+# keeps long prose cheap. IPv6 can be written without digits, so it always scans everything.
+_DIGIT_RUN = re.compile(r"\d(?:[\d\s./+()-]{0,3}\d)*")
+_WINDOW_MARGIN = 72
+_EVERYWHERE = frozenset({"IPV6"})
+
+
+def _digit_windows(text: str) -> list[tuple[int, int]]:
+    """Merged ``(start, end)`` windows around every run of digits in ``text``."""
+    windows: list[tuple[int, int]] = []
+    for run in _DIGIT_RUN.finditer(text):
+        start = max(0, run.start() - _WINDOW_MARGIN)
+        end = min(len(text), run.end() + _WINDOW_MARGIN)
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], end)
+        else:
+            windows.append((start, end))
+    return windows
+
+
 # Pre-checks on lower-cased ASCII text: every privilege marker contains one of these words.
 # Non-ASCII text always runs the full pattern: Unicode case folding (e.g. "İ" matching "i"
 # under re.IGNORECASE) differs from str.lower().
@@ -311,7 +331,8 @@ def detect(text: str) -> list[Finding]:
     """All findings in ``text`` (original offsets), without overlaps."""
     view = normalise(text)
     raw: list[Finding] = []
-    has_digit = _ANY_DIGIT.search(view.text) is not None
+    digit_windows = _digit_windows(view.text)
+    everything = [(0, len(view.text))]
     lowered = view.text.lower() if view.text.isascii() else None
     for detector in DETECTORS:
         key = detector.subtype or detector.entity.value
@@ -325,9 +346,16 @@ def detect(text: str) -> list[Finding]:
             and not any(needle in lowered for needle in needs_lowered)
         ):
             continue
-        if detector.entity in _DIGIT_TYPES and not has_digit:
+        windows = (
+            digit_windows
+            if detector.entity in _DIGIT_TYPES and key not in _EVERYWHERE
+            else everything
+        )
+        if detector.entity in _DIGIT_TYPES and not digit_windows:
             continue
-        for match in detector.pattern.finditer(view.text):
+        for match in (
+            m for start, end in windows for m in detector.pattern.finditer(view.text, start, end)
+        ):
             if not detector.valid(match.group()):
                 continue
             before = view.text[max(0, match.start() - 64) : match.start()]
