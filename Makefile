@@ -12,7 +12,7 @@ VENV := .venv
 LS_VENV := .localstack-venv
 BIN := $(VENV)/bin
 
-.PHONY: help demo test lint unit integration e2e schemas lock clean bench-dlp package
+.PHONY: help demo test lint unit integration e2e schemas lock clean bench-dlp package redis-server
 
 help:
 	@echo "make demo   - run the pipeline on the embedded local stack (LocalStack + simulators)"
@@ -32,7 +32,14 @@ $(LS_VENV)/bin/.installed: constraints/localstack.txt
 	$(LS_VENV)/bin/uv pip install -q --python $(LS_VENV)/bin/python -r constraints/localstack.txt
 	@touch $@
 
-demo: $(BIN)/.installed $(LS_VENV)/bin/.installed
+# The shared budget store (Valkey/ElastiCache in AWS) runs locally as Debian's redis-server,
+# the same wire protocol and Lua scripting; started and stopped by PID by the stack and tests.
+redis-server:
+	@command -v redis-server >/dev/null || { echo "installing Debian's redis-server (shared budget store)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >/dev/null \
+		|| { echo "error: redis-server is needed: apt-get install redis-server" >&2; exit 1; }; }
+
+demo: $(BIN)/.installed $(LS_VENV)/bin/.installed redis-server
 	$(BIN)/sovgw demo
 
 lint: $(BIN)/.installed
@@ -40,16 +47,16 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy sovgw functions model_serving benchmarks infra tests
 
-test: lint $(LS_VENV)/bin/.installed
+test: lint $(LS_VENV)/bin/.installed redis-server
 	$(BIN)/pytest
 
 unit: $(BIN)/.installed
 	$(BIN)/pytest tests/unit
 
-integration: $(BIN)/.installed
+integration: $(BIN)/.installed redis-server
 	$(BIN)/pytest tests/integration
 
-e2e: $(BIN)/.installed $(LS_VENV)/bin/.installed
+e2e: $(BIN)/.installed $(LS_VENV)/bin/.installed redis-server
 	$(BIN)/pytest tests/e2e
 
 schemas: $(BIN)/.installed

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from sovgw.config import GatewayConfig, Jurisdiction, load_config
 from sovgw.domain.audit import rejection_record
+from sovgw.domain.budget import Lane
 from sovgw.domain.errors import GatewayError, RejectedInput
 from sovgw.domain.failover import BreakerBoard
 from sovgw.logs import make_logger
@@ -51,6 +52,7 @@ class Settings(BaseModel):
     config_path: Path
     jurisdiction: str
     salesforce_ca_bundle: str | None = None
+    budget_store_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -58,6 +60,7 @@ class Settings(BaseModel):
             config_path=Path(env.get("SOVGW_CONFIG", "config/gateway.yaml")),
             jurisdiction=env["SOVGW_JURISDICTION"],
             salesforce_ca_bundle=env.get("SOVGW_SALESFORCE_CA_BUNDLE") or None,
+            budget_store_url=env.get("SOVGW_BUDGET_STORE_URL") or None,
         )
 
 
@@ -72,20 +75,27 @@ class Dependencies:
     dead_letters: DeadLetters
     model: ModelInvoker
     vault: MappingVault
-    crm_factory: Callable[[str], CrmRecords]
+    crm_factory: Callable[[str, Lane], CrmRecords]
     breakers: BreakerBoard = field(default_factory=BreakerBoard)
-    _crm_cache: dict[str, CrmRecords] = field(default_factory=dict)
+    _crm_cache: dict[tuple[str, Lane], CrmRecords] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def crm_for(self, org_id: str) -> CrmRecords:
+    def crm_for(self, org_id: str, lane: Lane = Lane.INTERACTIVE) -> CrmRecords:
+        """The org's Salesforce access for ``lane`` (one per org and lane, reused while warm;
+        credentials are re-read from Secrets Manager by the pool, so rotations apply)."""
+        key = (org_id[:15], lane)
         with self._lock:
-            if org_id[:15] not in self._crm_cache:
-                self._crm_cache[org_id[:15]] = self.crm_factory(org_id)
-            return self._crm_cache[org_id[:15]]
+            if key not in self._crm_cache:
+                self._crm_cache[key] = self.crm_factory(org_id, lane)
+            return self._crm_cache[key]
 
 
 def build_dependencies(
-    config: GatewayConfig, jurisdiction_id: str, *, salesforce_ca_bundle: str | None = None
+    config: GatewayConfig,
+    jurisdiction_id: str,
+    *,
+    salesforce_ca_bundle: str | None = None,
+    budget_store_url: str | None = None,
 ) -> Dependencies:
     """Connect the adapters for one jurisdiction (its region only).
 
@@ -93,6 +103,7 @@ def build_dependencies(
     costs most of a cold start, and only the first invocation needs them.
     """
     import boto3  # noqa: PLC0415
+    import redis  # noqa: PLC0415
     from botocore.config import Config  # noqa: PLC0415
 
     from sovgw.adapters.aws import (  # noqa: PLC0415
@@ -100,10 +111,15 @@ def build_dependencies(
         S3AuditSink,
         SageMakerModels,
         SqsDeadLetters,
-        read_json_secret,
     )
-    from sovgw.adapters.salesforce import SalesforceCredentials, SalesforceRecords  # noqa: PLC0415
+    from sovgw.adapters.salesforce import (  # noqa: PLC0415
+        CredentialPool,
+        OrgBudget,
+        SalesforceRecords,
+        load_credential_pool,
+    )
     from sovgw.adapters.upstreams import ModelRouter  # noqa: PLC0415
+    from sovgw.adapters.valkey_budget import ValkeyBudgetStore  # noqa: PLC0415
     from sovgw.adapters.vault import KmsMappingVault  # noqa: PLC0415
 
     model_client_config = Config(
@@ -124,14 +140,22 @@ def build_dependencies(
             queue_urls[function_name] = sqs.get_queue_url(QueueName=name)["QueueUrl"]
         return queue_urls[function_name]
 
-    def crm_factory(org_id: str) -> CrmRecords:
+    budget_store = (
+        ValkeyBudgetStore(redis.Redis.from_url(budget_store_url, decode_responses=True))
+        if budget_store_url
+        else None
+    )
+
+    def crm_factory(org_id: str, lane: Lane) -> CrmRecords:
         org = config.org(org_id)
         if org is None or org.jurisdiction != jurisdiction.id:
             raise RejectedInput(f"org {org_id} is not served by {jurisdiction.id}")
-        credentials = SalesforceCredentials.model_validate(
-            read_json_secret(secrets, org.credentials_secret)
+        return SalesforceRecords(
+            CredentialPool(partial(load_credential_pool, secrets, org)),
+            budget=OrgBudget(budget_store, org.org_id) if budget_store else None,
+            lane=lane,
+            ca_bundle=salesforce_ca_bundle,
         )
-        return SalesforceRecords(credentials, ca_bundle=salesforce_ca_bundle)
 
     def runtime_client(endpoint_region: str) -> Any:
         return session.client(
@@ -158,6 +182,7 @@ def dependencies_from_env() -> Dependencies:
         load_config(settings.config_path),
         settings.jurisdiction,
         salesforce_ca_bundle=settings.salesforce_ca_bundle,
+        budget_store_url=settings.budget_store_url,
     )
 
 

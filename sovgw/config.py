@@ -92,6 +92,13 @@ class OrgBinding(Frozen):
         return f"sovgw/{self.jurisdiction}/salesforce/{self.org_id}"
 
     @property
+    def credential_pool_secrets(self) -> tuple[tuple[str, bool], ...]:
+        """(secret name, emergency?) of the org's pool: two integration credentials that
+        alternate (and rotate in turn) and one used only by the EMERGENCY lane."""
+        base = self.credentials_secret
+        return ((base, False), (f"{base}/b", False), (f"{base}/emergency", True))
+
+    @property
     def event_source(self) -> str:
         """The partner event source Salesforce Event Relay publishes this org's events from."""
         return f"aws.partner/salesforce.com/{self.org_id}/{self.relay_channel_id}"

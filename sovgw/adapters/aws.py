@@ -185,6 +185,23 @@ class SqsDeadLetters:
         )
 
 
+def read_secret_version(
+    secrets_client: Any, secret_id: str, stage: str = "AWSCURRENT"
+) -> tuple[dict[str, Any], str] | None:
+    """A JSON secret's value at ``stage`` and its version id; None when it does not exist."""
+    try:
+        found = secrets_client.get_secret_value(SecretId=secret_id, VersionStage=stage)
+    except ClientError as error:
+        code = _error_code(error)
+        if code == "ResourceNotFoundException":
+            return None
+        raise UpstreamUnavailable(f"secrets store failed: {code}") from None
+    except BotoCoreError as error:
+        raise UpstreamUnavailable(f"secrets store unreachable: {type(error).__name__}") from None
+    value: dict[str, Any] = json.loads(found["SecretString"])
+    return value, str(found["VersionId"])
+
+
 def read_json_secret(secrets_client: Any, secret_id: str) -> dict[str, Any]:
     """The AWSCURRENT version of a JSON secret."""
     try:

@@ -6,9 +6,13 @@ Field and object names come only from code allow-lists; values are bound with
 
 from __future__ import annotations
 
+import itertools
+import re
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import requests
@@ -23,11 +27,25 @@ from simple_salesforce.exceptions import (
 )
 from simple_salesforce.format import format_soql
 
+from sovgw.config import OrgBinding
+from sovgw.domain.budget import Admission, BudgetDeferred, Lane
 from sovgw.domain.errors import RejectedInput, UpstreamUnavailable
 from sovgw.domain.levels import DataLevel
 
 API_VERSION = "62.0"
 METADATA_TTL_SECONDS = 300.0
+_LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
+
+
+class BudgetStore(Protocol):
+    """The shared per-org API budget (``sovgw.adapters.valkey_budget.ValkeyBudgetStore``)."""
+
+    def admit(self, org_id: str, lane: Lane) -> Admission: ...
+    def release(self, org_id: str, admission: Admission, *, succeeded: bool = True) -> None: ...
+    def observe(self, org_id: str, used: int, limit: int) -> None: ...
+    def trip_breaker(self, org_id: str) -> float: ...
+    def refuse_credential(self, org_id: str, credential_id: str) -> None: ...
+    def refused_credentials(self, org_id: str) -> set[str]: ...
 
 
 class PinnedCAAdapter(requests.adapters.HTTPAdapter):
@@ -93,44 +111,196 @@ def request_token(
         raise UpstreamUnavailable(f"Salesforce token endpoint answered {response.status_code}")
     body = response.json() if response.content else {}
     if response.status_code != 200:
-        raise UpstreamUnavailable(
-            "Salesforce refused the credential: "
-            f"{body.get('error')} ({body.get('error_description')})"
-        )
+        code, description = body.get("error"), str(body.get("error_description", ""))
+        if "LOGIN_RATE_EXCEEDED" in description:
+            raise UpstreamUnavailable("Salesforce login rate exceeded for the integration user")
+        raise CredentialRefused(f"Salesforce refused the credential: {code} ({description})")
     return SalesforceSession(access_token=body["access_token"], instance_url=body["instance_url"])
 
 
-class SalesforceRecords:
-    """``CrmRecords`` for one org over the REST API."""
+class CredentialRefused(UpstreamUnavailable):
+    """The token endpoint refused this credential. It is never presented again (each failed
+    login moves the user towards lockout); the pool moves on to its next credential."""
+
+
+@dataclass(frozen=True)
+class PooledCredential:
+    """One credential of an org's pool. ``credential_id`` changes with every rotation (it
+    names the secret version), so a refused old version never blocks its successor."""
+
+    credential_id: str
+    credentials: SalesforceCredentials
+    emergency: bool = False
+
+
+class CredentialPool:
+    """An org's integration credentials (alternating) and its emergency credential.
+
+    ``load`` returns the current credentials (from Secrets Manager in production); they are
+    re-read after ``ttl_s`` so a rotation is picked up without a cold start.
+    """
 
     def __init__(
         self,
-        credentials: SalesforceCredentials,
+        load: Callable[[], Sequence[PooledCredential]],
         *,
+        ttl_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._load = load
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._loaded: tuple[float, tuple[PooledCredential, ...]] | None = None
+        self._turn = itertools.count()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def single(cls, credentials: SalesforceCredentials) -> CredentialPool:
+        return cls(lambda: (PooledCredential(credentials.client_id, credentials),))
+
+    def refresh(self) -> None:
+        with self._lock:
+            self._loaded = None
+
+    def candidates(self, lane: Lane) -> list[PooledCredential]:
+        """In the order to try: EMERGENCY starts with the emergency credential; the other
+        lanes never see it and alternate between the integration credentials."""
+        with self._lock:
+            if self._loaded is None or self._clock() - self._loaded[0] > self._ttl_s:
+                self._loaded = (self._clock(), tuple(self._load()))
+            pool = self._loaded[1]
+            turn = next(self._turn)
+        integration = [c for c in pool if not c.emergency]
+        if integration:
+            start = turn % len(integration)
+            integration = integration[start:] + integration[:start]
+        if lane is Lane.EMERGENCY:
+            return [c for c in pool if c.emergency] + integration
+        return integration
+
+
+def load_credential_pool(secrets_client: Any, org: OrgBinding) -> list[PooledCredential]:
+    """The org's pool from Secrets Manager (AWSCURRENT of each secret; one that does not exist
+    yet is skipped). The credential id names the secret version, so each rotation gets a
+    fresh id."""
+    from sovgw.adapters.aws import read_secret_version  # noqa: PLC0415 - boto only at the edge
+
+    pool: list[PooledCredential] = []
+    for name, emergency in org.credential_pool_secrets:
+        found = read_secret_version(secrets_client, name)
+        if found is None:
+            continue
+        value, version = found
+        pool.append(
+            PooledCredential(
+                f"{name.rsplit('/', 1)[-1]}@{version[:8]}",
+                SalesforceCredentials.model_validate(value),
+                emergency,
+            )
+        )
+    if not pool:
+        raise RejectedInput(f"org {org.org_id} has no Salesforce credential secret")
+    return pool
+
+
+class OrgBudget:
+    """The shared budget store seen from one org (``None`` store: no guard, e.g. the simulator's
+    own tests)."""
+
+    def __init__(self, store: BudgetStore, org_id: str) -> None:
+        self.store = store
+        self.org_id = org_id
+
+    def observe_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """requests hook: every Salesforce response says how much of the day is used."""
+        match = _LIMIT_INFO.search(response.headers.get("Sforce-Limit-Info", ""))
+        if match:
+            self.store.observe(self.org_id, int(match.group(1)), int(match.group(2)))
+
+
+class SalesforceRecords:
+    """``CrmRecords`` for one org over the REST API, through the org's budget and credential
+    pool: every call is admitted for its lane first, every response's ``Sforce-Limit-Info`` is
+    recorded, a refused credential is never presented again."""
+
+    def __init__(
+        self,
+        credentials: SalesforceCredentials | CredentialPool,
+        *,
+        budget: OrgBudget | None = None,
+        lane: Lane = Lane.INTERACTIVE,
         ca_bundle: str | None = None,
         timeout: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._credentials = credentials
+        self._pool = (
+            credentials
+            if isinstance(credentials, CredentialPool)
+            else CredentialPool.single(credentials)
+        )
+        self._budget = budget
+        self.lane = lane
         self._http = http_session(ca_bundle)
+        if budget is not None:
+            self._http.hooks["response"].append(budget.observe_response)
         self._timeout = timeout
         self._clock = clock
         self._client: Salesforce | None = None
+        self._refused: set[str] = set()
         self._levels: dict[str, tuple[float, dict[str, DataLevel]]] = {}
+        self._lock = threading.Lock()
 
     def _connect(self) -> Salesforce:
-        session = request_token(self._credentials, self._http, self._timeout)
-        self._client = Salesforce(
-            instance_url=session.instance_url,
-            session_id=session.access_token.get_secret_value(),
-            version=API_VERSION,
-            session=self._http,
+        """Log in with the first credential of the pool that is not known to be refused."""
+        refused = set(self._refused)
+        if self._budget is not None:
+            refused |= self._budget.store.refused_credentials(self._budget.org_id)
+        reasons: list[str] = []
+        for candidate in self._pool.candidates(self.lane):
+            if candidate.credential_id in refused:
+                reasons.append(f"{candidate.credential_id}: refused earlier, not retried")
+                continue
+            try:
+                session = request_token(candidate.credentials, self._http, self._timeout)
+            except CredentialRefused as error:
+                reasons.append(f"{candidate.credential_id}: {error}")
+                self._refused.add(candidate.credential_id)
+                if self._budget is not None:
+                    self._budget.store.refuse_credential(
+                        self._budget.org_id, candidate.credential_id
+                    )
+                continue
+            self._client = Salesforce(
+                instance_url=session.instance_url,
+                session_id=session.access_token.get_secret_value(),
+                version=API_VERSION,
+                session=self._http,
+            )
+            return self._client
+        self._pool.refresh()  # a rotation may have replaced the refused ones
+        raise UpstreamUnavailable(
+            f"no usable Salesforce credential for the {self.lane} lane: " + "; ".join(reasons)
         )
-        return self._client
 
     def _call[T](self, operation: Callable[[Salesforce], T]) -> T:
+        """Admit the call for its lane, run it, release its slot."""
+        if self._budget is None:
+            return self._run(operation)
+        admission = self._budget.store.admit(self._budget.org_id, self.lane)
+        if not admission.allowed:
+            raise BudgetDeferred(f"{admission.reason} ({admission.used}/{admission.limit})")
+        succeeded = False
+        try:
+            result = self._run(operation)
+            succeeded = True
+            return result
+        finally:
+            self._budget.store.release(self._budget.org_id, admission, succeeded=succeeded)
+
+    def _run[T](self, operation: Callable[[Salesforce], T]) -> T:
         """Run ``operation``; on an expired session log in once more, then give up."""
-        client = self._client or self._connect()
+        with self._lock:
+            client = self._client or self._connect()
         for attempt in (1, 2):
             try:
                 return operation(client)
@@ -139,10 +309,16 @@ class SalesforceRecords:
                     raise UpstreamUnavailable(
                         "Salesforce session rejected after re-login"
                     ) from None
-                client = self._connect()
+                with self._lock:
+                    client = self._connect()
             except SalesforceResourceNotFound:
                 raise RejectedInput("Salesforce record not found") from None
             except SalesforceRefusedRequest as error:
+                if "REQUEST_LIMIT_EXCEEDED" in _codes(error) and self._budget is not None:
+                    cooldown = self._budget.store.trip_breaker(self._budget.org_id)
+                    raise BudgetDeferred(
+                        f"Salesforce API limit exceeded; non-emergency lanes wait {cooldown:.0f} s"
+                    ) from None
                 raise UpstreamUnavailable(
                     f"Salesforce refused the request: {_codes(error)}"
                 ) from None

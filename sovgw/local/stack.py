@@ -21,6 +21,7 @@ from sovgw.config import GatewayConfig, OrgBinding
 from sovgw.httpd import BackgroundServer
 from sovgw.local.localstack import LocalStackProcess, start_localstack
 from sovgw.local.runner import LocalDeployment
+from sovgw.local.valkey import LocalValkey, start_valkey
 from sovgw.ports import AuditSink
 from sovgw.proxy.apps import load_proxy_config
 from sovgw.proxy.core import SovereignProxy
@@ -52,6 +53,7 @@ class LocalSovereignStack:
         self.localstack_port = localstack_port
         self.backoff_seconds = backoff_seconds
         self.localstack: LocalStackProcess | None = None
+        self.valkey: LocalValkey | None = None
         self.salesforce: SalesforceSimulatorServer | None = None
         self.model_server: BackgroundServer | None = None
         self.models = ServedEndpoints(
@@ -84,6 +86,7 @@ class LocalSovereignStack:
         self.localstack = start_localstack(
             self.localstack_venv, self.state_dir / "localstack", self.localstack_port
         )
+        self.valkey = start_valkey(self.state_dir / "valkey")
         self.model_server = serve_in_background(self.models)
         os.environ.update(
             {
@@ -102,7 +105,10 @@ class LocalSovereignStack:
         )
         for jurisdiction in self.config.jurisdictions:
             deps = build_dependencies(
-                self.config, jurisdiction.id, salesforce_ca_bundle=str(self.salesforce.ca_bundle)
+                self.config,
+                jurisdiction.id,
+                salesforce_ca_bundle=str(self.salesforce.ca_bundle),
+                budget_store_url=self.valkey.url,
             )
             deployment = LocalDeployment(
                 jurisdiction, deps, self.session(jurisdiction.region), self.backoff_seconds
@@ -129,31 +135,34 @@ class LocalSovereignStack:
                 values = {k: v for k, v in record.items() if k != "Id"}
                 sim.insert(org, sobject, values, record_id=record.get("Id"))
         integration_user = users[0]["Id"]
-        credentials = SalesforceCredentials(
-            token_url=self.salesforce.token_url,
-            client_id=f"{INTEGRATION_CLIENT_ID_PREFIX}{binding.org_id[:15]}",
-            client_secret=secrets.token_urlsafe(32),
-        )
-        sim.add_app(
-            org,
-            ConnectedApp(
-                credentials.client_id,
-                credentials.client_secret.get_secret_value(),
-                run_as_user_id=integration_user,
-            ),
-        )
-        self._publisher_credentials[binding.org_id[:15]] = credentials
+        for index, (secret_name, emergency) in enumerate(binding.credential_pool_secrets):
+            credentials = SalesforceCredentials(
+                token_url=self.salesforce.token_url,
+                client_id=f"{INTEGRATION_CLIENT_ID_PREFIX}{binding.org_id[:15]}{'ABE'[index]}",
+                client_secret=secrets.token_urlsafe(32),
+            )
+            sim.add_app(
+                org,
+                ConnectedApp(
+                    credentials.client_id,
+                    credentials.client_secret.get_secret_value(),
+                    run_as_user_id=integration_user,
+                ),
+            )
+            if index == 0:
+                self._publisher_credentials[binding.org_id[:15]] = credentials
+            secret_value = json.dumps(
+                {
+                    **credentials.model_dump(),
+                    "client_secret": credentials.client_secret.get_secret_value(),
+                    "emergency": emergency,
+                }
+            )
+            client = self.session(jurisdiction.region).client("secretsmanager")
+            _put_secret(client, secret_name, secret_value)
         sim.configure_relay(
             org, RelayChannel(binding.relay_channel_id, jurisdiction.event_bus, jurisdiction.region)
         )
-        secret_value = json.dumps(
-            {
-                **credentials.model_dump(),
-                "client_secret": credentials.client_secret.get_secret_value(),
-            }
-        )
-        client = self.session(jurisdiction.region).client("secretsmanager")
-        _put_secret(client, binding.credentials_secret, secret_value)
 
     def start_proxy(self, proxy_config_path: Path) -> tuple[SovereignProxy, BackgroundServer]:
         """The OpenAI-compatible proxy over this stack: SageMaker calls to the local endpoint,
@@ -239,6 +248,8 @@ class LocalSovereignStack:
             self.salesforce.stop()
         if self.localstack:
             self.localstack.stop()
+        if self.valkey:
+            self.valkey.stop()
 
 
 def _put_secret(client: Any, name: str, value: str) -> None:

@@ -1,0 +1,5 @@
+import sys
+
+from benchmarks.lockout.bench import main
+
+sys.exit(main())

@@ -1,0 +1,20 @@
+"""The chaos benchmark, small: its invariants hold and its report is complete.
+
+The full run (10,000 routine requests, 16 workers) is `python -m benchmarks.lockout`.
+"""
+
+from benchmarks.lockout.bench import run
+
+
+def test_a_small_storm_keeps_every_invariant() -> None:
+    report = run(routine=400, workers=4, daily_limit=200, emergencies=6, duration_s=3.0)
+    assert report["checks"] == {
+        "lockouts_zero": True,
+        "emergency_success_100pct": True,
+        "non_emergency_within_limit_minus_reserve": True,
+        "rotation_failures_zero": True,
+        "routine_lost_zero": True,
+    }
+    assert report["routine_done"] + report["routine_still_queued"] == 400
+    assert report["refused_token_requests_by_app"] == {"3MVG9integration-b": 1}
+    assert report["non_emergency_calls"] <= report["non_emergency_ceiling"] == 180
