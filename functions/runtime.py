@@ -96,6 +96,7 @@ def build_dependencies(
     *,
     salesforce_ca_bundle: str | None = None,
     budget_store_url: str | None = None,
+    emit_metrics: bool = False,
 ) -> Dependencies:
     """Connect the adapters for one jurisdiction (its region only).
 
@@ -112,6 +113,7 @@ def build_dependencies(
         SageMakerModels,
         SqsDeadLetters,
     )
+    from sovgw.adapters.budget_metrics import ThrottledPublisher  # noqa: PLC0415
     from sovgw.adapters.salesforce import (  # noqa: PLC0415
         CredentialPool,
         OrgBudget,
@@ -146,13 +148,19 @@ def build_dependencies(
         else None
     )
 
+    publish_metrics = (
+        ThrottledPublisher(budget_store.health, jurisdiction.id)
+        if budget_store and emit_metrics
+        else None
+    )
+
     def crm_factory(org_id: str, lane: Lane) -> CrmRecords:
         org = config.org(org_id)
         if org is None or org.jurisdiction != jurisdiction.id:
             raise RejectedInput(f"org {org_id} is not served by {jurisdiction.id}")
         return SalesforceRecords(
             CredentialPool(partial(load_credential_pool, secrets, org)),
-            budget=OrgBudget(budget_store, org.org_id) if budget_store else None,
+            budget=OrgBudget(budget_store, org.org_id, publish_metrics) if budget_store else None,
             lane=lane,
             ca_bundle=salesforce_ca_bundle,
         )
@@ -183,6 +191,7 @@ def dependencies_from_env() -> Dependencies:
         settings.jurisdiction,
         salesforce_ca_bundle=settings.salesforce_ca_bundle,
         budget_store_url=settings.budget_store_url,
+        emit_metrics=True,
     )
 
 

@@ -380,6 +380,46 @@ def _add_proxy_command(commands: Any) -> None:
     proxy.set_defaults(run=_proxy)
 
 
+def _health(args: argparse.Namespace) -> int:
+    import redis  # noqa: PLC0415
+
+    from sovgw.adapters.valkey_budget import ValkeyBudgetStore  # noqa: PLC0415
+    from sovgw.config import load_config  # noqa: PLC0415
+
+    url = args.store_url or os.environ.get("SOVGW_BUDGET_STORE_URL")
+    if not url:
+        print("error: --store-url or SOVGW_BUDGET_STORE_URL is required", file=sys.stderr)
+        return 2
+    binding = load_config(Path(args.config)).org(args.org)
+    if binding is None:
+        print(f"error: org {args.org} is not bound to any jurisdiction", file=sys.stderr)
+        return 2
+    store = ValkeyBudgetStore(redis.Redis.from_url(url, decode_responses=True))
+    try:
+        health = store.health(binding.org_id)
+    except redis.RedisError as error:
+        print(f"error: budget store unreachable: {type(error).__name__}", file=sys.stderr)
+        return 2
+    if args.emf:
+        from sovgw.adapters.budget_metrics import publish_budget_metrics  # noqa: PLC0415
+
+        publish_budget_metrics(health, binding.jurisdiction)
+        return 0
+    print(json.dumps({"jurisdiction": binding.jurisdiction, **health}, indent=2))
+    return 1 if health["alert"] or health["breaker"] != "closed" else 0
+
+
+def _add_health_command(commands: Any) -> None:
+    health = commands.add_parser(
+        "health", help="an org's Salesforce API budget, breaker and credentials (exit 1: alert)"
+    )
+    health.add_argument("--org", required=True)
+    health.add_argument("--store-url", help="redis:// or rediss:// (default: the environment)")
+    health.add_argument("--config", default="config/gateway.yaml")
+    health.add_argument("--emf", action="store_true", help="print as CloudWatch EMF metrics")
+    health.set_defaults(run=_health)
+
+
 def _add_policy_commands(commands: Any) -> None:
     policy = commands.add_parser("policy", help="routing policies: validate and explain")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
@@ -495,6 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_audit_commands(commands)
     _add_policy_commands(commands)
     _add_proxy_command(commands)
+    _add_health_command(commands)
     scan = commands.add_parser("scan", help="classify JSON Lines (text or Salesforce records)")
     scan.add_argument("file", nargs="?", default="-", help="JSON Lines file, or - for stdin")
     scan.add_argument(

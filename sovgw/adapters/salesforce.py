@@ -207,15 +207,23 @@ class OrgBudget:
     """The shared budget store seen from one org (``None`` store: no guard, e.g. the simulator's
     own tests)."""
 
-    def __init__(self, store: BudgetStore, org_id: str) -> None:
+    def __init__(
+        self,
+        store: BudgetStore,
+        org_id: str,
+        on_observed: Callable[[str], None] | None = None,
+    ) -> None:
         self.store = store
         self.org_id = org_id
+        self._on_observed = on_observed
 
     def observe_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         """requests hook: every Salesforce response says how much of the day is used."""
         match = _LIMIT_INFO.search(response.headers.get("Sforce-Limit-Info", ""))
         if match:
             self.store.observe(self.org_id, int(match.group(1)), int(match.group(2)))
+            if self._on_observed is not None:
+                self._on_observed(self.org_id)
 
 
 class SalesforceRecords:

@@ -4,6 +4,7 @@ credential pools."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -225,3 +226,23 @@ def test_when_every_credential_is_refused_the_error_names_them_not_the_secrets(
         with pytest.raises(UpstreamUnavailable, match="client-A@v9") as raised:
             records.get_record("Case", salesforce.cases[ORG_A], ["Subject"])
         assert "wrong" not in str(raised.value)
+
+
+def test_health_reports_and_alerts_before_the_limit(
+    valkey: LocalValkey, store: ValkeyBudgetStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sovgw.cli import main  # noqa: PLC0415
+
+    store.observe(ORG_A, 700, 1000)
+    assert main(["health", "--org", ORG_A, "--store-url", valkey.url]) == 0
+    calm = json.loads(capsys.readouterr().out)
+    assert (calm["used"], calm["breaker"], calm["alert"]) == (700, "closed", False)
+    assert calm["ceilings"] == {"EMERGENCY": 1000, "INTERACTIVE": 900, "ROUTINE": 850}
+    store.observe(ORG_A, 850, 1000)
+    assert main(["health", "--org", ORG_A, "--store-url", valkey.url]) == 1, "80 % alerts"
+    capsys.readouterr()
+    assert main(["health", "--org", ORG_A, "--store-url", valkey.url, "--emf"]) == 0
+    emf = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    (directive,) = emf["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "sovgw"
+    assert emf["ApiUsedPercent"] in (85.0, [85.0]) and emf["OrgId"] == ORG_A[:15] and emf["BreakerOpen"] == 0
