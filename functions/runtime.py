@@ -77,6 +77,9 @@ class Dependencies:
     vault: MappingVault
     crm_factory: Callable[[str, Lane], CrmRecords]
     breakers: BreakerBoard = field(default_factory=BreakerBoard)
+    secrets: Any = None
+    budget_store: Any = None
+    salesforce_ca_bundle: str | None = None
     _crm_cache: dict[tuple[str, Lane], CrmRecords] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -179,6 +182,9 @@ def build_dependencies(
         model=ModelRouter(SageMakerModels(cache(runtime_client))),
         vault=KmsMappingVault(session.client("kms"), jurisdiction.kms_alias),
         crm_factory=crm_factory,
+        secrets=secrets,
+        budget_store=budget_store,
+        salesforce_ca_bundle=salesforce_ca_bundle,
     )
 
 

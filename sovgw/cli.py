@@ -409,7 +409,35 @@ def _health(args: argparse.Namespace) -> int:
     return 1 if health["alert"] or health["breaker"] != "closed" else 0
 
 
+def _rotate(args: argparse.Namespace) -> int:
+    from functions.rotate.handler import rotate_now  # noqa: PLC0415
+    from functions.runtime import build_dependencies  # noqa: PLC0415
+    from sovgw.config import load_config  # noqa: PLC0415
+    from sovgw.domain.errors import GatewayError  # noqa: PLC0415
+
+    deps = build_dependencies(
+        load_config(Path(args.config)),
+        args.jurisdiction,
+        salesforce_ca_bundle=os.environ.get("SOVGW_SALESFORCE_CA_BUNDLE") or None,
+        budget_store_url=os.environ.get("SOVGW_BUDGET_STORE_URL") or None,
+    )
+    try:
+        for line in rotate_now(deps, args.secret):
+            print(line)
+    except GatewayError as error:
+        print(f"rotation failed, the current secret is unchanged: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _add_health_command(commands: Any) -> None:
+    rotate = commands.add_parser(
+        "rotate", help="rotate one Salesforce credential now (the four Secrets Manager steps)"
+    )
+    rotate.add_argument("--secret", required=True, help="e.g. sovgw/eu-de/salesforce/<org>/b")
+    rotate.add_argument("--jurisdiction", required=True)
+    rotate.add_argument("--config", default="config/gateway.yaml")
+    rotate.set_defaults(run=_rotate)
     health = commands.add_parser(
         "health", help="an org's Salesforce API budget, breaker and credentials (exit 1: alert)"
     )

@@ -16,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sovgw.config import ModelEndpoint
 from sovgw.domain.audit import AuditRecord
 from sovgw.domain.errors import RejectedInput, UpstreamUnavailable
+from sovgw.domain.rotation import SecretState
 from sovgw.ports import UpstreamReply
 from sovgw.sse import sse_data
 
@@ -213,3 +214,60 @@ def read_json_secret(secrets_client: Any, secret_id: str) -> dict[str, Any]:
         raise UpstreamUnavailable(f"secrets store failed: {code}") from None
     parsed: dict[str, Any] = json.loads(value)
     return parsed
+
+
+class SecretsManagerVersions:
+    """``SecretVersions`` over Secrets Manager (version stages, pending values, promotion)."""
+
+    def __init__(self, secrets_client: Any) -> None:
+        self._secrets = secrets_client
+
+    def describe(self, secret_id: str) -> SecretState:
+        with _secret_errors():
+            found = self._secrets.describe_secret(SecretId=secret_id)
+        return SecretState(
+            name=found["Name"],
+            rotation_enabled=bool(found.get("RotationEnabled")),
+            versions={k: tuple(v) for k, v in found.get("VersionIdsToStages", {}).items()},
+        )
+
+    def value(self, secret_id: str, version_id: str) -> dict[str, Any] | None:
+        try:
+            found = self._secrets.get_secret_value(SecretId=secret_id, VersionId=version_id)
+        except ClientError as error:
+            if _error_code(error) == "ResourceNotFoundException":
+                return None
+            raise UpstreamUnavailable(f"secrets store failed: {_error_code(error)}") from None
+        parsed: dict[str, Any] = json.loads(found["SecretString"])
+        return parsed
+
+    def put_pending(self, secret_id: str, token: str, value: Mapping[str, Any]) -> None:
+        with _secret_errors():
+            self._secrets.put_secret_value(
+                SecretId=secret_id,
+                ClientRequestToken=token,
+                SecretString=json.dumps(value),
+                VersionStages=["AWSPENDING"],
+            )
+
+    def promote(self, secret_id: str, token: str, from_version: str) -> None:
+        with _secret_errors():
+            self._secrets.update_secret_version_stage(
+                SecretId=secret_id,
+                VersionStage="AWSCURRENT",
+                MoveToVersionId=token,
+                RemoveFromVersionId=from_version,
+            )
+
+
+@contextmanager
+def _secret_errors() -> Iterator[None]:
+    try:
+        yield
+    except ClientError as error:
+        code = _error_code(error)
+        if code in {"ResourceNotFoundException", "InvalidRequestException"}:
+            raise RejectedInput(f"secrets store refused: {code}") from None
+        raise UpstreamUnavailable(f"secrets store failed: {code}") from None
+    except BotoCoreError as error:
+        raise UpstreamUnavailable(f"secrets store unreachable: {type(error).__name__}") from None

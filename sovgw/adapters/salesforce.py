@@ -6,6 +6,7 @@ Field and object names come only from code allow-lists; values are bound with
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 import threading
@@ -179,6 +180,11 @@ class CredentialPool:
         return integration
 
 
+def credential_id(secret_name: str, version_id: str) -> str:
+    """The id of one version of a pool secret (as the shared store records refusals)."""
+    return f"{secret_name.rsplit('/', 1)[-1]}@{version_id[:8]}"
+
+
 def load_credential_pool(secrets_client: Any, org: OrgBinding) -> list[PooledCredential]:
     """The org's pool from Secrets Manager (AWSCURRENT of each secret; one that does not exist
     yet is skipped). The credential id names the secret version, so each rotation gets a
@@ -193,7 +199,7 @@ def load_credential_pool(secrets_client: Any, org: OrgBinding) -> list[PooledCre
         value, version = found
         pool.append(
             PooledCredential(
-                f"{name.rsplit('/', 1)[-1]}@{version[:8]}",
+                credential_id(name, version),
                 SalesforceCredentials.model_validate(value),
                 emergency,
             )
@@ -396,3 +402,49 @@ def _codes(error: SalesforceError) -> str:
     if isinstance(content, list):
         return ",".join(str(item.get("errorCode")) for item in content if isinstance(item, dict))
     return "unknown"
+
+
+STAGED_CREDENTIALS_VERSION = "65.0"
+
+
+class SalesforceConsumerSecrets:
+    """``ConsumerSecrets`` through the OAuth staged credentials Connect REST API, called with
+    another credential of the org's pool (never the one being rotated)."""
+
+    def __init__(self, admin: SalesforceRecords, *, ca_bundle: str | None = None) -> None:
+        self._admin = admin
+        self._http = http_session(ca_bundle)
+
+    def _request(self, method: str, client_id: str, suffix: str = "") -> dict[str, Any]:
+        def call(sf: Salesforce) -> Any:
+            staged = Salesforce(
+                instance_url=f"https://{sf.sf_instance}",
+                session_id=sf.session_id,
+                version=STAGED_CREDENTIALS_VERSION,
+                session=sf.session,
+            )
+            return staged.restful(
+                f"apps/oauth/credentials/{quote(client_id, safe='')}/staged{suffix}",
+                method=method,
+            )
+
+        result = self._admin._call(call)
+        return result if isinstance(result, dict) else {}
+
+    def stage(self, client_id: str) -> str:
+        return str(self._request("POST", client_id)["consumerSecret"])
+
+    def discard(self, client_id: str) -> None:
+        with contextlib.suppress(RejectedInput):  # nothing staged
+            self._request("DELETE", client_id)
+
+    def rotate_in(self, client_id: str) -> None:
+        with contextlib.suppress(RejectedInput):  # rotated in by an earlier try of this step
+            self._request("POST", client_id, "/rotate")
+
+    def login_works(self, value: Mapping[str, Any]) -> bool:
+        try:
+            request_token(SalesforceCredentials.model_validate(value), self._http)
+        except CredentialRefused:
+            return False
+        return True

@@ -180,6 +180,19 @@ class ValkeyBudgetStore:
         except redis.RedisError:
             return set()
 
+    def hold_grant(self, org_id: str, grant_id: str, until_ms: int) -> None:
+        """A break-glass grant is active until ``until_ms`` (it expires by itself)."""
+        self._redis.zadd(self._key(org_id, "grants"), {grant_id: until_ms})
+
+    def end_grant(self, org_id: str, grant_id: str) -> None:
+        self._redis.zrem(self._key(org_id, "grants"), grant_id)
+
+    def active_grants(self, org_id: str) -> int:
+        """Break-glass grants of the org that have not expired (issue #6 records them)."""
+        key = self._key(org_id, "grants")
+        self._redis.zremrangebyscore(key, "-inf", self._now())
+        return int(self._redis.zcard(key))
+
     def health(self, org_id: str) -> dict[str, Any]:
         """What an operator (``sovgw health``) and the metrics need to know."""
         usage = self._redis.hgetall(self._key(org_id, "usage"))

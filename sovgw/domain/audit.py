@@ -27,6 +27,7 @@ class Stage(StrEnum):
     MODEL_INVOCATION = "model_invocation"
     WRITE_BACK = "write_back"
     REJECTION = "rejection"
+    CREDENTIAL_ROTATION = "credential_rotation"
 
 
 class Outcome(StrEnum):

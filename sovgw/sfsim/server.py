@@ -22,10 +22,12 @@ from sovgw.sfsim.state import (
 )
 from sovgw.sfsim.tls import create_tls
 
-LATEST_VERSION = "62.0"
+LATEST_VERSION = "65.0"
+STAGED_CREDENTIALS_SINCE = 65.0
 _DATA_PATH = re.compile(r"^/services/data/v(\d{2}\.\d)(/.*)?$")
 _SOBJECT_PATH = re.compile(r"^/sobjects/([A-Za-z0-9_]+)/?(?:([A-Za-z0-9]+)/?)?$")
 _UPSERT_PATH = re.compile(r"^/sobjects/([A-Za-z0-9_]+)/([A-Za-z0-9_]+__c)/([^/]+)/?$")
+_STAGED_PATH = re.compile(r"^/apps/oauth/credentials/([A-Za-z0-9_.]+)/staged(/rotate)?/?$")
 
 
 def relay_envelope(org: SimOrg, relay: RelayChannel, event: PublishedEvent) -> dict[str, Any]:
@@ -102,7 +104,7 @@ def make_handler(sim: Simulator) -> type[QuietHandler]:
             if method == "GET" and path.rstrip("/") == "/services/data":
                 versions = [
                     {"version": v, "label": f"v{v}", "url": f"/services/data/v{v}"}
-                    for v in ("59.0", "60.0", "61.0", "62.0")
+                    for v in ("59.0", "60.0", "61.0", "62.0", "63.0", "64.0", "65.0")
                 ]
                 self.send_json(200, versions)
                 return
@@ -172,6 +174,16 @@ def make_handler(sim: Simulator) -> type[QuietHandler]:
                 raise RestError(404, "NOT_FOUND", "The requested resource does not exist")
             if rest.rstrip("/") == "/limits" and method == "GET":
                 return 200, sim.limits(org)
+            staged = _STAGED_PATH.match(rest)
+            if staged and float(version) >= STAGED_CREDENTIALS_SINCE:
+                client_id, rotate = staged.group(1), bool(staged.group(2))
+                if method == "POST" and rotate:
+                    return 200, sim.rotate_staged(org, client_id)
+                if method == "POST":
+                    return 201, sim.stage_credentials(org, client_id)
+                if method == "DELETE" and not rotate:
+                    sim.delete_staged(org, client_id)
+                    return 204, None
             if rest.rstrip("/") in {"/query", "/queryAll"} and method == "GET":
                 text = (query.get("q") or [""])[0]
                 if not text:

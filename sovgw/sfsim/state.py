@@ -117,6 +117,9 @@ class ConnectedApp:
     run_as_user_id: str | None = None
     jwt_public_key_pem: str | None = None
     rotate_refresh_tokens: bool = False
+    # OAuth staged credentials: a second secret that works alongside the current one until
+    # it is rotated in (then the old one stops working) or deleted.
+    staged_secret: str | None = None
 
 
 @dataclass
@@ -361,7 +364,11 @@ class Simulator:
         if entry is None:
             raise OAuthError("invalid_client_id", "client identifier invalid")
         org, app = self.orgs[entry[0]], entry[1]
-        if client_secret is not None and not hmac.compare_digest(client_secret, app.client_secret):
+        if client_secret is not None and not any(
+            hmac.compare_digest(client_secret, valid)
+            for valid in (app.client_secret, app.staged_secret)
+            if valid is not None
+        ):
             raise OAuthError("invalid_client", "invalid client credentials")
         return org, app
 
@@ -510,6 +517,39 @@ class Simulator:
         auth.failed_attempts = 0
         self._record_login(org, user_id, "Success", app)
         return self._session_response(org, self._issue(org, user_id, app.client_id, "access", None))
+
+    # --- OAuth staged credentials (Connect REST API, v65.0+) ------------------------------
+
+    def _org_app(self, org: SimOrg, client_id: str) -> ConnectedApp:
+        entry = self.apps.get(client_id)
+        if entry is None or entry[0] != org.org_id[:15]:
+            raise RestError(404, "NOT_FOUND", "The requested resource does not exist")
+        return entry[1]
+
+    def stage_credentials(self, org: SimOrg, client_id: str) -> dict[str, Any]:
+        """Generate a staged consumer secret; the current one keeps working."""
+        with self.lock:
+            app = self._org_app(org, client_id)
+            if app.staged_secret is not None:
+                raise RestError(409, "STAGED_CREDENTIAL_EXISTS", "delete or rotate it first")
+            app.staged_secret = secrets.token_urlsafe(32)
+            return {"consumerKey": app.client_id, "consumerSecret": app.staged_secret}
+
+    def rotate_staged(self, org: SimOrg, client_id: str) -> dict[str, Any]:
+        """The staged secret becomes the only valid one."""
+        with self.lock:
+            app = self._org_app(org, client_id)
+            if app.staged_secret is None:
+                raise RestError(404, "NOT_FOUND", "no staged credential")
+            app.client_secret, app.staged_secret = app.staged_secret, None
+            return {"consumerKey": app.client_id, "rotated": True}
+
+    def delete_staged(self, org: SimOrg, client_id: str) -> None:
+        with self.lock:
+            app = self._org_app(org, client_id)
+            if app.staged_secret is None:
+                raise RestError(404, "NOT_FOUND", "no staged credential")
+            app.staged_secret = None
 
     def revoke(self, token_value: str) -> None:
         """``POST /services/oauth2/revoke``: a refresh token takes its access tokens with it."""

@@ -1,0 +1,1 @@
+"""Secrets Manager rotation of the Salesforce connected-app credentials."""
