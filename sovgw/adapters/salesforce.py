@@ -41,6 +41,7 @@ _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
 class BudgetStore(Protocol):
     """The shared per-org API budget (``sovgw.adapters.valkey_budget.ValkeyBudgetStore``)."""
 
+    def knows(self, org_id: str) -> bool: ...
     def admit(self, org_id: str, lane: Lane) -> Admission: ...
     def release(self, org_id: str, admission: Admission, *, succeeded: bool = True) -> None: ...
     def observe(self, org_id: str, used: int, limit: int) -> None: ...
@@ -300,6 +301,8 @@ class SalesforceRecords:
         """Admit the call for its lane, run it, release its slot."""
         if self._budget is None:
             return self._run(operation)
+        if not self._budget.store.knows(self._budget.org_id):
+            self._seed_from_limits(self._budget)
         admission = self._budget.store.admit(self._budget.org_id, self.lane)
         if not admission.allowed:
             raise BudgetDeferred(f"{admission.reason} ({admission.used}/{admission.limit})")
@@ -310,6 +313,14 @@ class SalesforceRecords:
             return result
         finally:
             self._budget.store.release(self._budget.org_id, admission, succeeded=succeeded)
+
+    def _seed_from_limits(self, budget: OrgBudget) -> None:
+        """First contact with an org: learn its daily limit and usage from ``/limits``."""
+        daily = self._run(lambda sf: sf.limits()).get("DailyApiRequests", {})
+        if "Max" in daily and "Remaining" in daily:
+            budget.store.observe(
+                budget.org_id, int(daily["Max"]) - int(daily["Remaining"]), int(daily["Max"])
+            )
 
     def _run[T](self, operation: Callable[[Salesforce], T]) -> T:
         """Run ``operation``; on an expired session log in once more, then give up."""

@@ -149,6 +149,13 @@ class ValkeyBudgetStore:
         except redis.RedisError:
             pass  # the slot expires by itself
 
+    def knows(self, org_id: str) -> bool:
+        """Whether Salesforce's count for the org was ever observed (else: read ``/limits``)."""
+        try:
+            return bool(self._redis.hexists(self._key(org_id, "usage"), "limit"))
+        except redis.RedisError:
+            return True  # admission will report the outage itself
+
     def observe(self, org_id: str, used: int, limit: int) -> None:
         """Salesforce's own count (``Sforce-Limit-Info``/``/limits``)."""
         self._run(
