@@ -53,6 +53,8 @@ class Settings(BaseModel):
     jurisdiction: str
     salesforce_ca_bundle: str | None = None
     budget_store_url: str | None = None
+    budget_store_iam_user: str | None = None
+    budget_store_name: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -61,6 +63,8 @@ class Settings(BaseModel):
             jurisdiction=env["SOVGW_JURISDICTION"],
             salesforce_ca_bundle=env.get("SOVGW_SALESFORCE_CA_BUNDLE") or None,
             budget_store_url=env.get("SOVGW_BUDGET_STORE_URL") or None,
+            budget_store_iam_user=env.get("SOVGW_BUDGET_STORE_IAM_USER") or None,
+            budget_store_name=env.get("SOVGW_BUDGET_STORE_NAME") or None,
         )
 
 
@@ -99,6 +103,8 @@ def build_dependencies(
     *,
     salesforce_ca_bundle: str | None = None,
     budget_store_url: str | None = None,
+    budget_store_iam_user: str | None = None,
+    budget_store_name: str | None = None,
     emit_metrics: bool = False,
 ) -> Dependencies:
     """Connect the adapters for one jurisdiction (its region only).
@@ -107,7 +113,6 @@ def build_dependencies(
     costs most of a cold start, and only the first invocation needs them.
     """
     import boto3  # noqa: PLC0415
-    import redis  # noqa: PLC0415
     from botocore.config import Config  # noqa: PLC0415
 
     from sovgw.adapters.aws import (  # noqa: PLC0415
@@ -124,7 +129,7 @@ def build_dependencies(
         load_credential_pool,
     )
     from sovgw.adapters.upstreams import ModelRouter  # noqa: PLC0415
-    from sovgw.adapters.valkey_budget import ValkeyBudgetStore  # noqa: PLC0415
+    from sovgw.adapters.valkey_budget import ValkeyBudgetStore, connect_store  # noqa: PLC0415
     from sovgw.adapters.vault import KmsMappingVault  # noqa: PLC0415
 
     model_client_config = Config(
@@ -146,7 +151,14 @@ def build_dependencies(
         return queue_urls[function_name]
 
     budget_store = (
-        ValkeyBudgetStore(redis.Redis.from_url(budget_store_url, decode_responses=True))
+        ValkeyBudgetStore(
+            connect_store(
+                budget_store_url,
+                iam_user=budget_store_iam_user,
+                cache_name=budget_store_name,
+                region=region,
+            )
+        )
         if budget_store_url
         else None
     )
@@ -197,6 +209,8 @@ def dependencies_from_env() -> Dependencies:
         settings.jurisdiction,
         salesforce_ca_bundle=settings.salesforce_ca_bundle,
         budget_store_url=settings.budget_store_url,
+        budget_store_iam_user=settings.budget_store_iam_user,
+        budget_store_name=settings.budget_store_name,
         emit_metrics=True,
     )
 

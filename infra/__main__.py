@@ -27,6 +27,7 @@ outputs = build_stack(
         code_path=settings.get("codePath"),
         model=ModelSettings(**model) if (model := settings.get_object("model")) else None,
         proxy_adapter_layer_arn=settings.get("proxyAdapterLayerArn"),
+        salesforce_endpoint_services=tuple(settings.get_object("salesforcePrivateConnect") or ()),
     )
 )
 for key, value in outputs.items():

@@ -9,6 +9,8 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.audit import AuditStore, AuditStoreArgs
+from infra.components.budget_store import BudgetStore, BudgetStoreArgs
+from infra.components.credentials import CredentialsArgs, SalesforceCredentialPools
 from infra.components.functions import Functions, FunctionsArgs
 from infra.components.model_endpoint import ModelEndpointArgs, SovereignModelEndpoint
 from infra.components.network import NetworkArgs, SovereignNetwork
@@ -25,6 +27,8 @@ OUTPUT_EVENT_BUSES = "eventBuses"
 OUTPUT_MODEL_ENDPOINTS = "modelEndpoints"
 OUTPUT_TRAIL_BUCKET = "cloudTrailBucket"
 OUTPUT_PROXY_URL = "proxyUrl"
+OUTPUT_BUDGET_STORE = "budgetStoreUrl"
+OUTPUT_CREDENTIAL_SECRETS = "credentialSecrets"
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class StackConfig:
     code_path: str | None = None
     model: ModelSettings | None = None
     proxy_adapter_layer_arn: str | None = None
+    salesforce_endpoint_services: tuple[str, ...] = ()
 
 
 def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
@@ -72,7 +77,10 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
     network = SovereignNetwork(
         f"sovgw-{jurisdiction.id}",
         NetworkArgs(
-            region=jurisdiction.region, account_id=config.account_id, flow_log_key_arn=key.arn
+            region=jurisdiction.region,
+            account_id=config.account_id,
+            flow_log_key_arn=key.arn,
+            salesforce_endpoint_services=config.salesforce_endpoint_services,
         ),
         opts,
     )
@@ -126,6 +134,44 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
             deployed_names.append(deployed.endpoint.name)
         outputs[OUTPUT_MODEL_ENDPOINTS] = pulumi.Output.all(*deployed_names)
     if config.code_path:
+        orgs = config.gateway.orgs_of(jurisdiction.id)
+        budget = BudgetStore(
+            f"sovgw-{jurisdiction.id}-budget",
+            BudgetStoreArgs(
+                jurisdiction.id,
+                network.vpc.id,
+                network.cidr,
+                [s.id for s in network.subnets],
+                key.arn,
+                orgs,
+            ),
+            opts,
+        )
+        budget_environment = {
+            "SOVGW_BUDGET_STORE_URL": budget.url,
+            "SOVGW_BUDGET_STORE_IAM_USER": budget.user.user_id,
+            "SOVGW_BUDGET_STORE_NAME": budget.cache.name,
+        }
+        outputs[OUTPUT_BUDGET_STORE] = budget.url
+        pools = SalesforceCredentialPools(
+            f"sovgw-{jurisdiction.id}-credentials",
+            CredentialsArgs(
+                jurisdiction=jurisdiction,
+                orgs=orgs,
+                account_id=config.account_id,
+                code_path=config.code_path,
+                subnet_ids=[s.id for s in network.subnets],
+                security_group_id=network.endpoint_security_group.id,
+                kms_key_arn=key.arn,
+                audit_bucket_arn=audit.bucket.arn,
+                environment=budget_environment,
+                budget_connect_arns=budget.connect_arns,
+            ),
+            opts,
+        )
+        outputs[OUTPUT_CREDENTIAL_SECRETS] = pulumi.Output.from_input(
+            {k: v.arn for k, v in pools.secrets.items()}
+        )
         functions = Functions(
             f"sovgw-{jurisdiction.id}-functions",
             FunctionsArgs(
@@ -138,6 +184,8 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
                 kms_key_arn=key.arn,
                 audit_bucket_arn=audit.bucket.arn,
                 model_endpoint_names=endpoint_names,
+                environment=budget_environment,
+                budget_connect_arns=budget.connect_arns,
             ),
             opts,
         )

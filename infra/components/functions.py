@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -42,6 +42,8 @@ class FunctionsArgs:
     kms_key_arn: pulumi.Input[str]
     audit_bucket_arn: pulumi.Input[str]
     model_endpoint_names: Sequence[str] = ()
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    budget_connect_arns: pulumi.Input[Sequence[str]] | None = None
 
 
 def _statements(
@@ -80,9 +82,18 @@ def _statements(
     ]
     if fn.name in {"classify", "route"}:
         secrets = [
-            f"arn:aws:secretsmanager:{j.region}:{args.account_id}:secret:{o.credentials_secret}-*"
+            f"arn:aws:secretsmanager:{j.region}:{args.account_id}:secret:{name}-*"
             for o in args.orgs
+            for name, _ in o.credential_pool_secrets
         ]
+        if resolved.get("budget"):
+            statements.append(
+                {
+                    "Effect": "Allow",
+                    "Action": ["elasticache:Connect"],
+                    "Resource": list(resolved["budget"]),
+                }
+            )
         if secrets:
             statements.append(
                 {
@@ -143,6 +154,7 @@ class Functions(pulumi.ComponentResource):
                 dlq=self.dead_letter_queues[fn.name].arn,
                 key=args.kms_key_arn,
                 bus=bus_arn,
+                budget=args.budget_connect_arns or [],
             ).apply(partial(_policy_document, fn, args))
             aws.iam.RolePolicy(f"{name}-{fn.name}", role=role.id, policy=policy, opts=child)
             function = aws.lambda_.Function(
@@ -168,6 +180,7 @@ class Functions(pulumi.ComponentResource):
                         "SOVGW_CONFIG": "config/gateway.yaml",
                         "POWERTOOLS_SERVICE_NAME": f"sovgw-{fn.name}",
                         "POWERTOOLS_LOG_LEVEL": "INFO",
+                        **args.environment,
                     }
                 },
                 opts=child,

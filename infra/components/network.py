@@ -32,6 +32,10 @@ class NetworkArgs:
     cidr: str = "10.40.0.0/16"
     availability_zones: int = 3
     flow_log_key_arn: pulumi.Input[str] | None = None
+    # Salesforce Private Connect (inbound, AWS PrivateLink): the endpoint service names
+    # Salesforce gives for the orgs' region. Without one, functions cannot reach Salesforce:
+    # the VPC has no other way out.
+    salesforce_endpoint_services: tuple[str, ...] = ()
 
 
 class SovereignNetwork(pulumi.ComponentResource):
@@ -42,6 +46,7 @@ class SovereignNetwork(pulumi.ComponentResource):
     ) -> None:
         super().__init__("sovgw:network:SovereignNetwork", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        self.cidr = args.cidr
         self.vpc = aws.ec2.Vpc(
             f"{name}-vpc",
             cidr_block=args.cidr,
@@ -123,6 +128,19 @@ class SovereignNetwork(pulumi.ComponentResource):
                 policy=this_accounts_apis if service == "execute-api" else account_only,
                 opts=child,
             )
+        self.salesforce_endpoints = [
+            aws.ec2.VpcEndpoint(
+                f"{name}-salesforce-{index}",
+                vpc_id=self.vpc.id,
+                service_name=service,
+                vpc_endpoint_type="Interface",
+                private_dns_enabled=False,
+                subnet_ids=[s.id for s in self.subnets],
+                security_group_ids=[self.endpoint_security_group.id],
+                opts=child,
+            )
+            for index, service in enumerate(args.salesforce_endpoint_services)
+        ]
         aws.ec2.VpcEndpoint(
             f"{name}-s3",
             vpc_id=self.vpc.id,

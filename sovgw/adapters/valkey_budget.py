@@ -223,3 +223,78 @@ class ValkeyBudgetStore:
             "refused_credentials": sorted(self.refused_credentials(org_id)),
             "alert": used >= self.policy.alert_fraction * limit,
         }
+
+
+class ElastiCacheIamAuth(redis.CredentialProvider):
+    """IAM authentication for ElastiCache (Valkey): the password is a SigV4-presigned
+    ``connect`` request for the user, valid 15 minutes; re-signed after ``refresh_s``."""
+
+    def __init__(
+        self,
+        user_id: str,
+        cache_name: str,
+        region: str,
+        *,
+        serverless: bool = True,
+        session: Any = None,
+        refresh_s: float = 600.0,
+    ) -> None:
+        import botocore.session  # noqa: PLC0415
+
+        self._user_id = user_id
+        self._cache_name = cache_name
+        self._region = region
+        self._serverless = serverless
+        self._session = session or botocore.session.get_session()
+        self._refresh_s = refresh_s
+        self._cached: tuple[float, str] | None = None
+
+    def _sign(self) -> str:
+        from urllib.parse import urlencode  # noqa: PLC0415
+
+        from botocore.model import ServiceId  # noqa: PLC0415
+        from botocore.signers import RequestSigner  # noqa: PLC0415
+
+        query = {"Action": "connect", "User": self._user_id}
+        if self._serverless:
+            query["ResourceType"] = "ServerlessCache"
+        signer = RequestSigner(
+            ServiceId("elasticache"),
+            self._region,
+            "elasticache",
+            "v4",
+            self._session.get_credentials(),
+            self._session.get_component("event_emitter"),
+        )
+        signed: str = signer.generate_presigned_url(
+            {
+                "method": "GET",
+                "url": f"https://{self._cache_name}/?{urlencode(query)}",
+                "body": {},
+                "headers": {},
+                "context": {},
+            },
+            operation_name="connect",
+            expires_in=900,
+            region_name=self._region,
+        )
+        return signed.removeprefix("https://")
+
+    def get_credentials(self) -> tuple[str, str]:
+        now = time.monotonic()
+        if self._cached is None or now - self._cached[0] > self._refresh_s:
+            self._cached = (now, self._sign())
+        return self._user_id, self._cached[1]
+
+
+def connect_store(
+    url: str, *, iam_user: str | None = None, cache_name: str | None = None, region: str = ""
+) -> redis.Redis:
+    """A client for the budget store: IAM-authenticated in AWS, plain on loopback."""
+    if iam_user and cache_name:
+        return redis.Redis.from_url(
+            url,
+            decode_responses=True,
+            credential_provider=ElastiCacheIamAuth(iam_user, cache_name, region),
+        )
+    return redis.Redis.from_url(url, decode_responses=True)

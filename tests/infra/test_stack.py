@@ -244,7 +244,7 @@ def test_the_program_entry_point_runs_with_stack_config() -> None:
     (provider,) = [i for t, _, i in mocks.resources if t == "pulumi:providers:aws"]
     assert provider["region"] == "eu-west-3"
     assert [e["name"] for e in mocks.of_type("sagemaker/endpoint:Endpoint")] == ["sovgw-eu-fr-llm"]
-    assert len(mocks.of_type("lambda/function:Function")) == 4, "three functions and the proxy"
+    assert len(mocks.of_type("lambda/function:Function")) == 5, "3 functions, rotation, proxy"
     assert mocks.of_type("cloudwatch/eventRule:EventRule")
 
 
@@ -256,6 +256,7 @@ def test_functions_are_private_bounded_and_dead_letter_on_failure() -> None:
         "sovgw-eu-de-route",
         "sovgw-eu-de-unrouted",
         "sovgw-eu-de-proxy",
+        "sovgw-eu-de-rotate",
     }
     for function in functions:
         assert function["runtime"] == "python3.13" and function["architectures"] == ["arm64"]
@@ -356,3 +357,81 @@ def test_execute_api_endpoint_admits_only_this_accounts_apis() -> None:
     (statement,) = json.loads(endpoint["policy"])["Statement"]
     assert statement["Action"] == "execute-api:Invoke"
     assert statement["Resource"] == f"arn:aws:execute-api:eu-west-3:{ACCOUNT}:*"
+
+
+def test_credential_pools_rotate_daily_with_the_jurisdiction_key() -> None:
+    mocks = _run("eu-de")
+    secrets = mocks.of_type("secretsmanager/secret:Secret")
+    assert sorted(s["name"] for s in secrets) == [
+        "sovgw/eu-de/salesforce/00D5E0000000001UAA",
+        "sovgw/eu-de/salesforce/00D5E0000000001UAA/b",
+        "sovgw/eu-de/salesforce/00D5E0000000001UAA/emergency",
+    ]
+    assert all(s["kmsKeyId"] == "arn:aws:mock:::sovgw-eu-de" for s in secrets)
+    assert all("secretString" not in s for s in secrets), "no secret value in Pulumi state"
+    rotations = mocks.of_type("secretsmanager/secretRotation:SecretRotation")
+    assert len(rotations) == 3
+    for rotation in rotations:
+        assert rotation["rotationRules"]["automaticallyAfterDays"] == 1
+        assert rotation["rotationLambdaArn"].endswith("sovgw-eu-de-credentials-rotate")
+    policy = next(
+        json.loads(p["policy"])
+        for t, n, p in mocks.resources
+        if t.endswith("iam/rolePolicy:RolePolicy") and n == "sovgw-eu-de-credentials-rotate"
+    )
+    secret_statement = next(
+        s for s in policy["Statement"] if "secretsmanager:PutSecretValue" in s["Action"]
+    )
+    assert all(
+        r.startswith("arn:aws:secretsmanager:eu-central-1:111122223333:secret:sovgw/eu-de/")
+        for r in secret_statement["Resource"]
+    )
+
+
+def test_budget_store_is_private_encrypted_iam_authenticated_and_alarmed() -> None:
+    mocks = _run("eu-fr")
+    (cache,) = mocks.of_type("elasticache/serverlessCache:ServerlessCache")
+    assert cache["engine"] == "valkey" and cache["kmsKeyId"] and cache["subnetIds"]
+    users = {u["userName"]: u for u in mocks.of_type("elasticache/user:User")}
+    assert users["sovgw-eu-fr-functions"]["authenticationMode"] == {"type": "iam"}
+    assert users["default"]["accessString"].startswith("off")
+    (group,) = [
+        g for g in mocks.of_type("ec2/securityGroup:SecurityGroup") if "Valkey" in g["description"]
+    ]
+    assert group["ingress"][0]["cidrBlocks"] == ["10.40.0.0/16"] and group["egress"] == []
+    alarms = {a["metricName"]: a for a in mocks.of_type("cloudwatch/metricAlarm:MetricAlarm")}
+    assert alarms["ApiUsedPercent"]["threshold"] == 80
+    assert alarms["BreakerOpen"]["dimensions"] == {
+        "Jurisdiction": "eu-fr",
+        "OrgId": "00D5F0000000002",
+    }
+    functions = {f["name"]: f for f in mocks.of_type("lambda/function:Function")}
+    env = functions["sovgw-eu-fr-classify"]["environment"]["variables"]
+    assert env["SOVGW_BUDGET_STORE_IAM_USER"] == "sovgw-eu-fr-functions"
+    classify_policy = next(
+        json.loads(p["policy"])
+        for t, n, p in mocks.resources
+        if t.endswith("iam/rolePolicy:RolePolicy") and n.endswith("-classify")
+    )
+    assert any("elasticache:Connect" in s["Action"] for s in classify_policy["Statement"])
+
+
+def test_salesforce_private_connect_endpoints_come_from_stack_config() -> None:
+    from infra.components.network import NetworkArgs, SovereignNetwork  # noqa: PLC0415
+
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="sovgw", stack="eu-de", preview=False)
+    service = "com.amazonaws.vpce.eu-central-1.vpce-svc-0123456789abcdef0"
+
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
+    def program() -> pulumi.Output[Any]:
+        network = SovereignNetwork(
+            "n", NetworkArgs("eu-central-1", ACCOUNT, salesforce_endpoint_services=(service,))
+        )
+        return network.vpc.id
+
+    program()
+    (endpoint,) = [
+        e for e in mocks.of_type("ec2/vpcEndpoint:VpcEndpoint") if e["serviceName"] == service
+    ]
+    assert endpoint["vpcEndpointType"] == "Interface" and endpoint["subnetIds"]

@@ -1,0 +1,167 @@
+"""Salesforce credential pools of one jurisdiction: per org two integration secrets and one
+emergency secret in Secrets Manager (the jurisdiction's KMS key), the rotation function and a
+rotation schedule (every 24 hours by default).
+
+Pulumi never holds the secret values (they would land in its state): an operator puts each
+connected app's first value once (``aws secretsmanager put-secret-value``); rotation takes
+over from there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.components.functions import ENI_ACTIONS
+from infra.components.iam import service_role
+from sovgw.config import Jurisdiction, OrgBinding
+
+
+@dataclass(frozen=True)
+class CredentialsArgs:
+    jurisdiction: Jurisdiction
+    orgs: tuple[OrgBinding, ...]
+    account_id: str
+    code_path: str
+    subnet_ids: Sequence[pulumi.Input[str]]
+    security_group_id: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]
+    audit_bucket_arn: pulumi.Input[str]
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    budget_connect_arns: pulumi.Input[Sequence[str]] | None = None
+    rotation_days: int = 1
+
+
+def rotation_policy(
+    args: CredentialsArgs, audit_arn: str, key_arn: str, connect_arns: Sequence[str]
+) -> dict[str, Any]:
+    """The rotation function may touch its jurisdiction's pool secrets and nothing else."""
+    j = args.jurisdiction
+    secrets = [
+        f"arn:aws:secretsmanager:{j.region}:{args.account_id}:secret:{name}-*"
+        for org in args.orgs
+        for name, _ in org.credential_pool_secrets
+    ]
+    statements: list[dict[str, Any]] = [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:UpdateSecretVersionStage",
+            ],
+            "Resource": secrets,
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": [key_arn],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["s3:PutObject"],
+            "Resource": [f"{audit_arn}/records/{j.id}/*"],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [
+                f"arn:aws:logs:{j.region}:{args.account_id}:log-group:/aws/lambda/sovgw-{j.id}-rotate:*"
+            ],
+        },
+        {"Effect": "Allow", "Action": ENI_ACTIONS, "Resource": ["*"]},
+        {
+            "Effect": "Allow",
+            "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+            "Resource": ["*"],
+        },
+    ]
+    if connect_arns:
+        statements.append(
+            {"Effect": "Allow", "Action": ["elasticache:Connect"], "Resource": list(connect_arns)}
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+class SalesforceCredentialPools(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, args: CredentialsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("sovgw:credentials:SalesforceCredentialPools", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        j = args.jurisdiction
+        role = service_role(f"{name}-rotate", "lambda.amazonaws.com", child)
+        aws.iam.RolePolicy(
+            f"{name}-rotate",
+            role=role.id,
+            policy=pulumi.Output.all(
+                args.audit_bucket_arn, args.kms_key_arn, args.budget_connect_arns or []
+            ).apply(lambda r: json.dumps(rotation_policy(args, r[0], r[1], r[2]))),
+            opts=child,
+        )
+        self.function = aws.lambda_.Function(
+            f"{name}-rotate",
+            name=f"sovgw-{j.id}-rotate",
+            runtime="python3.13",
+            architectures=["arm64"],
+            handler="functions.rotate.handler.lambda_handler",
+            code=pulumi.FileArchive(args.code_path),
+            role=role.arn,
+            timeout=120,
+            memory_size=512,
+            reserved_concurrent_executions=2,
+            kms_key_arn=args.kms_key_arn,
+            tracing_config={"mode": "Active"},
+            vpc_config={
+                "subnet_ids": list(args.subnet_ids),
+                "security_group_ids": [args.security_group_id],
+            },
+            environment={
+                "variables": {
+                    "SOVGW_JURISDICTION": j.id,
+                    "SOVGW_CONFIG": "config/gateway.yaml",
+                    "POWERTOOLS_SERVICE_NAME": "sovgw-rotate",
+                    **args.environment,
+                }
+            },
+            opts=child,
+        )
+        permission = aws.lambda_.Permission(
+            f"{name}-rotate-by-secretsmanager",
+            action="lambda:InvokeFunction",
+            function=self.function.name,
+            principal="secretsmanager.amazonaws.com",
+            source_account=args.account_id,
+            opts=child,
+        )
+        self.secrets: dict[str, aws.secretsmanager.Secret] = {}
+        for org in args.orgs:
+            for secret_name, emergency in org.credential_pool_secrets:
+                key = secret_name.replace("/", "-")
+                secret = aws.secretsmanager.Secret(
+                    f"{name}-{key}",
+                    name=secret_name,
+                    description=(
+                        f"{org.name}: Salesforce {'emergency' if emergency else 'integration'} "
+                        "credential (client credentials flow)"
+                    ),
+                    kms_key_id=args.kms_key_arn,
+                    recovery_window_in_days=7,
+                    opts=child,
+                )
+                aws.secretsmanager.SecretRotation(
+                    f"{name}-{key}",
+                    secret_id=secret.id,
+                    rotation_lambda_arn=self.function.arn,
+                    rotation_rules={"automatically_after_days": args.rotation_days},
+                    rotate_immediately=False,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
+                )
+                self.secrets[secret_name] = secret
+        self.register_outputs({"secrets": {k: s.arn for k, s in self.secrets.items()}})
