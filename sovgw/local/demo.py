@@ -15,6 +15,7 @@ from typing import Any
 import requests
 
 from sovgw.adapters.aws import audit_record_key
+from sovgw.adapters.valkey_budget import ValkeyBudgetStore
 from sovgw.audit_tools import open_store
 from sovgw.config import GatewayConfig, load_config
 from sovgw.domain.audit import Stage, audit_record_id
@@ -170,6 +171,20 @@ def _proxy_demo(stack: LocalSovereignStack, root: Path) -> int:
     return unexpected
 
 
+def _budget_lines(stack: LocalSovereignStack, config: GatewayConfig) -> None:
+    """What ``sovgw health`` shows per org, read from the shared budget store."""
+    assert stack.valkey is not None
+    store = ValkeyBudgetStore(stack.valkey.client())
+    print("\nSalesforce API budget per org (shared store; `sovgw health --org ...`):")
+    for org in config.orgs:
+        health = store.health(org.org_id)
+        print(
+            f"  {org.org_id[:15]} {org.jurisdiction:<6} used {health['used']}/{health['limit']}, "
+            f"emergency reserve left {health['emergency_reserve_left']}, "
+            f"breaker {health['breaker']}, refused credentials {len(health['refused_credentials'])}"
+        )
+
+
 def _row(*cells: str) -> str:
     widths = (34, 7, 12, 36, 28)
     return "  ".join(c[:w].ljust(w) for c, w in zip(cells, widths, strict=False)) + "  " + cells[-1]
@@ -243,6 +258,7 @@ def run_demo(root: Path, timeout: float = 120.0) -> int:
             f"in {time.monotonic() - started:.1f}s."
         )
         unexpected = _proxy_demo(stack, root)
+        _budget_lines(stack, config)
         tampered = _seal_and_verify(config)
         print("stopping the stack.")
         return 1 if unfinished or tampered or unexpected else 0
