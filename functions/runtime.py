@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
@@ -83,6 +84,8 @@ class Dependencies:
     breakers: BreakerBoard = field(default_factory=BreakerBoard)
     secrets: Any = None
     budget_store: Any = None
+    session: Any = None
+    clock_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
     salesforce_ca_bundle: str | None = None
     _crm_cache: dict[tuple[str, Lane], CrmRecords] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -196,6 +199,7 @@ def build_dependencies(
         crm_factory=crm_factory,
         secrets=secrets,
         budget_store=budget_store,
+        session=session,
         salesforce_ca_bundle=salesforce_ca_bundle,
     )
 

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.audit import AuditStore, AuditStoreArgs
+from infra.components.break_glass import BreakGlassArgs, BreakGlassResources
 from infra.components.budget_store import BudgetStore, BudgetStoreArgs
 from infra.components.credentials import CredentialsArgs, SalesforceCredentialPools
 from infra.components.functions import Functions, FunctionsArgs
@@ -29,6 +30,7 @@ OUTPUT_TRAIL_BUCKET = "cloudTrailBucket"
 OUTPUT_PROXY_URL = "proxyUrl"
 OUTPUT_BUDGET_STORE = "budgetStoreUrl"
 OUTPUT_CREDENTIAL_SECRETS = "credentialSecrets"
+OUTPUT_BREAK_GLASS_ROLE = "breakGlassRoleArn"
 
 
 @dataclass(frozen=True)
@@ -202,6 +204,22 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
         outputs[OUTPUT_EVENT_BUSES] = pulumi.Output.from_input(
             {k: b.name for k, b in wiring.buses.items()}
         )
+        break_glass = BreakGlassResources(
+            f"sovgw-{jurisdiction.id}-break-glass",
+            BreakGlassArgs(
+                jurisdiction.id,
+                jurisdiction.region,
+                config.account_id,
+                wiring.buses["internal"].name,
+                functions.functions["break_glass"].arn,
+                functions.functions["break_glass"].name,
+                functions.roles["break_glass"].arn,
+                functions.dead_letter_queues["break_glass"].arn,
+                jurisdiction.policy.break_glass.max_duration_minutes * 60,
+            ),
+            opts,
+        )
+        outputs[OUTPUT_BREAK_GLASS_ROLE] = break_glass.role.arn
         proxy = SovereignProxyApi(
             f"sovgw-{jurisdiction.id}-proxy",
             ProxyArgs(

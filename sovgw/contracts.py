@@ -122,20 +122,25 @@ class _RelayDetail(_Strict):
     replayId: str | None = Field(default=None, description="Not contiguous; gaps are normal.")
 
 
-class AIRequestEvent(_Envelope):
-    class Detail(_RelayDetail):
-        payload: AIRequestPayload
+class _RelayEnvelope(_Envelope):
+    """An event Salesforce Event Relay put on the bus: the source names the org."""
 
-    detail_type: Literal["AI_Request__e"] = Field(alias="detail-type")
     source: str = Field(pattern=r"^aws\.partner/salesforce\.com/00D[a-zA-Z0-9]{12,15}/0YL\w+$")
-    detail: Detail
 
     @property
     def org_id(self) -> str:
         return self.source.split("/")[2]
 
 
-class BreakGlassRequestEvent(_Envelope):
+class AIRequestEvent(_RelayEnvelope):
+    class Detail(_RelayDetail):
+        payload: AIRequestPayload
+
+    detail_type: Literal["AI_Request__e"] = Field(alias="detail-type")
+    detail: Detail
+
+
+class BreakGlassRequestEvent(_RelayEnvelope):
     class Detail(_RelayDetail):
         payload: BreakGlassRequestPayload
 
@@ -143,7 +148,7 @@ class BreakGlassRequestEvent(_Envelope):
     detail: Detail
 
 
-class BreakGlassApprovalEvent(_Envelope):
+class BreakGlassApprovalEvent(_RelayEnvelope):
     class Detail(_RelayDetail):
         payload: BreakGlassApprovalPayload
 

@@ -97,13 +97,21 @@ class PolicyRule(Frozen):
         return level in self.levels and (ANY_PURPOSE in self.purposes or purpose in self.purposes)
 
 
+class BreakGlassSettings(Frozen):
+    """How long emergency access may last in this jurisdiction, and how long a request waits."""
+
+    max_duration_minutes: int = Field(default=60, gt=0, le=1440)
+    approval_timeout_minutes: int = Field(default=15, gt=0, le=1440)
+
+
 class RoutingPolicy(Frozen):
-    """The routing policy of one jurisdiction."""
+    """The routing policy of one jurisdiction (and its break-glass limits)."""
 
     version: str = Field(min_length=1, max_length=40)
     jurisdiction: str
     destinations: tuple[ModelEndpoint, ...] = ()
     rules: tuple[PolicyRule, ...] = ()
+    break_glass: BreakGlassSettings = BreakGlassSettings()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> RoutingPolicy:

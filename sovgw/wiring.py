@@ -45,9 +45,11 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("classify", "functions.classify.handler.lambda_handler"),
     Function("route", "functions.route.handler.lambda_handler", timeout_seconds=120),
     Function("unrouted", "functions.unrouted.handler.lambda_handler", memory_mb=256),
+    Function("break_glass", "functions.break_glass.handler.lambda_handler", timeout_seconds=300),
 )
 
-ROUTED_SALESFORCE_EVENTS = ("AI_Request__e",)
+BREAK_GLASS_EVENTS = ("Break_Glass_Request__e", "Break_Glass_Approval__e")
+ROUTED_SALESFORCE_EVENTS = ("AI_Request__e", *BREAK_GLASS_EVENTS)
 
 ROUTES: tuple[Route, ...] = (
     Route(
@@ -59,6 +61,17 @@ ROUTES: tuple[Route, ...] = (
         "request-classified",
         "route",
         {"source": [CLASSIFY_SOURCE], "detail-type": ["RequestClassified"]},
+    ),
+    Route(
+        "salesforce-break-glass",
+        "break_glass",
+        {
+            "source": [{"prefix": SALESFORCE_SOURCE_PREFIX}],
+            "detail-type": list(BREAK_GLASS_EVENTS),
+        },
+        # A decision is not worth retrying for long: refused input is dead-lettered at once,
+        # a store or Salesforce outage is retried a few times.
+        RetryPolicy(maximum_retry_attempts=10, maximum_event_age_seconds=900),
     ),
     Route(
         "salesforce-unrouted",

@@ -80,7 +80,9 @@ def _statements(
             "Resource": [resolved["key"]],
         },
     ]
-    if fn.name in {"classify", "route"}:
+    if fn.name == "break_glass":
+        statements.extend(_break_glass_statements(args))
+    if fn.name in {"classify", "route", "break_glass"}:
         secrets = [
             f"arn:aws:secretsmanager:{j.region}:{args.account_id}:secret:{name}-*"
             for o in args.orgs
@@ -123,6 +125,49 @@ def _statements(
     return statements
 
 
+def _break_glass_statements(args: FunctionsArgs) -> list[dict[str, Any]]:
+    """Open and close grants: schedules, the break-glass role's sessions, the subscription
+    rule, and the rotation of the emergency credential after a grant."""
+    j, account = args.jurisdiction, args.account_id
+    role = f"arn:aws:iam::{account}:role/sovgw-{j.id}-break-glass"
+    return [
+        {
+            "Effect": "Allow",
+            "Action": ["scheduler:CreateSchedule", "scheduler:DeleteSchedule"],
+            "Resource": [
+                f"arn:aws:scheduler:{j.region}:{account}:schedule/sovgw-{j.id}-break-glass/*"
+            ],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["iam:PassRole"],
+            "Resource": [f"arn:aws:iam::{account}:role/sovgw-{j.id}-scheduler"],
+        },
+        {"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:TagSession"], "Resource": [role]},
+        {"Effect": "Allow", "Action": ["iam:PutRolePolicy"], "Resource": [role]},
+        {"Effect": "Allow", "Action": ["sts:GetCallerIdentity"], "Resource": ["*"]},
+        {
+            "Effect": "Allow",
+            "Action": ["events:EnableRule", "events:DisableRule"],
+            "Resource": [
+                f"arn:aws:events:{j.region}:{account}:rule/{j.event_bus}/sovgw-{j.id}-case-changes"
+            ],
+        },
+        {
+            "Effect": "Allow",
+            "Action": [
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:UpdateSecretVersionStage",
+            ],
+            "Resource": [
+                f"arn:aws:secretsmanager:{j.region}:{account}:secret:{o.credentials_secret}/emergency-*"
+                for o in args.orgs
+            ],
+        },
+    ]
+
+
 def _policy_document(fn: Function, args: FunctionsArgs, resolved: Mapping[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": _statements(fn, args, resolved)})
 
@@ -147,6 +192,7 @@ class Functions(pulumi.ComponentResource):
             for fn in FUNCTIONS
         }
         self.functions: dict[str, aws.lambda_.Function] = {}
+        self.roles: dict[str, aws.iam.Role] = {}
         for fn in FUNCTIONS:
             role = service_role(f"{name}-{fn.name}", "lambda.amazonaws.com", child)
             policy = pulumi.Output.all(
@@ -196,4 +242,5 @@ class Functions(pulumi.ComponentResource):
                 opts=child,
             )
             self.functions[fn.name] = function
+            self.roles[fn.name] = role
         self.register_outputs({"functions": {k: f.name for k, f in self.functions.items()}})

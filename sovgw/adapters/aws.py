@@ -7,6 +7,7 @@ against LocalStack; nothing here reads the environment.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -271,3 +272,126 @@ def _secret_errors() -> Iterator[None]:
         raise UpstreamUnavailable(f"secrets store failed: {code}") from None
     except BotoCoreError as error:
         raise UpstreamUnavailable(f"secrets store unreachable: {type(error).__name__}") from None
+
+
+class AwsBreakGlass:
+    """``AwsAccess`` for break-glass grants in one jurisdiction's account and region."""
+
+    def __init__(
+        self,
+        session: Any,
+        jurisdiction: str,
+        event_bus: str,
+        *,
+        account_id: str | None = None,
+    ) -> None:
+        self._sts = session.client("sts")
+        self._iam = session.client("iam")
+        self._events = session.client("events")
+        self._scheduler = session.client("scheduler")
+        self._region = session.region_name
+        self._jurisdiction = jurisdiction
+        self._bus = event_bus
+        self._account = account_id
+
+    @property
+    def account(self) -> str:
+        if self._account is None:
+            self._account = str(self._sts.get_caller_identity()["Account"])
+        return self._account
+
+    @property
+    def schedule_group(self) -> str:
+        return f"sovgw-{self._jurisdiction}-break-glass"
+
+    def _schedule_name(self, org_id: str, request_id: str) -> str:
+        return f"bg-{org_id[:15]}-{request_id}"[:64]
+
+    def start_session(self, role: str, duration_s: int, tags: Mapping[str, str]) -> str:
+        """An STS session of ``role`` tagged with the grant; its credentials are not kept."""
+        with _aws_errors("sts"):
+            found = self._sts.assume_role(
+                RoleArn=f"arn:aws:iam::{self.account}:role/{role}",
+                RoleSessionName=f"break-glass-{tags.get('sovgw-grant', 'grant')}"[:64],
+                DurationSeconds=duration_s,
+                Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+            )
+        return str(found["AssumedRoleUser"]["Arn"])
+
+    def end_sessions(self, role: str, issued_before_ms: int) -> None:
+        """AWS's way to end sessions early: deny every token issued before now."""
+        issued_before = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(issued_before_ms / 1000))
+        document = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Deny",
+                    "Action": ["*"],
+                    "Resource": ["*"],
+                    "Condition": {"DateLessThan": {"aws:TokenIssueTime": issued_before}},
+                }
+            ],
+        }
+        with _aws_errors("iam"):
+            self._iam.put_role_policy(
+                RoleName=role,
+                PolicyName="sovgw-revoke-older-sessions",
+                PolicyDocument=json.dumps(document),
+            )
+
+    def enable_subscription(self, rule: str) -> None:
+        with _aws_errors("events"):
+            self._events.enable_rule(Name=rule, EventBusName=self._bus)
+
+    def disable_subscription(self, rule: str) -> None:
+        with _aws_errors("events"):
+            self._events.disable_rule(Name=rule, EventBusName=self._bus)
+
+    def schedule_expiry(self, org_id: str, request_id: str, at_ms: int) -> None:
+        """A one-time schedule that invokes the break-glass function at expiry."""
+        at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at_ms / 1000))
+        with _aws_errors("scheduler"):
+            self._scheduler.create_schedule(
+                Name=self._schedule_name(org_id, request_id),
+                GroupName=self.schedule_group,
+                ScheduleExpression=f"at({at})",
+                ScheduleExpressionTimezone="UTC",
+                FlexibleTimeWindow={"Mode": "OFF"},
+                ActionAfterCompletion="DELETE",
+                Target={
+                    "Arn": f"arn:aws:lambda:{self._region}:{self.account}:function:"
+                    f"sovgw-{self._jurisdiction}-break_glass",
+                    "RoleArn": f"arn:aws:iam::{self.account}:role/"
+                    f"sovgw-{self._jurisdiction}-scheduler",
+                    "Input": json.dumps(
+                        {"action": "expire", "org_id": org_id, "request_id": request_id}
+                    ),
+                },
+            )
+
+    def cancel_schedule(self, org_id: str, request_id: str) -> None:
+        try:
+            self._scheduler.delete_schedule(
+                Name=self._schedule_name(org_id, request_id), GroupName=self.schedule_group
+            )
+        except ClientError as error:
+            if _error_code(error) != "ResourceNotFoundException":
+                raise UpstreamUnavailable(f"scheduler failed: {_error_code(error)}") from None
+
+
+@contextmanager
+def _aws_errors(service: str) -> Iterator[None]:
+    try:
+        yield
+    except ClientError as error:
+        code = _error_code(error)
+        if code in {
+            "ResourceNotFoundException",
+            "NoSuchEntity",
+            "ValidationException",
+            "AccessDenied",
+        }:
+            raise RejectedInput(f"{service} refused: {code}") from None
+        raise UpstreamUnavailable(f"{service} failed: {code}") from None
+    except BotoCoreError as error:
+        raise UpstreamUnavailable(f"{service} unreachable: {type(error).__name__}") from None

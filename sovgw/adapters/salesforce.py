@@ -314,6 +314,11 @@ class SalesforceRecords:
         finally:
             self._budget.store.release(self._budget.org_id, admission, succeeded=succeeded)
 
+    def forget_session(self) -> None:
+        """Drop the session (it was revoked); the next call logs in again."""
+        with self._lock:
+            self._client = None
+
     def _seed_from_limits(self, budget: OrgBudget) -> None:
         """First contact with an org: learn its daily limit and usage from ``/limits``."""
         daily = self._run(lambda sf: sf.limits()).get("DailyApiRequests", {})
@@ -459,3 +464,98 @@ class SalesforceConsumerSecrets:
         except CredentialRefused:
             return False
         return True
+
+
+class SalesforceBreakGlass:
+    """``SalesforceAccess`` for break-glass grants, over the EMERGENCY lane."""
+
+    APPROVER_PERMISSION_SET = "Break_Glass_Approver"
+
+    def __init__(self, records: SalesforceRecords, ca_bundle: str | None = None) -> None:
+        self._records = records
+        self._http = http_session(ca_bundle)
+
+    def _query(self, soql: str) -> list[dict[str, Any]]:
+        result = self._records._call(lambda sf: sf.query(soql))
+        return list(result["records"])
+
+    def user_exists(self, user_id: str) -> bool:
+        return bool(self._query(format_soql("SELECT Id FROM User WHERE Id = {}", user_id)))
+
+    def permission_set_id(self, name: str) -> str | None:
+        rows = self._query(format_soql("SELECT Id FROM PermissionSet WHERE Name = {}", name))
+        return str(rows[0]["Id"]) if rows else None
+
+    def is_approver(self, user_id: str) -> bool:
+        role = self.permission_set_id(self.APPROVER_PERMISSION_SET)
+        if role is None:
+            return False
+        rows = self._query(
+            format_soql(
+                "SELECT Id, ExpirationDate FROM PermissionSetAssignment "
+                "WHERE AssigneeId = {} AND PermissionSetId = {}",
+                user_id,
+                role,
+            )
+        )
+        now = time.time()
+        return any(
+            not row.get("ExpirationDate") or _epoch(row["ExpirationDate"]) > now for row in rows
+        )
+
+    def assign(self, user_id: str, permission_set_id: str, expires_at_ms: int) -> str:
+        body = {
+            "AssigneeId": user_id,
+            "PermissionSetId": permission_set_id,
+            "ExpirationDate": time.strftime(
+                "%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime(expires_at_ms / 1000)
+            ),
+        }
+        created = self._records._call(
+            lambda sf: _sobject(sf, "PermissionSetAssignment").create(body)
+        )
+        return str(created["id"])
+
+    def unassign(self, assignment_id: str) -> None:
+        with contextlib.suppress(RejectedInput):  # gone already (removed earlier, or expired)
+            self._records._call(
+                lambda sf: _sobject(sf, "PermissionSetAssignment").delete(assignment_id)
+            )
+
+    def session_token(self) -> str | None:
+        client = self._records._client
+        return client.session_id if client is not None else None
+
+    def revoke_tokens(self, tokens: Sequence[str]) -> None:
+        """``/services/oauth2/revoke`` each token; an already invalid one is fine."""
+        client = self._records._client
+        if not tokens:
+            return
+        if client is None:
+            self._records._call(lambda sf: sf.query("SELECT Id FROM User LIMIT 1"))
+            client = self._records._client
+        assert client is not None
+        for token in tokens:
+            response = self._http.post(
+                f"https://{client.sf_instance}/services/oauth2/revoke",
+                data={"token": token},
+                timeout=10,
+            )
+            if response.status_code >= 500:
+                raise UpstreamUnavailable(f"token revocation failed: {response.status_code}")
+        self._records.forget_session()
+
+    def upsert_grant_record(self, request_id: str, fields: Mapping[str, Any]) -> None:
+        body = dict(fields)
+        if "Expires_At__c" in body:
+            body["Expires_At__c"] = time.strftime(
+                "%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime(int(body["Expires_At__c"]) / 1000)
+            )
+        path = f"Request_Id__c/{quote(request_id, safe='')}"
+        self._records._call(lambda sf: _sobject(sf, "Break_Glass_Grant__c").upsert(path, body))
+
+
+def _epoch(iso: str) -> float:
+    from datetime import datetime  # noqa: PLC0415
+
+    return datetime.fromisoformat(iso.replace("+0000", "+00:00").replace("Z", "+00:00")).timestamp()

@@ -94,6 +94,10 @@ class ValkeyBudgetStore:
         self._observe = client.register_script(_OBSERVE)
         self._trip = client.register_script(_TRIP)
 
+    @property
+    def client(self) -> redis.Redis:
+        return self._redis
+
     def _key(self, org_id: str, name: str) -> str:
         return f"{self._prefix}:{{{org_id[:15]}}}:{name}"  # one hash slot per org
 

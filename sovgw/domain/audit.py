@@ -28,6 +28,7 @@ class Stage(StrEnum):
     WRITE_BACK = "write_back"
     REJECTION = "rejection"
     CREDENTIAL_ROTATION = "credential_rotation"
+    BREAK_GLASS = "break_glass"
 
 
 class Outcome(StrEnum):

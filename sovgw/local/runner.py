@@ -9,9 +9,11 @@ the function's dead-letter queue with the reason.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import import_module
@@ -90,6 +92,38 @@ class LocalDeployment:
             self._create_queues(fn.name)
         for route in ROUTES:
             self._create_rule(route)
+        self._create_break_glass_resources()
+
+    def _create_break_glass_resources(self) -> None:
+        """What the stack gives break-glass: the schedule group, the AWS role a grant may
+        open, and a subscription (disabled) a grant may switch on."""
+        j = self.jurisdiction
+        scheduler = self._session.client("scheduler")
+        with contextlib.suppress(ClientError):
+            scheduler.create_schedule_group(Name=f"sovgw-{j.id}-break-glass")
+        iam = self._session.client("iam")
+        with contextlib.suppress(ClientError):
+            iam.create_role(
+                RoleName=f"sovgw-{j.id}-break-glass",
+                AssumeRolePolicyDocument=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"AWS": "arn:aws:iam::000000000000:root"},
+                                "Action": ["sts:AssumeRole", "sts:TagSession"],
+                            }
+                        ],
+                    }
+                ),
+            )
+        self._events.put_rule(
+            Name=f"sovgw-{j.id}-case-changes",
+            EventBusName=j.event_bus,
+            EventPattern=json.dumps({"detail-type": [{"suffix": "ChangeEvent"}]}),
+            State="DISABLED",
+        )
 
     def _ensure_bucket(self, bucket: str, **settings: Any) -> None:
         """Create ``bucket`` in the jurisdiction's region unless it already exists."""
@@ -284,12 +318,39 @@ class LocalDeployment:
         self._record(Delivery(function_name, event_id, str(result.get("status")), result))
         return True
 
-    def start(self) -> None:
-        """Poll every function's queue in a background thread each."""
+    def start(self, sweep_interval_s: float = 2.0) -> None:
+        """Poll every function's queue in a background thread each, and run the break-glass
+        sweeper on a clock (EventBridge Scheduler never fires in LocalStack)."""
         for fn in FUNCTIONS:
             thread = threading.Thread(target=self._loop, args=(fn.name,), daemon=True)
             thread.start()
             self._threads.append(thread)
+        sweeper = threading.Thread(target=self._sweep_loop, args=(sweep_interval_s,), daemon=True)
+        sweeper.start()
+        self._threads.append(sweeper)
+
+    def sweep_once(self) -> dict[str, Any]:
+        """One sweeper tick, as the stack's rate(30 seconds) schedule sends it."""
+        logic = _logic_for("break_glass")
+        tick = {
+            "version": "0",
+            "id": f"sweep-{uuid.uuid4()}",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "000000000000",
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "region": self.jurisdiction.region,
+            "resources": [],
+            "detail": {},
+        }
+        return run_handler("break_glass", logic, tick, self.deps)
+
+    def _sweep_loop(self, interval_s: float) -> None:
+        while not self._stop.wait(interval_s):
+            try:
+                self.sweep_once()
+            except Exception as error:
+                logger.warning("sweep failed", error=type(error).__name__)
 
     def _loop(self, function_name: str) -> None:
         while not self._stop.is_set():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -62,6 +63,7 @@ class LocalSovereignStack:
         self.deployments: dict[str, LocalDeployment] = {}
         self._publisher_credentials: dict[str, SalesforceCredentials] = {}
         self._servers: list[BackgroundServer] = []
+        self.clock_offset_ms = 0
 
     def __enter__(self) -> LocalSovereignStack:
         try:
@@ -110,6 +112,7 @@ class LocalSovereignStack:
                 salesforce_ca_bundle=str(self.salesforce.ca_bundle),
                 budget_store_url=self.valkey.url,
             )
+            deps.clock_ms = self.now_ms
             deployment = LocalDeployment(
                 jurisdiction, deps, self.session(jurisdiction.region), self.backoff_seconds
             )
@@ -193,6 +196,16 @@ class LocalSovereignStack:
         server = serve_proxy(proxy)
         self._servers.append(server)
         return proxy, server
+
+    def now_ms(self) -> int:
+        """The stack's clock: wall time plus what ``advance_clock`` added."""
+        return int(time.time() * 1000) + self.clock_offset_ms
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the functions' and Salesforce's clocks forward together (demo, tests)."""
+        self.clock_offset_ms += int(seconds * 1000)
+        if self.salesforce is not None:
+            self.salesforce.sim.advance(seconds)
 
     def publish_platform_event(self, org_id: str, event_name: str, fields: dict[str, Any]) -> str:
         """Publish through the simulator's REST API as the org's integration user; returns the

@@ -130,11 +130,20 @@ def test_event_wiring_follows_the_single_declaration() -> None:
     orgs = GATEWAY.orgs_of("eu-de")
     buses = mocks.of_type("cloudwatch/eventBus:EventBus")
     assert {b.get("eventSourceName") for b in buses} - {None} == {o.event_source for o in orgs}
-    rules = mocks.of_type("cloudwatch/eventRule:EventRule")
+    break_glass_rules = {"sovgw-eu-de-break-glass-sweeper", "sovgw-eu-de-case-changes"}
+    rules = [
+        r
+        for r in mocks.of_type("cloudwatch/eventRule:EventRule")
+        if r.get("name") not in break_glass_rules
+    ]
     patterns = [json.loads(r["eventPattern"]) for r in rules]
     for route in ROUTES:
         assert route.pattern in patterns
-    targets = mocks.of_type("cloudwatch/eventTarget:EventTarget")
+    targets = [
+        t
+        for t in mocks.of_type("cloudwatch/eventTarget:EventTarget")
+        if t["rule"] not in break_glass_rules
+    ]
     assert len(targets) == len(rules)
     for target in targets:
         assert target["retryPolicy"]["maximumRetryAttempts"] >= 1
@@ -244,7 +253,7 @@ def test_the_program_entry_point_runs_with_stack_config() -> None:
     (provider,) = [i for t, _, i in mocks.resources if t == "pulumi:providers:aws"]
     assert provider["region"] == "eu-west-3"
     assert [e["name"] for e in mocks.of_type("sagemaker/endpoint:Endpoint")] == ["sovgw-eu-fr-llm"]
-    assert len(mocks.of_type("lambda/function:Function")) == 5, "3 functions, rotation, proxy"
+    assert len(mocks.of_type("lambda/function:Function")) == 6, "4 functions, rotation, proxy"
     assert mocks.of_type("cloudwatch/eventRule:EventRule")
 
 
@@ -257,6 +266,7 @@ def test_functions_are_private_bounded_and_dead_letter_on_failure() -> None:
         "sovgw-eu-de-unrouted",
         "sovgw-eu-de-proxy",
         "sovgw-eu-de-rotate",
+        "sovgw-eu-de-break_glass",
     }
     for function in functions:
         assert function["runtime"] == "python3.13" and function["architectures"] == ["arm64"]
@@ -435,3 +445,28 @@ def test_salesforce_private_connect_endpoints_come_from_stack_config() -> None:
         e for e in mocks.of_type("ec2/vpcEndpoint:VpcEndpoint") if e["serviceName"] == service
     ]
     assert endpoint["vpcEndpointType"] == "Interface" and endpoint["subnetIds"]
+
+
+def test_break_glass_role_schedules_and_sweeper() -> None:
+    mocks = _run("eu-de")
+    roles = {r["name"]: r for r in mocks.of_type("iam/role:Role") if "name" in r}
+    role = roles["sovgw-eu-de-break-glass"]
+    (statement,) = json.loads(role["assumeRolePolicy"])["Statement"]
+    assert statement["Principal"]["AWS"].endswith("sovgw-eu-de-functions-break_glass")
+    assert statement["Condition"] == {"Null": {"aws:RequestTag/sovgw-grant": "false"}}
+    assert role["maxSessionDuration"] == 3600, "no session beyond the longest grant"
+    (group,) = mocks.of_type("scheduler/scheduleGroup:ScheduleGroup")
+    assert group["name"] == "sovgw-eu-de-break-glass"
+    rules = {r["name"]: r for r in mocks.of_type("cloudwatch/eventRule:EventRule") if "name" in r}
+    assert rules["sovgw-eu-de-break-glass-sweeper"]["scheduleExpression"] == "rate(1 minute)"
+    assert rules["sovgw-eu-de-case-changes"]["state"] == "DISABLED"
+    policy = next(
+        json.loads(p["policy"])
+        for t, n, p in mocks.resources
+        if t.endswith("iam/rolePolicy:RolePolicy") and n.endswith("-break_glass")
+    )
+    actions = {a for s in policy["Statement"] for a in s["Action"]}
+    assert {"scheduler:CreateSchedule", "sts:AssumeRole", "events:EnableRule"} <= actions
+    for s in policy["Statement"]:
+        if "sts:AssumeRole" in s["Action"]:
+            assert s["Resource"] == [f"arn:aws:iam::{ACCOUNT}:role/sovgw-eu-de-break-glass"]

@@ -1,0 +1,1 @@
+"""Break-glass emergency access (requests, approvals, expiry, the sweeper)."""

@@ -1,0 +1,137 @@
+"""What break-glass needs in AWS: the role a grant may open, the schedule group and the role
+EventBridge Scheduler uses for each grant's one-time expiry, the sweeper that expires
+whatever is due every minute (the backstop when a schedule is lost), and the subscription a
+grant may switch on.
+
+The break-glass role trusts only the break-glass function, only with the grant's session tag,
+and caps sessions at the jurisdiction's longest grant. No person holds a key to it: a session
+exists only after a second person's approval.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+
+@dataclass(frozen=True)
+class BreakGlassArgs:
+    jurisdiction_id: str
+    region: str
+    account_id: str
+    event_bus_name: pulumi.Input[str]
+    function_arn: pulumi.Input[str]
+    function_name: pulumi.Input[str]
+    function_role_arn: pulumi.Input[str]
+    dead_letter_arn: pulumi.Input[str]
+    max_duration_s: int
+
+
+def role_name(jurisdiction_id: str) -> str:
+    return f"sovgw-{jurisdiction_id}-break-glass"
+
+
+class BreakGlassResources(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, args: BreakGlassArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("sovgw:breakglass:BreakGlassResources", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        j = args.jurisdiction_id
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            name=role_name(j),
+            max_session_duration=max(3600, args.max_duration_s),
+            assume_role_policy=pulumi.Output.from_input(args.function_role_arn).apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"AWS": arn},
+                                "Action": ["sts:AssumeRole", "sts:TagSession"],
+                                "Condition": {"Null": {"aws:RequestTag/sovgw-grant": "false"}},
+                            }
+                        ],
+                    }
+                )
+            ),
+            opts=child,
+        )
+        self.group = aws.scheduler.ScheduleGroup(
+            f"{name}-schedules", name=f"sovgw-{j}-break-glass", opts=child
+        )
+        scheduler_role = aws.iam.Role(
+            f"{name}-scheduler",
+            name=f"sovgw-{j}-scheduler",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "scheduler.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                            "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
+                        }
+                    ],
+                }
+            ),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-scheduler",
+            role=scheduler_role.id,
+            policy=pulumi.Output.from_input(args.function_arn).apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": ["lambda:InvokeFunction"],
+                                "Resource": [arn],
+                            }
+                        ],
+                    }
+                )
+            ),
+            opts=child,
+        )
+        sweeper = aws.cloudwatch.EventRule(
+            f"{name}-sweeper",
+            name=f"sovgw-{j}-break-glass-sweeper",
+            description="Expire every due break-glass grant (backstop for lost schedules)",
+            schedule_expression="rate(1 minute)",
+            opts=child,
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-sweeper",
+            rule=sweeper.name,
+            arn=args.function_arn,
+            retry_policy={"maximum_retry_attempts": 2, "maximum_event_age_in_seconds": 60},
+            dead_letter_config={"arn": args.dead_letter_arn},
+            opts=child,
+        )
+        aws.lambda_.Permission(
+            f"{name}-sweeper",
+            action="lambda:InvokeFunction",
+            function=args.function_name,
+            principal="events.amazonaws.com",
+            source_arn=sweeper.arn,
+            opts=child,
+        )
+        self.subscription = aws.cloudwatch.EventRule(
+            f"{name}-case-changes",
+            name=f"sovgw-{j}-case-changes",
+            event_bus_name=args.event_bus_name,
+            description="Case change events for an investigation; a grant switches it on",
+            event_pattern=json.dumps({"detail-type": [{"suffix": "ChangeEvent"}]}),
+            state="DISABLED",
+            opts=child,
+        )
+        self.register_outputs({"role": self.role.arn, "group": self.group.name})

@@ -1,0 +1,110 @@
+"""Break-glass grant records in Valkey: one JSON document per request, compare-and-set
+transitions in Lua, an index per org, a cross-org due index for the sweeper, and the hold
+that keeps the org's emergency credential from rotating while a grant is active."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import redis
+
+from sovgw.domain.errors import UpstreamUnavailable
+
+DUE = "sovgw:break-glass:due"
+
+# KEYS: record. ARGV: allowed statuses (JSON list), new status, fields (JSON object).
+_TRANSITION = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local record = cjson.decode(raw)
+local ok = false
+for _, status in ipairs(cjson.decode(ARGV[1])) do
+  if record['status'] == status then ok = true end
+end
+if not ok then return 0 end
+record['status'] = ARGV[2]
+for key, value in pairs(cjson.decode(ARGV[3])) do record[key] = value end
+redis.call('SET', KEYS[1], cjson.encode(record))
+return 1
+"""
+# KEYS: record. ARGV: fields (JSON object).
+_UPDATE = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local record = cjson.decode(raw)
+for key, value in pairs(cjson.decode(ARGV[1])) do record[key] = value end
+redis.call('SET', KEYS[1], cjson.encode(record))
+return 1
+"""
+
+
+class ValkeyGrantStore:
+    """``GrantStore`` (see ``sovgw.domain.breakglass``)."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "sovgw") -> None:
+        self._redis = client
+        self._prefix = prefix
+        self._transition = client.register_script(_TRANSITION)
+        self._update = client.register_script(_UPDATE)
+
+    def _org(self, org_id: str) -> str:
+        return f"{self._prefix}:{{{org_id[:15]}}}"
+
+    def _record(self, org_id: str, request_id: str) -> str:
+        return f"{self._org(org_id)}:break-glass:{request_id}"
+
+    def create(self, record: Mapping[str, Any]) -> bool:
+        """Store a new request; False when one with this id exists (replays are no-ops)."""
+        try:
+            created = self._redis.set(
+                self._record(record["org_id"], record["request_id"]), json.dumps(record), nx=True
+            )
+            if created:
+                self._redis.zadd(
+                    f"{self._org(record['org_id'])}:break-glass",
+                    {record["request_id"]: int(record["requested_at"])},
+                )
+        except redis.RedisError as error:
+            raise UpstreamUnavailable(f"grant store unavailable: {type(error).__name__}") from None
+        return bool(created)
+
+    def get(self, org_id: str, request_id: str) -> dict[str, Any] | None:
+        raw = self._redis.get(self._record(org_id, request_id))
+        if raw is None:
+            return None
+        parsed: dict[str, Any] = json.loads(str(raw))
+        return parsed
+
+    def transition(
+        self, org_id: str, request_id: str, allowed: Sequence[str], to: str, **fields: Any
+    ) -> bool:
+        return bool(
+            self._transition(
+                keys=[self._record(org_id, request_id)],
+                args=[json.dumps([str(s) for s in allowed]), str(to), json.dumps(fields)],
+            )
+        )
+
+    def update(self, org_id: str, request_id: str, **fields: Any) -> None:
+        self._update(keys=[self._record(org_id, request_id)], args=[json.dumps(fields)])
+
+    def mark_due(self, org_id: str, request_id: str, at_ms: int) -> None:
+        self._redis.zadd(DUE, {f"{org_id[:15]}/{request_id}": at_ms})
+        self._redis.zadd(f"{self._org(org_id)}:grants", {request_id: at_ms})
+
+    def release_hold(self, org_id: str, request_id: str) -> None:
+        self._redis.zrem(f"{self._org(org_id)}:grants", request_id)
+
+    def due(self, now_ms: int) -> list[tuple[str, str]]:
+        members = self._redis.zrangebyscore(DUE, "-inf", now_ms)
+        return [tuple(str(m).split("/", 1)) for m in members]  # type: ignore[misc]
+
+    def done(self, org_id: str, request_id: str) -> None:
+        self._redis.zrem(DUE, f"{org_id[:15]}/{request_id}")
+        self.release_hold(org_id, request_id)
+
+    def list(self, org_id: str) -> list[dict[str, Any]]:
+        ids = self._redis.zrange(f"{self._org(org_id)}:break-glass", 0, -1)
+        return [r for r in (self.get(org_id, str(i)) for i in ids) if r is not None]
