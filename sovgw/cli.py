@@ -430,6 +430,88 @@ def _rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _break_glass(args: argparse.Namespace) -> int:
+    import uuid  # noqa: PLC0415
+
+    from functions.break_glass.handler import service_for  # noqa: PLC0415
+    from functions.runtime import build_dependencies  # noqa: PLC0415
+    from sovgw.config import load_config  # noqa: PLC0415
+    from sovgw.domain.breakglass import BreakGlassRequest  # noqa: PLC0415
+    from sovgw.domain.errors import GatewayError  # noqa: PLC0415
+
+    config = load_config(Path(args.config))
+    org = config.org(args.org)
+    if org is None:
+        print(f"error: org {args.org} is not bound to any jurisdiction", file=sys.stderr)
+        return 2
+    deps = build_dependencies(
+        config,
+        org.jurisdiction,
+        salesforce_ca_bundle=os.environ.get("SOVGW_SALESFORCE_CA_BUNDLE") or None,
+        budget_store_url=os.environ.get("SOVGW_BUDGET_STORE_URL") or None,
+    )
+    service = service_for(deps)
+    try:
+        if args.action == "request":
+            result: Any = service.request(
+                BreakGlassRequest(
+                    request_id=args.request_id or str(uuid.uuid4()),
+                    org_id=org.org_id,
+                    jurisdiction=org.jurisdiction,
+                    requested_by=args.requested_by,
+                    target_user=args.user or args.requested_by,
+                    reason=args.reason or "",
+                    case_reference=args.case or "",
+                    scope=args.scope or "",
+                    duration_s=int(args.duration) * 60,
+                )
+            )
+        elif args.action == "approve":
+            result = service.approve(org.org_id, args.id, args.approver)
+        elif args.action == "revoke":
+            result = service.revoke(org.org_id, args.id, by=args.by)
+        elif args.action == "show":
+            result = service.store.get(org.org_id, args.id)
+        else:
+            result = service.store.list(org.org_id)
+    except (GatewayError, ValueError) as error:
+        print(f"refused: {error}", file=sys.stderr)
+        return 1
+    if result is None:
+        print(f"no break-glass request {args.id}", file=sys.stderr)
+        return 1
+    for record in result if isinstance(result, list) else [result]:
+        record.pop("tokens", None)  # sealed, but nobody's business on a terminal
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+def _add_break_glass_command(commands: Any) -> None:
+    bg = commands.add_parser("break-glass", help="emergency access: request, approve, revoke")
+    actions = bg.add_subparsers(dest="action", required=True)
+    request = actions.add_parser("request", help="ask for time-bound emergency access")
+    request.add_argument("--requested-by", required=True, help="Salesforce user id (005...)")
+    request.add_argument("--user", help="who gets access (default: the requester)")
+    request.add_argument("--reason", required=True)
+    request.add_argument("--case", required=True, help="case or matter reference")
+    request.add_argument("--scope", required=True, help="e.g. Case:read, aws:<role>")
+    request.add_argument("--duration", required=True, type=int, help="minutes")
+    request.add_argument("--request-id", help="idempotency key (default: a new uuid)")
+    approve = actions.add_parser("approve", help="a second person approves")
+    approve.add_argument("id")
+    approve.add_argument("--approver", required=True)
+    revoke = actions.add_parser("revoke", help="end a grant now")
+    revoke.add_argument("id")
+    revoke.add_argument("--by", required=True)
+    show = actions.add_parser("show", help="one request or grant")
+    show.add_argument("id")
+    actions.add_parser("list", help="the org's requests and grants")
+    for command in (request, approve, revoke, show, actions.choices["list"]):
+        command.add_argument("--org", required=True)
+        command.add_argument("--config", default="config/gateway.yaml")
+        command.set_defaults(run=_break_glass)
+
+
 def _add_health_command(commands: Any) -> None:
     rotate = commands.add_parser(
         "rotate", help="rotate one Salesforce credential now (the four Secrets Manager steps)"
@@ -564,6 +646,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_policy_commands(commands)
     _add_proxy_command(commands)
     _add_health_command(commands)
+    _add_break_glass_command(commands)
     scan = commands.add_parser("scan", help="classify JSON Lines (text or Salesforce records)")
     scan.add_argument("file", nargs="?", default="-", help="JSON Lines file, or - for stdin")
     scan.add_argument(

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sovgw.domain.audit import AuditRecord, Outcome, Stage, audit_record_id
-from sovgw.domain.errors import GatewayError, RejectedInput
+from sovgw.domain.errors import GatewayError, RejectedInput, UpstreamUnavailable
 
 USER_ID = r"^005[a-zA-Z0-9]{12}([a-zA-Z0-9]{3})?$"
 _SCOPE_ITEM = re.compile(
@@ -51,6 +51,10 @@ class GrantStatus(StrEnum):
 
 class BreakGlassError(GatewayError):
     """A refused break-glass action (the message says why; nothing was granted)."""
+
+
+class RequestNotYetKnown(UpstreamUnavailable):
+    """An approval for a request not stored yet (events can arrive out of order): retried."""
 
 
 @dataclass(frozen=True)
@@ -236,7 +240,7 @@ class BreakGlassService:
         """A second person with the approver role approves; the grant starts now."""
         record = self.store.get(org_id, request_id)
         if record is None:
-            raise BreakGlassError(f"no break-glass request {request_id} in org {org_id}")
+            raise RequestNotYetKnown(f"no break-glass request {request_id} in org {org_id} yet")
         if record["status"] == GrantStatus.GRANTED and record.get("approver") == approver:
             return record  # the same approval delivered twice
         if approver in {record["requested_by"], record["target_user"]}:

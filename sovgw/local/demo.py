@@ -16,6 +16,7 @@ import requests
 
 from sovgw.adapters.aws import audit_record_key
 from sovgw.adapters.valkey_budget import ValkeyBudgetStore
+from sovgw.adapters.valkey_grants import ValkeyGrantStore
 from sovgw.audit_tools import open_store
 from sovgw.config import GatewayConfig, load_config
 from sovgw.domain.audit import Stage, audit_record_id
@@ -28,6 +29,7 @@ class Sent:
     name: str
     org_id: str
     event_uuid: str
+    envelope: dict[str, Any]
     line: str | None = None
 
 
@@ -85,6 +87,10 @@ def _seal_and_verify(config: GatewayConfig) -> int:
     print(f"audit chain {verdict}: {records} records sealed in {digests} signed digests")
     return problems
 
+
+# The sample Break_Glass_Request__e in events/salesforce/ (approved by the sample approval).
+BREAK_GLASS_ORG = "00D5E0000000001UAA"
+BREAK_GLASS_REQUEST = "0b7f3c3e-8f3e-4f1a-9a55-1f0e2d3c4b06"
 
 PROXY_CASES: tuple[tuple[str, str, str, int], ...] = (
     (
@@ -171,17 +177,71 @@ def _proxy_demo(stack: LocalSovereignStack, root: Path) -> int:
     return unexpected
 
 
+def _grant(stack: LocalSovereignStack, org_id: str, request_id: str) -> dict[str, Any] | None:
+    return ValkeyGrantStore(stack.valkey_client()).get(org_id, request_id)
+
+
+def _break_glass_row(stack: LocalSovereignStack, sent: Sent) -> str | None:
+    """A break-glass event's outcome: the grant record it produced or moved on."""
+    envelope = sent.envelope
+    request_id = (
+        envelope["detail"]["payload"]["Request_Id__c"]
+        if envelope["detail-type"] == "Break_Glass_Approval__e"
+        else envelope["detail"]["id"]
+    )
+    grant = _grant(stack, sent.org_id, request_id)
+    wanted = "GRANTED" if envelope["detail-type"] == "Break_Glass_Approval__e" else None
+    if grant is None or (wanted and grant["status"] != wanted):
+        return None
+    return _row(
+        sent.name,
+        "eu-de",
+        "-",
+        f"break-glass: {grant['status']}",
+        "-",
+        f"case {grant['case_reference']}, scope {grant['scope']}, "
+        f"{int(grant['duration_s']) // 60} min",
+    )
+
+
+def _break_glass_demo(stack: LocalSovereignStack, org_id: str, request_id: str) -> int:
+    """The grant the relayed events opened runs out: advance the clock past its expiry and
+    let the sweeper end it (EventBridge Scheduler never fires locally)."""
+    grant = _grant(stack, org_id, request_id)
+    if grant is None or grant["status"] != "GRANTED":
+        print(f"\nbreak-glass: the sample grant is {grant and grant['status']}, not GRANTED")
+        return 1
+    minutes = int(grant["duration_s"]) // 60
+    print(
+        f"\nbreak-glass {request_id[:8]}: GRANTED to {grant['target_user']} "
+        f"(approved by {grant['approver']}) for {minutes} min; advancing the clock {minutes} min…"
+    )
+    stack.advance_clock(int(grant["duration_s"]) + 1)
+    started = time.monotonic()
+    while time.monotonic() - started < 30:
+        grant = _grant(stack, org_id, request_id)
+        if grant and grant["status"] == "EXPIRED":
+            break
+        time.sleep(0.5)
+    assert grant is not None
+    print(
+        f"  {grant['status']} {time.monotonic() - started:.1f} s later (sweeper); steps: "
+        + ", ".join(grant.get("steps_done") or ())
+    )
+    return 0 if grant["status"] == "EXPIRED" else 1
+
+
 def _budget_lines(stack: LocalSovereignStack, config: GatewayConfig) -> None:
     """What ``sovgw health`` shows per org, read from the shared budget store."""
-    assert stack.valkey is not None
-    store = ValkeyBudgetStore(stack.valkey.client())
+    store = ValkeyBudgetStore(stack.valkey_client())
     print("\nSalesforce API budget per org (shared store; `sovgw health --org ...`):")
     for org in config.orgs:
         health = store.health(org.org_id)
         print(
             f"  {org.org_id[:15]} {org.jurisdiction:<6} used {health['used']}/{health['limit']}, "
             f"emergency reserve left {health['emergency_reserve_left']}, "
-            f"breaker {health['breaker']}, refused credentials {len(health['refused_credentials'])}"
+            f"breaker {health['breaker']}, "
+            f"retired or refused credentials {len(health['refused_credentials'])}"
         )
 
 
@@ -211,7 +271,7 @@ def run_demo(root: Path, timeout: float = 120.0) -> int:
             else:
                 stack.put_envelope(envelope)
                 uuid = envelope["detail"]["id"]
-            sent.append(Sent(name, org_id, uuid))
+            sent.append(Sent(name, org_id, uuid, envelope))
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and any(s.line is None for s in sent):
@@ -226,6 +286,9 @@ def run_demo(root: Path, timeout: float = 120.0) -> int:
                     item.line = _row(
                         item.name, where, "-", f"dead-lettered ({function})", "-", reason
                     )
+                    continue
+                if "break_glass" in item.name:
+                    item.line = _break_glass_row(stack, item)
                     continue
                 written = _audit(stack, config, item, Stage.WRITE_BACK)
                 if written:
@@ -258,6 +321,7 @@ def run_demo(root: Path, timeout: float = 120.0) -> int:
             f"in {time.monotonic() - started:.1f}s."
         )
         unexpected = _proxy_demo(stack, root)
+        unexpected += _break_glass_demo(stack, BREAK_GLASS_ORG, BREAK_GLASS_REQUEST)
         _budget_lines(stack, config)
         tampered = _seal_and_verify(config)
         print("stopping the stack.")

@@ -197,6 +197,10 @@ class LocalSovereignStack:
         self._servers.append(server)
         return proxy, server
 
+    def valkey_client(self) -> Any:
+        assert self.valkey is not None
+        return self.valkey.client()
+
     def now_ms(self) -> int:
         """The stack's clock: wall time plus what ``advance_clock`` added."""
         return int(time.time() * 1000) + self.clock_offset_ms

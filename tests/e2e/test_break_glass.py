@@ -290,3 +290,32 @@ def test_aws_scope_starts_a_tagged_session_and_ends_older_sessions(
     )["PolicyDocument"]
     document = policy if isinstance(policy, dict) else json.loads(policy)
     assert "aws:TokenIssueTime" in json.dumps(document)
+
+
+def test_cli_request_approve_show_list_revoke(
+    stack: LocalSovereignStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sovgw.cli import main  # noqa: PLC0415
+
+    assert stack.valkey is not None and stack.salesforce is not None
+    monkeypatch.setenv("SOVGW_BUDGET_STORE_URL", stack.valkey.url)
+    monkeypatch.setenv("SOVGW_SALESFORCE_CA_BUNDLE", str(stack.salesforce.ca_bundle))
+    request_id = f"cli-{uuid.uuid4()}"
+    base = ["--org", ORG]
+    assert main(["break-glass", "request", *base, "--requested-by", ANNA, "--reason",
+                 "Court deadline tomorrow: dismissal file", "--case", "HR-2026-99", "--scope",
+                 "Case:read", "--duration", "30", "--request-id", request_id]) == 0  # fmt: skip
+    assert main(["break-glass", "approve", request_id, *base, "--approver", ANNA]) == 1
+    assert "someone other" in capsys.readouterr().err
+    assert main(["break-glass", "approve", request_id, *base, "--approver", JONAS]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "GRANTED"
+    assert main(["break-glass", "show", request_id, *base]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["approver"] == JONAS and "tokens" not in shown
+    assert main(["break-glass", "list", *base]) == 0
+    assert request_id in capsys.readouterr().out
+    assert main(["break-glass", "revoke", request_id, *base, "--by", JONAS]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "REVOKED"
+    assert main(["break-glass", "request", *base, "--requested-by", ANNA, "--reason", "x",
+                 "--case", "HR", "--scope", "Case:read", "--duration", "30"]) == 1  # fmt: skip
+    assert "reason" in capsys.readouterr().err
