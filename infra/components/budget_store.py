@@ -99,33 +99,24 @@ class BudgetStore(pulumi.ComponentResource):
         )
         self.connect_arns = pulumi.Output.all(self.cache.arn, self.user.arn)
         for org in args.orgs:
-            dimensions = {"Jurisdiction": j, "OrgId": org.org_id[:15]}
-            aws.cloudwatch.MetricAlarm(
-                f"{name}-{org.org_id[:15]}-usage",
-                alarm_description=f"{org.name}: {ALARM_USED_PERCENT} % of the daily API limit used",
-                namespace="sovgw",
-                metric_name="ApiUsedPercent",
-                dimensions=dimensions,
-                statistic="Maximum",
-                period=300,
-                evaluation_periods=1,
-                threshold=ALARM_USED_PERCENT,
-                comparison_operator="GreaterThanOrEqualToThreshold",
-                treat_missing_data="notBreaching",
-                opts=child,
-            )
-            aws.cloudwatch.MetricAlarm(
-                f"{name}-{org.org_id[:15]}-breaker",
-                alarm_description=f"{org.name}: Salesforce refused calls for the API limit",
-                namespace="sovgw",
-                metric_name="BreakerOpen",
-                dimensions=dimensions,
-                statistic="Maximum",
-                period=60,
-                evaluation_periods=1,
-                threshold=1,
-                comparison_operator="GreaterThanOrEqualToThreshold",
-                treat_missing_data="notBreaching",
-                opts=child,
-            )
+            for suffix, metric, threshold, period, text in (
+                ("usage", "ApiUsedPercent", ALARM_USED_PERCENT, 300,
+                 f"{ALARM_USED_PERCENT} % of the daily API limit used"),
+                ("breaker", "BreakerOpen", 1, 60,
+                 "Salesforce refused calls for the API limit"),
+            ):  # fmt: skip
+                aws.cloudwatch.MetricAlarm(
+                    f"{name}-{org.org_id[:15]}-{suffix}",
+                    alarm_description=f"{org.name}: {text}",
+                    namespace="sovgw",
+                    metric_name=metric,
+                    dimensions={"Jurisdiction": j, "OrgId": org.org_id[:15]},
+                    statistic="Maximum",
+                    period=period,
+                    evaluation_periods=1,
+                    threshold=threshold,
+                    comparison_operator="GreaterThanOrEqualToThreshold",
+                    treat_missing_data="notBreaching",
+                    opts=child,
+                )
         self.register_outputs({"url": self.url})

@@ -17,8 +17,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.functions import ENI_ACTIONS
 from infra.components.iam import service_role
+from infra.components.lambdas import PrivateFunctionArgs, base_statements, private_function
 from sovgw.config import Jurisdiction, OrgBinding
 
 
@@ -47,7 +47,10 @@ def rotation_policy(
         for org in args.orgs
         for name, _ in org.credential_pool_secrets
     ]
-    statements: list[dict[str, Any]] = [
+    statements = base_statements(
+        j, args.account_id, f"sovgw-{j.id}-rotate", audit_arn=audit_arn, key_arn=key_arn
+    )
+    statements += [
         {
             "Effect": "Allow",
             "Action": [
@@ -57,29 +60,6 @@ def rotation_policy(
                 "secretsmanager:UpdateSecretVersionStage",
             ],
             "Resource": secrets,
-        },
-        {
-            "Effect": "Allow",
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-            "Resource": [key_arn],
-        },
-        {
-            "Effect": "Allow",
-            "Action": ["s3:PutObject"],
-            "Resource": [f"{audit_arn}/records/{j.id}/*"],
-        },
-        {
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": [
-                f"arn:aws:logs:{j.region}:{args.account_id}:log-group:/aws/lambda/sovgw-{j.id}-rotate:*"
-            ],
-        },
-        {"Effect": "Allow", "Action": ENI_ACTIONS, "Resource": ["*"]},
-        {
-            "Effect": "Allow",
-            "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-            "Resource": ["*"],
         },
     ]
     if connect_arns:
@@ -105,32 +85,26 @@ class SalesforceCredentialPools(pulumi.ComponentResource):
             ).apply(lambda r: json.dumps(rotation_policy(args, r[0], r[1], r[2]))),
             opts=child,
         )
-        self.function = aws.lambda_.Function(
+        self.function = private_function(
             f"{name}-rotate",
-            name=f"sovgw-{j.id}-rotate",
-            runtime="python3.13",
-            architectures=["arm64"],
-            handler="functions.rotate.handler.lambda_handler",
-            code=pulumi.FileArchive(args.code_path),
-            role=role.arn,
-            timeout=120,
-            memory_size=512,
-            reserved_concurrent_executions=2,
-            kms_key_arn=args.kms_key_arn,
-            tracing_config={"mode": "Active"},
-            vpc_config={
-                "subnet_ids": list(args.subnet_ids),
-                "security_group_ids": [args.security_group_id],
-            },
-            environment={
-                "variables": {
+            PrivateFunctionArgs(
+                function_name=f"sovgw-{j.id}-rotate",
+                handler="functions.rotate.handler.lambda_handler",
+                code=pulumi.FileArchive(args.code_path),
+                role_arn=role.arn,
+                subnet_ids=args.subnet_ids,
+                security_group_id=args.security_group_id,
+                kms_key_arn=args.kms_key_arn,
+                environment={
                     "SOVGW_JURISDICTION": j.id,
                     "SOVGW_CONFIG": "config/gateway.yaml",
                     "POWERTOOLS_SERVICE_NAME": "sovgw-rotate",
                     **args.environment,
-                }
-            },
-            opts=child,
+                },
+                timeout_s=120,
+                reserved_concurrency=2,
+            ),
+            child,
         )
         permission = aws.lambda_.Permission(
             f"{name}-rotate-by-secretsmanager",

@@ -18,17 +18,11 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.iam import service_role
+from infra.components.lambdas import PrivateFunctionArgs, base_statements, private_function
 from sovgw.config import Jurisdiction, OrgBinding
 from sovgw.wiring import FUNCTIONS, Function, dead_letter_queue_name
 
 ASYNC_RETRIES = 2
-ENI_ACTIONS = [
-    "ec2:CreateNetworkInterface",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DeleteNetworkInterface",
-    "ec2:AssignPrivateIpAddresses",
-    "ec2:UnassignPrivateIpAddresses",
-]
 
 
 @dataclass(frozen=True)
@@ -50,34 +44,18 @@ def _statements(
     fn: Function, args: FunctionsArgs, resolved: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
     j = args.jurisdiction
-    statements: list[dict[str, Any]] = [
-        {
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": [
-                f"arn:aws:logs:{j.region}:{args.account_id}:log-group:/aws/lambda/sovgw-{j.id}-{fn.name}:*"
-            ],
-        },
-        {"Effect": "Allow", "Action": ENI_ACTIONS, "Resource": ["*"]},
-        {
-            "Effect": "Allow",
-            "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-            "Resource": ["*"],
-        },
-        {
-            "Effect": "Allow",
-            "Action": ["s3:PutObject"],
-            "Resource": [f"{resolved['audit']}/records/{j.id}/*"],
-        },
+    statements = base_statements(
+        j,
+        args.account_id,
+        f"sovgw-{j.id}-{fn.name}",
+        audit_arn=resolved["audit"],
+        key_arn=resolved["key"],
+    )
+    statements += [
         {
             "Effect": "Allow",
             "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"],
             "Resource": [resolved["dlq"]],
-        },
-        {
-            "Effect": "Allow",
-            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
-            "Resource": [resolved["key"]],
         },
     ]
     if fn.name == "break_glass":
@@ -203,33 +181,28 @@ class Functions(pulumi.ComponentResource):
                 budget=args.budget_connect_arns or [],
             ).apply(partial(_policy_document, fn, args))
             aws.iam.RolePolicy(f"{name}-{fn.name}", role=role.id, policy=policy, opts=child)
-            function = aws.lambda_.Function(
+            function = private_function(
                 f"{name}-{fn.name}",
-                name=f"sovgw-{j.id}-{fn.name}",
-                runtime="python3.13",
-                architectures=["arm64"],
-                handler=fn.handler,
-                code=code,
-                role=role.arn,
-                timeout=fn.timeout_seconds,
-                memory_size=fn.memory_mb,
-                reserved_concurrent_executions=fn.reserved_concurrency,
-                kms_key_arn=args.kms_key_arn,
-                tracing_config={"mode": "Active"},
-                vpc_config={
-                    "subnet_ids": list(args.subnet_ids),
-                    "security_group_ids": [args.security_group_id],
-                },
-                environment={
-                    "variables": {
+                PrivateFunctionArgs(
+                    function_name=f"sovgw-{j.id}-{fn.name}",
+                    handler=fn.handler,
+                    code=code,
+                    role_arn=role.arn,
+                    subnet_ids=args.subnet_ids,
+                    security_group_id=args.security_group_id,
+                    kms_key_arn=args.kms_key_arn,
+                    environment={
                         "SOVGW_JURISDICTION": j.id,
                         "SOVGW_CONFIG": "config/gateway.yaml",
                         "POWERTOOLS_SERVICE_NAME": f"sovgw-{fn.name}",
                         "POWERTOOLS_LOG_LEVEL": "INFO",
                         **args.environment,
-                    }
-                },
-                opts=child,
+                    },
+                    timeout_s=fn.timeout_seconds,
+                    memory_mb=fn.memory_mb,
+                    reserved_concurrency=fn.reserved_concurrency,
+                ),
+                child,
             )
             aws.lambda_.FunctionEventInvokeConfig(
                 f"{name}-{fn.name}",

@@ -17,8 +17,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.functions import ENI_ACTIONS
 from infra.components.iam import service_role
+from infra.components.lambdas import PrivateFunctionArgs, base_statements, private_function
 from sovgw.config import Jurisdiction, ModelEndpoint
 
 # Lambda Web Adapter, published by AWS in every commercial region (arm64 build). Pin the
@@ -45,30 +45,10 @@ class ProxyArgs:
 def proxy_policy(args: ProxyArgs, audit_arn: str, key_arn: str) -> dict[str, Any]:
     """Least privilege: its audit prefix, its in-region endpoints, its upstream key secrets."""
     j = args.jurisdiction
-    statements: list[dict[str, Any]] = [
-        {
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": [
-                f"arn:aws:logs:{j.region}:{args.account_id}:log-group:/aws/lambda/sovgw-{j.id}-proxy:*"
-            ],
-        },
-        {"Effect": "Allow", "Action": ENI_ACTIONS, "Resource": ["*"]},
-        {
-            "Effect": "Allow",
-            "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-            "Resource": ["*"],
-        },
-        {
-            "Effect": "Allow",
-            "Action": ["s3:PutObject"],
-            "Resource": [f"{audit_arn}/records/{j.id}/*"],
-        },
-        {
-            "Effect": "Allow",
-            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
-            "Resource": [key_arn],
-        },
+    statements = base_statements(
+        j, args.account_id, f"sovgw-{j.id}-proxy", audit_arn=audit_arn, key_arn=key_arn
+    )
+    statements += [
         {
             "Effect": "Allow",
             "Action": ["secretsmanager:GetSecretValue"],
@@ -134,26 +114,17 @@ class SovereignProxyApi(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.function = aws.lambda_.Function(
+        self.function = private_function(
             f"{name}-function",
-            name=f"sovgw-{j.id}-proxy",
-            runtime="python3.13",
-            architectures=["arm64"],
-            handler="functions/proxy/run.sh",
-            code=pulumi.FileArchive(args.code_path),
-            role=role.arn,
-            timeout=900,
-            memory_size=1024,
-            reserved_concurrent_executions=args.reserved_concurrency,
-            kms_key_arn=args.kms_key_arn,
-            layers=[args.adapter_layer_arn or ADAPTER_LAYER.format(region=j.region)],
-            tracing_config={"mode": "Active"},
-            vpc_config={
-                "subnet_ids": list(args.subnet_ids),
-                "security_group_ids": [args.security_group_id],
-            },
-            environment={
-                "variables": {
+            PrivateFunctionArgs(
+                function_name=f"sovgw-{j.id}-proxy",
+                handler="functions/proxy/run.sh",
+                code=pulumi.FileArchive(args.code_path),
+                role_arn=role.arn,
+                subnet_ids=args.subnet_ids,
+                security_group_id=args.security_group_id,
+                kms_key_arn=args.kms_key_arn,
+                environment={
                     "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
                     "AWS_LWA_INVOKE_MODE": "response_stream",
                     "AWS_LWA_READINESS_CHECK_PATH": "/health",
@@ -161,9 +132,13 @@ class SovereignProxyApi(pulumi.ComponentResource):
                     "SOVGW_JURISDICTION": j.id,
                     "POWERTOOLS_SERVICE_NAME": "sovgw-proxy",
                     "POWERTOOLS_LOG_LEVEL": "INFO",
-                }
-            },
-            opts=child,
+                },
+                timeout_s=900,
+                memory_mb=1024,
+                reserved_concurrency=args.reserved_concurrency,
+                layers=[args.adapter_layer_arn or ADAPTER_LAYER.format(region=j.region)],
+            ),
+            child,
         )
         self.api = aws.apigateway.RestApi(
             f"{name}-api",

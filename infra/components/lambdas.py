@@ -1,0 +1,97 @@
+"""What every Lambda function of a jurisdiction shares, written once: the statements each role
+needs (its own log group, VPC network interfaces, X-Ray, its jurisdiction's audit prefix and
+key) and the function settings (python3.13 on arm64 in the private subnets, KMS-encrypted
+environment, active tracing)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from sovgw.config import Jurisdiction
+
+ENI_ACTIONS = [
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+]
+
+
+def base_statements(
+    jurisdiction: Jurisdiction, account_id: str, function_name: str, *, audit_arn: str, key_arn: str
+) -> list[dict[str, Any]]:
+    """Logs, ENIs, X-Ray, audit records of its jurisdiction, and its jurisdiction's key."""
+    return [
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [
+                f"arn:aws:logs:{jurisdiction.region}:{account_id}:log-group:/aws/lambda/{function_name}:*"
+            ],
+        },
+        {"Effect": "Allow", "Action": ENI_ACTIONS, "Resource": ["*"]},
+        {
+            "Effect": "Allow",
+            "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+            "Resource": ["*"],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["s3:PutObject"],
+            "Resource": [f"{audit_arn}/records/{jurisdiction.id}/*"],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Resource": [key_arn],
+        },
+    ]
+
+
+@dataclass(frozen=True)
+class PrivateFunctionArgs:
+    function_name: str
+    handler: str
+    code: pulumi.Archive
+    role_arn: pulumi.Input[str]
+    subnet_ids: Sequence[pulumi.Input[str]]
+    security_group_id: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]
+    environment: Mapping[str, pulumi.Input[str]]
+    timeout_s: int = 60
+    memory_mb: int = 512
+    reserved_concurrency: int = 10
+    layers: Sequence[str] = ()
+
+
+def private_function(
+    resource_name: str, args: PrivateFunctionArgs, opts: pulumi.ResourceOptions
+) -> aws.lambda_.Function:
+    """A python3.13/arm64 function in the private subnets."""
+    return aws.lambda_.Function(
+        resource_name,
+        name=args.function_name,
+        runtime="python3.13",
+        architectures=["arm64"],
+        handler=args.handler,
+        code=args.code,
+        role=args.role_arn,
+        timeout=args.timeout_s,
+        memory_size=args.memory_mb,
+        reserved_concurrent_executions=args.reserved_concurrency,
+        kms_key_arn=args.kms_key_arn,
+        layers=list(args.layers) or None,
+        tracing_config={"mode": "Active"},
+        vpc_config={
+            "subnet_ids": list(args.subnet_ids),
+            "security_group_ids": [args.security_group_id],
+        },
+        environment={"variables": dict(args.environment)},
+        opts=opts,
+    )
