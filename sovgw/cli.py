@@ -409,18 +409,26 @@ def _health(args: argparse.Namespace) -> int:
     return 1 if health["alert"] or health["breaker"] != "closed" else 0
 
 
+def _operator_dependencies(config: Any, jurisdiction_id: str) -> Any:
+    """The functions' adapters for an operator command, from the same environment settings."""
+    from functions.runtime import build_dependencies  # noqa: PLC0415
+
+    return build_dependencies(
+        config,
+        jurisdiction_id,
+        salesforce_ca_bundle=os.environ.get("SOVGW_SALESFORCE_CA_BUNDLE") or None,
+        budget_store_url=os.environ.get("SOVGW_BUDGET_STORE_URL") or None,
+        budget_store_iam_user=os.environ.get("SOVGW_BUDGET_STORE_IAM_USER") or None,
+        budget_store_name=os.environ.get("SOVGW_BUDGET_STORE_NAME") or None,
+    )
+
+
 def _rotate(args: argparse.Namespace) -> int:
     from functions.rotate.handler import rotate_now  # noqa: PLC0415
-    from functions.runtime import build_dependencies  # noqa: PLC0415
     from sovgw.config import load_config  # noqa: PLC0415
     from sovgw.domain.errors import GatewayError  # noqa: PLC0415
 
-    deps = build_dependencies(
-        load_config(Path(args.config)),
-        args.jurisdiction,
-        salesforce_ca_bundle=os.environ.get("SOVGW_SALESFORCE_CA_BUNDLE") or None,
-        budget_store_url=os.environ.get("SOVGW_BUDGET_STORE_URL") or None,
-    )
+    deps = _operator_dependencies(load_config(Path(args.config)), args.jurisdiction)
     try:
         for line in rotate_now(deps, args.secret):
             print(line)
@@ -434,7 +442,6 @@ def _break_glass(args: argparse.Namespace) -> int:
     import uuid  # noqa: PLC0415
 
     from functions.break_glass.handler import service_for  # noqa: PLC0415
-    from functions.runtime import build_dependencies  # noqa: PLC0415
     from sovgw.config import load_config  # noqa: PLC0415
     from sovgw.domain.breakglass import BreakGlassRequest  # noqa: PLC0415
     from sovgw.domain.errors import GatewayError  # noqa: PLC0415
@@ -444,12 +451,7 @@ def _break_glass(args: argparse.Namespace) -> int:
     if org is None:
         print(f"error: org {args.org} is not bound to any jurisdiction", file=sys.stderr)
         return 2
-    deps = build_dependencies(
-        config,
-        org.jurisdiction,
-        salesforce_ca_bundle=os.environ.get("SOVGW_SALESFORCE_CA_BUNDLE") or None,
-        budget_store_url=os.environ.get("SOVGW_BUDGET_STORE_URL") or None,
-    )
+    deps = _operator_dependencies(config, org.jurisdiction)
     service = service_for(deps)
     try:
         if args.action == "request":
