@@ -89,7 +89,7 @@ def handle(event: Mapping[str, Any], deps: Dependencies) -> dict[str, Any]:
     approval = parse_event(BreakGlassApprovalEvent, event)
     decision = approval.detail.payload
     if decision.Decision__c == "Rejected":
-        record = service.revoke(approval.org_id, decision.Request_Id__c, by=decision.Approver_Id__c)
+        record = service.deny(approval.org_id, decision.Request_Id__c, by=decision.Approver_Id__c)
     else:
         record = service.approve(approval.org_id, decision.Request_Id__c, decision.Approver_Id__c)
     logger.info("break-glass decision", status=record["status"])

@@ -322,6 +322,20 @@ class BreakGlassService:
         )
         self._audit(record, "granted", Outcome.OK, f"granted until {expires_at} (epoch ms)")
 
+    def deny(self, org_id: str, request_id: str, by: str) -> dict[str, Any]:
+        """An approver rejects a request, or its requester withdraws it."""
+        record = self.store.get(org_id, request_id)
+        if record is None:
+            raise RequestNotYetKnown(f"no break-glass request {request_id} in org {org_id} yet")
+        if by != record["requested_by"] and not self.salesforce_for(org_id).is_approver(by):
+            raise BreakGlassError(f"user {by} may not reject this request")
+        if not self.store.transition(
+            org_id, request_id, [GrantStatus.REQUESTED], GrantStatus.DENIED, ended_by=by
+        ):
+            raise BreakGlassError(f"request is {record['status']}: only a pending one is denied")
+        self._audit(record, "denied", Outcome.DENIED, f"rejected by {by}")
+        return {**record, "status": GrantStatus.DENIED.value}
+
     def revoke(self, org_id: str, request_id: str, by: str) -> dict[str, Any]:
         """End a grant early (same steps as expiry)."""
         return self._expire(org_id, request_id, revoked_by=by)

@@ -319,3 +319,40 @@ def test_cli_request_approve_show_list_revoke(
     assert main(["break-glass", "request", *base, "--requested-by", ANNA, "--reason", "x",
                  "--case", "HR", "--scope", "Case:read", "--duration", "30"]) == 1  # fmt: skip
     assert "reason" in capsys.readouterr().err
+
+
+def test_requests_expire_unapproved_and_rejections_need_the_role(
+    stack: LocalSovereignStack,
+) -> None:
+    service = service_for(stack.deployments["eu-de"].deps)
+    stale = str(uuid.uuid4())
+    service.request(
+        BreakGlassRequest(
+            request_id=stale,
+            org_id=ORG,
+            jurisdiction="eu-de",
+            requested_by=ANNA,
+            target_user=ANNA,
+            reason="Access to a closed dispute file for an audit",
+            case_reference="AUD-2026-3",
+            scope="Case:read",
+            duration_s=600,
+        )
+    )
+    stack.advance_clock(16 * 60)  # the approval timeout is 15 minutes
+    with pytest.raises(BreakGlassError, match="expired unapproved"):
+        service.approve(ORG, stale, JONAS)
+    assert _status(stack, stale) == GrantStatus.REQUEST_EXPIRED
+    request = _request_envelope()
+    request_id = request["detail"]["id"]
+    stack.put_envelope(request)
+    _wait(lambda: _status(stack, request_id) == GrantStatus.REQUESTED)
+    stranger = _approval(request_id, INTEGRATION, decision="Rejected")
+    stack.put_envelope(stranger)
+    assert "may not reject" in _wait(
+        lambda: _dead_letter_reasons(stack).get(stranger["detail"]["id"])
+    )
+    stack.put_envelope(_approval(request_id, JONAS, decision="Rejected"))
+    _wait(lambda: _status(stack, request_id) == GrantStatus.DENIED)
+    with pytest.raises(BreakGlassError, match="needs a new request"):
+        service.approve(ORG, request_id, JONAS)
