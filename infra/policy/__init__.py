@@ -1,0 +1,1 @@
+"""The sovereignty policy pack."""

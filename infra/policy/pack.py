@@ -1,0 +1,34 @@
+"""The policies of the ``sovgw-sovereignty`` pack (built here so tests can run them; the pack's
+``__main__`` serves them to the Pulumi CLI)."""
+
+from __future__ import annotations
+
+from pulumi_policy import (
+    Policy,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+)
+
+from infra.policy.rules import CHECKS, Check
+
+
+def _policy(name: str, description: str, check: Check) -> ResourceValidationPolicy:
+    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        region = str((args.get_config() or {}).get("region", ""))
+        for violation in check(args.resource_type, args.props, region):
+            report_violation(violation, None)
+
+    return ResourceValidationPolicy(
+        name=name,
+        description=description,
+        validate=validate,
+        config_schema=PolicyConfigSchema(
+            properties={"region": {"type": "string"}}, required=["region"]
+        ),
+    )
+
+
+def policies() -> list[Policy]:
+    return [_policy(name, description, check) for name, (description, check) in CHECKS.items()]

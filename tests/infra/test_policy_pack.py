@@ -1,0 +1,108 @@
+"""The policy pack: every stack passes it, and it rejects each seeded violation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy
+
+from infra.policy.pack import policies
+from infra.policy.rules import CHECKS
+from tests.infra.test_stack import GATEWAY, _model_settings, _run, _run_with_model
+
+
+@pytest.mark.parametrize("jurisdiction_id", ["eu-de", "eu-fr", "ch"])
+def test_every_stack_passes_every_policy(jurisdiction_id: str) -> None:
+    mocks = _run(jurisdiction_id)
+    region = GATEWAY.jurisdiction(jurisdiction_id).region  # type: ignore[union-attr]
+    violations = [
+        (name, resource_type, violation)
+        for resource_type, _, props in mocks.resources
+        for name, (_, check) in CHECKS.items()
+        for violation in check(resource_type, props, region)
+    ]
+    assert violations == []
+    assert len(mocks.resources) > 100
+
+
+def test_the_model_endpoint_stack_passes_too() -> None:
+    mocks = _run_with_model(_model_settings())
+    for resource_type, _, props in mocks.resources:
+        for name, (_, check) in CHECKS.items():
+            assert check(resource_type, props, "eu-central-1") == [], (name, resource_type)
+
+
+WILDCARD = json.dumps({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+SEEDED: list[tuple[str, str, dict[str, Any], str]] = [
+    ("region-pinned", "pulumi:providers:aws", {"region": "us-east-1"}, "not the stack's"),
+    ("region-pinned", "aws:s3/bucket:Bucket", {"region": "us-west-2"}, "resource region"),
+    ("no-internet-path", "aws:ec2/internetGateway:InternetGateway", {}, "internet gateway"),
+    ("no-internet-path", "aws:ec2/natGateway:NatGateway", {}, "NAT gateway"),
+    ("no-internet-path", "aws:ec2/eip:Eip", {}, "public"),
+    ("no-internet-path", "aws:ec2/subnet:Subnet", {"mapPublicIpOnLaunch": True}, "public IPs"),
+    ("no-internet-path", "aws:ec2/route:Route", {"destinationCidrBlock": "0.0.0.0/0"}, "0.0.0.0/0"),
+    (
+        "no-internet-path",
+        "aws:ec2/securityGroup:SecurityGroup",
+        {"egress": [{"cidrBlocks": ["0.0.0.0/0"], "protocol": "-1"}]},
+        "open to 0.0.0.0/0",
+    ),
+    ("no-internet-path", "aws:lambda/functionUrl:FunctionUrl", {}, "public endpoint"),
+    ("cmk-encryption", "aws:cloudwatch/logGroup:LogGroup", {"name": "x"}, "customer-managed"),
+    ("cmk-encryption", "aws:secretsmanager/secret:Secret", {"name": "x"}, "customer-managed"),
+    (
+        "cmk-encryption",
+        "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
+        {},
+        "kmsKeyArn",
+    ),
+    (
+        "cmk-encryption",
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]},
+        "SSE-KMS",
+    ),
+    ("audit-object-lock", "aws:s3/bucket:Bucket", {"bucket": "sovgw-audit-eu-de"}, "Object Lock"),
+    (
+        "audit-object-lock",
+        "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
+        {"rule": {"defaultRetention": {"mode": "GOVERNANCE", "days": 1}}},
+        "COMPLIANCE",
+    ),
+    (
+        "model-network-isolation",
+        "aws:sagemaker/model:Model",
+        {"vpcConfig": {"subnets": ["s"]}},
+        "isolation",
+    ),
+    (
+        "model-network-isolation",
+        "aws:sagemaker/model:Model",
+        {"enableNetworkIsolation": True},
+        "outside the VPC",
+    ),
+    ("no-wildcard-iam", "aws:iam/rolePolicy:RolePolicy", {"policy": WILDCARD}, "s3:*"),
+]
+
+
+@pytest.mark.parametrize(("policy", "resource_type", "props", "message"), SEEDED)
+def test_the_pack_rejects_each_seeded_violation(
+    policy: str, resource_type: str, props: dict[str, Any], message: str
+) -> None:
+    (found,) = [p for p in policies() if p.name == policy]
+    assert isinstance(found, ResourceValidationPolicy)
+    reported: list[str] = []
+    args = ResourceValidationArgs(
+        resource_type,
+        props,
+        f"urn:pulumi:eu-de::sovgw::{resource_type}::x",
+        "x",
+        None,  # type: ignore[arg-type]  # options are not used by these policies
+        None,
+        config={"region": "eu-central-1"},
+    )
+    assert callable(found.validate)
+    found.validate(args, lambda text, urn: reported.append(text))
+    assert reported and message in reported[0]
