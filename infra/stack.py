@@ -12,7 +12,7 @@ from infra.components.audit import AuditStore, AuditStoreArgs
 from infra.components.break_glass import BreakGlassArgs, BreakGlassResources
 from infra.components.budget_store import BudgetStore, BudgetStoreArgs
 from infra.components.credentials import CredentialsArgs, SalesforceCredentialPools
-from infra.components.functions import Functions, FunctionsArgs
+from infra.components.functions import Functions, FunctionsArgs, schedule_functions
 from infra.components.model_endpoint import ModelEndpointArgs, SovereignModelEndpoint
 from infra.components.network import NetworkArgs, SovereignNetwork
 from infra.components.proxy import ProxyArgs, SovereignProxyApi
@@ -20,6 +20,7 @@ from infra.components.trail import CloudTrailLog, TrailArgs
 from infra.components.wiring import EventWiring, EventWiringArgs
 from model_serving.serving_config import MODEL_PRESETS, plan_serving
 from sovgw.config import GatewayConfig, Jurisdiction, TrustTier
+from sovgw.wiring import SCHEDULES
 
 OUTPUT_VPC_ID = "vpcId"
 OUTPUT_AUDIT_BUCKET = "auditBucket"
@@ -188,7 +189,15 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
                 model_endpoint_names=endpoint_names,
                 environment=budget_environment,
                 budget_connect_arns=budget.connect_arns,
+                digest_key_arn=audit.digest_key.arn,
             ),
+            opts,
+        )
+        schedule_functions(
+            f"sovgw-{jurisdiction.id}",
+            jurisdiction.id,
+            functions,
+            SCHEDULES,
             opts,
         )
         wiring = EventWiring(
@@ -212,9 +221,7 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
                 config.account_id,
                 wiring.buses["internal"].name,
                 functions.functions["break_glass"].arn,
-                functions.functions["break_glass"].name,
                 functions.roles["break_glass"].arn,
-                functions.dead_letter_queues["break_glass"].arn,
                 jurisdiction.policy.break_glass.max_duration_minutes * 60,
             ),
             opts,

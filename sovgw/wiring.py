@@ -46,7 +46,12 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("route", "functions.route.handler.lambda_handler", timeout_seconds=120),
     Function("unrouted", "functions.unrouted.handler.lambda_handler", memory_mb=256),
     Function("break_glass", "functions.break_glass.handler.lambda_handler", timeout_seconds=300),
+    Function(
+        "seal", "functions.seal.handler.lambda_handler", timeout_seconds=300, reserved_concurrency=1
+    ),
 )
+# Functions that also run on a schedule (rule on the default bus): function → expression.
+SCHEDULES = {"seal": "rate(1 hour)", "break_glass": "rate(1 minute)"}
 
 BREAK_GLASS_EVENTS = ("Break_Glass_Request__e", "Break_Glass_Approval__e")
 ROUTED_SALESFORCE_EVENTS = ("AI_Request__e", *BREAK_GLASS_EVENTS)

@@ -1,7 +1,7 @@
 """What break-glass needs in AWS: the role a grant may open, the schedule group and the role
-EventBridge Scheduler uses for each grant's one-time expiry, the sweeper that expires
-whatever is due every minute (the backstop when a schedule is lost), and the subscription a
-grant may switch on.
+EventBridge Scheduler uses for each grant's one-time expiry, and the subscription a grant may
+switch on. (The sweeper, every minute, is a schedule of the break_glass function: see
+``sovgw.wiring.SCHEDULES``.)
 
 The break-glass role trusts only the break-glass function, only with the grant's session tag,
 and caps sessions at the jurisdiction's longest grant. No person holds a key to it: a session
@@ -24,9 +24,7 @@ class BreakGlassArgs:
     account_id: str
     event_bus_name: pulumi.Input[str]
     function_arn: pulumi.Input[str]
-    function_name: pulumi.Input[str]
     function_role_arn: pulumi.Input[str]
-    dead_letter_arn: pulumi.Input[str]
     max_duration_s: int
 
 
@@ -100,29 +98,6 @@ class BreakGlassResources(pulumi.ComponentResource):
                     }
                 )
             ),
-            opts=child,
-        )
-        sweeper = aws.cloudwatch.EventRule(
-            f"{name}-sweeper",
-            name=f"sovgw-{j}-break-glass-sweeper",
-            description="Expire every due break-glass grant (backstop for lost schedules)",
-            schedule_expression="rate(1 minute)",
-            opts=child,
-        )
-        aws.cloudwatch.EventTarget(
-            f"{name}-sweeper",
-            rule=sweeper.name,
-            arn=args.function_arn,
-            retry_policy={"maximum_retry_attempts": 2, "maximum_event_age_in_seconds": 60},
-            dead_letter_config={"arn": args.dead_letter_arn},
-            opts=child,
-        )
-        aws.lambda_.Permission(
-            f"{name}-sweeper",
-            action="lambda:InvokeFunction",
-            function=args.function_name,
-            principal="events.amazonaws.com",
-            source_arn=sweeper.arn,
             opts=child,
         )
         self.subscription = aws.cloudwatch.EventRule(

@@ -38,6 +38,7 @@ class FunctionsArgs:
     model_endpoint_names: Sequence[str] = ()
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     budget_connect_arns: pulumi.Input[Sequence[str]] | None = None
+    digest_key_arn: pulumi.Input[str] = ""
 
 
 def _statements(
@@ -60,6 +61,8 @@ def _statements(
     ]
     if fn.name == "break_glass":
         statements.extend(_break_glass_statements(args))
+    if fn.name == "seal":
+        statements.extend(_sealer_statements(resolved))
     if fn.name in {"classify", "route", "break_glass"}:
         secrets = [
             f"arn:aws:secretsmanager:{j.region}:{args.account_id}:secret:{name}-*"
@@ -101,6 +104,24 @@ def _statements(
             }
         )
     return statements
+
+
+def _sealer_statements(resolved: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Read the records, write digests, sign with the digest key (nothing else)."""
+    return [
+        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [resolved["audit"]]},
+        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"{resolved['audit']}/*"]},
+        {
+            "Effect": "Allow",
+            "Action": ["s3:PutObject"],
+            "Resource": [f"{resolved['audit']}/digests/*"],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["kms:Sign", "kms:GetPublicKey"],
+            "Resource": [resolved["digest_key"]],
+        },
+    ]
 
 
 def _break_glass_statements(args: FunctionsArgs) -> list[dict[str, Any]]:
@@ -179,6 +200,7 @@ class Functions(pulumi.ComponentResource):
                 key=args.kms_key_arn,
                 bus=bus_arn,
                 budget=args.budget_connect_arns or [],
+                digest_key=args.digest_key_arn,
             ).apply(partial(_policy_document, fn, args))
             aws.iam.RolePolicy(f"{name}-{fn.name}", role=role.id, policy=policy, opts=child)
             function = private_function(
@@ -217,3 +239,36 @@ class Functions(pulumi.ComponentResource):
             self.functions[fn.name] = function
             self.roles[fn.name] = role
         self.register_outputs({"functions": {k: f.name for k, f in self.functions.items()}})
+
+
+def schedule_functions(
+    name: str,
+    jurisdiction_id: str,
+    functions: Functions,
+    schedules: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+) -> None:
+    """A scheduled rule per function (default bus), retried, failures to the function's DLQ."""
+    for function_name, expression in schedules.items():
+        rule = aws.cloudwatch.EventRule(
+            f"{name}-{function_name}-schedule",
+            name=f"sovgw-{jurisdiction_id}-{function_name}-schedule",
+            schedule_expression=expression,
+            opts=opts,
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-{function_name}-schedule",
+            rule=rule.name,
+            arn=functions.functions[function_name].arn,
+            retry_policy={"maximum_retry_attempts": 2, "maximum_event_age_in_seconds": 3600},
+            dead_letter_config={"arn": functions.dead_letter_queues[function_name].arn},
+            opts=opts,
+        )
+        aws.lambda_.Permission(
+            f"{name}-{function_name}-schedule",
+            action="lambda:InvokeFunction",
+            function=functions.functions[function_name].name,
+            principal="events.amazonaws.com",
+            source_arn=rule.arn,
+            opts=opts,
+        )

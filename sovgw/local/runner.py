@@ -26,6 +26,7 @@ from sovgw.config import Jurisdiction
 from sovgw.wiring import (
     FUNCTIONS,
     ROUTES,
+    RetryPolicy,
     Route,
     dead_letter_queue_name,
     function,
@@ -44,6 +45,15 @@ class Delivery:
     event_id: str
     status: str
     result: Mapping[str, Any]
+
+
+def _max_receives(function_name: str) -> int:
+    """Deliveries before dead-lettering: the strictest route's (a scheduled-only function
+    has no route and gets the default)."""
+    return max(
+        (r.retry.local_max_receives for r in ROUTES if r.function == function_name),
+        default=RetryPolicy().local_max_receives,
+    )
 
 
 def _logic_for(function_name: str) -> EventLogic:
@@ -205,9 +215,7 @@ class LocalDeployment:
         dlq_arn = self._sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
-        max_receives = max(
-            r.retry.local_max_receives for r in ROUTES if r.function == function_name
-        )
+        max_receives = _max_receives(function_name)
         url = self._sqs.create_queue(
             QueueName=queue_name(self.jurisdiction.id, function_name),
             Attributes={
@@ -262,9 +270,7 @@ class LocalDeployment:
     def poll_once(self, function_name: str, wait_seconds: int = 1) -> int:
         """Receive one batch for ``function_name`` and process it; returns messages handled."""
         url = self.queue_urls[function_name]
-        max_receives = max(
-            r.retry.local_max_receives for r in ROUTES if r.function == function_name
-        )
+        max_receives = _max_receives(function_name)
         messages = self._sqs.receive_message(
             QueueUrl=url,
             MaxNumberOfMessages=10,

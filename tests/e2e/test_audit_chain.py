@@ -142,3 +142,27 @@ def test_time_window_verifies_only_its_digests_anchored_on_the_one_before(audit:
     assert window.ok and window.digests == 1 and window.records == 2
     full = store.verify(stream)
     assert (full.problems[0].kind, full.problems[0].subject) == ("modified", ids[0])
+
+
+def test_the_scheduled_sealer_seals_what_is_unsealed(stack: LocalSovereignStack) -> None:
+    from functions.seal.handler import handle  # noqa: PLC0415
+    from sovgw.audit_tools import open_store  # noqa: PLC0415
+
+    deps = stack.deployments["eu-fr"].deps
+    tick = {
+        "version": "0",
+        "id": "seal-tick-1",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": "2026-11-22T10:00:00Z",
+        "region": "eu-west-3",
+        "resources": [],
+        "detail": {},
+    }
+    handle(tick, deps)
+    again = handle(tick, deps)
+    assert again["sealed"] == {}, "nothing left to seal"
+    store = open_store(deps.jurisdiction)
+    for stream in store.streams("eu-fr"):
+        assert store.verify(stream).problems == []

@@ -130,7 +130,11 @@ def test_event_wiring_follows_the_single_declaration() -> None:
     orgs = GATEWAY.orgs_of("eu-de")
     buses = mocks.of_type("cloudwatch/eventBus:EventBus")
     assert {b.get("eventSourceName") for b in buses} - {None} == {o.event_source for o in orgs}
-    break_glass_rules = {"sovgw-eu-de-break-glass-sweeper", "sovgw-eu-de-case-changes"}
+    break_glass_rules = {
+        "sovgw-eu-de-break_glass-schedule",
+        "sovgw-eu-de-seal-schedule",
+        "sovgw-eu-de-case-changes",
+    }
     rules = [
         r
         for r in mocks.of_type("cloudwatch/eventRule:EventRule")
@@ -253,7 +257,7 @@ def test_the_program_entry_point_runs_with_stack_config() -> None:
     (provider,) = [i for t, _, i in mocks.resources if t == "pulumi:providers:aws"]
     assert provider["region"] == "eu-west-3"
     assert [e["name"] for e in mocks.of_type("sagemaker/endpoint:Endpoint")] == ["sovgw-eu-fr-llm"]
-    assert len(mocks.of_type("lambda/function:Function")) == 6, "4 functions, rotation, proxy"
+    assert len(mocks.of_type("lambda/function:Function")) == 7, "5 functions, rotation, proxy"
     assert mocks.of_type("cloudwatch/eventRule:EventRule")
 
 
@@ -267,6 +271,7 @@ def test_functions_are_private_bounded_and_dead_letter_on_failure() -> None:
         "sovgw-eu-de-proxy",
         "sovgw-eu-de-rotate",
         "sovgw-eu-de-break_glass",
+        "sovgw-eu-de-seal",
     }
     for function in functions:
         assert function["runtime"] == "python3.13" and function["architectures"] == ["arm64"]
@@ -458,7 +463,8 @@ def test_break_glass_role_schedules_and_sweeper() -> None:
     (group,) = mocks.of_type("scheduler/scheduleGroup:ScheduleGroup")
     assert group["name"] == "sovgw-eu-de-break-glass"
     rules = {r["name"]: r for r in mocks.of_type("cloudwatch/eventRule:EventRule") if "name" in r}
-    assert rules["sovgw-eu-de-break-glass-sweeper"]["scheduleExpression"] == "rate(1 minute)"
+    assert rules["sovgw-eu-de-break_glass-schedule"]["scheduleExpression"] == "rate(1 minute)"
+    assert rules["sovgw-eu-de-seal-schedule"]["scheduleExpression"] == "rate(1 hour)"
     assert rules["sovgw-eu-de-case-changes"]["state"] == "DISABLED"
     policy = next(
         json.loads(p["policy"])
@@ -470,3 +476,19 @@ def test_break_glass_role_schedules_and_sweeper() -> None:
     for s in policy["Statement"]:
         if "sts:AssumeRole" in s["Action"]:
             assert s["Resource"] == [f"arn:aws:iam::{ACCOUNT}:role/sovgw-eu-de-break-glass"]
+
+
+def test_the_sealer_signs_with_the_digest_key_and_writes_digests_only() -> None:
+    mocks = _run("eu-de")
+    policy = next(
+        json.loads(p["policy"])
+        for t, n, p in mocks.resources
+        if t.endswith("iam/rolePolicy:RolePolicy") and n.endswith("-functions-seal")
+    )
+    sign = next(s for s in policy["Statement"] if "kms:Sign" in s["Action"])
+    assert sign["Resource"] == ["arn:aws:mock:::sovgw-eu-de-audit-digest-key"]
+    writes = [s for s in policy["Statement"] if s["Action"] == ["s3:PutObject"]]
+    assert sorted(r for s in writes for r in s["Resource"]) == [
+        "arn:aws:mock:::sovgw-eu-de-audit-bucket/digests/*",
+        "arn:aws:mock:::sovgw-eu-de-audit-bucket/records/eu-de/*",
+    ]

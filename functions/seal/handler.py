@@ -1,0 +1,32 @@
+"""seal: on its schedule (hourly in AWS), sign a digest over every unsealed audit record of each
+org's stream in this jurisdiction (``sovgw audit seal`` does the same for an operator)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.runtime import Dependencies, dependencies_from_env, logger, run_handler
+from sovgw.audit_tools import open_store
+from sovgw.contracts import ScheduledEvent, parse_event
+
+FUNCTION = "seal"
+
+
+def handle(event: Mapping[str, Any], deps: Dependencies) -> dict[str, Any]:
+    parse_event(ScheduledEvent, event)
+    store = open_store(deps.jurisdiction)
+    sealed: dict[str, int] = {}
+    for stream in store.streams(deps.jurisdiction.id):
+        digest = store.seal(stream)
+        if digest is not None:
+            sealed[stream] = len(digest.entries)
+    logger.info("sealed", streams=len(sealed), records=sum(sealed.values()))
+    return {"status": "sealed", "sealed": sealed}
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return run_handler(FUNCTION, handle, event, dependencies_from_env(), context)
