@@ -3,6 +3,7 @@ besides the tests)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pulumi
@@ -13,6 +14,7 @@ from infra.components.break_glass import BreakGlassArgs, BreakGlassResources
 from infra.components.budget_store import BudgetStore, BudgetStoreArgs
 from infra.components.credentials import CredentialsArgs, SalesforceCredentialPools
 from infra.components.functions import Functions, FunctionsArgs, schedule_functions
+from infra.components.key_policy import jurisdiction_key_policy
 from infra.components.model_endpoint import ModelEndpointArgs, SovereignModelEndpoint
 from infra.components.network import NetworkArgs, SovereignNetwork
 from infra.components.proxy import ProxyArgs, SovereignProxyApi
@@ -105,6 +107,7 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
     }
     endpoint_names: list[str] = []
     deployed_names: list[pulumi.Output[str]] = []
+    key_users: list[pulumi.Output[str]] = []
     if config.model is not None:
         plan = plan_serving(
             MODEL_PRESETS[config.model.preset],
@@ -135,6 +138,7 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
             )
             endpoint_names.append(endpoint.name)
             deployed_names.append(deployed.endpoint.name)
+            key_users.append(deployed.role.arn)
         outputs[OUTPUT_MODEL_ENDPOINTS] = pulumi.Output.all(*deployed_names)
     if config.code_path:
         orgs = config.gateway.orgs_of(jurisdiction.id)
@@ -244,4 +248,18 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
             opts,
         )
         outputs[OUTPUT_PROXY_URL] = proxy.url
+        key_users += [r.arn for r in functions.roles.values()]
+        key_users += [proxy.role.arn, pools.role.arn]
+    aws.kms.KeyPolicy(
+        f"sovgw-{jurisdiction.id}-key-policy",
+        key_id=key.id,
+        policy=pulumi.Output.all(trail.trail.arn, *key_users).apply(
+            lambda arns: json.dumps(
+                jurisdiction_key_policy(
+                    config.account_id, jurisdiction.region, list(arns[1:]), arns[0]
+                )
+            )
+        ),
+        opts=opts,
+    )
     return outputs

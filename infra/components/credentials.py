@@ -77,6 +77,7 @@ class SalesforceCredentialPools(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         j = args.jurisdiction
         role = service_role(f"{name}-rotate", "lambda.amazonaws.com", child)
+        self.role = role
         aws.iam.RolePolicy(
             f"{name}-rotate",
             role=role.id,

@@ -106,6 +106,7 @@ class SovereignProxyApi(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         j = args.jurisdiction
         role = service_role(f"{name}-role", "lambda.amazonaws.com", child)
+        self.role = role
         aws.iam.RolePolicy(
             f"{name}-policy",
             role=role.id,

@@ -165,4 +165,4 @@ def test_the_scheduled_sealer_seals_what_is_unsealed(stack: LocalSovereignStack)
     assert again["sealed"] == {}, "nothing left to seal"
     store = open_store(deps.jurisdiction)
     for stream in store.streams("eu-fr"):
-        assert store.verify(stream).problems == []
+        assert store.verify(stream).problems == ()

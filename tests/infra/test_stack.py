@@ -492,3 +492,22 @@ def test_the_sealer_signs_with_the_digest_key_and_writes_digests_only() -> None:
         "arn:aws:mock:::sovgw-eu-de-audit-bucket/digests/*",
         "arn:aws:mock:::sovgw-eu-de-audit-bucket/records/eu-de/*",
     ]
+
+
+def test_the_jurisdiction_key_is_used_only_by_the_stacks_roles() -> None:
+    mocks = _run_with_model(_model_settings())
+    (key_policy,) = mocks.of_type("kms/keyPolicy:KeyPolicy")
+    statements = {s["Sid"]: s for s in json.loads(key_policy["policy"])["Statement"]}
+    admin = statements["AccountAdministersButDoesNotUse"]
+    assert not {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"} & set(admin["Action"])
+    users = statements["StackRolesUseTheKey"]["Principal"]["AWS"]
+    role_names = {n for t, n, _ in mocks.resources if t.endswith("iam/role:Role")}
+    assert users and all(u.removeprefix("arn:aws:mock:::") in role_names for u in users)
+    assert any(u.endswith("-functions-route") for u in users)
+    assert any(u.endswith("-role") and "llm" in u for u in users), "the model endpoints' role"
+    assert not any("break-glass" in u or "flow-logs" in u for u in users)
+    via = statements["ServicesCreateGrantsForTheirResources"]["Condition"]["StringEquals"]
+    assert via["kms:CallerAccount"] == ACCOUNT
+    for statement in statements.values():
+        principal = statement["Principal"]
+        assert principal != "*" and principal.get("AWS") != "*"
