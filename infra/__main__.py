@@ -1,8 +1,5 @@
-"""Pulumi program: one stack per jurisdiction (``pulumi up -s <jurisdiction>``).
-
-Not complete yet (issue #8): the Lambda functions, CloudTrail and the secrets are still to
-come; the network, keys, audit store, event wiring and model endpoints are here.
-"""
+"""Pulumi program: one stack per jurisdiction (``pulumi up -s <jurisdiction>``); see
+``infra/README.md`` for the walkthrough and what each output is for."""
 
 import sys
 from pathlib import Path

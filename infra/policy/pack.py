@@ -26,7 +26,9 @@ def _policy(name: str, description: str, check: Check) -> ResourceValidationPoli
         validate=validate,
         config_schema=PolicyConfigSchema(
             properties={"region": {"type": "string"}}, required=["region"]
-        ),
+        )
+        if name == "region-pinned"
+        else None,
     )
 
 
