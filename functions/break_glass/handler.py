@@ -27,8 +27,13 @@ def service_for(deps: Dependencies) -> BreakGlassService:
         raise RejectedInput("break-glass needs the shared store (SOVGW_BUDGET_STORE_URL)")
     settings = deps.jurisdiction.policy.break_glass
 
-    def salesforce_for(org_id: str) -> SalesforceBreakGlass:
-        records = deps.crm_for(org_id, Lane.EMERGENCY)
+    def salesforce_for(org_id: str, grant_id: str | None) -> SalesforceBreakGlass:
+        if grant_id is None:
+            records = deps.crm_for(org_id, Lane.INTERACTIVE)
+        else:  # a session of its own, in the lane this grant unlocks; revoked at expiry
+            records = deps.crm_factory(org_id, Lane.EMERGENCY)
+            assert isinstance(records, SalesforceRecords)
+            records.grant_id = grant_id
         assert isinstance(records, SalesforceRecords)
         return SalesforceBreakGlass(records, ca_bundle=deps.salesforce_ca_bundle)
 

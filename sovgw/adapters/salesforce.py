@@ -42,7 +42,7 @@ class BudgetStore(Protocol):
     """The shared per-org API budget (``sovgw.adapters.valkey_budget.ValkeyBudgetStore``)."""
 
     def knows(self, org_id: str) -> bool: ...
-    def admit(self, org_id: str, lane: Lane) -> Admission: ...
+    def admit(self, org_id: str, lane: Lane, grant_id: str | None = None) -> Admission: ...
     def release(self, org_id: str, admission: Admission, *, succeeded: bool = True) -> None: ...
     def observe(self, org_id: str, used: int, limit: int) -> None: ...
     def trip_breaker(self, org_id: str) -> float: ...
@@ -244,6 +244,7 @@ class SalesforceRecords:
         *,
         budget: OrgBudget | None = None,
         lane: Lane = Lane.INTERACTIVE,
+        grant_id: str | None = None,
         ca_bundle: str | None = None,
         timeout: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
@@ -255,6 +256,7 @@ class SalesforceRecords:
         )
         self._budget = budget
         self.lane = lane
+        self.grant_id = grant_id
         self._http = http_session(ca_bundle)
         if budget is not None:
             self._http.hooks["response"].append(budget.observe_response)
@@ -303,7 +305,7 @@ class SalesforceRecords:
             return self._run(operation)
         if not self._budget.store.knows(self._budget.org_id):
             self._seed_from_limits(self._budget)
-        admission = self._budget.store.admit(self._budget.org_id, self.lane)
+        admission = self._budget.store.admit(self._budget.org_id, self.lane, self.grant_id)
         if not admission.allowed:
             raise BudgetDeferred(f"{admission.reason} ({admission.used}/{admission.limit})")
         succeeded = False

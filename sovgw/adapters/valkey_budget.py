@@ -21,14 +21,24 @@ from sovgw.domain.errors import UpstreamUnavailable
 
 DEFAULT_DAILY_LIMIT = 15_000
 
-# KEYS: usage, slots, breaker. ARGV: lane, now_ms, ceiling_fraction (as permille of limit for
-# this lane), concurrency cap, slot ttl ms, slot id, default limit.
+# KEYS: usage, slots, breaker, grants. ARGV: lane, now_ms, ceiling (millionths of the limit),
+# concurrency cap, slot ttl ms, slot id, default limit, grant id, grace after a grant's end ms
+# (its expiry steps still use the lane).
 _ADMIT = """
 local used = tonumber(redis.call('HGET', KEYS[1], 'used') or '0')
 local limit = tonumber(redis.call('HGET', KEYS[1], 'limit') or ARGV[7])
 local lane, now = ARGV[1], tonumber(ARGV[2])
 local open_until = 0
-if lane ~= 'EMERGENCY' then
+if lane == 'EMERGENCY' then
+  local grant = ARGV[8]
+  local until_ms = grant ~= '' and redis.call('ZSCORE', KEYS[4], grant)
+  if not until_ms then
+    return {0, 'the EMERGENCY lane needs an active break-glass grant', used, limit}
+  end
+  if tonumber(until_ms) + tonumber(ARGV[9]) < now then
+    return {0, 'the break-glass grant has ended', used, limit}
+  end
+else
   open_until = tonumber(redis.call('HGET', KEYS[3], 'open_until') or '0')
   if open_until > now then
     return {0, 'breaker open: Salesforce refused with REQUEST_LIMIT_EXCEEDED', used, limit}
@@ -107,13 +117,14 @@ class ValkeyBudgetStore:
         except redis.RedisError as error:
             raise UpstreamUnavailable(f"budget store unavailable: {type(error).__name__}") from None
 
-    def admit(self, org_id: str, lane: Lane) -> Admission:
-        """Take one call and one slot for ``lane``, or say why not (atomically)."""
+    def admit(self, org_id: str, lane: Lane, grant_id: str | None = None) -> Admission:
+        """Take one call and one slot for ``lane``, or say why not (atomically). The
+        EMERGENCY lane is unlocked only by an active break-glass grant of the org."""
         slot = uuid.uuid4().hex
         fraction = self.policy.ceiling(lane, 1_000_000)
         allowed, reason, used, limit = self._run(
             self._admit,
-            [self._key(org_id, k) for k in ("usage", "slots", "breaker")],
+            [self._key(org_id, k) for k in ("usage", "slots", "breaker", "grants")],
             [
                 lane.value,
                 self._now(),
@@ -122,6 +133,8 @@ class ValkeyBudgetStore:
                 int(self.policy.slot_ttl_s * 1000),
                 slot,
                 DEFAULT_DAILY_LIMIT,
+                grant_id or "",
+                int(self.policy.grant_grace_s * 1000),
             ],
         )
         return Admission(

@@ -32,8 +32,8 @@ EXPIRY_STEPS = (
     "remove_assignments",
     "end_aws_sessions",
     "disable_subscriptions",
-    "revoke_tokens",
     "close_record",
+    "revoke_tokens",
     "rotate_emergency_credential",
 )
 STS_MIN_SECONDS = 900
@@ -177,7 +177,9 @@ class BreakGlassService:
     jurisdiction: str
     policy: BreakGlassPolicy
     store: GrantStore
-    salesforce_for: Callable[[str], SalesforceAccess]
+    # (org, grant id): with a grant, its calls use the EMERGENCY lane that grant unlocks;
+    # without one (checks before approval), the INTERACTIVE lane.
+    salesforce_for: Callable[[str, str | None], SalesforceAccess]
     aws: AwsAccess
     audit: Any
     clock_ms: Callable[[], int]
@@ -216,7 +218,7 @@ class BreakGlassService:
                 f"AWS access needs a grant of at least {STS_MIN_SECONDS} s (the shortest STS "
                 "session); ask for Salesforce scope only or a longer duration"
             )
-        salesforce = self.salesforce_for(request.org_id)
+        salesforce = self.salesforce_for(request.org_id, None)
         if not salesforce.user_exists(request.target_user):
             raise BreakGlassError(f"user {request.target_user} does not exist in the org")
         for name in scope.permission_sets:
@@ -256,8 +258,7 @@ class BreakGlassService:
             raise BreakGlassError(
                 f"request is {record['status']}: an expired or ended grant needs a new request"
             )
-        salesforce = self.salesforce_for(org_id)
-        if not salesforce.is_approver(approver):
+        if not self.salesforce_for(org_id, None).is_approver(approver):
             self._audit(record, "approval_refused", Outcome.DENIED, "approver lacks the role")
             raise BreakGlassError(f"user {approver} does not hold the break-glass approver role")
         expires_at = now + int(record["duration_s"]) * 1000
@@ -274,7 +275,7 @@ class BreakGlassService:
         self.store.mark_due(org_id, request_id, expires_at)  # the sweeper sees it from now on
         record = {**record, "approver": approver, "granted_at": now, "expires_at": expires_at}
         self._audit(record, "approved", Outcome.OK)
-        self._open(record, salesforce)
+        self._open(record, self.salesforce_for(org_id, request_id))
         return {**record, "status": GrantStatus.GRANTED.value}
 
     def _open(self, record: dict[str, Any], salesforce: SalesforceAccess) -> None:
@@ -327,7 +328,7 @@ class BreakGlassService:
         record = self.store.get(org_id, request_id)
         if record is None:
             raise RequestNotYetKnown(f"no break-glass request {request_id} in org {org_id} yet")
-        if by != record["requested_by"] and not self.salesforce_for(org_id).is_approver(by):
+        if by != record["requested_by"] and not self.salesforce_for(org_id, None).is_approver(by):
             raise BreakGlassError(f"user {by} may not reject this request")
         if not self.store.transition(
             org_id, request_id, [GrantStatus.REQUESTED], GrantStatus.DENIED, ended_by=by
@@ -388,7 +389,7 @@ class BreakGlassService:
         record = self.store.get(org_id, request_id) or record
         final = GrantStatus(record.get("ending") or final)
         steps_done = set(record.get("steps_done") or ())
-        salesforce = self.salesforce_for(org_id)
+        salesforce = self.salesforce_for(org_id, request_id)
         scope = Scope.parse(record["scope"])
         for step in EXPIRY_STEPS:
             if step in steps_done:
@@ -417,10 +418,10 @@ class BreakGlassService:
         elif step == "disable_subscriptions":
             for rule in scope.subscriptions:
                 self.aws.disable_subscription(rule)
-        elif step == "revoke_tokens":
-            salesforce.revoke_tokens(
-                [self.unseal_token(org_id, request_id, t) for t in record.get("tokens") or ()]
-            )
+        elif step == "revoke_tokens":  # the grant's session and this expiry's own
+            tokens = [self.unseal_token(org_id, request_id, t) for t in record.get("tokens") or ()]
+            current = salesforce.session_token()
+            salesforce.revoke_tokens([*tokens, *([current] if current else [])])
         elif step == "rotate_emergency_credential":
             self.store.release_hold(org_id, request_id)  # rotation waits for every grant
             self.rotate_emergency(org_id)

@@ -35,6 +35,8 @@ class BudgetPolicy:
     slot_ttl_s: float = 120.0
     breaker_cooldown_s: float = 60.0
     breaker_max_cooldown_s: float = 3600.0
+    # A grant's own expiry steps still run in the EMERGENCY lane this long after it ended.
+    grant_grace_s: float = 3600.0
 
     def __post_init__(self) -> None:
         if not 0 < self.reserve_fraction < 1 or not 0 <= self.interactive_fraction < 1:

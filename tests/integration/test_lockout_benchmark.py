@@ -16,5 +16,9 @@ def test_a_small_storm_keeps_every_invariant() -> None:
         "routine_lost_zero": True,
     }
     assert report["routine_done"] + report["routine_still_queued"] == 400
-    assert report["refused_token_requests_by_app"] == {"3MVG9integration-b": 1}
+    refused = report["refused_token_requests_by_app"]
+    assert set(refused) == {"3MVG9integration-b"}, "only the revoked credential was refused"
+    assert 1 <= refused["3MVG9integration-b"] <= report["workers"], (
+        "at most once per worker that raced before the shared store knew; then never again"
+    )
     assert report["non_emergency_calls"] <= report["non_emergency_ceiling"] == 180

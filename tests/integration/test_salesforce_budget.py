@@ -5,6 +5,7 @@ credential pools."""
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -43,16 +44,22 @@ def store(valkey: LocalValkey) -> ValkeyBudgetStore:
     return ValkeyBudgetStore(client, BudgetPolicy(max_concurrent=4, reserved_concurrent=1))
 
 
+GRANT = "grant-under-test"
+
+
 def _records(
     salesforce: SeededSimulator,
     store: ValkeyBudgetStore,
     lane: Lane,
     pool: CredentialPool | None = None,
 ) -> SalesforceRecords:
+    if lane is Lane.EMERGENCY:  # the lane an active break-glass grant unlocks
+        store.hold_grant(ORG_A, GRANT, int(time.time() * 1000) + 600_000)
     return SalesforceRecords(
         pool or salesforce.credentials(ORG_A),
         budget=OrgBudget(store, ORG_A),
         lane=lane,
+        grant_id=GRANT if lane is Lane.EMERGENCY else None,
         ca_bundle=str(salesforce.server.ca_bundle),
     )
 
@@ -113,7 +120,8 @@ def test_concurrent_slots_keep_one_for_emergencies(store: ValkeyBudgetStore) -> 
     assert all(a.allowed for a in held)
     refused = store.admit(ORG_A, Lane.INTERACTIVE)
     assert not refused.allowed and "slots" in refused.reason
-    emergency = store.admit(ORG_A, Lane.EMERGENCY)
+    store.hold_grant(ORG_A, GRANT, int(time.time() * 1000) + 600_000)
+    emergency = store.admit(ORG_A, Lane.EMERGENCY, GRANT)
     assert emergency.allowed
     store.release(ORG_A, held[0])
     assert not store.admit(ORG_A, Lane.ROUTINE).allowed, "3 in flight: the emergency one counts"
@@ -136,7 +144,7 @@ def test_limit_exceeded_opens_the_breaker_for_non_emergency_lanes_then_probes(
     with pytest.raises(BudgetDeferred, match="breaker open"):
         routine.get_record("Case", salesforce.cases[ORG_A], ["Subject"])
     assert len(salesforce.sim.org(ORG_A).api_calls) == requests_before, "not even sent"
-    assert store.admit(ORG_A, Lane.EMERGENCY).allowed is False  # the day is spent for all
+    assert store.admit(ORG_A, Lane.EMERGENCY, GRANT).allowed is False  # the day is spent
     now[0] += 60_000
     probe = store.admit(ORG_A, Lane.INTERACTIVE)
     assert probe.allowed is False and "share" in probe.reason  # usage was observed: 1000
@@ -258,3 +266,20 @@ def test_first_contact_reads_limits_so_the_reserve_holds_from_the_first_call(
     with pytest.raises(BudgetDeferred, match="ROUTINE share"):
         routine.get_record("Case", salesforce.cases[ORG_A], ["Subject"])
     assert store.health(ORG_A)["used"] == 861, "/limits itself counted as a call"
+
+
+def test_the_emergency_lane_opens_only_for_an_active_grant(store: ValkeyBudgetStore) -> None:
+    now = int(time.time() * 1000)
+    no_grant = store.admit(ORG_A, Lane.EMERGENCY)
+    assert not no_grant.allowed and "needs an active break-glass grant" in no_grant.reason
+    assert not store.admit(ORG_A, Lane.EMERGENCY, "unknown-grant").allowed
+    store.hold_grant(ORG_A, "ended-long-ago", now - 2 * 3600 * 1000)
+    ended = store.admit(ORG_A, Lane.EMERGENCY, "ended-long-ago")
+    assert not ended.allowed and "ended" in ended.reason
+    store.hold_grant(ORG_A, "just-ended", now - 60_000)
+    assert store.admit(ORG_A, Lane.EMERGENCY, "just-ended").allowed, "its expiry steps still run"
+    store.hold_grant(ORG_A, "active", now + 60_000)
+    assert store.admit(ORG_A, Lane.EMERGENCY, "active").allowed
+    assert store.admit("00D5F0000000002UAA", Lane.EMERGENCY, "active").allowed is False, (
+        "a grant unlocks its own org only"
+    )
