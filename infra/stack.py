@@ -15,6 +15,7 @@ from infra.components.budget_store import BudgetStore, BudgetStoreArgs
 from infra.components.credentials import CredentialsArgs, SalesforceCredentialPools
 from infra.components.functions import Functions, FunctionsArgs, schedule_functions
 from infra.components.key_policy import jurisdiction_key_policy
+from infra.components.lambdas import LambdaPlacement
 from infra.components.model_endpoint import ModelEndpointArgs, SovereignModelEndpoint
 from infra.components.network import NetworkArgs, SovereignNetwork
 from infra.components.proxy import ProxyArgs, SovereignProxyApi
@@ -160,17 +161,20 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
             "SOVGW_BUDGET_STORE_NAME": budget.cache.name,
         }
         outputs[OUTPUT_BUDGET_STORE] = budget.url
+        placement = LambdaPlacement(
+            jurisdiction=jurisdiction,
+            account_id=config.account_id,
+            code_path=config.code_path,
+            subnet_ids=[s.id for s in network.subnets],
+            security_group_id=network.endpoint_security_group.id,
+            kms_key_arn=key.arn,
+            audit_bucket_arn=audit.bucket.arn,
+        )
         pools = SalesforceCredentialPools(
             f"sovgw-{jurisdiction.id}-credentials",
             CredentialsArgs(
-                jurisdiction=jurisdiction,
+                **placement.shared(),
                 orgs=orgs,
-                account_id=config.account_id,
-                code_path=config.code_path,
-                subnet_ids=[s.id for s in network.subnets],
-                security_group_id=network.endpoint_security_group.id,
-                kms_key_arn=key.arn,
-                audit_bucket_arn=audit.bucket.arn,
                 environment=budget_environment,
                 budget_connect_arns=budget.connect_arns,
             ),
@@ -182,14 +186,8 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
         functions = Functions(
             f"sovgw-{jurisdiction.id}-functions",
             FunctionsArgs(
-                jurisdiction=jurisdiction,
-                orgs=config.gateway.orgs_of(jurisdiction.id),
-                account_id=config.account_id,
-                code_path=config.code_path,
-                subnet_ids=[s.id for s in network.subnets],
-                security_group_id=network.endpoint_security_group.id,
-                kms_key_arn=key.arn,
-                audit_bucket_arn=audit.bucket.arn,
+                **placement.shared(),
+                orgs=orgs,
                 model_endpoint_names=endpoint_names,
                 environment=budget_environment,
                 budget_connect_arns=budget.connect_arns,
@@ -234,13 +232,7 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
         proxy = SovereignProxyApi(
             f"sovgw-{jurisdiction.id}-proxy",
             ProxyArgs(
-                jurisdiction=jurisdiction,
-                account_id=config.account_id,
-                code_path=config.code_path,
-                subnet_ids=[s.id for s in network.subnets],
-                security_group_id=network.endpoint_security_group.id,
-                kms_key_arn=key.arn,
-                audit_bucket_arn=audit.bucket.arn,
+                **placement.shared(),
                 execute_api_endpoint_id=network.interface_endpoints["execute-api"].id,
                 sagemaker_endpoints=endpoint_names,
                 adapter_layer_arn=config.proxy_adapter_layer_arn,

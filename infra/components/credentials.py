@@ -18,20 +18,18 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.iam import service_role
-from infra.components.lambdas import PrivateFunctionArgs, base_statements, private_function
-from sovgw.config import Jurisdiction, OrgBinding
+from infra.components.lambdas import (
+    LambdaPlacement,
+    PrivateFunctionArgs,
+    base_statements,
+    private_function,
+)
+from sovgw.config import OrgBinding
 
 
 @dataclass(frozen=True)
-class CredentialsArgs:
-    jurisdiction: Jurisdiction
+class CredentialsArgs(LambdaPlacement):
     orgs: tuple[OrgBinding, ...]
-    account_id: str
-    code_path: str
-    subnet_ids: Sequence[pulumi.Input[str]]
-    security_group_id: pulumi.Input[str]
-    kms_key_arn: pulumi.Input[str]
-    audit_bucket_arn: pulumi.Input[str]
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     budget_connect_arns: pulumi.Input[Sequence[str]] | None = None
     rotation_days: int = 1

@@ -18,23 +18,22 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.iam import service_role
-from infra.components.lambdas import PrivateFunctionArgs, base_statements, private_function
-from sovgw.config import Jurisdiction, OrgBinding
+from infra.components.lambdas import (
+    LambdaPlacement,
+    PrivateFunctionArgs,
+    base_statements,
+    invoke_endpoints_statement,
+    private_function,
+)
+from sovgw.config import OrgBinding
 from sovgw.wiring import FUNCTIONS, Function, dead_letter_queue_name
 
 ASYNC_RETRIES = 2
 
 
 @dataclass(frozen=True)
-class FunctionsArgs:
-    jurisdiction: Jurisdiction
+class FunctionsArgs(LambdaPlacement):
     orgs: tuple[OrgBinding, ...]
-    account_id: str
-    code_path: str
-    subnet_ids: Sequence[pulumi.Input[str]]
-    security_group_id: pulumi.Input[str]
-    kms_key_arn: pulumi.Input[str]
-    audit_bucket_arn: pulumi.Input[str]
     model_endpoint_names: Sequence[str] = ()
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     budget_connect_arns: pulumi.Input[Sequence[str]] | None = None
@@ -91,17 +90,7 @@ def _statements(
         )
     if fn.name == "route" and args.model_endpoint_names:
         statements.append(
-            {
-                "Effect": "Allow",
-                "Action": [
-                    "sagemaker:InvokeEndpoint",
-                    "sagemaker:InvokeEndpointWithResponseStream",
-                ],
-                "Resource": [
-                    f"arn:aws:sagemaker:{j.region}:{args.account_id}:endpoint/{n}"
-                    for n in args.model_endpoint_names
-                ],
-            }
+            invoke_endpoints_statement(j.region, args.account_id, args.model_endpoint_names)
         )
     return statements
 

@@ -6,7 +6,7 @@ environment, active tracing)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import pulumi
@@ -21,6 +21,37 @@ ENI_ACTIONS = [
     "ec2:AssignPrivateIpAddresses",
     "ec2:UnassignPrivateIpAddresses",
 ]
+
+
+@dataclass(frozen=True)
+class LambdaPlacement:
+    """Where a jurisdiction's functions run and what they write to: shared by every
+    component that hosts a function."""
+
+    jurisdiction: Jurisdiction
+    account_id: str
+    code_path: str
+    subnet_ids: Sequence[pulumi.Input[str]]
+    security_group_id: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]
+    audit_bucket_arn: pulumi.Input[str]
+
+    def shared(self) -> dict[str, Any]:
+        """The placement as keyword arguments for a component's args."""
+        return {f.name: getattr(self, f.name) for f in fields(LambdaPlacement)}
+
+
+def invoke_endpoints_statement(
+    region: str, account_id: str, endpoint_names: Sequence[str]
+) -> dict[str, Any]:
+    """Invoke (plain and streaming) exactly these in-region SageMaker endpoints."""
+    return {
+        "Effect": "Allow",
+        "Action": ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"],
+        "Resource": [
+            f"arn:aws:sagemaker:{region}:{account_id}:endpoint/{name}" for name in endpoint_names
+        ],
+    }
 
 
 def base_statements(

@@ -18,8 +18,14 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.iam import service_role
-from infra.components.lambdas import PrivateFunctionArgs, base_statements, private_function
-from sovgw.config import Jurisdiction, ModelEndpoint
+from infra.components.lambdas import (
+    LambdaPlacement,
+    PrivateFunctionArgs,
+    base_statements,
+    invoke_endpoints_statement,
+    private_function,
+)
+from sovgw.config import ModelEndpoint
 
 # Lambda Web Adapter, published by AWS in every commercial region (arm64 build). Pin the
 # version here; override with the stack setting ``sovgw:proxyAdapterLayerArn``.
@@ -28,14 +34,7 @@ STAGE = "v1"
 
 
 @dataclass(frozen=True)
-class ProxyArgs:
-    jurisdiction: Jurisdiction
-    account_id: str
-    code_path: str
-    subnet_ids: Sequence[pulumi.Input[str]]
-    security_group_id: pulumi.Input[str]
-    kms_key_arn: pulumi.Input[str]
-    audit_bucket_arn: pulumi.Input[str]
+class ProxyArgs(LambdaPlacement):
     execute_api_endpoint_id: pulumi.Input[str]
     sagemaker_endpoints: Sequence[str] = ()
     adapter_layer_arn: str | None = None
@@ -59,17 +58,7 @@ def proxy_policy(args: ProxyArgs, audit_arn: str, key_arn: str) -> dict[str, Any
     ]
     if args.sagemaker_endpoints:
         statements.append(
-            {
-                "Effect": "Allow",
-                "Action": [
-                    "sagemaker:InvokeEndpoint",
-                    "sagemaker:InvokeEndpointWithResponseStream",
-                ],
-                "Resource": [
-                    f"arn:aws:sagemaker:{j.region}:{args.account_id}:endpoint/{name}"
-                    for name in args.sagemaker_endpoints
-                ],
-            }
+            invoke_endpoints_statement(j.region, args.account_id, args.sagemaker_endpoints)
         )
     return {"Version": "2012-10-17", "Statement": statements}
 
