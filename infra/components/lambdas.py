@@ -101,10 +101,21 @@ class PrivateFunctionArgs:
     layers: Sequence[str] = ()
 
 
+LOG_RETENTION_DAYS = 400
+
+
 def private_function(
     resource_name: str, args: PrivateFunctionArgs, opts: pulumi.ResourceOptions
 ) -> aws.lambda_.Function:
-    """A python3.13/arm64 function in the private subnets."""
+    """A python3.13/arm64 function in the private subnets, logging to its own KMS-encrypted
+    log group with a retention (created first, so Lambda never creates an unencrypted one)."""
+    logs = aws.cloudwatch.LogGroup(
+        f"{resource_name}-logs",
+        name=f"/aws/lambda/{args.function_name}",
+        kms_key_id=args.kms_key_arn,
+        retention_in_days=LOG_RETENTION_DAYS,
+        opts=opts,
+    )
     return aws.lambda_.Function(
         resource_name,
         name=args.function_name,
@@ -124,5 +135,6 @@ def private_function(
             "security_group_ids": [args.security_group_id],
         },
         environment={"variables": dict(args.environment)},
-        opts=opts,
+        logging_config={"log_format": "JSON", "log_group": logs.name},
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[logs])),
     )

@@ -511,3 +511,12 @@ def test_the_jurisdiction_key_is_used_only_by_the_stacks_roles() -> None:
     for statement in statements.values():
         principal = statement["Principal"]
         assert principal != "*" and principal.get("AWS") != "*"
+
+
+def test_every_function_logs_to_its_own_encrypted_log_group_with_retention() -> None:
+    mocks = _run("eu-fr")
+    groups = {g["name"]: g for g in mocks.of_type("cloudwatch/logGroup:LogGroup") if "name" in g}
+    for function in mocks.of_type("lambda/function:Function"):
+        group = groups[f"/aws/lambda/{function['name']}"]
+        assert group["kmsKeyId"] == "arn:aws:mock:::sovgw-eu-fr" and group["retentionInDays"] >= 365
+        assert function["loggingConfig"]["logGroup"] == group["name"]
