@@ -223,8 +223,6 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
                 config.account_id,
                 wiring.buses["internal"].name,
                 functions.functions["break_glass"].arn,
-                functions.roles["break_glass"].arn,
-                jurisdiction.policy.break_glass.max_duration_minutes * 60,
             ),
             opts,
         )

@@ -3,9 +3,10 @@ EventBridge Scheduler uses for each grant's one-time expiry, and the subscriptio
 switch on. (The sweeper, every minute, is a schedule of the break_glass function: see
 ``sovgw.wiring.SCHEDULES``.)
 
-The break-glass role trusts only the break-glass function, only with the grant's session tag,
-and caps sessions at the jurisdiction's longest grant. No person holds a key to it: a session
-exists only after a second person's approval.
+The break-glass role has no permissions of its own. People tagged as break-glass operators may
+assume it only with a fresh MFA sign-in and a session tag naming a grant; a grant attaches
+permissions that apply only to sessions with its tag and only until it expires, and expiry
+detaches them and ends every older session.
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ class BreakGlassArgs:
     account_id: str
     event_bus_name: pulumi.Input[str]
     function_arn: pulumi.Input[str]
-    function_role_arn: pulumi.Input[str]
-    max_duration_s: int
 
 
 def role_name(jurisdiction_id: str) -> str:
@@ -42,21 +41,25 @@ class BreakGlassResources(pulumi.ComponentResource):
         self.role = aws.iam.Role(
             f"{name}-role",
             name=role_name(j),
-            max_session_duration=max(3600, args.max_duration_s),
-            assume_role_policy=pulumi.Output.from_input(args.function_role_arn).apply(
-                lambda arn: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"AWS": arn},
-                                "Action": ["sts:AssumeRole", "sts:TagSession"],
-                                "Condition": {"Null": {"aws:RequestTag/sovgw-grant": "false"}},
-                            }
-                        ],
-                    }
-                )
+            max_session_duration=3600,  # AWS's minimum; permissions end with the grant anyway
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "OperatorsWithFreshMfaNamingAGrant",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": f"arn:aws:iam::{args.account_id}:root"},
+                            "Action": ["sts:AssumeRole", "sts:TagSession"],
+                            "Condition": {
+                                "Bool": {"aws:MultiFactorAuthPresent": "true"},
+                                "NumericLessThan": {"aws:MultiFactorAuthAge": "900"},
+                                "StringEquals": {"aws:PrincipalTag/sovgw-break-glass": "operator"},
+                                "Null": {"aws:RequestTag/sovgw-grant": "false"},
+                            },
+                        }
+                    ],
+                }
             ),
             opts=child,
         )

@@ -131,8 +131,11 @@ def _break_glass_statements(args: FunctionsArgs) -> list[dict[str, Any]]:
             "Action": ["iam:PassRole"],
             "Resource": [f"arn:aws:iam::{account}:role/sovgw-{j.id}-scheduler"],
         },
-        {"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:TagSession"], "Resource": [role]},
-        {"Effect": "Allow", "Action": ["iam:PutRolePolicy"], "Resource": [role]},
+        {
+            "Effect": "Allow",
+            "Action": ["iam:PutRolePolicy", "iam:DeleteRolePolicy"],
+            "Resource": [role],
+        },
         {"Effect": "Allow", "Action": ["sts:GetCallerIdentity"], "Resource": ["*"]},
         {
             "Effect": "Allow",

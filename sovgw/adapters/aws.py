@@ -6,6 +6,7 @@ against LocalStack; nothing here reads the environment.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -307,19 +308,64 @@ class AwsBreakGlass:
     def _schedule_name(self, org_id: str, request_id: str) -> str:
         return f"bg-{org_id[:15]}-{request_id}"[:64]
 
-    def start_session(self, role: str, duration_s: int, tags: Mapping[str, str]) -> str:
-        """An STS session of ``role`` tagged with the grant; its credentials are not kept."""
-        with _aws_errors("sts"):
-            found = self._sts.assume_role(
-                RoleArn=f"arn:aws:iam::{self.account}:role/{role}",
-                RoleSessionName=f"break-glass-{tags.get('sovgw-grant', 'grant')}"[:64],
-                DurationSeconds=duration_s,
-                Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+    def open_role(self, role: str, grant_id: str, expires_at_ms: int) -> str:
+        """Attach the grant's permissions to the break-glass role: only sessions tagged with
+        this grant (``aws sts assume-role --tags Key=sovgw-grant,Value=<id>``, with MFA, as
+        the role's trust policy demands) get them, and only until the expiry."""
+        expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires_at_ms / 1000))
+        document = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "GrantScopedInvestigation",
+                    "Effect": "Allow",
+                    "Action": [
+                        "s3:GetObject",
+                        "s3:ListBucket",
+                        "logs:FilterLogEvents",
+                        "logs:GetLogEvents",
+                        "cloudtrail:LookupEvents",
+                    ],
+                    "Resource": [
+                        f"arn:aws:s3:::sovgw-audit-{self._jurisdiction}",
+                        f"arn:aws:s3:::sovgw-audit-{self._jurisdiction}/*",
+                        f"arn:aws:logs:{self._region}:{self.account}:log-group:"
+                        f"/aws/lambda/sovgw-{self._jurisdiction}-*",
+                        "*",
+                    ],
+                    "Condition": {
+                        "StringEquals": {"aws:PrincipalTag/sovgw-grant": grant_id},
+                        "DateLessThan": {"aws:CurrentTime": expires},
+                    },
+                },
+                {
+                    "Sid": "ReadTheEncryptedAuditRecords",
+                    "Effect": "Allow",
+                    "Action": ["kms:Decrypt"],
+                    "Resource": ["*"],
+                    "Condition": {
+                        "StringEquals": {
+                            "aws:PrincipalTag/sovgw-grant": grant_id,
+                            "kms:ViaService": f"s3.{self._region}.amazonaws.com",
+                        },
+                        "DateLessThan": {"aws:CurrentTime": expires},
+                    },
+                },
+            ],
+        }
+        name = f"sovgw-grant-{grant_id}"[:128]
+        with _aws_errors("iam"):
+            self._iam.put_role_policy(
+                RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document)
             )
-        return str(found["AssumedRoleUser"]["Arn"])
+        return f"arn:aws:iam::{self.account}:role/{role} ({name})"
 
-    def end_sessions(self, role: str, issued_before_ms: int) -> None:
-        """AWS's way to end sessions early: deny every token issued before now."""
+    def close_role(self, role: str, grant_id: str, issued_before_ms: int) -> None:
+        """Detach the grant's permissions and end older sessions (AWS's documented way:
+        deny every token issued before now)."""
+        # suppress: detached already by an earlier run of this step
+        with contextlib.suppress(RejectedInput), _aws_errors("iam"):
+            self._iam.delete_role_policy(RoleName=role, PolicyName=f"sovgw-grant-{grant_id}"[:128])
         issued_before = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(issued_before_ms / 1000))
         document = {
             "Version": "2012-10-17",

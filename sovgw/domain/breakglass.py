@@ -36,7 +36,6 @@ EXPIRY_STEPS = (
     "revoke_tokens",
     "rotate_emergency_credential",
 )
-STS_MIN_SECONDS = 900
 
 
 class GrantStatus(StrEnum):
@@ -162,8 +161,15 @@ class SalesforceAccess(Protocol):
 class AwsAccess(Protocol):
     """The AWS side: STS sessions, event subscriptions, the one-time expiry schedule."""
 
-    def start_session(self, role: str, duration_s: int, tags: Mapping[str, str]) -> str: ...
-    def end_sessions(self, role: str, issued_before_ms: int) -> None: ...
+    def open_role(self, role: str, grant_id: str, expires_at_ms: int) -> str:
+        """Let sessions tagged with the grant (people assume the role with MFA) act until
+        the expiry; return what was attached."""
+        ...
+
+    def close_role(self, role: str, grant_id: str, issued_before_ms: int) -> None:
+        """Detach the grant's permissions and end every session issued before now."""
+        ...
+
     def enable_subscription(self, rule: str) -> None: ...
     def disable_subscription(self, rule: str) -> None: ...
     def schedule_expiry(self, org_id: str, request_id: str, at_ms: int) -> None: ...
@@ -213,11 +219,6 @@ class BreakGlassService:
                 f"{self.policy.max_duration_s} s"
             )
         scope = Scope.parse(request.scope)
-        if scope.aws_roles and request.duration_s < STS_MIN_SECONDS:
-            raise BreakGlassError(
-                f"AWS access needs a grant of at least {STS_MIN_SECONDS} s (the shortest STS "
-                "session); ask for Salesforce scope only or a longer duration"
-            )
         salesforce = self.salesforce_for(request.org_id, None)
         if not salesforce.user_exists(request.target_user):
             raise BreakGlassError(f"user {request.target_user} does not exist in the org")
@@ -291,23 +292,14 @@ class BreakGlassService:
                     salesforce.assign(record["target_user"], permission_set, expires_at)
                 )
         self.store.update(org_id, request_id, assignments=assignments)
-        sessions = []
-        remaining_s = max(STS_MIN_SECONDS, (expires_at - self.clock_ms()) // 1000)
-        for role in scope.aws_roles:
-            sessions.append(
-                self.aws.start_session(
-                    role,
-                    min(remaining_s, self.policy.max_duration_s),
-                    {"sovgw-grant": request_id, "sovgw-case": record["case_reference"][:256]},
-                )
-            )
+        aws_access = [self.aws.open_role(role, request_id, expires_at) for role in scope.aws_roles]
         for rule in scope.subscriptions:
             self.aws.enable_subscription(rule)
         token = salesforce.session_token()
         self.store.update(
             org_id,
             request_id,
-            aws_sessions=sessions,
+            aws_access=aws_access,
             tokens=[self.seal_token(org_id, request_id, token)] if token else [],
         )
         salesforce.upsert_grant_record(
@@ -414,7 +406,7 @@ class BreakGlassService:
                 salesforce.unassign(assignment)
         elif step == "end_aws_sessions":
             for role in scope.aws_roles:
-                self.aws.end_sessions(role, self.clock_ms())
+                self.aws.close_role(role, request_id, self.clock_ms())
         elif step == "disable_subscriptions":
             for rule in scope.subscriptions:
                 self.aws.disable_subscription(rule)

@@ -274,22 +274,25 @@ def test_expiry_that_fails_once_is_finished_within_60_seconds(stack: LocalSovere
     assert not any(f.remaining for f in org.faults), "the failures really happened"
 
 
-def test_aws_scope_starts_a_tagged_session_and_ends_older_sessions(
+def test_aws_scope_opens_the_role_to_the_grant_only_until_it_ends(
     stack: LocalSovereignStack,
 ) -> None:
     service = service_for(stack.deployments["eu-de"].deps)
-    with pytest.raises(BreakGlassError, match="at least 900 s"):
-        _granted(stack, minutes=5, scope="aws:sovgw-eu-de-break-glass")
-    request_id = _granted(stack, minutes=20, scope="aws:sovgw-eu-de-break-glass")
-    grant = service.store.get(ORG, request_id)
-    assert grant is not None and "sovgw-eu-de-break-glass" in grant["aws_sessions"][0]
-    service.revoke(ORG, request_id, by=JONAS)
+    request_id = _granted(stack, minutes=5, scope="aws:sovgw-eu-de-break-glass")
     iam = stack.session("eu-central-1").client("iam")
-    policy = iam.get_role_policy(
+    attached = iam.get_role_policy(
+        RoleName="sovgw-eu-de-break-glass", PolicyName=f"sovgw-grant-{request_id}"
+    )["PolicyDocument"]
+    text = json.dumps(attached if isinstance(attached, dict) else json.loads(attached))
+    assert f'"aws:PrincipalTag/sovgw-grant": "{request_id}"' in text
+    assert "aws:CurrentTime" in text, "the permissions end at the grant's expiry"
+    service.revoke(ORG, request_id, by=JONAS)
+    names = iam.list_role_policies(RoleName="sovgw-eu-de-break-glass")["PolicyNames"]
+    assert f"sovgw-grant-{request_id}" not in names
+    revoke = iam.get_role_policy(
         RoleName="sovgw-eu-de-break-glass", PolicyName="sovgw-revoke-older-sessions"
     )["PolicyDocument"]
-    document = policy if isinstance(policy, dict) else json.loads(policy)
-    assert "aws:TokenIssueTime" in json.dumps(document)
+    assert "aws:TokenIssueTime" in json.dumps(revoke)
 
 
 def test_cli_request_approve_show_list_revoke(

@@ -457,9 +457,15 @@ def test_break_glass_role_schedules_and_sweeper() -> None:
     roles = {r["name"]: r for r in mocks.of_type("iam/role:Role") if "name" in r}
     role = roles["sovgw-eu-de-break-glass"]
     (statement,) = json.loads(role["assumeRolePolicy"])["Statement"]
-    assert statement["Principal"]["AWS"].endswith("sovgw-eu-de-functions-break_glass")
-    assert statement["Condition"] == {"Null": {"aws:RequestTag/sovgw-grant": "false"}}
-    assert role["maxSessionDuration"] == 3600, "no session beyond the longest grant"
+    assert statement["Condition"]["Bool"] == {"aws:MultiFactorAuthPresent": "true"}
+    assert statement["Condition"]["NumericLessThan"] == {"aws:MultiFactorAuthAge": "900"}
+    assert statement["Condition"]["Null"] == {"aws:RequestTag/sovgw-grant": "false"}
+    assert role["maxSessionDuration"] == 3600
+    assert not [
+        p
+        for t, n, p in mocks.resources
+        if t.endswith("iam/rolePolicy:RolePolicy") and "break-glass-role" in n
+    ], "the role has no permissions of its own; grants attach them"
     (group,) = mocks.of_type("scheduler/scheduleGroup:ScheduleGroup")
     assert group["name"] == "sovgw-eu-de-break-glass"
     rules = {r["name"]: r for r in mocks.of_type("cloudwatch/eventRule:EventRule") if "name" in r}
@@ -472,9 +478,9 @@ def test_break_glass_role_schedules_and_sweeper() -> None:
         if t.endswith("iam/rolePolicy:RolePolicy") and n.endswith("-break_glass")
     )
     actions = {a for s in policy["Statement"] for a in s["Action"]}
-    assert {"scheduler:CreateSchedule", "sts:AssumeRole", "events:EnableRule"} <= actions
+    assert {"scheduler:CreateSchedule", "iam:PutRolePolicy", "events:EnableRule"} <= actions
     for s in policy["Statement"]:
-        if "sts:AssumeRole" in s["Action"]:
+        if "iam:PutRolePolicy" in s["Action"]:
             assert s["Resource"] == [f"arn:aws:iam::{ACCOUNT}:role/sovgw-eu-de-break-glass"]
 
 
