@@ -7,7 +7,6 @@ Everything here is validated at load time so a typo fails the deployment, not a 
 from __future__ import annotations
 
 import re
-from functools import cached_property
 from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
@@ -123,12 +122,9 @@ class GatewayConfig(Frozen):
                 raise ValueError(f"org {org.org_id} names unknown jurisdiction {org.jurisdiction}")
         return self
 
-    @cached_property
-    def _jurisdictions_by_id(self) -> dict[str, Jurisdiction]:
-        return {j.id: j for j in self.jurisdictions}
-
     def jurisdiction(self, jurisdiction_id: str) -> Jurisdiction | None:
-        return self._jurisdictions_by_id.get(jurisdiction_id)
+        # A scan, not a cache: model_copy(update=...) would carry a cached index along stale.
+        return next((j for j in self.jurisdictions if j.id == jurisdiction_id), None)
 
     def org(self, org_id: str) -> OrgBinding | None:
         """Find an org by its 15- or 18-character id (Salesforce accepts both)."""

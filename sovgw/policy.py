@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -127,12 +126,8 @@ class RoutingPolicy(Frozen):
                 raise ValueError(f"rule {rule.id} names unknown destinations {unknown}")
         return self
 
-    @cached_property
-    def _by_name(self) -> dict[str, ModelEndpoint]:
-        return {d.name: d for d in self.destinations}
-
     def destination(self, name: str) -> ModelEndpoint:
-        return self._by_name[name]
+        return next(d for d in self.destinations if d.name == name)
 
     def rule_for(self, level: DataLevel, purpose: str) -> PolicyRule | None:
         return next((r for r in self.rules if r.matches(level, purpose)), None)

@@ -137,4 +137,16 @@ class SalesforceCredentialPools(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
                 )
                 self.secrets[secret_name] = secret
+        # API keys of the external (openai:) destinations the policy names, for the proxy.
+        for endpoint in j.endpoints:
+            if endpoint.base_url and endpoint.region in j.allowed_regions:
+                secret_name = f"sovgw/{j.id}/upstream/{endpoint.name}"
+                self.secrets[secret_name] = aws.secretsmanager.Secret(
+                    f"{name}-upstream-{endpoint.name}",
+                    name=secret_name,
+                    description=f"API key the proxy presents to {endpoint.upstream}",
+                    kms_key_id=args.kms_key_arn,
+                    recovery_window_in_days=7,
+                    opts=child,
+                )
         self.register_outputs({"secrets": {k: s.arn for k, s in self.secrets.items()}})

@@ -8,6 +8,7 @@ Credential, a portal's secret store).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -72,12 +73,11 @@ class ProxyConfig(Frozen):
                 raise ValueError(f"app {app.id} names unknown jurisdiction {app.jurisdiction}")
         return config
 
-    @cached_property
-    def _apps_by_hash(self) -> dict[str, CallerApp]:
-        return {a.key_sha256: a for a in self.apps}
-
     def authenticate(self, api_key: str) -> CallerApp | None:
-        return self._apps_by_hash.get(key_hash(api_key))
+        """The app whose key this is (compared in constant time; no index to go stale when
+        the configuration is copied with fewer apps)."""
+        digest = key_hash(api_key)
+        return next((a for a in self.apps if hmac.compare_digest(a.key_sha256, digest)), None)
 
 
 def load_proxy_config(path: Path) -> ProxyConfig:

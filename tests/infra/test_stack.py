@@ -526,3 +526,42 @@ def test_every_function_logs_to_its_own_encrypted_log_group_with_retention() -> 
         group = groups[f"/aws/lambda/{function['name']}"]
         assert group["kmsKeyId"] == "arn:aws:mock:::sovgw-eu-fr" and group["retentionInDays"] >= 365
         assert function["loggingConfig"]["logGroup"] == group["name"]
+
+
+def test_external_destinations_get_a_key_secret_for_the_proxy() -> None:
+    from sovgw.policy import ModelEndpoint, RoutingPolicy  # noqa: PLC0415
+
+    eu_de = GATEWAY.jurisdiction("eu-de")
+    assert eu_de is not None
+    vendor = ModelEndpoint(
+        name="vendor", region="eu-central-1", tier="external", base_url="https://v.example/v1"
+    )
+    abroad = ModelEndpoint(
+        name="abroad", region="us-east-1", tier="external", base_url="https://a.example/v1"
+    )
+    policy = RoutingPolicy(
+        version="t", jurisdiction="eu-de", destinations=(*eu_de.endpoints, vendor, abroad)
+    )
+    gateway = GATEWAY.model_copy(
+        update={
+            "jurisdictions": tuple(
+                j.model_copy(update={"policy": policy}) if j.id == "eu-de" else j
+                for j in GATEWAY.jurisdictions
+            )
+        }
+    )
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="sovgw", stack="eu-de", preview=False)
+    from infra.stack import StackConfig, build_stack  # noqa: PLC0415
+
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
+    def program() -> pulumi.Output[Any]:
+        jurisdiction = next(j for j in gateway.jurisdictions if j.id == "eu-de")
+        return pulumi.Output.all(
+            *build_stack(StackConfig(jurisdiction, ACCOUNT, gateway, CODE)).values()
+        )
+
+    program()
+    names = {s["name"] for s in mocks.of_type("secretsmanager/secret:Secret")}
+    assert "sovgw/eu-de/upstream/vendor" in names
+    assert "sovgw/eu-de/upstream/abroad" not in names, "never for a destination abroad"
