@@ -223,7 +223,7 @@ def test_bad_requests_get_a_clear_error_and_nothing_is_stored(
     assert _status(stack, request["detail"]["id"]) is None
 
 
-def _granted(stack: LocalSovereignStack, minutes: int = 10, scope: str = "Case:read") -> str:
+def _requested(stack: LocalSovereignStack, minutes: int = 10, scope: str = "Case:read") -> str:
     service = service_for(stack.deployments["eu-de"].deps)
     request_id = str(uuid.uuid4())
     service.request(
@@ -239,7 +239,12 @@ def _granted(stack: LocalSovereignStack, minutes: int = 10, scope: str = "Case:r
             duration_s=minutes * 60,
         )
     )
-    service.approve(ORG, request_id, JONAS)
+    return request_id
+
+
+def _granted(stack: LocalSovereignStack, minutes: int = 10, scope: str = "Case:read") -> str:
+    request_id = _requested(stack, minutes, scope)
+    service_for(stack.deployments["eu-de"].deps).approve(ORG, request_id, JONAS)
     return request_id
 
 
@@ -328,20 +333,7 @@ def test_requests_expire_unapproved_and_rejections_need_the_role(
     stack: LocalSovereignStack,
 ) -> None:
     service = service_for(stack.deployments["eu-de"].deps)
-    stale = str(uuid.uuid4())
-    service.request(
-        BreakGlassRequest(
-            request_id=stale,
-            org_id=ORG,
-            jurisdiction="eu-de",
-            requested_by=ANNA,
-            target_user=ANNA,
-            reason="Access to a closed dispute file for an audit",
-            case_reference="AUD-2026-3",
-            scope="Case:read",
-            duration_s=600,
-        )
-    )
+    stale = _requested(stack)
     stack.advance_clock(16 * 60)  # the approval timeout is 15 minutes
     with pytest.raises(BreakGlassError, match="expired unapproved"):
         service.approve(ORG, stale, JONAS)

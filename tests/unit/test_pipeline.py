@@ -5,14 +5,14 @@ from typing import Any
 
 import pytest
 
-from sovgw.config import ModelEndpoint, TrustTier
+from sovgw.config import Jurisdiction, ModelEndpoint, TrustTier
 from sovgw.domain.audit import AuditRecord, Stage
 from sovgw.domain.errors import RejectedInput, UpstreamUnavailable
 from sovgw.domain.failover import BreakerBoard, NoHealthyEndpoint
 from sovgw.domain.levels import DataLevel
 from sovgw.domain.pipeline import classify_request, route_and_invoke
-from sovgw.domain.requests import AIRequest
-from sovgw.ports import ModelReply
+from sovgw.domain.requests import AIRequest, ClassifiedRequest
+from sovgw.ports import ModelInvoker, ModelReply
 from tests.factories import make_jurisdiction
 
 CASE_ID = "5005E000000001dQAA"
@@ -102,18 +102,31 @@ JURISDICTION = make_jurisdiction(
 ALL_PUBLIC = dict.fromkeys(("Subject", "Description", "Status", "Priority"), DataLevel.PUBLIC)
 
 
-def test_personal_values_never_reach_the_model_or_the_audit_trail() -> None:
-    crm, model, audit, vault = FakeCrm(ALL_PUBLIC), FakeModel(), FakeAudit(), FakeVault()
-    classified = classify_request(_request(), JURISDICTION, crm, audit, vault)
-    outcome = route_and_invoke(
+def _route(
+    classified: ClassifiedRequest,
+    jurisdiction: Jurisdiction,
+    *,
+    model: ModelInvoker,
+    crm: FakeCrm,
+    audit: FakeAudit,
+    vault: FakeVault,
+) -> dict[str, object]:
+    """``route_and_invoke`` with fresh breakers (each test starts with healthy endpoints)."""
+    return route_and_invoke(
         classified,
-        JURISDICTION,
+        jurisdiction,
         model=model,
         crm=crm,
         audit=audit,
         vault=vault,
         breakers=BreakerBoard(),
     )
+
+
+def test_personal_values_never_reach_the_model_or_the_audit_trail() -> None:
+    crm, model, audit, vault = FakeCrm(ALL_PUBLIC), FakeModel(), FakeAudit(), FakeVault()
+    classified = classify_request(_request(), JURISDICTION, crm, audit, vault)
+    outcome = _route(classified, JURISDICTION, model=model, crm=crm, audit=audit, vault=vault)
 
     assert classified.level is DataLevel.PERSONAL
     assert classified.entity_counts == {"EMAIL": 1, "PHONE": 1, "IBAN": 1}
@@ -143,14 +156,13 @@ def test_unclassified_fields_count_as_most_sensitive() -> None:
 def test_denied_request_writes_a_denied_result_and_calls_no_model() -> None:
     closed = make_jurisdiction()
     crm, model, audit, vault = FakeCrm(ALL_PUBLIC), FakeModel(), FakeAudit(), FakeVault()
-    outcome = route_and_invoke(
+    outcome = _route(
         classify_request(_request(), closed, crm, audit, vault),
         closed,
         model=model,
         crm=crm,
         audit=audit,
         vault=vault,
-        breakers=BreakerBoard(),
     )
     assert outcome["status"] == "denied"
     assert model.calls == []
@@ -161,14 +173,13 @@ def test_denied_request_writes_a_denied_result_and_calls_no_model() -> None:
 def test_replayed_request_does_not_write_a_second_result() -> None:
     crm, model, audit, vault = FakeCrm(ALL_PUBLIC), FakeModel(), FakeAudit(), FakeVault()
     for _ in range(3):
-        route_and_invoke(
+        _route(
             classify_request(_request(), JURISDICTION, crm, audit, vault),
             JURISDICTION,
             model=model,
             crm=crm,
             audit=audit,
             vault=vault,
-            breakers=BreakerBoard(),
         )
     assert len(crm.results) == 1
     assert len(audit.records) == 4
@@ -223,15 +234,7 @@ def test_same_value_same_placeholder_and_mapping_only_sealed() -> None:
 def test_output_scanning_removes_exfiltrated_values_and_restores_the_request_values() -> None:
     crm, model, audit, vault = FakeCrm(ALL_PUBLIC), ExfiltratingModel(), FakeAudit(), FakeVault()
     classified = classify_request(_request(), JURISDICTION, crm, audit, vault)
-    route_and_invoke(
-        classified,
-        JURISDICTION,
-        model=model,
-        crm=crm,
-        audit=audit,
-        vault=vault,
-        breakers=BreakerBoard(),
-    )
+    _route(classified, JURISDICTION, model=model, crm=crm, audit=audit, vault=vault)
     (result,) = crm.results.values()
     assert result["Result__c"] == (
         f"Write to {PERSONAL_VALUES[0]} (not [REMOVED_EMAIL]), pay [REMOVED_IBAN]."
@@ -262,14 +265,13 @@ TWO_ENDPOINTS = make_jurisdiction(
 
 def test_event_path_fails_over_in_region_and_records_the_endpoint_used() -> None:
     crm, model, audit, vault = FakeCrm(ALL_PUBLIC), FlakyModel({"llm"}), FakeAudit(), FakeVault()
-    outcome = route_and_invoke(
+    outcome = _route(
         classify_request(_request(), TWO_ENDPOINTS, crm, audit, vault),
         TWO_ENDPOINTS,
         model=model,
         crm=crm,
         audit=audit,
         vault=vault,
-        breakers=BreakerBoard(),
     )
     assert outcome["endpoint"] == "llm-b@eu-central-1"
     assert [e.name for e, _ in model.calls] == ["llm", "llm-b"]
@@ -282,14 +284,6 @@ def test_event_path_with_no_healthy_endpoint_raises_retryable_and_writes_no_resu
     model = FlakyModel({"llm", "llm-b"})
     classified = classify_request(_request(), TWO_ENDPOINTS, crm, audit, vault)
     with pytest.raises(NoHealthyEndpoint) as raised:
-        route_and_invoke(
-            classified,
-            TWO_ENDPOINTS,
-            model=model,
-            crm=crm,
-            audit=audit,
-            vault=vault,
-            breakers=BreakerBoard(),
-        )
+        _route(classified, TWO_ENDPOINTS, model=model, crm=crm, audit=audit, vault=vault)
     assert raised.value.retryable, "the event stays in its queue and is retried, not lost"
     assert crm.results == {}
