@@ -17,11 +17,11 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.iam import service_role
 from infra.components.lambdas import (
+    FunctionSpec,
     LambdaPlacement,
-    PrivateFunctionArgs,
     base_statements,
+    function_role,
     private_function,
 )
 from sovgw.config import OrgBinding
@@ -74,26 +74,20 @@ class SalesforceCredentialPools(pulumi.ComponentResource):
         super().__init__("sovgw:credentials:SalesforceCredentialPools", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         j = args.jurisdiction
-        role = service_role(f"{name}-rotate", "lambda.amazonaws.com", child)
-        self.role = role
-        aws.iam.RolePolicy(
+        self.role = function_role(
             f"{name}-rotate",
-            role=role.id,
-            policy=pulumi.Output.all(
+            pulumi.Output.all(
                 args.audit_bucket_arn, args.kms_key_arn, args.budget_connect_arns or []
             ).apply(lambda r: json.dumps(rotation_policy(args, r[0], r[1], r[2]))),
-            opts=child,
+            child,
         )
         self.function = private_function(
             f"{name}-rotate",
-            PrivateFunctionArgs(
+            args,
+            self.role,
+            FunctionSpec(
                 function_name=f"sovgw-{j.id}-rotate",
                 handler="functions.rotate.handler.lambda_handler",
-                code=pulumi.FileArchive(args.code_path),
-                role_arn=role.arn,
-                subnet_ids=args.subnet_ids,
-                security_group_id=args.security_group_id,
-                kms_key_arn=args.kms_key_arn,
                 environment={
                     "SOVGW_JURISDICTION": j.id,
                     "SOVGW_CONFIG": "config/gateway.yaml",

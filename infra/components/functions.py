@@ -17,11 +17,11 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.iam import service_role
 from infra.components.lambdas import (
+    FunctionSpec,
     LambdaPlacement,
-    PrivateFunctionArgs,
     base_statements,
+    function_role,
     invoke_endpoints_statement,
     private_function,
 )
@@ -170,7 +170,6 @@ class Functions(pulumi.ComponentResource):
         super().__init__("sovgw:functions:Functions", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         j = args.jurisdiction
-        code = pulumi.FileArchive(args.code_path)
         bus_arn = f"arn:aws:events:{j.region}:{args.account_id}:event-bus/{j.event_bus}"
         self.dead_letter_queues = {
             fn.name: aws.sqs.Queue(
@@ -185,7 +184,6 @@ class Functions(pulumi.ComponentResource):
         self.functions: dict[str, aws.lambda_.Function] = {}
         self.roles: dict[str, aws.iam.Role] = {}
         for fn in FUNCTIONS:
-            role = service_role(f"{name}-{fn.name}", "lambda.amazonaws.com", child)
             policy = pulumi.Output.all(
                 audit=args.audit_bucket_arn,
                 dlq=self.dead_letter_queues[fn.name].arn,
@@ -194,17 +192,14 @@ class Functions(pulumi.ComponentResource):
                 budget=args.budget_connect_arns or [],
                 digest_key=args.digest_key_arn,
             ).apply(partial(_policy_document, fn, args))
-            aws.iam.RolePolicy(f"{name}-{fn.name}", role=role.id, policy=policy, opts=child)
+            role = function_role(f"{name}-{fn.name}", policy, child)
             function = private_function(
                 f"{name}-{fn.name}",
-                PrivateFunctionArgs(
+                args,
+                role,
+                FunctionSpec(
                     function_name=f"sovgw-{j.id}-{fn.name}",
                     handler=fn.handler,
-                    code=code,
-                    role_arn=role.arn,
-                    subnet_ids=args.subnet_ids,
-                    security_group_id=args.security_group_id,
-                    kms_key_arn=args.kms_key_arn,
                     environment={
                         "SOVGW_JURISDICTION": j.id,
                         "SOVGW_CONFIG": "config/gateway.yaml",

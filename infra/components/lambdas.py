@@ -12,6 +12,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra.components.iam import service_role
 from sovgw.config import Jurisdiction
 
 ENI_ACTIONS = [
@@ -86,14 +87,11 @@ def base_statements(
 
 
 @dataclass(frozen=True)
-class PrivateFunctionArgs:
+class FunctionSpec:
+    """What differs between the jurisdiction's functions (the rest is their placement)."""
+
     function_name: str
     handler: str
-    code: pulumi.Archive
-    role_arn: pulumi.Input[str]
-    subnet_ids: Sequence[pulumi.Input[str]]
-    security_group_id: pulumi.Input[str]
-    kms_key_arn: pulumi.Input[str]
     environment: Mapping[str, pulumi.Input[str]]
     timeout_s: int = 60
     memory_mb: int = 512
@@ -101,40 +99,53 @@ class PrivateFunctionArgs:
     layers: Sequence[str] = ()
 
 
+def function_role(
+    resource_name: str, policy: pulumi.Input[str], opts: pulumi.ResourceOptions
+) -> aws.iam.Role:
+    """A role only Lambda may assume, with its one inline policy."""
+    role = service_role(resource_name, "lambda.amazonaws.com", opts)
+    aws.iam.RolePolicy(resource_name, role=role.id, policy=policy, opts=opts)
+    return role
+
+
 LOG_RETENTION_DAYS = 400
 
 
 def private_function(
-    resource_name: str, args: PrivateFunctionArgs, opts: pulumi.ResourceOptions
+    resource_name: str,
+    placement: LambdaPlacement,
+    role: aws.iam.Role,
+    spec: FunctionSpec,
+    opts: pulumi.ResourceOptions,
 ) -> aws.lambda_.Function:
     """A python3.13/arm64 function in the private subnets, logging to its own KMS-encrypted
     log group with a retention (created first, so Lambda never creates an unencrypted one)."""
     logs = aws.cloudwatch.LogGroup(
         f"{resource_name}-logs",
-        name=f"/aws/lambda/{args.function_name}",
-        kms_key_id=args.kms_key_arn,
+        name=f"/aws/lambda/{spec.function_name}",
+        kms_key_id=placement.kms_key_arn,
         retention_in_days=LOG_RETENTION_DAYS,
         opts=opts,
     )
     return aws.lambda_.Function(
         resource_name,
-        name=args.function_name,
+        name=spec.function_name,
         runtime="python3.13",
         architectures=["arm64"],
-        handler=args.handler,
-        code=args.code,
-        role=args.role_arn,
-        timeout=args.timeout_s,
-        memory_size=args.memory_mb,
-        reserved_concurrent_executions=args.reserved_concurrency,
-        kms_key_arn=args.kms_key_arn,
-        layers=list(args.layers) or None,
+        handler=spec.handler,
+        code=pulumi.FileArchive(placement.code_path),
+        role=role.arn,
+        timeout=spec.timeout_s,
+        memory_size=spec.memory_mb,
+        reserved_concurrent_executions=spec.reserved_concurrency,
+        kms_key_arn=placement.kms_key_arn,
+        layers=list(spec.layers) or None,
         tracing_config={"mode": "Active"},
         vpc_config={
-            "subnet_ids": list(args.subnet_ids),
-            "security_group_ids": [args.security_group_id],
+            "subnet_ids": list(placement.subnet_ids),
+            "security_group_ids": [placement.security_group_id],
         },
-        environment={"variables": dict(args.environment)},
+        environment={"variables": dict(spec.environment)},
         logging_config={"log_format": "JSON", "log_group": logs.name},
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[logs])),
     )

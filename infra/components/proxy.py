@@ -17,11 +17,11 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.iam import service_role
 from infra.components.lambdas import (
+    FunctionSpec,
     LambdaPlacement,
-    PrivateFunctionArgs,
     base_statements,
+    function_role,
     invoke_endpoints_statement,
     private_function,
 )
@@ -94,26 +94,20 @@ class SovereignProxyApi(pulumi.ComponentResource):
         super().__init__("sovgw:proxy:SovereignProxyApi", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         j = args.jurisdiction
-        role = service_role(f"{name}-role", "lambda.amazonaws.com", child)
-        self.role = role
-        aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
-            policy=pulumi.Output.all(args.audit_bucket_arn, args.kms_key_arn).apply(
+        self.role = function_role(
+            f"{name}-role",
+            pulumi.Output.all(args.audit_bucket_arn, args.kms_key_arn).apply(
                 lambda arns: json.dumps(proxy_policy(args, arns[0], arns[1]))
             ),
-            opts=child,
+            child,
         )
         self.function = private_function(
             f"{name}-function",
-            PrivateFunctionArgs(
+            args,
+            self.role,
+            FunctionSpec(
                 function_name=f"sovgw-{j.id}-proxy",
                 handler="functions/proxy/run.sh",
-                code=pulumi.FileArchive(args.code_path),
-                role_arn=role.arn,
-                subnet_ids=args.subnet_ids,
-                security_group_id=args.security_group_id,
-                kms_key_arn=args.kms_key_arn,
                 environment={
                     "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
                     "AWS_LWA_INVOKE_MODE": "response_stream",

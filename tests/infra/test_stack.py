@@ -345,7 +345,7 @@ def test_proxy_is_a_streaming_lambda_behind_a_private_api() -> None:
     proxy_policy = next(
         json.loads(p["policy"])
         for t, n, p in mocks.resources
-        if t.endswith("iam/rolePolicy:RolePolicy") and n.endswith("-proxy-policy")
+        if t.endswith("iam/rolePolicy:RolePolicy") and n.endswith("-proxy-role")
     )
     for statement in proxy_policy["Statement"]:
         assert all(a != "*" and not a.endswith(":*") for a in statement["Action"])
