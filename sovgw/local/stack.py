@@ -55,6 +55,7 @@ class LocalSovereignStack:
         self.backoff_seconds = backoff_seconds
         self.localstack: LocalStackProcess | None = None
         self.valkey: LocalValkey | None = None
+        self._valkey_client: Any = None
         self.salesforce: SalesforceSimulatorServer | None = None
         self.model_server: BackgroundServer | None = None
         self.models = ServedEndpoints(
@@ -198,8 +199,11 @@ class LocalSovereignStack:
         return proxy, server
 
     def valkey_client(self) -> Any:
-        assert self.valkey is not None
-        return self.valkey.client()
+        """One client (one connection pool) for the stack's own reads of the store."""
+        if self._valkey_client is None:
+            assert self.valkey is not None
+            self._valkey_client = self.valkey.client()
+        return self._valkey_client
 
     def now_ms(self) -> int:
         """The stack's clock: wall time plus what ``advance_clock`` added."""

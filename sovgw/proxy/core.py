@@ -14,6 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -171,8 +172,9 @@ class Prepared:
     def body_for(self, endpoint: ModelEndpoint) -> dict[str, Any]:
         return {"model": endpoint.name, **self.masked_body}
 
-    @property
+    @cached_property
     def prompt_sha256(self) -> str:
+        """Hash of what leaves (both audit records of the request name it; computed once)."""
         return hashlib.sha256(json.dumps(self.masked_body, sort_keys=True).encode()).hexdigest()
 
     def summary(self, endpoint: ModelEndpoint | None, removed: Mapping[str, int]) -> dict[str, Any]:
