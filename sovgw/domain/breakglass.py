@@ -374,8 +374,7 @@ class BreakGlassService:
             ):
                 record = self.store.get(org_id, request_id) or record
         elif record["status"] == GrantStatus.REQUESTED and revoked_by:
-            self.store.transition(org_id, request_id, [GrantStatus.REQUESTED], GrantStatus.DENIED)
-            return {**record, "status": GrantStatus.DENIED.value}
+            return self.deny(org_id, request_id, revoked_by)  # not granted yet: same checks
         elif record["status"] != GrantStatus.EXPIRING:
             raise BreakGlassError(f"request is {record['status']}: nothing to end")
         record = self.store.get(org_id, request_id) or record
