@@ -80,11 +80,13 @@ bench-dlp: $(PRESIDIO_VENV)/bin/.installed
 	$(PRESIDIO_VENV)/bin/python -m benchmarks.dlp --records 5000 --presidio 1000 --output benchmarks/dlp/results/local-5000-seed7.json
 
 # Lambda code package for the Pulumi program: the project and its pinned dependencies,
-# cross-installed for Lambda's arm64 / python3.13 platform.
+# cross-installed for Lambda's arm64 / python3.13 platform, with bytecode compiled in (Lambda's
+# code directory is read-only: without it every cold start compiles every module it imports).
 package: $(BIN)/.installed
 	rm -rf build/lambda && mkdir -p build/lambda
 	$(BIN)/uv pip install -q --python-platform aarch64-manylinux2014 --python-version 3.13 \
 		--target build/lambda -c constraints/project.txt --no-deps -r <($(BIN)/uv pip compile -q pyproject.toml --python-version 3.13 --python-platform aarch64-manylinux2014 --no-header --no-annotate) .
 	cp -r config build/lambda/
 	install -D -m 755 functions/proxy/run.sh build/lambda/functions/proxy/run.sh
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m compileall -q -j 0 --invalidation-mode unchecked-hash build/lambda
 	@du -sh build/lambda

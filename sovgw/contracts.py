@@ -26,7 +26,9 @@ UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    # Built on first use: each function parses one or two of these contracts, and building the
+    # others' validators would only lengthen every cold start.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True)
 
 
 class _Envelope(_Strict):
@@ -49,7 +51,7 @@ class _Envelope(_Strict):
 class PlatformEventFields(BaseModel):
     """Standard fields of every platform event payload; fields added by Salesforce are ignored."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     CreatedById: str = Field(pattern=USER_ID)
     CreatedDate: datetime
@@ -111,7 +113,7 @@ class ChangeEventHeader(_Strict):
 class ChangeEventPayload(BaseModel):
     """A change event payload: the header plus whichever record fields changed."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     ChangeEventHeader: ChangeEventHeader
 

@@ -13,7 +13,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sovgw.domain.levels import DataLevel
@@ -139,6 +138,9 @@ class RoutingPolicy(Frozen):
 
 
 def read_yaml(path: Path) -> Any:
+    """Parse a YAML file; PyYAML is imported here, at load, not on every handler cold start."""
+    import yaml  # noqa: PLC0415
+
     with path.open(encoding="utf-8") as handle:
         return yaml.safe_load(handle)
 

@@ -14,6 +14,7 @@ import pulumi_aws as aws
 
 from infra.components.iam import service_role
 from sovgw.config import Jurisdiction
+from sovgw.wiring import RUNTIME_ENVIRONMENT
 
 ENI_ACTIONS = [
     "ec2:CreateNetworkInterface",
@@ -145,7 +146,7 @@ def private_function(
             "subnet_ids": list(placement.subnet_ids),
             "security_group_ids": [placement.security_group_id],
         },
-        environment={"variables": dict(spec.environment)},
+        environment={"variables": {**RUNTIME_ENVIRONMENT, **spec.environment}},
         logging_config={"log_format": "JSON", "log_group": logs.name},
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[logs])),
     )

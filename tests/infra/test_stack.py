@@ -278,6 +278,7 @@ def test_functions_are_private_bounded_and_dead_letter_on_failure() -> None:
         assert function["vpcConfig"]["subnetIds"] and function["reservedConcurrentExecutions"] > 0
         assert function["tracingConfig"] == {"mode": "Active"}
         assert function["environment"]["variables"]["SOVGW_JURISDICTION"] == "eu-de"
+        assert function["environment"]["variables"]["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
     for invoke in mocks.of_type("lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"):
         assert invoke["destinationConfig"]["onFailure"]["destination"].startswith("arn:aws:mock:::")
     route_policy = next(
