@@ -17,7 +17,7 @@ from model_serving.schema import ChatCompletionRequest, ChatCompletionResponse, 
 from sovgw.config import ModelEndpoint
 from sovgw.domain.errors import RejectedInput, UpstreamUnavailable
 from sovgw.ports import ChatUpstream, ModelReply, UpstreamReply
-from sovgw.sse import StreamProtocolError, sse_data
+from sovgw.sse import MAX_EVENT_BYTES, StreamProtocolError, sse_data
 
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -103,8 +103,15 @@ class OpenAICompatible:
         def chunks() -> Iterator[dict[str, Any]]:
             complete = False
             try:
-                yield from sse_data(response.stream(8192))
-                response.drain_conn()  # the chunked terminator: the connection stays reusable
+                body = response.stream(8192)
+                yield from sse_data(body)
+                # What follows [DONE] (the chunked terminator) is read through the same
+                # generator: closing it early would make urllib3 drop the connection.
+                trailing = 0
+                for rest in body:
+                    trailing += len(rest)
+                    if trailing > MAX_EVENT_BYTES:
+                        raise StreamProtocolError(f"over {MAX_EVENT_BYTES} bytes after [DONE]")
                 complete = True
             except (HTTPError, StreamProtocolError) as error:
                 raise UpstreamUnavailable(

@@ -64,7 +64,12 @@ def _capturing_server(capture: Capture) -> BackgroundServer:
         def do_POST(self) -> None:
             body = self.read_body() or b""
             capture.requests.append(
-                {"line": self.requestline, "headers": dict(self.headers.items()), "body": body}
+                {
+                    "line": self.requestline,
+                    "headers": dict(self.headers.items()),
+                    "body": body,
+                    "peer": self.client_address,
+                }
             )
             kind, value = capture.next_action()
             if kind == "status":
@@ -74,6 +79,11 @@ def _capturing_server(capture: Capture) -> BackgroundServer:
                 self.send_json(200, _completion("too late"))
             elif kind == "json":
                 self.send_json(200, value)
+            elif kind == "chunked":  # SSE on a keep-alive connection
+                self.start_chunked(200, {"Content-Type": "text/event-stream"})
+                for piece in value:
+                    self.write_chunk(piece)
+                self.end_chunked()
             else:  # raw SSE pieces, written as they are
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
@@ -385,6 +395,18 @@ def test_stream_restores_placeholders_split_across_chunks_and_stays_valid_sse(
     assert json.loads(world.a.requests[0]["body"])["stream"] is True
     invocation = next(r for r in world.audit_records() if r["stage"] == "model_invocation")
     assert invocation["output_removed"] == {"EMAIL": 1}
+
+
+def test_streams_reuse_the_upstream_connection(world: ProxyWorld) -> None:
+    """Reading an upstream stream to its end after ``[DONE]`` keeps the connection pooled: a
+    new TCP (and TLS) handshake per streamed request would sit in every time-to-first-byte."""
+    events = [_chunk({"role": "assistant", "content": "Hello"}), b"data: [DONE]\n\n"]
+    for _ in range(3):
+        world.a.script.append(("chunked", events))
+        _, text = _read_sse(world.post({**REQUEST, "stream": True}))
+        assert text == "Hello"
+    assert len(world.a.requests) == 3
+    assert len({r["peer"] for r in world.a.requests}) == 1
 
 
 def test_stream_through_sagemaker_response_stream(world: ProxyWorld) -> None:
