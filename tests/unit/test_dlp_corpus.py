@@ -24,11 +24,34 @@ def test_every_type_keeps_f1_of_at_least_097_on_the_labelled_corpus() -> None:
 
 
 def test_digit_windows_find_exactly_what_a_full_scan_finds(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Digit-bearing detectors scan only windows around digits; on long prose mixing the
-    corpus's values (evasions and near misses included) the findings are the same as with
-    one window over everything."""
-    filler = " The parties met again and discussed the matter at length without agreement. " * 4
+    """Digit-bearing detectors scan only windows around runs with enough digits for their
+    values; on long prose mixing the corpus's values (evasions and near misses included) and
+    dates, amounts and references, the findings are the same as with one window over
+    everything for every detector."""
+    filler = (
+        " The parties met again on 12.03.2025 and discussed invoice 2025-0117 (EUR 1,450.00)"
+        " at length, without agreement. "
+    )
     texts = [filler.join(r.text for r in generate(12, seed=seed)) for seed in range(40)]
     windowed = [dlp.detect(text) for text in texts]
-    monkeypatch.setattr(engine, "_WINDOW_MARGIN", 10**9)
+    assert sum(len(found) for found in windowed) > 40 * 12
+    monkeypatch.setattr(engine, "_digit_windows", lambda length, runs, min_digits: [(0, length)])
     assert windowed == [dlp.detect(text) for text in texts]
+
+
+@pytest.mark.parametrize(
+    ("value", "entity", "subtype"),
+    [
+        ("1 85 05 2A 123 456 33", "NATIONAL_ID", "FR_NIR"),  # Corsica: letters split the digits
+        ("GB82 WEST 1234 5698 7654 32", "IBAN", None),  # letters in the BBAN
+        ("RSSMRA85T10A562S", "NATIONAL_ID", "IT_CODICE_FISCALE"),  # runs of 2, 2 and 3 digits
+        ("+49 (0) 151 2345 6789", "PHONE", None),
+    ],
+)
+def test_values_whose_digits_are_split_are_found_in_long_prose(
+    value: str, entity: str, subtype: str | None
+) -> None:
+    prose = "The meeting was held on the usual terms and nothing was agreed. " * 6
+    text = f"{prose}Reference: {value}. {prose}"
+    found = [(f.entity.value, f.subtype, text[f.start : f.end]) for f in dlp.detect(text)]
+    assert found == [(entity, subtype, value)]

@@ -67,6 +67,9 @@ class Detector:
     valid: Callable[[str], bool] = lambda _: True
     context: re.Pattern[str] | None = None  # required just before the match
     not_after: re.Pattern[str] | None = None  # vetoes the match when just before it
+    # Every value holds a run of at least this many digits (see _DIGIT_RUN): the detector
+    # scans only windows around such runs.
+    min_run_digits: int = 1
 
 
 def _compact(text: str) -> str:
@@ -83,7 +86,8 @@ def _card(text: str) -> bool:
 
 
 def _phone(text: str) -> bool:
-    return sum(ch.isdigit() for ch in text) >= 9
+    """9 to 15 digits (E.164's maximum; a trunk "(0)" adds one)."""
+    return 9 <= sum(ch.isdigit() for ch in text) <= 16
 
 
 def _ctx(words: str) -> re.Pattern[str]:
@@ -160,13 +164,18 @@ DETECTORS: tuple[Detector, ...] = (
         re.compile(rf"(?i:\b(?:{_SECRET_NAMES})\s*[=:]\s*)[\"']?[^\s\"']{{6,}}"),
     ),
     Detector(
-        EntityType.CREDIT_CARD, None, re.compile(r"(?<![\d+-])(?:\d[ -]?){12,18}\d(?![\d-])"), _card
+        EntityType.CREDIT_CARD,
+        None,
+        re.compile(r"(?<![\d+-])(?:\d[ -]?){12,18}\d(?![\d-])"),
+        _card,
+        min_run_digits=13,
     ),
     Detector(
         EntityType.IBAN,
         None,
         re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"),
         _digits(check.iban),
+        min_run_digits=2,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -175,36 +184,42 @@ DETECTORS: tuple[Detector, ...] = (
             r"(?<![\dA-Z])[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}(?!\d)", _I
         ),
         _digits(check.fr_nir),
+        min_run_digits=8,
     ),
     Detector(
         EntityType.NATIONAL_ID,
         "IT_CODICE_FISCALE",
         re.compile(r"\b[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]\b", _I),
         check.it_codice_fiscale,
+        min_run_digits=3,
     ),
     Detector(
         EntityType.NATIONAL_ID,
         "ES_DNI",
         re.compile(r"\b\d{8}[ -]?[A-Z]\b", _I),
         _digits(check.es_dni_nie),
+        min_run_digits=8,
     ),
     Detector(
         EntityType.NATIONAL_ID,
         "ES_NIE",
         re.compile(r"\b[XYZ][ -]?\d{7}[ -]?[A-Z]\b", _I),
         _digits(check.es_dni_nie),
+        min_run_digits=7,
     ),
     Detector(
         EntityType.NATIONAL_ID,
         "UK_NINO",
         re.compile(r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", _I),
         _digits(check.uk_nino),
+        min_run_digits=6,
     ),
     Detector(
         EntityType.NATIONAL_ID,
         "US_SSN",
         re.compile(r"(?<![\d-])\d{3}([- ])\d{2}\1\d{4}(?![\d-])"),
         _digits(check.us_ssn),
+        min_run_digits=9,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -212,6 +227,7 @@ DETECTORS: tuple[Detector, ...] = (
         re.compile(r"(?<!\d)\d{9}(?!\d)"),
         check.us_ssn,
         _ctx(r"ssn|social security(?: number| no\.?)?"),
+        min_run_digits=9,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -219,6 +235,7 @@ DETECTORS: tuple[Detector, ...] = (
         re.compile(r"(?<!\d)\d{2} ?\d{3} ?\d{3} ?\d{3}(?!\d)"),
         _digits(check.de_tax_id),
         _ctx(r"steuer-?id(?:entifikationsnummer)?|steuer-?idnr\.?|idnr\.?|tax id|tin"),
+        min_run_digits=11,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -226,6 +243,7 @@ DETECTORS: tuple[Detector, ...] = (
         re.compile(r"(?<!\d)\d{4}\.?\d{2}\.?\d{3}(?!\d)"),
         _digits(check.nl_bsn),
         _ctx(r"bsn|burgerservicenummer|sofinummer"),
+        min_run_digits=9,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -233,6 +251,7 @@ DETECTORS: tuple[Detector, ...] = (
         re.compile(r"(?<!\d)\d{11}(?!\d)"),
         check.pl_pesel,
         _ctx(r"pesel"),
+        min_run_digits=11,
     ),
     Detector(
         EntityType.EMAIL,
@@ -244,6 +263,7 @@ DETECTORS: tuple[Detector, ...] = (
         "IPV4",
         re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)"),
         check.ip_address,
+        min_run_digits=4,
     ),
     Detector(
         EntityType.IP_ADDRESS,
@@ -255,14 +275,14 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.PHONE,
         None,
-        re.compile(r"(?<![\w+])(?:\+|00|0(?=[1-9]))[0-9 ()/.-]{7,18}[0-9](?!\w)"),
+        re.compile(r"(?<![\w+])(?:\+|00|0(?=[1-9]))[0-9 ()/.-]{7,22}[0-9](?!\w)"),
         _phone,
         not_after=_ID_WORDS,
     ),
     Detector(
         EntityType.PHONE,
         None,
-        re.compile(r"(?<![\w+])[1-9][0-9 ()/.-]{6,18}[0-9](?!\w)"),
+        re.compile(r"(?<![\w+])[1-9][0-9 ()/.-]{6,22}[0-9](?!\w)"),
         _phone,
         _ctx(r"tel\.?|telefon|phone|t[ée]l[ée]phone|mobile?|handy|portable|call|rufnummer|fax"),
     ),
@@ -306,12 +326,24 @@ _WINDOW_MARGIN = 72
 _EVERYWHERE = frozenset({"IPV6"})
 
 
-def _digit_windows(text: str) -> list[tuple[int, int]]:
-    """Merged ``(start, end)`` windows around every run of digits in ``text``."""
+def _digit_runs(text: str) -> list[tuple[int, int, int]]:
+    """``(start, end, digit count)`` of every run of digits in ``text``."""
+    return [
+        (run.start(), run.end(), sum(map(str.isdigit, run.group())))
+        for run in _DIGIT_RUN.finditer(text)
+    ]
+
+
+def _digit_windows(
+    length: int, runs: list[tuple[int, int, int]], min_digits: int
+) -> list[tuple[int, int]]:
+    """Merged ``(start, end)`` windows around the runs of at least ``min_digits`` digits."""
     windows: list[tuple[int, int]] = []
-    for run in _DIGIT_RUN.finditer(text):
-        start = max(0, run.start() - _WINDOW_MARGIN)
-        end = min(len(text), run.end() + _WINDOW_MARGIN)
+    for run_start, run_end, digits in runs:
+        if digits < min_digits:
+            continue
+        start = max(0, run_start - _WINDOW_MARGIN)
+        end = min(length, run_end + _WINDOW_MARGIN)
         if windows and start <= windows[-1][1]:
             windows[-1] = (windows[-1][0], end)
         else:
@@ -331,7 +363,8 @@ def detect(text: str) -> list[Finding]:
     """All findings in ``text`` (original offsets), without overlaps."""
     view = normalise(text)
     raw: list[Finding] = []
-    digit_windows = _digit_windows(view.text)
+    runs = _digit_runs(view.text)
+    windows_by_digits: dict[int, list[tuple[int, int]]] = {}
     everything = [(0, len(view.text))]
     lowered = view.text.lower() if view.text.isascii() else None
     for detector in DETECTORS:
@@ -346,13 +379,14 @@ def detect(text: str) -> list[Finding]:
             and not any(needle in lowered for needle in needs_lowered)
         ):
             continue
-        windows = (
-            digit_windows
-            if detector.entity in _DIGIT_TYPES and key not in _EVERYWHERE
-            else everything
-        )
-        if detector.entity in _DIGIT_TYPES and not digit_windows:
-            continue
+        windows = everything
+        if detector.entity in _DIGIT_TYPES and key not in _EVERYWHERE:
+            wanted = detector.min_run_digits
+            if wanted not in windows_by_digits:
+                windows_by_digits[wanted] = _digit_windows(len(view.text), runs, wanted)
+            windows = windows_by_digits[wanted]
+            if not windows:
+                continue
         for match in (
             m for start, end in windows for m in detector.pattern.finditer(view.text, start, end)
         ):
