@@ -1,5 +1,7 @@
 """Accuracy regression guard on the labelled corpus (deterministic seed; no timing)."""
 
+import re._parser as re_parser  # type: ignore[import-not-found]
+
 import pytest
 
 from benchmarks.dlp.bench import score
@@ -35,8 +37,23 @@ def test_digit_windows_find_exactly_what_a_full_scan_finds(monkeypatch: pytest.M
     texts = [filler.join(r.text for r in generate(12, seed=seed)) for seed in range(40)]
     windowed = [dlp.detect(text) for text in texts]
     assert sum(len(found) for found in windowed) > 40 * 12
-    monkeypatch.setattr(engine, "_digit_windows", lambda length, runs, min_digits: [(0, length)])
+    monkeypatch.setattr(engine, "_digit_windows", lambda length, *_: [(0, length)])
     assert windowed == [dlp.detect(text) for text in texts]
+
+
+def test_windowed_detectors_declare_how_far_their_matches_reach() -> None:
+    """A window must hold any match around its run; the regex's own maximum width says how
+    long a match can be. Every digit-bearing detector is windowed, except IPv6."""
+    windowed = set()
+    for detector in engine.DETECTORS:
+        if detector.max_length:
+            widest = re_parser.parse(detector.pattern.pattern, detector.pattern.flags).getwidth()
+            assert detector.max_length >= widest[1], detector
+            windowed.add(detector.subtype or detector.entity.value)
+    assert windowed == {
+        "CREDIT_CARD", "IBAN", "PHONE", "IPV4", "FR_NIR", "IT_CODICE_FISCALE", "ES_DNI",
+        "ES_NIE", "UK_NINO", "US_SSN", "DE_TAX_ID", "NL_BSN", "PL_PESEL",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -67,9 +67,10 @@ class Detector:
     valid: Callable[[str], bool] = lambda _: True
     context: re.Pattern[str] | None = None  # required just before the match
     not_after: re.Pattern[str] | None = None  # vetoes the match when just before it
-    # Every value holds a run of at least this many digits (see _DIGIT_RUN): the detector
-    # scans only windows around such runs.
+    # Every match holds a run of at least this many digits (see _DIGIT_RUN) and is at most
+    # max_length long: the detector scans only windows that reach that far around such runs.
     min_run_digits: int = 1
+    max_length: int = 0  # set for every digit-bearing detector (0: scans everything)
 
 
 def _compact(text: str) -> str:
@@ -169,6 +170,7 @@ DETECTORS: tuple[Detector, ...] = (
         re.compile(r"(?<![\d+-])(?:\d[ -]?){12,18}\d(?![\d-])"),
         _card,
         min_run_digits=13,
+        max_length=37,
     ),
     Detector(
         EntityType.IBAN,
@@ -176,6 +178,7 @@ DETECTORS: tuple[Detector, ...] = (
         re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"),
         _digits(check.iban),
         min_run_digits=2,
+        max_length=44,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -185,6 +188,7 @@ DETECTORS: tuple[Detector, ...] = (
         ),
         _digits(check.fr_nir),
         min_run_digits=8,
+        max_length=21,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -192,6 +196,7 @@ DETECTORS: tuple[Detector, ...] = (
         re.compile(r"\b[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]\b", _I),
         check.it_codice_fiscale,
         min_run_digits=3,
+        max_length=16,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -199,6 +204,7 @@ DETECTORS: tuple[Detector, ...] = (
         re.compile(r"\b\d{8}[ -]?[A-Z]\b", _I),
         _digits(check.es_dni_nie),
         min_run_digits=8,
+        max_length=10,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -206,6 +212,7 @@ DETECTORS: tuple[Detector, ...] = (
         re.compile(r"\b[XYZ][ -]?\d{7}[ -]?[A-Z]\b", _I),
         _digits(check.es_dni_nie),
         min_run_digits=7,
+        max_length=11,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -213,6 +220,7 @@ DETECTORS: tuple[Detector, ...] = (
         re.compile(r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", _I),
         _digits(check.uk_nino),
         min_run_digits=6,
+        max_length=13,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -220,6 +228,7 @@ DETECTORS: tuple[Detector, ...] = (
         re.compile(r"(?<![\d-])\d{3}([- ])\d{2}\1\d{4}(?![\d-])"),
         _digits(check.us_ssn),
         min_run_digits=9,
+        max_length=11,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -228,6 +237,7 @@ DETECTORS: tuple[Detector, ...] = (
         check.us_ssn,
         _ctx(r"ssn|social security(?: number| no\.?)?"),
         min_run_digits=9,
+        max_length=9,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -236,6 +246,7 @@ DETECTORS: tuple[Detector, ...] = (
         _digits(check.de_tax_id),
         _ctx(r"steuer-?id(?:entifikationsnummer)?|steuer-?idnr\.?|idnr\.?|tax id|tin"),
         min_run_digits=11,
+        max_length=14,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -244,6 +255,7 @@ DETECTORS: tuple[Detector, ...] = (
         _digits(check.nl_bsn),
         _ctx(r"bsn|burgerservicenummer|sofinummer"),
         min_run_digits=9,
+        max_length=11,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -252,6 +264,7 @@ DETECTORS: tuple[Detector, ...] = (
         check.pl_pesel,
         _ctx(r"pesel"),
         min_run_digits=11,
+        max_length=11,
     ),
     Detector(
         EntityType.EMAIL,
@@ -264,6 +277,7 @@ DETECTORS: tuple[Detector, ...] = (
         re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)"),
         check.ip_address,
         min_run_digits=4,
+        max_length=15,
     ),
     Detector(
         EntityType.IP_ADDRESS,
@@ -278,6 +292,7 @@ DETECTORS: tuple[Detector, ...] = (
         re.compile(r"(?<![\w+])(?:\+|00|0(?=[1-9]))[0-9 ()/.-]{7,22}[0-9](?!\w)"),
         _phone,
         not_after=_ID_WORDS,
+        max_length=25,
     ),
     Detector(
         EntityType.PHONE,
@@ -285,6 +300,7 @@ DETECTORS: tuple[Detector, ...] = (
         re.compile(r"(?<![\w+])[1-9][0-9 ()/.-]{6,22}[0-9](?!\w)"),
         _phone,
         _ctx(r"tel\.?|telefon|phone|t[ée]l[ée]phone|mobile?|handy|portable|call|rufnummer|fax"),
+        max_length=24,
     ),
     Detector(
         EntityType.PRIVILEGED,
@@ -310,20 +326,11 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "IPV6": (":",),
     "EMAIL": ("@",),
 }
-_DIGIT_TYPES = {
-    EntityType.PHONE,
-    EntityType.IBAN,
-    EntityType.CREDIT_CARD,
-    EntityType.NATIONAL_ID,
-    EntityType.IP_ADDRESS,
-}
 
-# Values of the digit-bearing types lie around runs of digits: those detectors scan only
-# windows around them (with a margin far wider than any prefix or suffix of a value), which
-# keeps long prose cheap. IPv6 can be written without digits, so it always scans everything.
+# Values of the digit-bearing types lie around runs of digits: detectors with a max_length
+# scan only windows around them (as far as a value can reach), which keeps long prose cheap.
+# IPv6 can be written without digits, so it has none and scans everything.
 _DIGIT_RUN = re.compile(r"\d(?:[\d\s./+()-]{0,3}\d)*")
-_WINDOW_MARGIN = 72
-_EVERYWHERE = frozenset({"IPV6"})
 
 
 def _digit_runs(text: str) -> list[tuple[int, int, int]]:
@@ -335,15 +342,16 @@ def _digit_runs(text: str) -> list[tuple[int, int, int]]:
 
 
 def _digit_windows(
-    length: int, runs: list[tuple[int, int, int]], min_digits: int
+    length: int, runs: list[tuple[int, int, int]], min_digits: int, margin: int
 ) -> list[tuple[int, int]]:
-    """Merged ``(start, end)`` windows around the runs of at least ``min_digits`` digits."""
+    """Merged ``(start, end)`` windows reaching ``margin`` around the runs of at least
+    ``min_digits`` digits."""
     windows: list[tuple[int, int]] = []
     for run_start, run_end, digits in runs:
         if digits < min_digits:
             continue
-        start = max(0, run_start - _WINDOW_MARGIN)
-        end = min(length, run_end + _WINDOW_MARGIN)
+        start = max(0, run_start - margin)
+        end = min(length, run_end + margin)
         if windows and start <= windows[-1][1]:
             windows[-1] = (windows[-1][0], end)
         else:
@@ -364,7 +372,7 @@ def detect(text: str) -> list[Finding]:
     view = normalise(text)
     raw: list[Finding] = []
     runs = _digit_runs(view.text)
-    windows_by_digits: dict[int, list[tuple[int, int]]] = {}
+    windows_by_shape: dict[tuple[int, int], list[tuple[int, int]]] = {}
     everything = [(0, len(view.text))]
     lowered = view.text.lower() if view.text.isascii() else None
     for detector in DETECTORS:
@@ -380,11 +388,13 @@ def detect(text: str) -> list[Finding]:
         ):
             continue
         windows = everything
-        if detector.entity in _DIGIT_TYPES and key not in _EVERYWHERE:
-            wanted = detector.min_run_digits
-            if wanted not in windows_by_digits:
-                windows_by_digits[wanted] = _digit_windows(len(view.text), runs, wanted)
-            windows = windows_by_digits[wanted]
+        if detector.max_length:
+            # One character more than a match: lookaheads and \b see the end of a window as
+            # the end of the text.
+            shape = (detector.min_run_digits, detector.max_length + 1)
+            if shape not in windows_by_shape:
+                windows_by_shape[shape] = _digit_windows(len(view.text), runs, *shape)
+            windows = windows_by_shape[shape]
             if not windows:
                 continue
         for match in (
