@@ -14,6 +14,8 @@ import argparse
 import json
 import sys
 import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,21 +50,37 @@ def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
     }
 
 
-class UpstreamHandler(QuietHandler):
-    def do_POST(self) -> None:
-        body = json.loads(self.read_body() or b"{}")
-        if not body.get("stream"):
-            self.send_json(200, _completion())
-            return
-        self.start_chunked(200, {"Content-Type": "text/event-stream"})
-        self.write_chunk(sse_event(_chunk({"role": "assistant", "content": ""})))
-        words = ANSWER.split(" ")
-        step = max(1, len(words) // STREAM_PIECES)
-        for start in range(0, len(words), step):
-            piece = " ".join(words[start : start + step]) + " "
-            self.write_chunk(sse_event(_chunk({"content": piece})))
-        self.write_chunk(sse_event(_chunk({}, finish="stop")) + sse_event(DONE))
-        self.end_chunked()
+@dataclass(frozen=True)
+class Pace:
+    """How long the upstream takes: to its first token, and per streamed piece after it. A
+    whole (non-streamed) answer takes both. Zero: it answers at once."""
+
+    first_token_s: float = 0.0
+    per_piece_s: float = 0.0
+
+
+def make_upstream_handler(pace: Pace) -> type[QuietHandler]:
+    words = ANSWER.split(" ")
+    step = max(1, len(words) // STREAM_PIECES)
+    pieces = [" ".join(words[i : i + step]) + " " for i in range(0, len(words), step)]
+
+    class UpstreamHandler(QuietHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.read_body() or b"{}")
+            if not body.get("stream"):
+                time.sleep(pace.first_token_s + pace.per_piece_s * len(pieces))
+                self.send_json(200, _completion())
+                return
+            time.sleep(pace.first_token_s)
+            self.start_chunked(200, {"Content-Type": "text/event-stream"})
+            self.write_chunk(sse_event(_chunk({"role": "assistant", "content": ""})))
+            for piece in pieces:
+                time.sleep(pace.per_piece_s)
+                self.write_chunk(sse_event(_chunk({"content": piece})))
+            self.write_chunk(sse_event(_chunk({}, finish="stop")) + sse_event(DONE))
+            self.end_chunked()
+
+    return UpstreamHandler
 
 
 def _write_proxy_config(directory: Path, upstream_url: str, key_sha256: str) -> Path:
@@ -121,9 +139,12 @@ def main() -> int:
     parser.add_argument("--upstream-url")
     parser.add_argument("--key-sha256")
     parser.add_argument("--work-dir", default=".run/bench-proxy")
+    parser.add_argument("--first-token-ms", type=float, default=0.0)
+    parser.add_argument("--per-piece-ms", type=float, default=0.0)
     args = parser.parse_args()
     if args.role == "upstream":
-        server = BackgroundServer(UpstreamHandler).start()
+        pace = Pace(args.first_token_ms / 1000, args.per_piece_ms / 1000)
+        server = BackgroundServer(make_upstream_handler(pace)).start()
     else:
         from sovgw.adapters.files import FileAuditSink  # noqa: PLC0415
         from sovgw.proxy.apps import load_proxy_config  # noqa: PLC0415

@@ -16,7 +16,15 @@ def test_benchmark_reports_direct_and_proxy_for_each_level(tmp_path: Path) -> No
     )
     report = json.loads(output.read_text())
     assert report["prompt_bytes"] == len(PROMPT.encode()) >= 2000
-    assert [level["clients"] for level in report["levels"]] == [1, 4]
+    assert [(level["upstream"]["name"], level["clients"]) for level in report["levels"]] == [
+        ("instant", 1),
+        ("instant", 4),
+        ("model-paced", 1),
+        ("model-paced", 4),
+    ]
+    for level in report["levels"][2:]:  # the paced upstream really takes its time
+        assert level["direct"]["ttfb"]["p50_ms"] >= 50
+        assert level["direct"]["latency"]["p50_ms"] >= 50 + 24 * 5
     for level in report["levels"]:
         for path in ("direct", "proxy"):
             assert level[path]["latency"]["n"] > 0 and level[path]["ttfb"]["n"] > 0
