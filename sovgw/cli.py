@@ -323,8 +323,11 @@ def _proxy(args: argparse.Namespace) -> int:
         print(f"key_sha256 (put in the proxy configuration):   {digest}")
         return 0
     from sovgw.adapters.files import FileAuditSink  # noqa: PLC0415
+    from sovgw.httpd import PreforkServer  # noqa: PLC0415
+    from sovgw.ports import AuditSink  # noqa: PLC0415
+    from sovgw.proxy.core import SovereignProxy  # noqa: PLC0415
     from sovgw.proxy.runtime import build_proxy  # noqa: PLC0415
-    from sovgw.proxy.server import serve_proxy  # noqa: PLC0415
+    from sovgw.proxy.server import make_handler, serve_proxy  # noqa: PLC0415
 
     config = load_proxy_config(Path(args.config))
     overrides = dict(item.split("=", 1) for item in args.upstream)
@@ -340,18 +343,34 @@ def _proxy(args: argparse.Namespace) -> int:
         config = config.model_copy(
             update={"apps": tuple(a for a in config.apps if a.jurisdiction == jurisdiction.id)}
         )
-        s3 = boto3.session.Session(region_name=jurisdiction.region).client("s3")
-        audit: Any = S3AuditSink(s3, jurisdiction.audit_bucket)
+        region, bucket = jurisdiction.region, jurisdiction.audit_bucket
+
+        def audit_sink() -> AuditSink:
+            s3 = boto3.session.Session(region_name=region).client("s3")
+            return S3AuditSink(s3, bucket)
     else:
-        audit = FileAuditSink(Path(args.audit_dir))
-    proxy = build_proxy(
-        config,
-        audit=audit,
-        sagemaker_endpoint_url=args.sagemaker_endpoint_url,
-        base_url_overrides=overrides,
-        api_key_for=(lambda endpoint: None) if args.no_upstream_keys else None,
-    )
-    server = serve_proxy(proxy, args.host, args.port)
+
+        def audit_sink() -> AuditSink:
+            return FileAuditSink(Path(args.audit_dir))
+
+    def build() -> SovereignProxy:
+        return build_proxy(
+            config,
+            audit=audit_sink(),
+            sagemaker_endpoint_url=args.sagemaker_endpoint_url,
+            base_url_overrides=overrides,
+            api_key_for=(lambda endpoint: None) if args.no_upstream_keys else None,
+        )
+
+    if args.workers > 1:
+        workers = PreforkServer(lambda: make_handler(build()), args.workers, args.host, args.port)
+        print(
+            f"sovgw proxy on {workers.url} for {len(config.apps)} app(s), "
+            f"{args.workers} worker processes; Ctrl-C stops it",
+            flush=True,
+        )
+        return workers.run()
+    server = serve_proxy(build(), args.host, args.port)
     print(f"sovgw proxy on {server.url} for {len(config.apps)} app(s); Ctrl-C stops it")
     return _wait_forever(server.stop)
 
@@ -375,6 +394,12 @@ def _add_proxy_command(commands: Any) -> None:
     )
     proxy.add_argument(
         "--no-upstream-keys", action="store_true", help="do not read upstream API keys"
+    )
+    proxy.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes accepting on the port (one per core on a multi-core host)",
     )
     proxy.add_argument("--new-key", action="store_true", help="print a new app key and its hash")
     proxy.set_defaults(run=_proxy)

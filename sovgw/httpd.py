@@ -1,15 +1,22 @@
-"""A threaded HTTP(S) server that runs in the background of the current process.
+"""A threaded HTTP(S) server that runs in the background of the current process, and a
+pre-forked one whose worker processes share a port.
 
-Shared by the Salesforce simulator and the local model endpoint so both start, report their
-URL and stop the same way.
+Shared by the Salesforce simulator, the local model endpoint and the proxy so they start,
+report their URL and stop the same way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import socket
 import ssl
 import sys
 import threading
+import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -112,3 +119,76 @@ class BackgroundServer:
         self.httpd.server_close()
         if self._thread:
             self._thread.join(timeout=5)
+
+
+class PreforkServer:
+    """One listening socket, ``workers`` forked processes accepting on it (the kernel spreads
+    connections): a Python process serves on one core whatever its threads, so a host with
+    several cores needs several processes. Each worker builds its own handler after the fork
+    (clients, pools and locks are never shared across it); one that dies is replaced."""
+
+    def __init__(
+        self,
+        build_handler: Callable[[], type[BaseHTTPRequestHandler]],
+        workers: int,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self._build_handler = build_handler
+        self._workers = workers
+        self._listener = socket.create_server((host, port), backlog=_Server.request_queue_size)
+        self._children: dict[int, float] = {}
+        self._stopping = False
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    def _spawn(self) -> None:
+        pid = os.fork()
+        if pid:
+            self._children[pid] = time.monotonic()
+            return
+        status = 1
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            server = _Server(("127.0.0.1", 0), self._build_handler(), bind_and_activate=False)
+            server.socket.close()
+            server.socket = self._listener
+            server.serve_forever()
+            status = 0
+        finally:
+            os._exit(status)
+
+    def run(self) -> int:
+        """Fork the workers and supervise them until SIGTERM or SIGINT; then stop them all.
+        Returns 1 when a worker dies within its first second (it cannot start: stop, do not
+        spin)."""
+        status = 0
+
+        def stop(signum: int = signal.SIGTERM, frame: object = None) -> None:
+            self._stopping = True
+            for pid in list(self._children):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        for _ in range(self._workers):
+            self._spawn()
+        while self._children:
+            try:
+                pid, _ = os.wait()
+            except ChildProcessError:
+                break
+            started = self._children.pop(pid, time.monotonic())
+            if self._stopping:
+                continue
+            if time.monotonic() - started < 1.0:
+                status = 1
+                stop()
+            else:
+                self._spawn()
+        self._listener.close()
+        return status
