@@ -155,12 +155,21 @@ def run(
     streams_per_client: int,
     clients: list[int],
     pace_ms: tuple[float, float] = (0.0, 0.0),
+    proxy_workers: int = 1,
 ) -> dict[str, Any]:
     upstream, upstream_url = _start(
         ["upstream", "--first-token-ms", str(pace_ms[0]), "--per-piece-ms", str(pace_ms[1])]
     )
     proxy, proxy_url = _start(
-        ["proxy", "--upstream-url", upstream_url, "--key-sha256", key_hash(API_KEY)]
+        [
+            "proxy",
+            "--upstream-url",
+            upstream_url,
+            "--key-sha256",
+            key_hash(API_KEY),
+            "--workers",
+            str(proxy_workers),
+        ]
     )
     try:
         direct = Target(upstream_url, {"Authorization": "Bearer upstream-bench-key"}, "bench-llm")
@@ -205,12 +214,13 @@ def run(
             levels.append(level)
     finally:
         for process in (proxy, upstream):
-            process.kill()
+            process.terminate()  # a prefork proxy stops its workers on SIGTERM
             process.wait()
     return {
         "benchmark": "proxy-overhead",
         "prompt_bytes": len(PROMPT.encode()),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "proxy_workers": proxy_workers,
         "targets_ms": TARGETS_MS,
         "levels": levels,
     }
@@ -230,6 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--streams", type=int, default=40, help="per client and phase (c=1)")
     parser.add_argument("--clients", default="1,32")
     parser.add_argument("--upstream", choices=[*PACES_MS, "all"], default="all")
+    parser.add_argument(
+        "--proxy-workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="proxy processes (sovgw proxy --workers); one per core by default",
+    )
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args(argv)
     clients = [int(c) for c in args.clients.split(",")]
@@ -240,7 +256,11 @@ def main(argv: list[str] | None = None) -> int:
             # The same total work per concurrency level: fewer requests per client when more.
             scale = max(1, concurrency // 4)
             part = run(
-                max(3, args.requests // scale), max(2, args.streams // scale), [concurrency], pace
+                max(3, args.requests // scale),
+                max(2, args.streams // scale),
+                [concurrency],
+                pace,
+                args.proxy_workers,
             )
             for level in part.pop("levels"):
                 level["upstream"] = {

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sovgw.httpd import BackgroundServer, QuietHandler
+from sovgw.proxy.core import SovereignProxy
 from sovgw.sse import DONE, sse_event
 
 ANSWER = (
@@ -139,6 +140,7 @@ def main() -> int:
     parser.add_argument("--upstream-url")
     parser.add_argument("--key-sha256")
     parser.add_argument("--work-dir", default=".run/bench-proxy")
+    parser.add_argument("--workers", type=int, default=1, help="proxy worker processes")
     parser.add_argument("--first-token-ms", type=float, default=0.0)
     parser.add_argument("--per-piece-ms", type=float, default=0.0)
     args = parser.parse_args()
@@ -147,19 +149,27 @@ def main() -> int:
         server = BackgroundServer(make_upstream_handler(pace)).start()
     else:
         from sovgw.adapters.files import FileAuditSink  # noqa: PLC0415
+        from sovgw.httpd import PreforkServer  # noqa: PLC0415
         from sovgw.proxy.apps import load_proxy_config  # noqa: PLC0415
         from sovgw.proxy.runtime import build_proxy  # noqa: PLC0415
-        from sovgw.proxy.server import serve_proxy  # noqa: PLC0415
+        from sovgw.proxy.server import make_handler, serve_proxy  # noqa: PLC0415
 
         work = Path(args.work_dir)
         config = load_proxy_config(_write_proxy_config(work, args.upstream_url, args.key_sha256))
-        proxy = build_proxy(
-            config,
-            audit=FileAuditSink(work / "audit"),
-            base_url_overrides={"bench-llm": f"{args.upstream_url}/v1"},
-            api_key_for=lambda endpoint: "upstream-bench-key",
-        )
-        server = serve_proxy(proxy)
+
+        def build() -> SovereignProxy:
+            return build_proxy(
+                config,
+                audit=FileAuditSink(work / "audit"),
+                base_url_overrides={"bench-llm": f"{args.upstream_url}/v1"},
+                api_key_for=lambda endpoint: "upstream-bench-key",
+            )
+
+        if args.workers > 1:
+            workers = PreforkServer(lambda: make_handler(build()), args.workers)
+            print(workers.url, flush=True)
+            return workers.run()
+        server = serve_proxy(build())
     print(server.url, flush=True)
     threading.Event().wait()
     return 0
