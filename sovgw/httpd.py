@@ -16,6 +16,7 @@ import ssl
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -145,20 +146,28 @@ class PreforkServer:
         return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
 
     def _spawn(self) -> None:
+        stops = {signal.SIGTERM, signal.SIGINT}
+        # Blocked across the fork: the child must never run the parent's stop handler.
+        signal.pthread_sigmask(signal.SIG_BLOCK, stops)
         pid = os.fork()
         if pid:
             self._children[pid] = time.monotonic()
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
             return
         status = 1
         try:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
             server = _Server(("127.0.0.1", 0), self._build_handler(), bind_and_activate=False)
             server.socket.close()
             server.socket = self._listener
             server.serve_forever()
             status = 0
+        except BaseException:
+            traceback.print_exc()  # the worker's reason, for the operator (os._exit skips it)
         finally:
+            sys.stderr.flush()
             os._exit(status)
 
     def run(self) -> int:

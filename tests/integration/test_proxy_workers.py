@@ -78,3 +78,25 @@ def test_workers_share_the_port_are_replaced_and_stop_together(tmp_path: Path) -
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_workers_that_cannot_start_stop_the_server_instead_of_looping() -> None:
+    script = (
+        "import sys\n"
+        "from sovgw.httpd import PreforkServer\n"
+        "def broken():\n"
+        "    raise RuntimeError('no configuration')\n"
+        "sys.exit(PreforkServer(broken, 2).run())\n"
+    )
+    started = time.monotonic()
+    finished = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    assert finished.returncode == 1
+    assert "no configuration" in finished.stderr
+    assert time.monotonic() - started < 10
