@@ -24,6 +24,13 @@ from typing import Any
 MAX_BODY_BYTES = 1_048_576
 
 
+def free_port() -> int:
+    """A loopback port free right now, for a server started in another process."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 class QuietHandler(BaseHTTPRequestHandler):
     """Request handler with JSON helpers and no access log on stderr (bodies may be personal)."""
 

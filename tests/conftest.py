@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,17 @@ ROOT = Path(__file__).resolve().parent.parent
 ORG_A = "00D5E0000000001UAA"
 ORG_B = "00D5F0000000002UAA"
 SECRET = "s3cr3t-for-tests-only-" + "x" * 10
+
+
+def wait_until(condition: Callable[[], Any], what: str = "condition", timeout: float = 30.0) -> Any:
+    """Poll ``condition`` until it returns something truthy, and return that."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"{what}: not met in {timeout} s")
 
 
 def load_event(relative: str) -> dict[str, Any]:

@@ -4,13 +4,14 @@ on loopback, an ephemeral port, no persistence, started and stopped by PID."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+
+from sovgw.httpd import free_port
 
 
 class ValkeyError(RuntimeError):
@@ -41,19 +42,13 @@ class LocalValkey:
                 self.process.wait()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def start_valkey(state_dir: Path, timeout: float = 10.0) -> LocalValkey:
     """Start redis-server on 127.0.0.1 (no disk persistence) and wait until it answers."""
     binary = shutil.which("redis-server") or shutil.which("valkey-server")
     if binary is None:
         raise ValkeyError("redis-server not found: run `make redis-server` (Debian package)")
     state_dir.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     log = (state_dir / "valkey.log").open("ab")
     process = subprocess.Popen(
         [

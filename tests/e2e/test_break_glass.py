@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from functions.break_glass.handler import service_for
 from sovgw.domain.breakglass import BreakGlassError, BreakGlassRequest, GrantStatus
 from sovgw.local.stack import LocalSovereignStack
 from sovgw.sfsim.state import Fault
+from tests.conftest import wait_until
 
 ORG = "00D5E0000000001UAA"
 ANNA, JONAS, INTEGRATION = "0055E000000000CQAQ", "0055E000000000DQAQ", "0055E000000000BQAQ"
@@ -67,16 +67,6 @@ def _approval(request_id: str, approver: str, decision: str = "Approved") -> dic
     )
 
 
-def _wait(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
-
-
 def _status(stack: LocalSovereignStack, request_id: str) -> str | None:
     record = service_for(stack.deployments["eu-de"].deps).store.get(ORG, request_id)
     return record["status"] if record else None
@@ -107,9 +97,9 @@ def test_lifecycle_from_salesforce_events_to_guaranteed_expiry(
     request = _request_envelope("Case:read, subscription:sovgw-eu-de-case-changes")
     request_id = request["detail"]["id"]
     stack.put_envelope(request)
-    _wait(lambda: _status(stack, request_id) == GrantStatus.REQUESTED)
+    wait_until(lambda: _status(stack, request_id) == GrantStatus.REQUESTED)
     stack.put_envelope(_approval(request_id, JONAS))
-    _wait(lambda: _status(stack, request_id) == GrantStatus.GRANTED)
+    wait_until(lambda: _status(stack, request_id) == GrantStatus.GRANTED)
 
     (assignment,) = _assignments(stack)
     assert assignment["ExpirationDate"], "Salesforce itself knows when it ends"
@@ -126,7 +116,7 @@ def test_lifecycle_from_salesforce_events_to_guaranteed_expiry(
 
     stack.advance_clock(10 * 60 + 1)  # Scheduler never fires locally: the sweeper must
     expired_at = stack.now_ms()
-    _wait(lambda: _status(stack, request_id) == GrantStatus.EXPIRED)
+    wait_until(lambda: _status(stack, request_id) == GrantStatus.EXPIRED)
     assert stack.now_ms() - expired_at < 60_000, "no grant alive 60 s after its expiry"
     assert _assignments(stack) == []
     rule = events.describe_rule(Name="sovgw-eu-de-case-changes", EventBusName="sovgw-eu-de")
@@ -176,10 +166,10 @@ def test_no_grant_without_an_approval_by_someone_else_with_the_role(
     request = _request_envelope()
     request_id = request["detail"]["id"]
     stack.put_envelope(request)
-    _wait(lambda: _status(stack, request_id) == GrantStatus.REQUESTED)
+    wait_until(lambda: _status(stack, request_id) == GrantStatus.REQUESTED)
     approval = _approval(request_id, approver)
     stack.put_envelope(approval)
-    dead = _wait(lambda: _dead_letter_reasons(stack).get(approval["detail"]["id"]))
+    dead = wait_until(lambda: _dead_letter_reasons(stack).get(approval["detail"]["id"]))
     assert reason in dead
     assert _status(stack, request_id) == GrantStatus.REQUESTED
     assert _assignments(stack) == []
@@ -190,11 +180,11 @@ def test_duplicated_and_replayed_events_create_one_grant(stack: LocalSovereignSt
     request_id = request["detail"]["id"]
     for _ in range(3):
         stack.put_envelope(request)
-    _wait(lambda: _status(stack, request_id) == GrantStatus.REQUESTED)
+    wait_until(lambda: _status(stack, request_id) == GrantStatus.REQUESTED)
     approval = _approval(request_id, JONAS)
     for _ in range(3):
         stack.put_envelope(approval)
-    _wait(lambda: _status(stack, request_id) == GrantStatus.GRANTED)
+    wait_until(lambda: _status(stack, request_id) == GrantStatus.GRANTED)
     time.sleep(2)
     assert len(_assignments(stack)) == 1
     service_for(stack.deployments["eu-de"].deps).revoke(ORG, request_id, by=JONAS)
@@ -218,7 +208,7 @@ def test_bad_requests_get_a_clear_error_and_nothing_is_stored(
     request = _request_envelope()
     request["detail"]["payload"].update(change)
     stack.put_envelope(request)
-    reason = _wait(lambda: _dead_letter_reasons(stack).get(request["detail"]["id"]))
+    reason = wait_until(lambda: _dead_letter_reasons(stack).get(request["detail"]["id"]))
     assert message in reason
     assert _status(stack, request["detail"]["id"]) is None
 
@@ -259,7 +249,7 @@ def test_an_expired_grant_cannot_be_extended_and_revoking_early_works(
         service.approve(ORG, revoked, JONAS)
     expiring = _granted(stack, minutes=1)
     stack.advance_clock(61)
-    _wait(lambda: _status(stack, expiring) == GrantStatus.EXPIRED)
+    wait_until(lambda: _status(stack, expiring) == GrantStatus.EXPIRED)
     with pytest.raises(BreakGlassError, match="needs a new request"):
         service.approve(ORG, expiring, JONAS)
 
@@ -273,7 +263,7 @@ def test_expiry_that_fails_once_is_finished_within_60_seconds(stack: LocalSovere
     )
     stack.advance_clock(61)
     due_at = stack.now_ms()
-    _wait(lambda: _status(stack, request_id) == GrantStatus.EXPIRED, timeout=60)
+    wait_until(lambda: _status(stack, request_id) == GrantStatus.EXPIRED, timeout=60)
     assert stack.now_ms() - due_at < 60_000
     assert _assignments(stack) == []
     assert not any(f.remaining for f in org.faults), "the failures really happened"
@@ -341,13 +331,13 @@ def test_requests_expire_unapproved_and_rejections_need_the_role(
     request = _request_envelope()
     request_id = request["detail"]["id"]
     stack.put_envelope(request)
-    _wait(lambda: _status(stack, request_id) == GrantStatus.REQUESTED)
+    wait_until(lambda: _status(stack, request_id) == GrantStatus.REQUESTED)
     stranger = _approval(request_id, INTEGRATION, decision="Rejected")
     stack.put_envelope(stranger)
-    assert "may not reject" in _wait(
+    assert "may not reject" in wait_until(
         lambda: _dead_letter_reasons(stack).get(stranger["detail"]["id"])
     )
     stack.put_envelope(_approval(request_id, JONAS, decision="Rejected"))
-    _wait(lambda: _status(stack, request_id) == GrantStatus.DENIED)
+    wait_until(lambda: _status(stack, request_id) == GrantStatus.DENIED)
     with pytest.raises(BreakGlassError, match="needs a new request"):
         service.approve(ORG, request_id, JONAS)

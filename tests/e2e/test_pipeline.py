@@ -17,7 +17,7 @@ from sovgw.domain.audit import Stage, audit_record_id
 from sovgw.local.localstack import health
 from sovgw.local.stack import LocalSovereignStack
 from sovgw.sfsim.state import Fault
-from tests.conftest import load_event
+from tests.conftest import load_event, wait_until
 
 DE_ORG = "00D5E0000000001UAA"
 DISPUTE_CASE = "5005E000000001dQAA"
@@ -37,16 +37,6 @@ def _results(stack: LocalSovereignStack, org_id: str, event_uuid: str) -> list[d
         "62.0",
     )
     return list(query["records"])
-
-
-def _wait(condition: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
 
 
 def _audit(
@@ -81,7 +71,7 @@ def test_ai_request_flows_end_to_end_and_stays_in_region(stack: LocalSovereignSt
             "Requested_By__c": REQUESTER,
         },
     )
-    (result,) = _wait(lambda: _results(stack, DE_ORG, uuid))
+    (result,) = wait_until(lambda: _results(stack, DE_ORG, uuid))
     assert result["Status__c"] == "Completed"
     assert result["Model_Region__c"] == "eu-central-1"
     assert result["Data_Level__c"] == "PRIVILEGED"
@@ -122,7 +112,7 @@ def test_jurisdiction_without_sovereign_endpoint_denies_personal_data(
             "Requested_By__c": "0055H000000000CQAQ",
         },
     )
-    (result,) = _wait(lambda: _results(stack, "00D5H0000000004UAA", uuid))
+    (result,) = wait_until(lambda: _results(stack, "00D5H0000000004UAA", uuid))
     assert result["Status__c"] == "Denied" and result["Model_Region__c"] is None
     routing = json.loads(
         _audit(stack, "eu-nl", "00D5H0000000004UAA", uuid, Stage.ROUTING)["Body"].read()
@@ -140,7 +130,7 @@ def test_duplicate_deliveries_have_one_side_effect(stack: LocalSovereignStack) -
     for _ in range(3):
         stack.put_envelope(envelope)
     uuid = envelope["detail"]["id"]
-    _wait(lambda: _results(stack, DE_ORG, uuid))
+    wait_until(lambda: _results(stack, DE_ORG, uuid))
     time.sleep(3)
     assert len(_results(stack, DE_ORG, uuid)) == 1
     s3 = stack.session("eu-central-1").client("s3")
@@ -165,7 +155,7 @@ def test_bad_or_unknown_events_land_in_the_dlq_with_the_reason(
     stack: LocalSovereignStack, relative: str, function: str, reason: str
 ) -> None:
     event_id = stack.put_envelope(load_event(relative))
-    reasons = _wait(lambda: _dlq_reasons(stack, "eu-de", function).get(event_id))
+    reasons = wait_until(lambda: _dlq_reasons(stack, "eu-de", function).get(event_id))
     assert reason in reasons
     s3 = stack.session("eu-central-1").client("s3")
     rejection_id = audit_record_id(f"{event_id}/{function}", Stage.REJECTION)
@@ -190,7 +180,7 @@ def test_transient_failures_are_retried_and_permanent_ones_dead_lettered(
         org, Fault("PATCH", "/sobjects/AI_Result__c", 503, "SERVER_UNAVAILABLE", "busy", 2)
     )
     healed = stack.publish_platform_event(DE_ORG, "AI_Request__e", fields)
-    (result,) = _wait(lambda: _results(stack, DE_ORG, healed), timeout=60)
+    (result,) = wait_until(lambda: _results(stack, DE_ORG, healed), timeout=60)
     assert result["Status__c"] == "Completed"
 
     stack.salesforce.sim.inject_fault(
@@ -204,7 +194,7 @@ def test_transient_failures_are_retried_and_permanent_ones_dead_lettered(
                 return str(message["reason"])
         return None
 
-    reason = _wait(parked, timeout=60)
+    reason = wait_until(parked, timeout=60)
     assert "gave up after 4 attempts" in reason and "SERVER_UNAVAILABLE" in reason
     org.faults.clear()
 
@@ -226,7 +216,7 @@ def test_no_healthy_endpoint_fails_closed_and_keeps_the_event(stack: LocalSovere
                 "Requested_By__c": "0055F000000000CQAQ",
             },
         )
-        parked = _wait(
+        parked = wait_until(
             lambda: [
                 m
                 for m in stack.deployments["eu-fr"].dead_letters("route")

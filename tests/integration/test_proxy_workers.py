@@ -12,8 +12,8 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import ROOT
-from tests.integration.test_proxy_lambda_entry import _free_port
+from sovgw.httpd import free_port
+from tests.conftest import ROOT, wait_until
 
 DEMO_KEY = "Bearer sk-sovgw-demo-contoso-legal"
 
@@ -21,13 +21,6 @@ DEMO_KEY = "Bearer sk-sovgw-demo-contoso-legal"
 def _children(pid: int) -> set[int]:
     text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
     return {int(child) for child in text.split()}
-
-
-def _wait_for(condition: object, what: str, timeout_s: float = 20) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
 
 
 def _serves(url: str) -> bool:
@@ -38,7 +31,7 @@ def _serves(url: str) -> bool:
 
 
 def test_workers_share_the_port_are_replaced_and_stop_together(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [
@@ -54,7 +47,7 @@ def test_workers_share_the_port_are_replaced_and_stop_together(tmp_path: Path) -
     try:
         assert process.stdout is not None
         assert "2 worker processes" in process.stdout.readline()
-        _wait_for(lambda: _serves(url) and len(_children(process.pid)) == 2, "2 workers serve")
+        wait_until(lambda: _serves(url) and len(_children(process.pid)) == 2, "2 workers serve")
         first = _children(process.pid)
         for _ in range(10):
             models = requests.get(
@@ -64,7 +57,7 @@ def test_workers_share_the_port_are_replaced_and_stop_together(tmp_path: Path) -
         time.sleep(1.1)  # past the start-up grace: a later death is replaced, not fatal
         victim = min(first)
         os.kill(victim, signal.SIGKILL)
-        _wait_for(
+        wait_until(
             lambda: len(_children(process.pid)) == 2 and victim not in _children(process.pid),
             "the dead worker is replaced",
         )
@@ -72,8 +65,9 @@ def test_workers_share_the_port_are_replaced_and_stop_together(tmp_path: Path) -
         workers = _children(process.pid)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
-        for pid in workers:
-            _wait_for(lambda pid=pid: not Path(f"/proc/{pid}").exists(), f"worker {pid} stops")
+        wait_until(
+            lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), "the workers stop"
+        )
     finally:
         if process.poll() is None:
             process.kill()
