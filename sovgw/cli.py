@@ -323,11 +323,10 @@ def _proxy(args: argparse.Namespace) -> int:
         print(f"key_sha256 (put in the proxy configuration):   {digest}")
         return 0
     from sovgw.adapters.files import FileAuditSink  # noqa: PLC0415
-    from sovgw.httpd import PreforkServer  # noqa: PLC0415
     from sovgw.ports import AuditSink  # noqa: PLC0415
     from sovgw.proxy.core import SovereignProxy  # noqa: PLC0415
     from sovgw.proxy.runtime import build_proxy  # noqa: PLC0415
-    from sovgw.proxy.server import make_handler, serve_proxy  # noqa: PLC0415
+    from sovgw.proxy.server import run_proxy_server  # noqa: PLC0415
 
     config = load_proxy_config(Path(args.config))
     overrides = dict(item.split("=", 1) for item in args.upstream)
@@ -362,17 +361,15 @@ def _proxy(args: argparse.Namespace) -> int:
             api_key_for=(lambda endpoint: None) if args.no_upstream_keys else None,
         )
 
-    if args.workers > 1:
-        workers = PreforkServer(lambda: make_handler(build()), args.workers, args.host, args.port)
+    processes = f", {args.workers} worker processes" if args.workers > 1 else ""
+
+    def announce(url: str) -> None:
         print(
-            f"sovgw proxy on {workers.url} for {len(config.apps)} app(s), "
-            f"{args.workers} worker processes; Ctrl-C stops it",
+            f"sovgw proxy on {url} for {len(config.apps)} app(s){processes}; Ctrl-C stops it",
             flush=True,
         )
-        return workers.run()
-    server = serve_proxy(build(), args.host, args.port)
-    print(f"sovgw proxy on {server.url} for {len(config.apps)} app(s); Ctrl-C stops it")
-    return _wait_forever(server.stop)
+
+    return run_proxy_server(build, args.host, args.port, args.workers, announce)
 
 
 def _add_proxy_command(commands: Any) -> None:

@@ -76,7 +76,8 @@ def make_upstream_handler(pace: Pace) -> type[QuietHandler]:
             self.start_chunked(200, {"Content-Type": "text/event-stream"})
             self.write_chunk(sse_event(_chunk({"role": "assistant", "content": ""})))
             for piece in pieces:
-                time.sleep(pace.per_piece_s)
+                if pace.per_piece_s:
+                    time.sleep(pace.per_piece_s)
                 self.write_chunk(sse_event(_chunk({"content": piece})))
             self.write_chunk(sse_event(_chunk({}, finish="stop")) + sse_event(DONE))
             self.end_chunked()
@@ -144,15 +145,11 @@ def main() -> int:
     parser.add_argument("--first-token-ms", type=float, default=0.0)
     parser.add_argument("--per-piece-ms", type=float, default=0.0)
     args = parser.parse_args()
-    if args.role == "upstream":
-        pace = Pace(args.first_token_ms / 1000, args.per_piece_ms / 1000)
-        server = BackgroundServer(make_upstream_handler(pace)).start()
-    else:
+    if args.role == "proxy":
         from sovgw.adapters.files import FileAuditSink  # noqa: PLC0415
-        from sovgw.httpd import PreforkServer  # noqa: PLC0415
         from sovgw.proxy.apps import load_proxy_config  # noqa: PLC0415
         from sovgw.proxy.runtime import build_proxy  # noqa: PLC0415
-        from sovgw.proxy.server import make_handler, serve_proxy  # noqa: PLC0415
+        from sovgw.proxy.server import run_proxy_server  # noqa: PLC0415
 
         work = Path(args.work_dir)
         config = load_proxy_config(_write_proxy_config(work, args.upstream_url, args.key_sha256))
@@ -165,11 +162,11 @@ def main() -> int:
                 api_key_for=lambda endpoint: "upstream-bench-key",
             )
 
-        if args.workers > 1:
-            workers = PreforkServer(lambda: make_handler(build()), args.workers)
-            print(workers.url, flush=True)
-            return workers.run()
-        server = serve_proxy(build())
+        return run_proxy_server(
+            build, "127.0.0.1", 0, args.workers, lambda url: print(url, flush=True)
+        )
+    pace = Pace(args.first_token_ms / 1000, args.per_piece_ms / 1000)
+    server = BackgroundServer(make_upstream_handler(pace)).start()
     print(server.url, flush=True)
     threading.Event().wait()
     return 0

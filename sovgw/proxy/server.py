@@ -4,10 +4,11 @@ response streaming."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from sovgw.httpd import BackgroundServer, QuietHandler
+from sovgw.httpd import BackgroundServer, PreforkServer, QuietHandler
 from sovgw.logs import make_logger
 from sovgw.proxy.core import ProxyError, SovereignProxy
 from sovgw.sse import DONE, sse_event
@@ -97,3 +98,25 @@ def _route_headers(summary: Mapping[str, Any]) -> dict[str, str]:
 def serve_proxy(proxy: SovereignProxy, host: str = "127.0.0.1", port: int = 0) -> BackgroundServer:
     """Start the proxy on ``host:port`` in the background; the caller stops it."""
     return BackgroundServer(make_handler(proxy), host, port).start()
+
+
+def run_proxy_server(
+    build: Callable[[], SovereignProxy],
+    host: str,
+    port: int,
+    workers: int,
+    announce: Callable[[str], None],
+) -> int:
+    """Serve until stopped, in this process or in ``workers`` pre-forked ones (each builds
+    its own proxy after the fork); ``announce`` gets the URL once the port listens."""
+    if workers > 1:
+        prefork = PreforkServer(lambda: make_handler(build()), workers, host, port)
+        announce(prefork.url)
+        return prefork.run()
+    server = serve_proxy(build(), host, port)
+    announce(server.url)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.stop()
+    return 0
