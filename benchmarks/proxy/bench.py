@@ -250,8 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     clients = [int(c) for c in args.clients.split(",")]
     paces = PACES_MS if args.upstream == "all" else {args.upstream: PACES_MS[args.upstream]}
-    result: dict[str, Any] = {}
+    levels: list[dict[str, Any]] = []
     for name, pace in paces.items():
+        upstream = {"name": name, "first_token_ms": pace[0], "per_piece_ms": pace[1]}
         for concurrency in clients:
             # The same total work per concurrency level: fewer requests per client when more.
             scale = max(1, concurrency // 4)
@@ -262,15 +263,8 @@ def main(argv: list[str] | None = None) -> int:
                 pace,
                 args.proxy_workers,
             )
-            for level in part.pop("levels"):
-                level["upstream"] = {
-                    "name": name,
-                    "first_token_ms": pace[0],
-                    "per_piece_ms": pace[1],
-                }
-                result.setdefault("levels", []).append(level)
-            result = part | result
-    text = json.dumps(result, indent=2)
+            levels += [level | {"upstream": upstream} for level in part["levels"]]
+    text = json.dumps(part | {"levels": levels}, indent=2)
     print(text)
     if args.out:
         Path(args.out).write_text(text + "\n")
