@@ -8,9 +8,30 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sovgw.contracts import ContractError, validate_event, write_json_schemas
+
+if TYPE_CHECKING:
+    from sovgw.config import GatewayConfig, Jurisdiction, OrgBinding
+
+
+class CommandError(Exception):
+    """A command cannot run as asked: ``main`` prints ``error: <message>`` and exits 2."""
+
+
+def _jurisdiction(config: GatewayConfig, jurisdiction_id: str) -> Jurisdiction:
+    jurisdiction = config.jurisdiction(jurisdiction_id)
+    if jurisdiction is None:
+        raise CommandError(f"unknown jurisdiction {jurisdiction_id!r}")
+    return jurisdiction
+
+
+def _org(config: GatewayConfig, org_id: str) -> OrgBinding:
+    binding = config.org(org_id)
+    if binding is None:
+        raise CommandError(f"org {org_id} is not bound to any jurisdiction")
+    return binding
 
 
 def _events_validate(args: argparse.Namespace) -> int:
@@ -110,10 +131,7 @@ def _model_package(args: argparse.Namespace) -> int:
     )
     from sovgw.config import load_config  # noqa: PLC0415
 
-    jurisdiction = load_config(Path(args.config)).jurisdiction(args.jurisdiction)
-    if jurisdiction is None:
-        print(f"error: unknown jurisdiction {args.jurisdiction!r}", file=sys.stderr)
-        return 2
+    jurisdiction = _jurisdiction(load_config(Path(args.config)), args.jurisdiction)
     source = Path(args.source)
     name = args.name or source.resolve().name
     archive = Path(args.out) / f"{name}.tar.gz"
@@ -190,10 +208,7 @@ def _audit(args: argparse.Namespace) -> int:
     from sovgw.domain.art30 import render  # noqa: PLC0415
 
     config = load_config(Path(args.config))
-    jurisdiction = config.jurisdiction(args.jurisdiction)
-    if jurisdiction is None:
-        print(f"error: unknown jurisdiction {args.jurisdiction!r}", file=sys.stderr)
-        return 2
+    jurisdiction = _jurisdiction(config, args.jurisdiction)
     store = audit_tools.open_store(jurisdiction)
     streams = (
         [f"{jurisdiction.id}/{args.org}"]
@@ -335,10 +350,7 @@ def _proxy(args: argparse.Namespace) -> int:
 
         from sovgw.adapters.aws import S3AuditSink  # noqa: PLC0415
 
-        jurisdiction = config.gateway_config.jurisdiction(args.jurisdiction)
-        if jurisdiction is None:
-            print(f"error: unknown jurisdiction {args.jurisdiction}", file=sys.stderr)
-            return 2
+        jurisdiction = _jurisdiction(config.gateway_config, args.jurisdiction)
         config = config.model_copy(
             update={"apps": tuple(a for a in config.apps if a.jurisdiction == jurisdiction.id)}
         )
@@ -412,10 +424,7 @@ def _health(args: argparse.Namespace) -> int:
     if not url:
         print("error: --store-url or SOVGW_BUDGET_STORE_URL is required", file=sys.stderr)
         return 2
-    binding = load_config(Path(args.config)).org(args.org)
-    if binding is None:
-        print(f"error: org {args.org} is not bound to any jurisdiction", file=sys.stderr)
-        return 2
+    binding = _org(load_config(Path(args.config)), args.org)
     store = ValkeyBudgetStore(redis.Redis.from_url(url, decode_responses=True))
     try:
         health = store.health(binding.org_id)
@@ -469,10 +478,7 @@ def _break_glass(args: argparse.Namespace) -> int:
     from sovgw.domain.errors import GatewayError  # noqa: PLC0415
 
     config = load_config(Path(args.config))
-    org = config.org(args.org)
-    if org is None:
-        print(f"error: org {args.org} is not bound to any jurisdiction", file=sys.stderr)
-        return 2
+    org = _org(config, args.org)
     deps = _operator_dependencies(config, org.jurisdiction)
     service = service_for(deps)
     try:
@@ -682,7 +688,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    code: int = args.run(args)
+    try:
+        code: int = args.run(args)
+    except CommandError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return code
 
 
