@@ -274,14 +274,13 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    import yaml  # noqa: PLC0415
-
     from sovgw.domain.levels import DataLevel  # noqa: PLC0415
+    from sovgw.policy import read_yaml  # noqa: PLC0415
     from sovgw.scan import ScanStats, scan_stream  # noqa: PLC0415
 
     metadata: dict[str, dict[str, DataLevel]] = {}
     if args.metadata:
-        raw = yaml.safe_load(Path(args.metadata).read_text(encoding="utf-8")) or {}
+        raw = read_yaml(Path(args.metadata)) or {}
         metadata = {
             obj: {f: DataLevel.parse(level) for f, level in fields.items()}
             for obj, fields in raw.items()
