@@ -1,5 +1,10 @@
 """Pulumi program: one stack per jurisdiction (``pulumi up -s <jurisdiction>``); see
-``infra/README.md`` for the walkthrough and what each output is for."""
+``infra/README.md`` for the walkthrough and what each output is for.
+
+Pulumi's language host runs this with ``infra/`` (the project's ``main``) as the working
+directory, so every path in the stack configuration is resolved against the project (the
+directory of ``Pulumi.yaml``), never the working directory.
+"""
 
 import sys
 from pathlib import Path
@@ -11,17 +16,34 @@ import pulumi
 from infra.stack import ModelSettings, StackConfig, build_stack
 from sovgw.config import load_config
 
+PROJECT = Path(__file__).resolve().parent.parent  # the directory of Pulumi.yaml
+
+
+def project_path(value: str, setting: str) -> Path:
+    """``value`` relative to the project; a clear error names the setting when it is missing."""
+    path = Path(value) if Path(value).is_absolute() else PROJECT / value
+    if not path.exists():
+        raise FileNotFoundError(
+            f"sovgw:{setting} is {value!r}, resolved against the project as {path}: not found"
+            + (" (run `make package` first)" if setting == "codePath" else "")
+        )
+    return path
+
+
 settings = pulumi.Config("sovgw")
-gateway = load_config(Path(settings.get("gatewayConfig") or "config/gateway.yaml"))
+gateway = load_config(
+    project_path(settings.get("gatewayConfig") or "config/gateway.yaml", "gatewayConfig")
+)
 jurisdiction = gateway.jurisdiction(settings.require("jurisdiction"))
 if jurisdiction is None:
     raise ValueError(f"unknown jurisdiction {settings.require('jurisdiction')!r}")
+code_path = settings.get("codePath")
 outputs = build_stack(
     StackConfig(
         jurisdiction=jurisdiction,
         account_id=settings.require("accountId"),
         gateway=gateway,
-        code_path=settings.get("codePath"),
+        code_path=str(project_path(code_path, "codePath")) if code_path else None,
         model=ModelSettings(**model) if (model := settings.get_object("model")) else None,
         proxy_adapter_layer_arn=settings.get("proxyAdapterLayerArn"),
         salesforce_endpoint_services=tuple(settings.get_object("salesforcePrivateConnect") or ()),

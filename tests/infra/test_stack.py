@@ -4,10 +4,14 @@ offline, every resource is recorded, and the sovereignty invariants are checked 
 from __future__ import annotations
 
 import json
+import re
+import runpy
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
+import yaml
 
 from sovgw.config import load_config
 from sovgw.wiring import ROUTES
@@ -227,38 +231,92 @@ def test_model_weights_from_another_bucket_are_refused() -> None:
         _run_with_model(_model_settings("s3://models-in-virginia/llm/model.tar.gz"))
 
 
-def test_the_program_entry_point_runs_with_stack_config() -> None:
-    import runpy  # noqa: PLC0415
+STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml"))
+_CONFIG_SET = re.compile(r"^pulumi config set (--path )?'?(sovgw:[^' ]+)'? +(\S+)", re.MULTILINE)
 
-    mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project="sovgw", stack="eu-fr", preview=False)
-    pulumi.runtime.set_all_config(
-        {
-            "sovgw:jurisdiction": "eu-fr",
-            "sovgw:accountId": ACCOUNT,
-            "sovgw:gatewayConfig": str(ROOT / "config" / "gateway.yaml"),
-            "sovgw:codePath": CODE,
-            "sovgw:model": json.dumps(
-                {
-                    "preset": "llama-3.1-8b",
-                    "instance_type": "ml.g6e.2xlarge",
-                    "model_data_url": "s3://sovgw-models-eu-fr/models/llm/x/model.tar.gz",
-                }
-            ),
-        }
+
+def readme_settings(jurisdiction_id: str) -> dict[str, str]:
+    """The ``pulumi config set`` lines of infra/README.md's walkthrough (written for eu-de),
+    for another jurisdiction: its region and bucket names in place of eu-de's."""
+    jurisdiction = GATEWAY.jurisdiction(jurisdiction_id)
+    assert jurisdiction is not None
+    text = (ROOT / "infra" / "README.md").read_text(encoding="utf-8")
+    text = text.replace("eu-central-1", jurisdiction.region).replace(
+        "-eu-de", f"-{jurisdiction_id}"
     )
+    flat: dict[str, str] = {}
+    nested: dict[str, Any] = {}
+    for path, key, value in _CONFIG_SET.findall(text):
+        if not path:
+            flat[key] = value
+            continue
+        name, _, rest = key.partition(".")
+        if rest:
+            nested.setdefault(name, {})[rest] = value
+        else:  # name[0]: a list
+            nested.setdefault(name.split("[")[0], []).append(value)
+    return {**flat, **{key: json.dumps(value) for key, value in nested.items()}}
+
+
+def run_as_language_host(
+    stack_file: Path, settings: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> RecordingMocks:
+    """What ``pulumi up`` does with ``main: infra/``: the working directory is ``infra/``, the
+    program is ``.`` (run as ``__main__``), configuration from the stack file plus ``settings``."""
+    stack = stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    config = yaml.safe_load(stack_file.read_text(encoding="utf-8"))["config"]
+    main = yaml.safe_load((ROOT / "Pulumi.yaml").read_text(encoding="utf-8"))["main"]
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="sovgw", stack=stack, preview=False)
+    pulumi.runtime.set_all_config({**{k: str(v) for k, v in config.items()}, **settings})
+    monkeypatch.chdir(ROOT / main)
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def program() -> None:
-        runpy.run_path(str(ROOT / "infra" / "__main__.py"), run_name="__main__")
+        runpy.run_path(".", run_name="__main__")
 
-    program()
-    pulumi.runtime.set_all_config({})
+    try:
+        program()
+    finally:
+        pulumi.runtime.set_all_config({})
+    return mocks
+
+
+@pytest.mark.parametrize("stack_file", STACK_FILES, ids=lambda p: p.name)
+def test_the_program_runs_from_infra_as_pulumi_runs_it(
+    stack_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    jurisdiction = GATEWAY.jurisdiction(stack)
+    assert jurisdiction is not None
+    settings = readme_settings(stack)
+    assert settings["sovgw:codePath"] == "build/lambda", "the README's package path"
+    # `make package` output is not built by the tests: a directory that exists only relative to
+    # the project (not to infra/) stands in for it, so a working-directory lookup would fail.
+    settings["sovgw:codePath"] = "functions"
+    assert not (ROOT / "infra" / "functions").exists()
+    mocks = run_as_language_host(stack_file, settings, monkeypatch)
     (provider,) = [i for t, _, i in mocks.resources if t == "pulumi:providers:aws"]
-    assert provider["region"] == "eu-west-3"
-    assert [e["name"] for e in mocks.of_type("sagemaker/endpoint:Endpoint")] == ["sovgw-eu-fr-llm"]
-    assert len(mocks.of_type("lambda/function:Function")) == 7, "5 functions, rotation, proxy"
+    assert provider["region"] == jurisdiction.region
+    assert json.loads(provider["allowedAccountIds"]) == [settings["sovgw:accountId"]]
+    endpoints = [e["name"] for e in mocks.of_type("sagemaker/endpoint:Endpoint")]
+    assert endpoints and all(name.startswith(f"sovgw-{stack}-llm") for name in endpoints)
+    functions = mocks.of_type("lambda/function:Function")
+    assert len(functions) == 7, "5 functions, rotation, proxy"
+    assert {str(f["code"].path) for f in functions} == {str(ROOT / "functions")}
     assert mocks.of_type("cloudwatch/eventRule:EventRule")
+
+
+def test_a_missing_code_package_is_named_with_its_resolved_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = {**readme_settings("eu-de"), "sovgw:codePath": "build/no-such-package"}
+    errors: list[str] = []
+    monkeypatch.setattr(pulumi.log, "error", lambda message, *a, **k: errors.append(message))
+    with pytest.raises(
+        FileNotFoundError, match=r"sovgw:codePath .*build/no-such-package.*make package"
+    ):
+        run_as_language_host(ROOT / "Pulumi.eu-de.yaml", settings, monkeypatch)
 
 
 def test_functions_are_private_bounded_and_dead_letter_on_failure() -> None:
