@@ -15,7 +15,6 @@ import socket
 import ssl
 import sys
 import threading
-import time
 import traceback
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -129,6 +128,9 @@ class BackgroundServer:
             self._thread.join(timeout=5)
 
 
+WORKER_CANNOT_START = 3  # a worker's exit code when it fails before it serves
+
+
 class PreforkServer:
     """One listening socket, ``workers`` forked processes accepting on it (the kernel spreads
     connections): a Python process serves on one core whatever its threads, so a host with
@@ -145,7 +147,7 @@ class PreforkServer:
         self._build_handler = build_handler
         self._workers = workers
         self._listener = socket.create_server((host, port), backlog=_Server.request_queue_size)
-        self._children: dict[int, float] = {}
+        self._children: set[int] = set()
         self._stopping = False
 
     @property
@@ -158,10 +160,10 @@ class PreforkServer:
         signal.pthread_sigmask(signal.SIG_BLOCK, stops)
         pid = os.fork()
         if pid:
-            self._children[pid] = time.monotonic()
+            self._children.add(pid)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
             return
-        status = 1
+        status = WORKER_CANNOT_START
         try:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -169,6 +171,8 @@ class PreforkServer:
             server = _Server(("127.0.0.1", 0), self._build_handler(), bind_and_activate=False)
             server.socket.close()
             server.socket = self._listener
+            print(f"worker {os.getpid()} ready", flush=True)
+            status = 1  # from here on a death is the worker's, not its start's: replaced
             server.serve_forever()
             status = 0
         except BaseException:
@@ -179,8 +183,8 @@ class PreforkServer:
 
     def run(self) -> int:
         """Fork the workers and supervise them until SIGTERM or SIGINT; then stop them all.
-        Returns 1 when a worker dies within its first second (it cannot start: stop, do not
-        spin)."""
+        Returns 1 when a worker could not build its handler (it cannot start: stop, do not
+        spin); any other death is replaced."""
         status = 0
 
         def stop(signum: int = signal.SIGTERM, frame: object = None) -> None:
@@ -195,13 +199,13 @@ class PreforkServer:
             self._spawn()
         while self._children:
             try:
-                pid, _ = os.wait()
+                pid, wait_status = os.wait()
             except ChildProcessError:
                 break
-            started = self._children.pop(pid, time.monotonic())
+            self._children.discard(pid)
             if self._stopping:
                 continue
-            if time.monotonic() - started < 1.0:
+            if os.waitstatus_to_exitcode(wait_status) == WORKER_CANNOT_START:
                 status = 1
                 stop()
             else:

@@ -1,15 +1,20 @@
 """``sovgw proxy --workers N``: N processes accept on one port, a worker that dies is
-replaced, and SIGTERM stops them all."""
+replaced, one that cannot start stops the server, and SIGTERM stops them all."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
+import pytest
 import requests
 
 from sovgw.httpd import free_port
@@ -30,9 +35,24 @@ def _serves(url: str) -> bool:
         return False
 
 
-def test_workers_share_the_port_are_replaced_and_stop_together(tmp_path: Path) -> None:
+class _Lines:
+    """Every line a process prints, read on a thread, so a test waits for a line with a bound."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.seen: list[str] = []
+        threading.Thread(
+            target=lambda: self.seen.extend(iter(stream.readline, "")), daemon=True
+        ).start()
+
+    def ready_workers(self) -> set[int]:
+        return {int(line.split()[1]) for line in list(self.seen) if line.startswith("worker ")}
+
+
+@pytest.fixture
+def proxy_with_two_workers(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], _Lines, str]]:
+    """``sovgw proxy --workers 2`` in a process group of its own, which is killed whole
+    afterwards, also when the test fails half way."""
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [
             sys.executable, "-m", "sovgw.cli", "proxy", "--workers", "2", "--port", str(port),
@@ -43,35 +63,42 @@ def test_workers_share_the_port_are_replaced_and_stop_together(tmp_path: Path) -
         env={**os.environ, "POWERTOOLS_LOG_LEVEL": "ERROR"},
         stdout=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )  # fmt: skip
     try:
         assert process.stdout is not None
-        assert "2 worker processes" in process.stdout.readline()
-        wait_until(lambda: _serves(url) and len(_children(process.pid)) == 2, "2 workers serve")
-        first = _children(process.pid)
-        for _ in range(10):
-            models = requests.get(
-                f"{url}/v1/models", headers={"Authorization": DEMO_KEY}, timeout=5
-            )
-            assert models.status_code == 200 and models.json()["data"][0]["id"] == "auto"
-        time.sleep(1.1)  # past the start-up grace: a later death is replaced, not fatal
-        victim = min(first)
-        os.kill(victim, signal.SIGKILL)
-        wait_until(
-            lambda: len(_children(process.pid)) == 2 and victim not in _children(process.pid),
-            "the dead worker is replaced",
-        )
-        assert _serves(url)
-        workers = _children(process.pid)
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
-        wait_until(
-            lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), "the workers stop"
-        )
+        yield process, _Lines(process.stdout), f"http://127.0.0.1:{port}"
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def test_workers_share_the_port_are_replaced_and_stop_together(
+    proxy_with_two_workers: tuple[subprocess.Popen[str], _Lines, str],
+) -> None:
+    process, lines, url = proxy_with_two_workers
+    wait_until(lambda: any("2 worker processes" in line for line in lines.seen), "announced")
+    wait_until(lambda: len(lines.ready_workers()) == 2 and _serves(url), "2 workers serve")
+    first = _children(process.pid)
+    assert first == lines.ready_workers()
+    for _ in range(10):
+        models = requests.get(f"{url}/v1/models", headers={"Authorization": DEMO_KEY}, timeout=5)
+        assert models.status_code == 200 and models.json()["data"][0]["id"] == "auto"
+    victim = min(first)
+    os.kill(victim, signal.SIGKILL)
+    replaced = wait_until(
+        lambda: (lines.ready_workers() - first) & _children(process.pid),
+        "the dead worker is replaced by a ready one",
+    )
+    assert _children(process.pid) == (first - {victim}) | replaced
+    assert _serves(url)
+    workers = _children(process.pid)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=10) == 0
+    wait_until(
+        lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), "the workers stop"
+    )
 
 
 def test_workers_that_cannot_start_stop_the_server_instead_of_looping() -> None:
