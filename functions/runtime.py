@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cache, partial
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from sovgw.ports import (
     EventPublisher,
     MappingVault,
     ModelInvoker,
+    SessionCache,
 )
 from sovgw.wiring import dead_letter_queue_name
 
@@ -87,6 +89,7 @@ class Dependencies:
     session: Any = None
     clock_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
     salesforce_ca_bundle: str | None = None
+    sessions: SessionCache | None = None
     _crm_cache: dict[tuple[str, Lane], CrmRecords] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -131,6 +134,7 @@ def build_dependencies(
         SalesforceRecords,
         load_credential_pool,
     )
+    from sovgw.adapters.sessions import ValkeySessions  # noqa: PLC0415
     from sovgw.adapters.upstreams import ModelRouter  # noqa: PLC0415
     from sovgw.adapters.valkey_budget import ValkeyBudgetStore, connect_store  # noqa: PLC0415
     from sovgw.adapters.vault import KmsMappingVault  # noqa: PLC0415
@@ -166,6 +170,17 @@ def build_dependencies(
         else None
     )
 
+    kms = session.client("kms")
+    # Salesforce sessions shared by the jurisdiction's processes, sealed for as long as one
+    # can live (24 h), so a grant's can still be opened to revoke them at its end.
+    sessions = (
+        ValkeySessions(
+            budget_store.client,
+            KmsMappingVault(kms, jurisdiction.kms_alias, ttl=timedelta(hours=24)),
+        )
+        if budget_store
+        else None
+    )
     publish_metrics = (
         ThrottledPublisher(budget_store.health, jurisdiction.id)
         if budget_store and emit_metrics
@@ -181,6 +196,7 @@ def build_dependencies(
             budget=OrgBudget(budget_store, org.org_id, publish_metrics) if budget_store else None,
             lane=lane,
             ca_bundle=salesforce_ca_bundle,
+            sessions=sessions,
         )
 
     def runtime_client(endpoint_region: str) -> Any:
@@ -195,12 +211,13 @@ def build_dependencies(
         publisher=EventBridgePublisher(session.client("events"), jurisdiction.event_bus),
         dead_letters=SqsDeadLetters(sqs, dlq_url),
         model=ModelRouter(SageMakerModels(cache(runtime_client))),
-        vault=KmsMappingVault(session.client("kms"), jurisdiction.kms_alias),
+        vault=KmsMappingVault(kms, jurisdiction.kms_alias),
         crm_factory=crm_factory,
         secrets=secrets,
         budget_store=budget_store,
         session=session,
         salesforce_ca_bundle=salesforce_ca_bundle,
+        sessions=sessions,
     )
 
 

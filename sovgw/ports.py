@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -114,4 +114,30 @@ class DeadLetters(Protocol):
 
     def send(self, function: str, event: Mapping[str, Any], reason: str, attempts: int) -> None:
         """Store the original event and why it failed."""
+        ...
+
+
+class SessionCache(Protocol):
+    """Salesforce sessions shared by every caller of one scope (an org's integration user, or
+    one break-glass grant), in every process: a login is rare, never a stampede."""
+
+    def session(
+        self,
+        scope: str,
+        stale: str | None,
+        mint: Callable[[], Mapping[str, str]],
+        discard: Callable[[Mapping[str, str]], None],
+    ) -> Mapping[str, str]:
+        """The scope's session (``access_token``, ``instance_url``), unless its token is
+        ``stale`` (Salesforce refused it): then a fresher one, minted by ``mint`` in exactly one
+        caller while the others wait for it. A minted session that cannot be kept (sealing
+        failed) is passed to ``discard`` (revoked), never left open unrecorded."""
+        ...
+
+    def minted(self, scope: str) -> list[Mapping[str, str]]:
+        """Every session minted for the scope (to revoke them all when a grant ends)."""
+        ...
+
+    def end(self, scope: str) -> None:
+        """No session is minted for the scope again; the current one is forgotten."""
         ...

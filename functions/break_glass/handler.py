@@ -43,12 +43,6 @@ def service_for(deps: Dependencies) -> BreakGlassService:
             raise RejectedInput(f"org {org_id} is not bound to this deployment")
         rotate_now(deps, f"{org.credentials_secret}/emergency")
 
-    def seal(org_id: str, request_id: str, token: str) -> str:
-        return deps.vault.seal({"token": token}, {"grant": request_id, "org_id": org_id})
-
-    def unseal(org_id: str, request_id: str, sealed: str) -> str:
-        return deps.vault.open(sealed, {"grant": request_id, "org_id": org_id})["token"]
-
     return BreakGlassService(
         jurisdiction=deps.jurisdiction.id,
         policy=BreakGlassPolicy(
@@ -61,8 +55,6 @@ def service_for(deps: Dependencies) -> BreakGlassService:
         audit=deps.audit,
         clock_ms=deps.clock_ms,
         rotate_emergency=rotate_emergency,
-        seal_token=seal,
-        unseal_token=unseal,
     )
 
 
@@ -70,7 +62,7 @@ def handle(event: Mapping[str, Any], deps: Dependencies) -> dict[str, Any]:
     service = service_for(deps)
     if event.get("action") == "expire":  # the one-time schedule's input
         grant = service.expire(str(event["org_id"]), str(event["request_id"]))
-        return {"status": grant["status"]}
+        return {"status": grant.status.value}
     detail_type = event.get("detail-type")
     if detail_type == "Scheduled Event":
         return {"expired": service.sweep()}
@@ -90,15 +82,15 @@ def handle(event: Mapping[str, Any], deps: Dependencies) -> dict[str, Any]:
                 duration_s=payload.Duration_Minutes__c * 60,
             )
         )
-        return {"status": record["status"], "request_id": record["request_id"]}
+        return {"status": record.status.value, "request_id": record.request_id}
     approval = parse_event(BreakGlassApprovalEvent, event)
     decision = approval.detail.payload
     if decision.Decision__c == "Rejected":
         record = service.deny(approval.org_id, decision.Request_Id__c, by=decision.Approver_Id__c)
     else:
         record = service.approve(approval.org_id, decision.Request_Id__c, decision.Approver_Id__c)
-    logger.info("break-glass decision", status=record["status"])
-    return {"status": record["status"], "request_id": record["request_id"]}
+    logger.info("break-glass decision", status=record.status.value)
+    return {"status": record.status.value, "request_id": record.request_id}
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -362,9 +362,9 @@ class AwsBreakGlass:
 
     def close_role(self, role: str, grant_id: str, issued_before_ms: int) -> None:
         """Detach the grant's permissions and end older sessions (AWS's documented way:
-        deny every token issued before now)."""
-        # suppress: detached already by an earlier run of this step
-        with contextlib.suppress(RejectedInput), _aws_errors("iam"):
+        deny every token issued before now). A role that does not exist has nothing open;
+        any other refusal (access denied) fails the step, so it is retried, never skipped."""
+        with _unless_absent("iam"):  # detached already by an earlier run of this step
             self._iam.delete_role_policy(RoleName=role, PolicyName=f"sovgw-grant-{grant_id}"[:128])
         issued_before = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(issued_before_ms / 1000))
         document = {
@@ -378,7 +378,7 @@ class AwsBreakGlass:
                 }
             ],
         }
-        with _aws_errors("iam"):
+        with _unless_absent("iam"):
             self._iam.put_role_policy(
                 RoleName=role,
                 PolicyName="sovgw-revoke-older-sessions",
@@ -425,18 +425,26 @@ class AwsBreakGlass:
                 raise UpstreamUnavailable(f"scheduler failed: {_error_code(error)}") from None
 
 
+class ResourceAbsent(RejectedInput):
+    """The role, policy or resource named does not exist."""
+
+
+@contextmanager
+def _unless_absent(service: str) -> Iterator[None]:
+    """Like ``_aws_errors``, but a role, policy or resource that does not exist is no error."""
+    with contextlib.suppress(ResourceAbsent), _aws_errors(service):
+        yield
+
+
 @contextmanager
 def _aws_errors(service: str) -> Iterator[None]:
     try:
         yield
     except ClientError as error:
         code = _error_code(error)
-        if code in {
-            "ResourceNotFoundException",
-            "NoSuchEntity",
-            "ValidationException",
-            "AccessDenied",
-        }:
+        if code in {"ResourceNotFoundException", "NoSuchEntity"}:
+            raise ResourceAbsent(f"{service} refused: {code}") from None
+        if code in {"ValidationException", "AccessDenied"}:
             raise RejectedInput(f"{service} refused: {code}") from None
         raise UpstreamUnavailable(f"{service} failed: {code}") from None
     except BotoCoreError as error:

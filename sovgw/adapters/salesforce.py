@@ -29,10 +29,12 @@ from simple_salesforce.exceptions import (
 )
 from simple_salesforce.format import format_soql
 
+from sovgw.adapters.sessions import LocalSessions
 from sovgw.config import OrgBinding
 from sovgw.domain.budget import Admission, BudgetDeferred, Lane
 from sovgw.domain.errors import RejectedInput, UpstreamUnavailable
 from sovgw.domain.levels import DataLevel
+from sovgw.ports import SessionCache
 
 API_VERSION = "62.0"
 METADATA_TTL_SECONDS = 300.0
@@ -237,7 +239,8 @@ class OrgBudget:
 class SalesforceRecords:
     """``CrmRecords`` for one org over the REST API, through the org's budget and credential
     pool: every call is admitted for its lane first, every response's ``Sforce-Limit-Info`` is
-    recorded, a refused credential is never presented again."""
+    recorded, a refused credential is never presented again. Sessions come from ``sessions``
+    (shared with every other caller of the same scope; one login refreshes them all)."""
 
     def __init__(
         self,
@@ -249,7 +252,9 @@ class SalesforceRecords:
         ca_bundle: str | None = None,
         timeout: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        sessions: SessionCache | None = None,
     ) -> None:
+        self._sessions: SessionCache = sessions if sessions is not None else LocalSessions()
         self._pool = (
             credentials
             if isinstance(credentials, CredentialPool)
@@ -268,7 +273,30 @@ class SalesforceRecords:
         self._levels: dict[str, tuple[float, dict[str, DataLevel]]] = {}
         self._lock = threading.Lock()
 
-    def _connect(self) -> Salesforce:
+    @property
+    def session_scope(self) -> str:
+        """Whose session this is: the org's integration user, or one break-glass grant (its
+        sessions end with it)."""
+        org = self._budget.org_id[:15] if self._budget is not None else "local"
+        if self.lane is Lane.EMERGENCY:
+            return f"{org}:grant:{self.grant_id or '-'}"
+        return f"{org}:integration"
+
+    def _connect(self, stale: str | None = None) -> Salesforce:
+        """A client over the scope's shared session (a fresher one when ``stale`` was refused)."""
+        session = self._sessions.session(self.session_scope, stale, self._login, self._revoke)
+        self._client = Salesforce(
+            instance_url=session["instance_url"],
+            session_id=session["access_token"],
+            version=API_VERSION,
+            session=self._http,
+        )
+        return self._client
+
+    def _revoke(self, session: Mapping[str, str]) -> None:
+        revoke_token(self._http, session["instance_url"], session["access_token"])
+
+    def _login(self) -> dict[str, str]:
         """Log in with the first credential of the pool that is not known to be refused."""
         refused = set(self._refused)
         if self._budget is not None:
@@ -288,13 +316,10 @@ class SalesforceRecords:
                         self._budget.org_id, candidate.credential_id
                     )
                 continue
-            self._client = Salesforce(
-                instance_url=session.instance_url,
-                session_id=session.access_token.get_secret_value(),
-                version=API_VERSION,
-                session=self._http,
-            )
-            return self._client
+            return {
+                "access_token": session.access_token.get_secret_value(),
+                "instance_url": session.instance_url,
+            }
         self._pool.refresh()  # a rotation may have replaced the refused ones
         raise UpstreamUnavailable(
             f"no usable Salesforce credential for the {self.lane} lane: " + "; ".join(reasons)
@@ -317,10 +342,12 @@ class SalesforceRecords:
         finally:
             self._budget.store.release(self._budget.org_id, admission, succeeded=succeeded)
 
-    def forget_session(self) -> None:
-        """Drop the session (it was revoked); the next call logs in again."""
+    def end_sessions(self) -> list[Mapping[str, str]]:
+        """End this scope's sessions (no new one is minted) and return every one minted."""
+        self._sessions.end(self.session_scope)
         with self._lock:
             self._client = None
+        return self._sessions.minted(self.session_scope)
 
     def _seed_from_limits(self, budget: OrgBudget) -> None:
         """First contact with an org: learn its daily limit and usage from ``/limits``."""
@@ -343,7 +370,7 @@ class SalesforceRecords:
                         "Salesforce session rejected after re-login"
                     ) from None
                 with self._lock:
-                    client = self._connect()
+                    client = self._connect(stale=client.session_id)
             except SalesforceResourceNotFound:
                 raise RejectedInput("Salesforce record not found") from None
             except SalesforceRefusedRequest as error:
@@ -462,10 +489,12 @@ class SalesforceConsumerSecrets:
             self._request("POST", client_id, "/rotate")
 
     def login_works(self, value: Mapping[str, Any]) -> bool:
+        """Log in with ``value``, and revoke that session at once: a check leaves none open."""
         try:
-            request_token(SalesforceCredentials.model_validate(value), self._http)
+            session = request_token(SalesforceCredentials.model_validate(value), self._http)
         except CredentialRefused:
             return False
+        revoke_token(self._http, session.instance_url, session.access_token.get_secret_value())
         return True
 
 
@@ -506,13 +535,30 @@ class SalesforceBreakGlass:
             not row.get("ExpirationDate") or _epoch(row["ExpirationDate"]) > now for row in rows
         )
 
+    def find_assignment(
+        self, user_id: str, permission_set_id: str, expires_at_ms: int
+    ) -> str | None:
+        """The assignment an earlier try of this grant made (same user, set and expiry), so a
+        retried step never assigns twice; someone's standing assignment is never taken."""
+        rows = self._query(
+            format_soql(
+                "SELECT Id, ExpirationDate FROM PermissionSetAssignment "
+                "WHERE AssigneeId = {} AND PermissionSetId = {}",
+                user_id,
+                permission_set_id,
+            )
+        )
+        for row in rows:
+            expires = row.get("ExpirationDate")
+            if expires and int(_epoch(expires)) == expires_at_ms // 1000:
+                return str(row["Id"])
+        return None
+
     def assign(self, user_id: str, permission_set_id: str, expires_at_ms: int) -> str:
         body = {
             "AssigneeId": user_id,
             "PermissionSetId": permission_set_id,
-            "ExpirationDate": time.strftime(
-                "%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime(expires_at_ms / 1000)
-            ),
+            "ExpirationDate": _salesforce_datetime(expires_at_ms),
         }
         created = self._records._call(
             lambda sf: _sobject(sf, "PermissionSetAssignment").create(body)
@@ -525,37 +571,36 @@ class SalesforceBreakGlass:
                 lambda sf: _sobject(sf, "PermissionSetAssignment").delete(assignment_id)
             )
 
-    def session_token(self) -> str | None:
-        client = self._records._client
-        return client.session_id if client is not None else None
-
-    def revoke_tokens(self, tokens: Sequence[str]) -> None:
-        """``/services/oauth2/revoke`` each token; an already invalid one is fine."""
-        client = self._records._client
-        if not tokens:
-            return
-        if client is None:
-            self._records._call(lambda sf: sf.query("SELECT Id FROM User LIMIT 1"))
-            client = self._records._client
-        assert client is not None
-        for token in tokens:
-            response = self._http.post(
-                f"https://{client.sf_instance}/services/oauth2/revoke",
-                data={"token": token},
-                timeout=10,
-            )
-            if response.status_code >= 500:
-                raise UpstreamUnavailable(f"token revocation failed: {response.status_code}")
-        self._records.forget_session()
+    def end_sessions(self) -> int:
+        """``/services/oauth2/revoke`` every session minted under the grant, in any process;
+        an already invalid one is fine. Safe to repeat: the minted sessions stay listed."""
+        minted = self._records.end_sessions()
+        for session in minted:
+            revoke_token(self._http, session["instance_url"], session["access_token"])
+        return len(minted)
 
     def upsert_grant_record(self, request_id: str, fields: Mapping[str, Any]) -> None:
         body = dict(fields)
-        if "Expires_At__c" in body:
-            body["Expires_At__c"] = time.strftime(
-                "%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime(int(body["Expires_At__c"]) / 1000)
-            )
+        if body.get("Expires_At__c") is not None:
+            body["Expires_At__c"] = _salesforce_datetime(int(body["Expires_At__c"]))
         path = f"Request_Id__c/{quote(request_id, safe='')}"
         self._records._call(lambda sf: _sobject(sf, "Break_Glass_Grant__c").upsert(path, body))
+
+
+def _salesforce_datetime(epoch_ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime(epoch_ms / 1000))
+
+
+def revoke_token(http: requests.Session, instance_url: str, token: str) -> None:
+    """``POST /services/oauth2/revoke``: 200, or 400 for a token already invalid; 5xx retries."""
+    try:
+        response = http.post(
+            f"{instance_url}/services/oauth2/revoke", data={"token": token}, timeout=10
+        )
+    except requests.RequestException as error:
+        raise UpstreamUnavailable(f"token revocation failed: {type(error).__name__}") from None
+    if response.status_code >= 500:
+        raise UpstreamUnavailable(f"token revocation failed: {response.status_code}")
 
 
 def _epoch(iso: str) -> float:

@@ -1,15 +1,19 @@
 """Break-glass grant records in Valkey: one JSON document per request, compare-and-set
-transitions in Lua, an index per org, a cross-org due index for the sweeper, and the hold
-that keeps the org's emergency credential from rotating while a grant is active."""
+transitions in Lua, an index per org, a cross-org due index for the sweeper, the hold that
+unlocks the EMERGENCY lane and keeps the org's emergency credential from rotating while a grant
+is active, and a lease so one worker drives a grant at a time."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import secrets
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import redis
 
+from sovgw.domain.breakglass import Grant
 from sovgw.domain.errors import UpstreamUnavailable
 
 DUE = "sovgw:break-glass:due"
@@ -39,6 +43,12 @@ redis.call('SET', KEYS[1], cjson.encode(record))
 return 1
 """
 
+# KEYS: lease. ARGV: holder. Released only by the worker that holds it.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 
 class ValkeyGrantStore:
     """``GrantStore`` (see ``sovgw.domain.breakglass``)."""
@@ -48,6 +58,7 @@ class ValkeyGrantStore:
         self._prefix = prefix
         self._transition = client.register_script(_TRANSITION)
         self._update = client.register_script(_UPDATE)
+        self._release = client.register_script(_RELEASE)
 
     def _org(self, org_id: str) -> str:
         return f"{self._prefix}:{{{org_id[:15]}}}"
@@ -55,27 +66,27 @@ class ValkeyGrantStore:
     def _record(self, org_id: str, request_id: str) -> str:
         return f"{self._org(org_id)}:break-glass:{request_id}"
 
-    def create(self, record: Mapping[str, Any]) -> bool:
+    def create(self, grant: Grant) -> bool:
         """Store a new request; False when one with this id exists (replays are no-ops)."""
         try:
             created = self._redis.set(
-                self._record(record["org_id"], record["request_id"]), json.dumps(record), nx=True
+                self._record(grant.org_id, grant.request_id), grant.model_dump_json(), nx=True
             )
             if created:
                 self._redis.zadd(
-                    f"{self._org(record['org_id'])}:break-glass",
-                    {record["request_id"]: int(record["requested_at"])},
+                    f"{self._org(grant.org_id)}:break-glass", {grant.request_id: grant.requested_at}
                 )
         except redis.RedisError as error:
             raise UpstreamUnavailable(f"grant store unavailable: {type(error).__name__}") from None
         return bool(created)
 
-    def get(self, org_id: str, request_id: str) -> dict[str, Any] | None:
+    def get(self, org_id: str, request_id: str) -> Grant | None:
         raw = self._redis.get(self._record(org_id, request_id))
         if raw is None:
             return None
-        parsed: dict[str, Any] = json.loads(str(raw))
-        return parsed
+        # Lua's cjson writes an empty array back as {}; no field of a grant is an object.
+        fields = {k: [] if v == {} else v for k, v in json.loads(str(raw)).items()}
+        return Grant.model_validate(fields)
 
     def transition(
         self, org_id: str, request_id: str, allowed: Sequence[str], to: str, **fields: Any
@@ -90,9 +101,11 @@ class ValkeyGrantStore:
     def update(self, org_id: str, request_id: str, **fields: Any) -> None:
         self._update(keys=[self._record(org_id, request_id)], args=[json.dumps(fields)])
 
+    def hold(self, org_id: str, request_id: str, until_ms: int) -> None:
+        self._redis.zadd(f"{self._org(org_id)}:grants", {request_id: until_ms})
+
     def mark_due(self, org_id: str, request_id: str, at_ms: int) -> None:
         self._redis.zadd(DUE, {f"{org_id[:15]}/{request_id}": at_ms})
-        self._redis.zadd(f"{self._org(org_id)}:grants", {request_id: at_ms})
 
     def release_hold(self, org_id: str, request_id: str) -> None:
         self._redis.zrem(f"{self._org(org_id)}:grants", request_id)
@@ -105,6 +118,20 @@ class ValkeyGrantStore:
         self._redis.zrem(DUE, f"{org_id[:15]}/{request_id}")
         self.release_hold(org_id, request_id)
 
-    def list(self, org_id: str) -> list[dict[str, Any]]:
+    def list(self, org_id: str) -> list[Grant]:
         ids = self._redis.zrange(f"{self._org(org_id)}:break-glass", 0, -1)
         return [r for r in (self.get(org_id, str(i)) for i in ids) if r is not None]
+
+    @contextmanager
+    def lease(self, org_id: str, request_id: str, ttl_ms: int) -> Iterator[bool]:
+        key = f"{self._record(org_id, request_id)}:lease"
+        holder = secrets.token_hex(8)
+        try:
+            mine = bool(self._redis.set(key, holder, nx=True, px=ttl_ms))
+        except redis.RedisError as error:
+            raise UpstreamUnavailable(f"grant store unavailable: {type(error).__name__}") from None
+        try:
+            yield mine
+        finally:
+            if mine:
+                self._release(keys=[key], args=[holder])

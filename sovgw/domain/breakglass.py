@@ -1,23 +1,30 @@
 """Break-glass emergency access: request, two-person approval, time-bound grant, guaranteed expiry.
 
+A grant opens the way it closes: through an ordered table of steps, each idempotent and
+recorded when done, so a retried event, the sweeper or an operator resumes where a failed run
+stopped. ``REQUESTED → GRANTING → GRANTED`` only once every opening step is done; if opening
+cannot finish within ``open_timeout_s`` (or a step is refused outright) the grant is rolled
+back through the closing steps and ends ``ROLLED_BACK`` with the reason. A grant is never
+``GRANTED`` without every access in place.
+
 Every grant is bounded three times: the Salesforce permission set assignment carries its
 ``ExpirationDate``, a one-time schedule fires at expiry, and a sweeper (every 30 s) expires
-whatever is due whether or not the schedule fired. Expiry is idempotent and its steps are
-recorded one by one, so a failed or repeated run resumes where it stopped.
-
-The grant record lives in the shared store; every step is audited. Nothing here imports AWS:
-the edges are the ports below.
+whatever is due whether or not the schedule fired. One worker drives a grant at a time (a lease
+in the shared store). Every step is audited. Nothing here imports AWS: the edges are the ports
+below.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from sovgw.domain.audit import AuditRecord, Outcome, Stage, audit_record_id
 from sovgw.domain.errors import GatewayError, RejectedInput, UpstreamUnavailable
@@ -28,7 +35,14 @@ _SCOPE_ITEM = re.compile(
     r"|aws:(?P<role>[A-Za-z0-9+=,.@_-]{1,64})"
     r"|subscription:(?P<rule>[A-Za-z0-9._-]{1,64}))$"
 )
-EXPIRY_STEPS = (
+OPENING_STEPS = (
+    "schedule_expiry",
+    "assign_permission_sets",
+    "open_aws_roles",
+    "enable_subscriptions",
+    "grant_record",
+)
+CLOSING_STEPS = (
     "remove_assignments",
     "end_aws_sessions",
     "disable_subscriptions",
@@ -36,16 +50,29 @@ EXPIRY_STEPS = (
     "revoke_tokens",
     "rotate_emergency_credential",
 )
+STEP_ATTEMPTS = 3  # in one run, before the event's retry or the sweeper takes over
 
 
 class GrantStatus(StrEnum):
     REQUESTED = "REQUESTED"
+    GRANTING = "GRANTING"
     GRANTED = "GRANTED"
     DENIED = "DENIED"
     REQUEST_EXPIRED = "REQUEST_EXPIRED"
     EXPIRING = "EXPIRING"
     EXPIRED = "EXPIRED"
     REVOKED = "REVOKED"
+    ROLLED_BACK = "ROLLED_BACK"
+
+
+ENDED = frozenset({GrantStatus.EXPIRED, GrantStatus.REVOKED, GrantStatus.ROLLED_BACK})
+# What Break_Glass_Grant__c.Status__c says, for the approver and requester in Salesforce.
+RECORD_STATUS = {
+    GrantStatus.GRANTED: "Granted",
+    GrantStatus.EXPIRED: "Expired",
+    GrantStatus.REVOKED: "Revoked",
+    GrantStatus.ROLLED_BACK: "Rolled Back",
+}
 
 
 class BreakGlassError(GatewayError):
@@ -56,13 +83,24 @@ class RequestNotYetKnown(UpstreamUnavailable):
     """An approval for a request not stored yet (events can arrive out of order): retried."""
 
 
+class GrantBusy(UpstreamUnavailable):
+    """Another worker is driving this grant right now: retried after it."""
+
+
+class GrantRolledBack(BreakGlassError):
+    """Opening could not finish: everything it opened was closed again (the reason says why)."""
+
+
 @dataclass(frozen=True)
 class BreakGlassPolicy:
-    """Per jurisdiction: the longest grant and how long a request waits for approval."""
+    """Per jurisdiction: the longest grant, how long a request waits for approval, and how long
+    opening an approved grant may take before it is rolled back."""
 
     max_duration_s: int = 3600
     approval_timeout_s: int = 900
     sweep_interval_s: int = 30
+    open_timeout_s: int = 60
+    lease_ttl_s: int = 90
 
 
 @dataclass(frozen=True)
@@ -126,23 +164,88 @@ class BreakGlassRequest(BaseModel):
         return value
 
 
+class Grant(BaseModel):
+    """One break-glass request and, once approved, its grant: the record in the shared store."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    request_id: str
+    org_id: str
+    jurisdiction: str
+    requested_by: str
+    target_user: str
+    reason: str
+    case_reference: str
+    scope: str
+    duration_s: int
+    status: GrantStatus
+    requested_at: int
+    approve_by: int
+    approver: str | None = None
+    approved_at: int | None = None
+    open_by: int | None = None
+    granted_at: int | None = None
+    expires_at: int | None = None
+    assignments: list[str] = Field(default_factory=list)
+    aws_access: list[str] = Field(default_factory=list)
+    opened: list[str] = Field(default_factory=list)
+    closed: list[str] = Field(
+        default_factory=list, validation_alias=AliasChoices("closed", "steps_done")
+    )
+    ending: GrantStatus | None = None
+    ended_by: str | None = None
+    ended_at: int | None = None
+    failure: str | None = None
+    last_error: str | None = None
+
+    @classmethod
+    def requested(cls, request: BreakGlassRequest, now_ms: int, approval_timeout_s: int) -> Grant:
+        return cls(
+            **request.model_dump(),
+            status=GrantStatus.REQUESTED,
+            requested_at=now_ms,
+            approve_by=now_ms + approval_timeout_s * 1000,
+        )
+
+    @property
+    def pending_step(self) -> str | None:
+        """The next step to run: an opening one while GRANTING, a closing one while EXPIRING."""
+        steps, done = {
+            GrantStatus.GRANTING: (OPENING_STEPS, self.opened),
+            GrantStatus.EXPIRING: (CLOSING_STEPS, self.closed),
+        }.get(self.status, ((), []))
+        return next((step for step in steps if step not in done), None)
+
+    def view(self) -> dict[str, Any]:
+        """What an operator sees (``sovgw break-glass show``)."""
+        return {**self.model_dump(mode="json"), "pending_step": self.pending_step}
+
+
 class GrantStore(Protocol):
     """Grant records in the shared store; transitions are compare-and-set."""
 
-    def create(self, record: Mapping[str, Any]) -> bool: ...
-    def get(self, org_id: str, request_id: str) -> dict[str, Any] | None: ...
+    def create(self, grant: Grant) -> bool: ...
+    def get(self, org_id: str, request_id: str) -> Grant | None: ...
     def transition(
         self, org_id: str, request_id: str, allowed: Sequence[str], to: str, **fields: Any
     ) -> bool: ...
     def update(self, org_id: str, request_id: str, **fields: Any) -> None: ...
-    def mark_due(self, org_id: str, request_id: str, at_ms: int) -> None:
-        """Index the grant for the sweeper and hold the org's emergency credential."""
+    def hold(self, org_id: str, request_id: str, until_ms: int) -> None:
+        """Unlock the org's EMERGENCY lane for this grant and hold its emergency credential
+        (no rotation while a grant may use it)."""
         ...
 
     def release_hold(self, org_id: str, request_id: str) -> None: ...
+    def mark_due(self, org_id: str, request_id: str, at_ms: int) -> None:
+        """Index the grant for the sweeper from ``at_ms``."""
+        ...
+
     def due(self, now_ms: int) -> list[tuple[str, str]]: ...
     def done(self, org_id: str, request_id: str) -> None: ...
-    def list(self, org_id: str) -> list[dict[str, Any]]: ...
+    def list(self, org_id: str) -> list[Grant]: ...
+    def lease(self, org_id: str, request_id: str, ttl_ms: int) -> AbstractContextManager[bool]:
+        """True inside when this worker alone drives the grant (until it leaves or ``ttl_ms``)."""
+        ...
 
 
 class SalesforceAccess(Protocol):
@@ -151,10 +254,16 @@ class SalesforceAccess(Protocol):
     def user_exists(self, user_id: str) -> bool: ...
     def is_approver(self, user_id: str) -> bool: ...
     def permission_set_id(self, name: str) -> str | None: ...
+    def find_assignment(
+        self, user_id: str, permission_set_id: str, expires_at_ms: int
+    ) -> str | None: ...
     def assign(self, user_id: str, permission_set_id: str, expires_at_ms: int) -> str: ...
     def unassign(self, assignment_id: str) -> None: ...
-    def revoke_tokens(self, tokens: Sequence[str]) -> None: ...
-    def session_token(self) -> str | None: ...
+    def end_sessions(self) -> int:
+        """Revoke every Salesforce session minted under this grant, in any process, and let no
+        new one be minted; returns how many were revoked."""
+        ...
+
     def upsert_grant_record(self, request_id: str, fields: Mapping[str, Any]) -> None: ...
 
 
@@ -176,6 +285,9 @@ class AwsAccess(Protocol):
     def cancel_schedule(self, org_id: str, request_id: str) -> None: ...
 
 
+Step = Callable[[Grant, SalesforceAccess], Mapping[str, Any] | None]
+
+
 @dataclass
 class BreakGlassService:
     """The lifecycle, with its adapters injected."""
@@ -183,35 +295,40 @@ class BreakGlassService:
     jurisdiction: str
     policy: BreakGlassPolicy
     store: GrantStore
-    # (org, grant id): with a grant, its calls use the EMERGENCY lane that grant unlocks;
-    # without one (checks before approval), the INTERACTIVE lane.
+    # (org, grant id): with a grant, its calls use the EMERGENCY lane that grant unlocks and
+    # sessions of its own; without one (checks before approval), the INTERACTIVE lane.
     salesforce_for: Callable[[str, str | None], SalesforceAccess]
     aws: AwsAccess
     audit: Any
     clock_ms: Callable[[], int]
     rotate_emergency: Callable[[str], None]
-    seal_token: Callable[[str, str, str], str]
-    unseal_token: Callable[[str, str, str], str]
+    sleep: Callable[[float], None] = field(default=time.sleep)
 
-    def _audit(
-        self, record: Mapping[str, Any], step: str, outcome: Outcome, reason: str = ""
-    ) -> None:
+    def _audit(self, grant: Grant, step: str, outcome: Outcome, reason: str = "") -> None:
         self.audit.write(
             AuditRecord(
                 record_id=audit_record_id(
-                    f"break-glass/{record['request_id']}/{step}", Stage.BREAK_GLASS
+                    f"break-glass/{grant.request_id}/{step}", Stage.BREAK_GLASS
                 ),
                 stage=Stage.BREAK_GLASS,
                 jurisdiction=self.jurisdiction,
-                org_id=str(record["org_id"]),
-                principal=str(record.get("approver") or record.get("requested_by")),
+                org_id=grant.org_id,
+                principal=grant.approver or grant.requested_by,
                 purpose=f"break-glass:{step}",
-                reason=(reason or f"{step}: case {record.get('case_reference')}")[:1000],
+                reason=(reason or f"{step}: case {grant.case_reference}")[:1000],
                 outcome=outcome,
             )
         )
 
-    def request(self, request: BreakGlassRequest) -> dict[str, Any]:
+    def _load(self, org_id: str, request_id: str) -> Grant:
+        grant = self.store.get(org_id, request_id)
+        if grant is None:
+            raise RequestNotYetKnown(f"no break-glass request {request_id} in org {org_id} yet")
+        return grant
+
+    # --- request and decision ---------------------------------------------------------------
+
+    def request(self, request: BreakGlassRequest) -> Grant:
         """Record a request (once per request id); nothing is granted yet."""
         if request.duration_s > self.policy.max_duration_s:
             raise BreakGlassError(
@@ -225,200 +342,323 @@ class BreakGlassService:
         for name in scope.permission_sets:
             if salesforce.permission_set_id(name) is None:
                 raise BreakGlassError(f"the org has no permission set {name} for this scope")
-        now = self.clock_ms()
-        record = {
-            **request.model_dump(),
-            "status": GrantStatus.REQUESTED.value,
-            "requested_at": now,
-            "approve_by": now + self.policy.approval_timeout_s * 1000,
-        }
-        if self.store.create(record):
-            self._audit(record, "requested", Outcome.OK)
-            return record
-        existing = self.store.get(request.org_id, request.request_id)
-        assert existing is not None
-        return existing  # a replayed or duplicated request: the first one stands
+        grant = Grant.requested(request, self.clock_ms(), self.policy.approval_timeout_s)
+        if self.store.create(grant):
+            self._audit(grant, "requested", Outcome.OK)
+            return grant
+        return self._load(request.org_id, request.request_id)  # a replay: the first one stands
 
-    def approve(self, org_id: str, request_id: str, approver: str) -> dict[str, Any]:
-        """A second person with the approver role approves; the grant starts now."""
-        record = self.store.get(org_id, request_id)
-        if record is None:
-            raise RequestNotYetKnown(f"no break-glass request {request_id} in org {org_id} yet")
-        if record["status"] == GrantStatus.GRANTED and record.get("approver") == approver:
-            return record  # the same approval delivered twice
-        if approver in {record["requested_by"], record["target_user"]}:
-            self._audit(record, "approval_refused", Outcome.DENIED, "approver is the requester")
+    def approve(self, org_id: str, request_id: str, approver: str) -> Grant:
+        """A second person with the approver role approves; opening starts now."""
+        grant = self._load(org_id, request_id)
+        if (
+            grant.status in {GrantStatus.GRANTING, GrantStatus.GRANTED}
+            and grant.approver == approver
+        ):
+            return self._finish_opening(grant)  # the same approval again: finish what is pending
+        if approver in {grant.requested_by, grant.target_user}:
+            self._audit(grant, "approval_refused", Outcome.DENIED, "approver is the requester")
             raise BreakGlassError("the approver must be someone other than requester and target")
         now = self.clock_ms()
-        if record["status"] == GrantStatus.REQUESTED and now > int(record["approve_by"]):
+        if grant.status is GrantStatus.REQUESTED and now > grant.approve_by:
             self.store.transition(
                 org_id, request_id, [GrantStatus.REQUESTED], GrantStatus.REQUEST_EXPIRED
             )
             raise BreakGlassError("the request expired unapproved; raise a new one")
-        if record["status"] != GrantStatus.REQUESTED:
+        if grant.status is not GrantStatus.REQUESTED:
             raise BreakGlassError(
-                f"request is {record['status']}: an expired or ended grant needs a new request"
+                f"request is {grant.status}: an expired or ended grant needs a new request"
             )
         if not self.salesforce_for(org_id, None).is_approver(approver):
-            self._audit(record, "approval_refused", Outcome.DENIED, "approver lacks the role")
+            self._audit(grant, "approval_refused", Outcome.DENIED, "approver lacks the role")
             raise BreakGlassError(f"user {approver} does not hold the break-glass approver role")
-        expires_at = now + int(record["duration_s"]) * 1000
+        expires_at = now + grant.duration_s * 1000
+        decided = {
+            "approver": approver,
+            "approved_at": now,
+            "open_by": now + self.policy.open_timeout_s * 1000,
+            "expires_at": expires_at,
+        }
         if not self.store.transition(
-            org_id,
-            request_id,
-            [GrantStatus.REQUESTED],
-            GrantStatus.GRANTED,
-            approver=approver,
-            granted_at=now,
-            expires_at=expires_at,
+            org_id, request_id, [GrantStatus.REQUESTED], GrantStatus.GRANTING, **decided
         ):
             raise BreakGlassError("the request changed while approving it; look at it again")
-        self.store.mark_due(org_id, request_id, expires_at)  # the sweeper sees it from now on
-        record = {**record, "approver": approver, "granted_at": now, "expires_at": expires_at}
-        self._audit(record, "approved", Outcome.OK)
-        self._open(record, self.salesforce_for(org_id, request_id))
-        return {**record, "status": GrantStatus.GRANTED.value}
+        grant = grant.model_copy(update={**decided, "status": GrantStatus.GRANTING})
+        self.store.hold(org_id, request_id, expires_at)
+        self.store.mark_due(org_id, request_id, now)  # the sweeper finishes what this cannot
+        self._audit(grant, "approved", Outcome.OK)
+        return self._finish_opening(grant)
 
-    def _open(self, record: dict[str, Any], salesforce: SalesforceAccess) -> None:
-        scope = Scope.parse(record["scope"])
-        org_id, request_id = record["org_id"], record["request_id"]
-        expires_at = int(record["expires_at"])
-        self.aws.schedule_expiry(org_id, request_id, expires_at)
-        assignments = []
-        for name in scope.permission_sets:
-            permission_set = salesforce.permission_set_id(name)
-            if permission_set is not None:
-                assignments.append(
-                    salesforce.assign(record["target_user"], permission_set, expires_at)
-                )
-        self.store.update(org_id, request_id, assignments=assignments)
-        aws_access = [self.aws.open_role(role, request_id, expires_at) for role in scope.aws_roles]
-        for rule in scope.subscriptions:
-            self.aws.enable_subscription(rule)
-        token = salesforce.session_token()
-        self.store.update(
-            org_id,
-            request_id,
-            aws_access=aws_access,
-            tokens=[self.seal_token(org_id, request_id, token)] if token else [],
-        )
-        salesforce.upsert_grant_record(
-            request_id,
-            {
-                "Status__c": "Granted",
-                "Target_User__c": record["target_user"],
-                "Approver__c": record["approver"],
-                "Case_Reference__c": record["case_reference"],
-                "Scope__c": record["scope"],
-                "Expires_At__c": expires_at,
-            },
-        )
-        self._audit(record, "granted", Outcome.OK, f"granted until {expires_at} (epoch ms)")
-
-    def deny(self, org_id: str, request_id: str, by: str) -> dict[str, Any]:
+    def deny(self, org_id: str, request_id: str, by: str) -> Grant:
         """An approver rejects a request, or its requester withdraws it."""
-        record = self.store.get(org_id, request_id)
-        if record is None:
-            raise RequestNotYetKnown(f"no break-glass request {request_id} in org {org_id} yet")
-        if by != record["requested_by"] and not self.salesforce_for(org_id, None).is_approver(by):
+        grant = self._load(org_id, request_id)
+        if by != grant.requested_by and not self.salesforce_for(org_id, None).is_approver(by):
             raise BreakGlassError(f"user {by} may not reject this request")
         if not self.store.transition(
             org_id, request_id, [GrantStatus.REQUESTED], GrantStatus.DENIED, ended_by=by
         ):
-            raise BreakGlassError(f"request is {record['status']}: only a pending one is denied")
-        self._audit(record, "denied", Outcome.DENIED, f"rejected by {by}")
-        return {**record, "status": GrantStatus.DENIED.value}
+            raise BreakGlassError(f"request is {grant.status}: only a pending one is denied")
+        self._audit(grant, "denied", Outcome.DENIED, f"rejected by {by}")
+        return grant.model_copy(update={"status": GrantStatus.DENIED, "ended_by": by})
 
-    def revoke(self, org_id: str, request_id: str, by: str) -> dict[str, Any]:
-        """End a grant early (same steps as expiry)."""
-        return self._expire(org_id, request_id, revoked_by=by)
+    # --- opening ----------------------------------------------------------------------------
+
+    def _opening_steps(self) -> tuple[tuple[str, Step], ...]:
+        return (
+            ("schedule_expiry", self._schedule_expiry),
+            ("assign_permission_sets", self._assign_permission_sets),
+            ("open_aws_roles", self._open_aws_roles),
+            ("enable_subscriptions", self._enable_subscriptions),
+            ("grant_record", self._grant_record),
+        )
+
+    def _schedule_expiry(self, grant: Grant, salesforce: SalesforceAccess) -> None:
+        self.aws.schedule_expiry(grant.org_id, grant.request_id, _expiry(grant))
+
+    def _assign_permission_sets(self, grant: Grant, salesforce: SalesforceAccess) -> dict[str, Any]:
+        assignments = []
+        for name in Scope.parse(grant.scope).permission_sets:
+            permission_set = salesforce.permission_set_id(name)
+            if permission_set is None:
+                raise BreakGlassError(f"the org no longer has permission set {name}")
+            assignments.append(
+                salesforce.find_assignment(grant.target_user, permission_set, _expiry(grant))
+                or salesforce.assign(grant.target_user, permission_set, _expiry(grant))
+            )
+        return {"assignments": assignments}
+
+    def _open_aws_roles(self, grant: Grant, salesforce: SalesforceAccess) -> dict[str, Any]:
+        roles = Scope.parse(grant.scope).aws_roles
+        return {
+            "aws_access": [
+                self.aws.open_role(role, grant.request_id, _expiry(grant)) for role in roles
+            ]
+        }
+
+    def _enable_subscriptions(self, grant: Grant, salesforce: SalesforceAccess) -> None:
+        for rule in Scope.parse(grant.scope).subscriptions:
+            self.aws.enable_subscription(rule)
+
+    def _grant_record(self, grant: Grant, salesforce: SalesforceAccess) -> None:
+        salesforce.upsert_grant_record(grant.request_id, _record_fields(grant, GrantStatus.GRANTED))
+
+    def _finish_opening(self, grant: Grant) -> Grant:
+        """Run the opening steps still pending, under the grant's lease; GRANTED when all are
+        done, rolled back when the bound passes or a step is refused for good."""
+        if grant.status is not GrantStatus.GRANTING:
+            return grant
+        with self.store.lease(
+            grant.org_id, grant.request_id, self.policy.lease_ttl_s * 1000
+        ) as mine:
+            if not mine:
+                raise GrantBusy(f"grant {grant.request_id} is being worked on; retry shortly")
+            grant = self._load(grant.org_id, grant.request_id)
+            if grant.status is not GrantStatus.GRANTING:
+                return grant
+            salesforce = self.salesforce_for(grant.org_id, grant.request_id)
+            for name, step in self._opening_steps():
+                if name in grant.opened:
+                    continue
+                try:
+                    fields = self._attempt(
+                        step, grant, salesforce, until_ms=int(grant.open_by or 0)
+                    )
+                except GatewayError as error:
+                    reason = f"{name}: {error}"[:500]
+                    if error.retryable and self.clock_ms() < int(grant.open_by or 0):
+                        self.store.update(grant.org_id, grant.request_id, last_error=reason)
+                        self._audit(grant, f"{name}_failed", Outcome.FAILED, reason)
+                        raise
+                    self._roll_back(grant, reason)
+                grant = grant.model_copy(update={**(fields or {}), "opened": [*grant.opened, name]})
+                self.store.update(
+                    grant.org_id, grant.request_id, opened=grant.opened, **(fields or {})
+                )
+                self._audit(grant, name, Outcome.OK)
+            now = self.clock_ms()
+            if not self.store.transition(
+                grant.org_id,
+                grant.request_id,
+                [GrantStatus.GRANTING],
+                GrantStatus.GRANTED,
+                granted_at=now,
+                last_error=None,
+            ):
+                return self._load(grant.org_id, grant.request_id)
+            self.store.mark_due(grant.org_id, grant.request_id, _expiry(grant))
+            grant = grant.model_copy(update={"status": GrantStatus.GRANTED, "granted_at": now})
+            self._audit(
+                grant, "granted", Outcome.OK, f"granted until {grant.expires_at} (epoch ms)"
+            )
+            return grant
+
+    def _attempt(
+        self, step: Step, grant: Grant, salesforce: SalesforceAccess, until_ms: int
+    ) -> Mapping[str, Any] | None:
+        """Run one step, again after a short pause when it fails retryably and time is left."""
+        for attempt in range(1, STEP_ATTEMPTS + 1):
+            try:
+                return step(grant, salesforce)
+            except GatewayError as error:
+                if not error.retryable or attempt == STEP_ATTEMPTS:
+                    raise
+                pause = 0.5 * 2 ** (attempt - 1)
+                if self.clock_ms() + pause * 1000 >= until_ms:
+                    raise
+                self.sleep(pause)
+        raise AssertionError("unreachable")
+
+    def _roll_back(self, grant: Grant, reason: str) -> NoReturn:
+        """Close whatever opening did, record why, and refuse the approval with that reason."""
+        self.store.transition(
+            grant.org_id,
+            grant.request_id,
+            [GrantStatus.GRANTING],
+            GrantStatus.EXPIRING,
+            ending=GrantStatus.ROLLED_BACK.value,
+            ended_by="rollback",
+            failure=reason,
+        )
+        self._audit(grant, "rolling_back", Outcome.FAILED, f"could not open: {reason}")
+        self._close(self._load(grant.org_id, grant.request_id))
+        raise GrantRolledBack(
+            f"break-glass access could not be opened and was rolled back ({reason}); "
+            "approve a new request once the cause is fixed"
+        )
+
+    # --- closing ----------------------------------------------------------------------------
+
+    def revoke(self, org_id: str, request_id: str, by: str) -> Grant:
+        """End a grant early (the closing steps, as at expiry); a pending request is denied."""
+        return self._end(org_id, request_id, GrantStatus.REVOKED, by)
+
+    def expire(self, org_id: str, request_id: str) -> Grant:
+        """The one-time schedule's target; early calls wait for the sweeper."""
+        grant = self._load(org_id, request_id)
+        if grant.status is GrantStatus.GRANTING:
+            return self._finish_opening(grant)
+        if (grant.expires_at or 0) > self.clock_ms():
+            return grant
+        return self._end(org_id, request_id, GrantStatus.EXPIRED, "expiry")
 
     def sweep(self) -> list[str]:
-        """Expire every due grant, resume every unfinished expiry; the backstop."""
+        """Finish or roll back every grant still opening, expire every due grant, resume every
+        unfinished closing; the backstop for lost events and schedules."""
         done = []
         for org_id, request_id in self.store.due(self.clock_ms()):
             try:
-                self._expire(org_id, request_id)
+                grant = self.store.get(org_id, request_id)
+                if grant is None or grant.status in ENDED:
+                    self.store.done(org_id, request_id)
+                elif grant.status is GrantStatus.GRANTING:
+                    self._finish_opening(grant)
+                else:
+                    self._end(org_id, request_id, GrantStatus.EXPIRED, "expiry")
                 done.append(f"{org_id}/{request_id}")
             except GatewayError:
                 continue  # stays due: the next sweep retries it
         return done
 
-    def expire(self, org_id: str, request_id: str) -> dict[str, Any]:
-        """The one-time schedule's target; early calls wait for the sweeper."""
-        record = self.store.get(org_id, request_id)
-        if record is None:
-            raise BreakGlassError(f"no grant {request_id}")
-        if int(record.get("expires_at") or 0) > self.clock_ms():
-            return record
-        return self._expire(org_id, request_id)
-
-    def _expire(
-        self, org_id: str, request_id: str, revoked_by: str | None = None
-    ) -> dict[str, Any]:
-        record = self.store.get(org_id, request_id)
-        if record is None:
-            raise BreakGlassError(f"no grant {request_id}")
-        if record["status"] in {GrantStatus.EXPIRED, GrantStatus.REVOKED}:
+    def _end(self, org_id: str, request_id: str, ending: GrantStatus, by: str) -> Grant:
+        grant = self._load(org_id, request_id)
+        if grant.status in ENDED:
             self.store.done(org_id, request_id)
-            return record
-        final = GrantStatus.REVOKED if revoked_by else GrantStatus.EXPIRED
-        if record["status"] == GrantStatus.GRANTED:
-            if not self.store.transition(
+            return grant
+        if grant.status is GrantStatus.REQUESTED and ending is GrantStatus.REVOKED:
+            return self.deny(org_id, request_id, by)  # not granted yet: same checks
+        if grant.status not in {GrantStatus.GRANTING, GrantStatus.GRANTED, GrantStatus.EXPIRING}:
+            raise BreakGlassError(f"request is {grant.status}: nothing to end")
+        with self.store.lease(org_id, request_id, self.policy.lease_ttl_s * 1000) as mine:
+            if not mine:
+                raise GrantBusy(f"grant {request_id} is being worked on; retry shortly")
+            self.store.transition(
                 org_id,
                 request_id,
-                [GrantStatus.GRANTED],
+                [GrantStatus.GRANTING, GrantStatus.GRANTED],
                 GrantStatus.EXPIRING,
-                ending=final.value,
-                ended_by=revoked_by or "expiry",
-            ):
-                record = self.store.get(org_id, request_id) or record
-        elif record["status"] == GrantStatus.REQUESTED and revoked_by:
-            return self.deny(org_id, request_id, revoked_by)  # not granted yet: same checks
-        elif record["status"] != GrantStatus.EXPIRING:
-            raise BreakGlassError(f"request is {record['status']}: nothing to end")
-        record = self.store.get(org_id, request_id) or record
-        final = GrantStatus(record.get("ending") or final)
-        steps_done = set(record.get("steps_done") or ())
-        salesforce = self.salesforce_for(org_id, request_id)
-        scope = Scope.parse(record["scope"])
-        for step in EXPIRY_STEPS:
-            if step in steps_done:
-                continue
-            self._expiry_step(step, record, scope, salesforce)
-            steps_done.add(step)
-            self.store.update(org_id, request_id, steps_done=sorted(steps_done))
-            self._audit(record, step, Outcome.OK)
-        self.store.transition(
-            org_id, request_id, [GrantStatus.EXPIRING], final, ended_at=self.clock_ms()
-        )
-        self.store.done(org_id, request_id)
-        self._audit(record, final.value.lower(), Outcome.OK)
-        return {**record, "status": final.value}
-
-    def _expiry_step(
-        self, step: str, record: dict[str, Any], scope: Scope, salesforce: SalesforceAccess
-    ) -> None:
-        org_id, request_id = record["org_id"], record["request_id"]
-        if step == "remove_assignments":
-            for assignment in record.get("assignments") or ():
-                salesforce.unassign(assignment)
-        elif step == "end_aws_sessions":
-            for role in scope.aws_roles:
-                self.aws.close_role(role, request_id, self.clock_ms())
-        elif step == "disable_subscriptions":
-            for rule in scope.subscriptions:
-                self.aws.disable_subscription(rule)
-        elif step == "revoke_tokens":  # the grant's session and this expiry's own
-            tokens = [self.unseal_token(org_id, request_id, t) for t in record.get("tokens") or ()]
-            current = salesforce.session_token()
-            salesforce.revoke_tokens([*tokens, *([current] if current else [])])
-        elif step == "rotate_emergency_credential":
-            self.store.release_hold(org_id, request_id)  # rotation waits for every grant
-            self.rotate_emergency(org_id)
-        elif step == "close_record":
-            self.aws.cancel_schedule(org_id, request_id)
-            salesforce.upsert_grant_record(
-                request_id,
-                {"Status__c": "Revoked" if record.get("ending") == "REVOKED" else "Expired"},
+                ending=ending.value,
+                ended_by=by,
             )
+            return self._close(self._load(org_id, request_id))
+
+    def _closing_steps(self) -> tuple[tuple[str, Step], ...]:
+        return (
+            ("remove_assignments", self._remove_assignments),
+            ("end_aws_sessions", self._end_aws_sessions),
+            ("disable_subscriptions", self._disable_subscriptions),
+            ("close_record", self._close_record),
+            ("revoke_tokens", self._revoke_tokens),
+            ("rotate_emergency_credential", self._rotate_emergency_credential),
+        )
+
+    def _remove_assignments(self, grant: Grant, salesforce: SalesforceAccess) -> None:
+        for assignment in grant.assignments:
+            salesforce.unassign(assignment)
+
+    def _end_aws_sessions(self, grant: Grant, salesforce: SalesforceAccess) -> None:
+        for role in Scope.parse(grant.scope).aws_roles:
+            self.aws.close_role(role, grant.request_id, self.clock_ms())
+
+    def _disable_subscriptions(self, grant: Grant, salesforce: SalesforceAccess) -> None:
+        for rule in Scope.parse(grant.scope).subscriptions:
+            self.aws.disable_subscription(rule)
+
+    def _close_record(self, grant: Grant, salesforce: SalesforceAccess) -> None:
+        self.aws.cancel_schedule(grant.org_id, grant.request_id)
+        ending = grant.ending or GrantStatus.EXPIRED
+        salesforce.upsert_grant_record(grant.request_id, _record_fields(grant, ending))
+
+    def _revoke_tokens(self, grant: Grant, salesforce: SalesforceAccess) -> dict[str, Any]:
+        return {"sessions_revoked": salesforce.end_sessions()}
+
+    def _rotate_emergency_credential(self, grant: Grant, salesforce: SalesforceAccess) -> None:
+        self.store.release_hold(grant.org_id, grant.request_id)  # rotation waits for every grant
+        self.rotate_emergency(grant.org_id)
+
+    def _close(self, grant: Grant) -> Grant:
+        """Run the closing steps still pending (the caller holds the lease)."""
+        if grant.status is not GrantStatus.EXPIRING:
+            return grant
+        salesforce = self.salesforce_for(grant.org_id, grant.request_id)
+        for name, step in self._closing_steps():
+            if name in grant.closed:
+                continue
+            fields = dict(step(grant, salesforce) or {})
+            grant = grant.model_copy(update={"closed": [*grant.closed, name]})
+            self.store.update(grant.org_id, grant.request_id, closed=grant.closed, **fields)
+            self._audit(grant, name, Outcome.OK, _step_reason(name, fields))
+        final = grant.ending or GrantStatus.EXPIRED
+        now = self.clock_ms()
+        self.store.transition(
+            grant.org_id, grant.request_id, [GrantStatus.EXPIRING], final, ended_at=now
+        )
+        self.store.done(grant.org_id, grant.request_id)
+        outcome = Outcome.FAILED if final is GrantStatus.ROLLED_BACK else Outcome.OK
+        self._audit(grant, final.value.lower(), outcome, grant.failure or "")
+        return grant.model_copy(update={"status": final, "ended_at": now})
+
+
+def _expiry(grant: Grant) -> int:
+    if grant.expires_at is None:
+        raise BreakGlassError(f"grant {grant.request_id} has no expiry: it was never approved")
+    return grant.expires_at
+
+
+def _record_fields(grant: Grant, status: GrantStatus) -> dict[str, Any]:
+    """Break_Glass_Grant__c as the approver and requester see it in Salesforce."""
+    fields: dict[str, Any] = {
+        "Status__c": RECORD_STATUS[status],
+        "Target_User__c": grant.target_user,
+        "Approver__c": grant.approver,
+        "Case_Reference__c": grant.case_reference,
+        "Scope__c": grant.scope,
+        "Expires_At__c": grant.expires_at,
+    }
+    if status is GrantStatus.ROLLED_BACK:
+        fields["Status_Reason__c"] = f"Could not be opened, rolled back: {grant.failure}"[:255]
+    return fields
+
+
+def _step_reason(step: str, fields: Mapping[str, Any]) -> str:
+    details = ", ".join(f"{key} {value}" for key, value in fields.items())
+    return f"{step}: {details}" if details else ""

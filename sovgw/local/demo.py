@@ -20,6 +20,7 @@ from sovgw.adapters.valkey_grants import ValkeyGrantStore
 from sovgw.audit_tools import open_store
 from sovgw.config import GatewayConfig, load_config
 from sovgw.domain.audit import Stage, audit_record_id
+from sovgw.domain.breakglass import Grant
 from sovgw.local.stack import LocalSovereignStack
 from sovgw.wiring import FUNCTIONS
 
@@ -177,7 +178,7 @@ def _proxy_demo(stack: LocalSovereignStack, root: Path) -> int:
     return unexpected
 
 
-def _grant(stack: LocalSovereignStack, org_id: str, request_id: str) -> dict[str, Any] | None:
+def _grant(stack: LocalSovereignStack, org_id: str, request_id: str) -> Grant | None:
     return ValkeyGrantStore(stack.valkey_client()).get(org_id, request_id)
 
 
@@ -191,16 +192,15 @@ def _break_glass_row(stack: LocalSovereignStack, sent: Sent) -> str | None:
     )
     grant = _grant(stack, sent.org_id, request_id)
     wanted = "GRANTED" if envelope["detail-type"] == "Break_Glass_Approval__e" else None
-    if grant is None or (wanted and grant["status"] != wanted):
+    if grant is None or (wanted and grant.status != wanted):
         return None
     return _row(
         sent.name,
         "eu-de",
         "-",
-        f"break-glass: {grant['status']}",
+        f"break-glass: {grant.status}",
         "-",
-        f"case {grant['case_reference']}, scope {grant['scope']}, "
-        f"{int(grant['duration_s']) // 60} min",
+        f"case {grant.case_reference}, scope {grant.scope}, {grant.duration_s // 60} min",
     )
 
 
@@ -208,27 +208,28 @@ def _break_glass_demo(stack: LocalSovereignStack, org_id: str, request_id: str) 
     """The grant the relayed events opened runs out: advance the clock past its expiry and
     let the sweeper end it (EventBridge Scheduler never fires locally)."""
     grant = _grant(stack, org_id, request_id)
-    if grant is None or grant["status"] != "GRANTED":
-        print(f"\nbreak-glass: the sample grant is {grant and grant['status']}, not GRANTED")
+    if grant is None or grant.status != "GRANTED":
+        print(f"\nbreak-glass: the sample grant is {grant and grant.status}, not GRANTED")
         return 1
-    minutes = int(grant["duration_s"]) // 60
+    minutes = grant.duration_s // 60
     print(
-        f"\nbreak-glass {request_id[:8]}: GRANTED to {grant['target_user']} "
-        f"(approved by {grant['approver']}) for {minutes} min; advancing the clock {minutes} min…"
+        f"\nbreak-glass {request_id[:8]}: GRANTED to {grant.target_user} "
+        f"(approved by {grant.approver}) for {minutes} min; advancing the clock {minutes} min…"
     )
-    stack.advance_clock(int(grant["duration_s"]) + 1)
+    print("  opened: " + ", ".join(grant.opened))
+    stack.advance_clock(grant.duration_s + 1)
     started = time.monotonic()
     while time.monotonic() - started < 30:
         grant = _grant(stack, org_id, request_id)
-        if grant and grant["status"] == "EXPIRED":
+        if grant and grant.status == "EXPIRED":
             break
         time.sleep(0.5)
     assert grant is not None
     print(
-        f"  {grant['status']} {time.monotonic() - started:.1f} s later (sweeper); steps: "
-        + ", ".join(grant.get("steps_done") or ())
+        f"  {grant.status} {time.monotonic() - started:.1f} s later (sweeper); closed: "
+        + ", ".join(grant.closed)
     )
-    return 0 if grant["status"] == "EXPIRED" else 1
+    return 0 if grant.status == "EXPIRED" else 1
 
 
 def _budget_lines(stack: LocalSovereignStack, config: GatewayConfig) -> None:

@@ -4,17 +4,28 @@ the lifecycle from Salesforce events, and each invariant of the issue."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
+from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
 from simple_salesforce.format import format_soql
 
 from functions.break_glass.handler import service_for
-from sovgw.domain.breakglass import BreakGlassError, BreakGlassRequest, GrantStatus
+from sovgw.adapters.salesforce import http_session
+from sovgw.domain.breakglass import (
+    CLOSING_STEPS,
+    ENDED,
+    OPENING_STEPS,
+    BreakGlassError,
+    BreakGlassRequest,
+    Grant,
+    GrantBusy,
+    GrantStatus,
+)
 from sovgw.local.stack import LocalSovereignStack
-from sovgw.sfsim.state import Fault
+from sovgw.sfsim.state import Fault, IssuedToken
 from tests.conftest import wait_until
 
 ORG = "00D5E0000000001UAA"
@@ -67,9 +78,56 @@ def _approval(request_id: str, approver: str, decision: str = "Approved") -> dic
     )
 
 
+def _grant(stack: LocalSovereignStack, request_id: str) -> Grant | None:
+    return service_for(stack.deployments["eu-de"].deps).store.get(ORG, request_id)
+
+
 def _status(stack: LocalSovereignStack, request_id: str) -> str | None:
-    record = service_for(stack.deployments["eu-de"].deps).store.get(ORG, request_id)
-    return record["status"] if record else None
+    grant = _grant(stack, request_id)
+    return grant.status if grant else None
+
+
+def _emergency_client_id(stack: LocalSovereignStack) -> str:
+    secrets = stack.session("eu-central-1").client("secretsmanager")
+    secret = secrets.get_secret_value(SecretId=f"sovgw/eu-de/salesforce/{ORG}/emergency")
+    return str(json.loads(secret["SecretString"])["client_id"])
+
+
+def _tokens_since(stack: LocalSovereignStack, client_id: str, since: datetime) -> list[IssuedToken]:
+    """Access tokens the simulator issued to ``client_id`` from ``since`` (its own record)."""
+    assert stack.salesforce is not None
+    sim = stack.salesforce.sim
+    with sim.lock:
+        return [
+            t
+            for t in sim.tokens.values()
+            if t.client_id == client_id and t.kind == "access" and t.issued_at >= since
+        ]
+
+
+def _refused_by_salesforce(stack: LocalSovereignStack, token: str) -> bool:
+    """Present ``token`` to the simulator's REST API, as any client would."""
+    assert stack.salesforce is not None
+    answer = http_session(str(stack.salesforce.ca_bundle)).get(
+        f"{stack.salesforce.url}/services/data/v62.0/limits",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    return answer.status_code == 401 and "INVALID_SESSION_ID" in answer.text
+
+
+def _grant_record(stack: LocalSovereignStack, request_id: str) -> dict[str, Any]:
+    assert stack.salesforce is not None
+    sim = stack.salesforce.sim
+    (record,) = sim.query(
+        sim.org(ORG),
+        format_soql(
+            "SELECT Status__c, Status_Reason__c FROM Break_Glass_Grant__c WHERE Request_Id__c = {}",
+            request_id,
+        ),
+        "62.0",
+    )["records"]
+    return dict(record)
 
 
 def _assignments(stack: LocalSovereignStack) -> list[dict[str, Any]]:
@@ -79,6 +137,15 @@ def _assignments(stack: LocalSovereignStack) -> list[dict[str, Any]]:
         "SELECT Id, ExpirationDate FROM PermissionSetAssignment WHERE AssigneeId = {}", ANNA
     )
     return list(sim.query(sim.org(ORG), query, "62.0")["records"])
+
+
+def _finished_deliveries(stack: LocalSovereignStack) -> set[str]:
+    """EventBridge event ids the break-glass function has finished with (done or dead-lettered)."""
+    return {
+        d.event_id
+        for d in list(stack.deployments["eu-de"].deliveries)
+        if d.function == "break_glass" and d.status != "retrying"
+    }
 
 
 def _dead_letter_reasons(stack: LocalSovereignStack) -> dict[str, str]:
@@ -98,10 +165,12 @@ def test_lifecycle_from_salesforce_events_to_guaranteed_expiry(
     request_id = request["detail"]["id"]
     stack.put_envelope(request)
     wait_until(lambda: _status(stack, request_id) == GrantStatus.REQUESTED)
+    emergency_client = _emergency_client_id(stack)
+    approved_at = stack.salesforce.sim.now()
     stack.put_envelope(_approval(request_id, JONAS))
     wait_until(lambda: _status(stack, request_id) == GrantStatus.GRANTED)
 
-    (assignment,) = _assignments(stack)
+    (assignment,) = _assignments(stack)  # GRANTED means every access is in place already
     assert assignment["ExpirationDate"], "Salesforce itself knows when it ends"
     events = stack.session("eu-central-1").client("events")
     rule = events.describe_rule(Name="sovgw-eu-de-case-changes", EventBusName="sovgw-eu-de")
@@ -110,9 +179,13 @@ def test_lifecycle_from_salesforce_events_to_guaranteed_expiry(
     schedules = scheduler.list_schedules(GroupName="sovgw-eu-de-break-glass")["Schedules"]
     assert any(request_id in s["Name"] for s in schedules), "one-time expiry schedule"
     assert deps.budget_store.active_grants(ORG) == 1
-    grant = service_for(deps).store.get(ORG, request_id)
-    assert grant is not None and grant["tokens"], "the emergency session is kept sealed"
-    token = deps.vault.open(grant["tokens"][0], {"grant": request_id, "org_id": ORG})["token"]
+    grant = _grant(stack, request_id)
+    assert grant is not None and grant.pending_step is None
+    assert grant.opened == list(OPENING_STEPS)
+    assert _grant_record(stack, request_id)["Status__c"] == "Granted"
+    minted = _tokens_since(stack, emergency_client, approved_at)
+    assert 1 <= len(minted) <= 2, "the grant's calls share one session"
+    assert not any(t.revoked for t in minted)
 
     stack.advance_clock(10 * 60 + 1)  # Scheduler never fires locally: the sweeper must
     expired_at = stack.now_ms()
@@ -121,18 +194,14 @@ def test_lifecycle_from_salesforce_events_to_guaranteed_expiry(
     assert _assignments(stack) == []
     rule = events.describe_rule(Name="sovgw-eu-de-case-changes", EventBusName="sovgw-eu-de")
     assert rule["State"] == "DISABLED"
-    assert stack.salesforce.sim.tokens[token].revoked
+    minted = _tokens_since(stack, emergency_client, approved_at)
+    for token in minted:  # the grant's, its expiry's own, and the rotation's login check
+        assert _refused_by_salesforce(stack, token.value)
     assert secrets.get_secret_value(SecretId=emergency)["VersionId"] != emergency_before
     assert deps.budget_store.active_grants(ORG) == 0
-    sim = stack.salesforce.sim
-    (record,) = sim.query(
-        sim.org(ORG),
-        format_soql(
-            "SELECT Status__c FROM Break_Glass_Grant__c WHERE Request_Id__c = {}", request_id
-        ),
-        "62.0",
-    )["records"]
-    assert record["Status__c"] == "Expired"
+    assert _grant_record(stack, request_id)["Status__c"] == "Expired"
+    grant = _grant(stack, request_id)
+    assert grant is not None and grant.closed == list(CLOSING_STEPS)
     steps = [json.loads(o["Body"].read())["purpose"] for o in _grant_audit(stack, request_id)]
     for step in ("break-glass:requested", "break-glass:approved", "break-glass:granted",
                  "break-glass:remove_assignments", "break-glass:revoke_tokens",
@@ -145,9 +214,8 @@ def _grant_audit(stack: LocalSovereignStack, request_id: str) -> list[Any]:
 
     s3 = stack.session("eu-central-1").client("s3")
     found = []
-    for step in ("requested", "approved", "granted", "remove_assignments", "end_aws_sessions",
-                 "disable_subscriptions", "revoke_tokens", "close_record",
-                 "rotate_emergency_credential", "expired", "revoked"):  # fmt: skip
+    for step in ("requested", "approved", "granted", *OPENING_STEPS, *CLOSING_STEPS, "expired",
+                 "revoked", "rolling_back", "rolled_back"):  # fmt: skip
         key = f"records/eu-de/{ORG}/{audit_record_id(f'break-glass/{request_id}/{step}', Stage.BREAK_GLASS)}.json"
         try:
             found.append(s3.get_object(Bucket="sovgw-audit-eu-de", Key=key))
@@ -182,10 +250,9 @@ def test_duplicated_and_replayed_events_create_one_grant(stack: LocalSovereignSt
         stack.put_envelope(request)
     wait_until(lambda: _status(stack, request_id) == GrantStatus.REQUESTED)
     approval = _approval(request_id, JONAS)
-    for _ in range(3):
-        stack.put_envelope(approval)
+    deliveries = {stack.put_envelope(approval) for _ in range(3)}
     wait_until(lambda: _status(stack, request_id) == GrantStatus.GRANTED)
-    time.sleep(2)
+    wait_until(lambda: deliveries <= _finished_deliveries(stack), "every copy was handled")
     assert len(_assignments(stack)) == 1
     service_for(stack.deployments["eu-de"].deps).revoke(ORG, request_id, by=JONAS)
     assert _assignments(stack) == []
@@ -243,7 +310,7 @@ def test_an_expired_grant_cannot_be_extended_and_revoking_early_works(
 ) -> None:
     service = service_for(stack.deployments["eu-de"].deps)
     revoked = _granted(stack)
-    assert service.revoke(ORG, revoked, by=JONAS)["status"] == GrantStatus.REVOKED
+    assert service.revoke(ORG, revoked, by=JONAS).status == GrantStatus.REVOKED
     assert _assignments(stack) == []
     with pytest.raises(BreakGlassError, match="needs a new request"):
         service.approve(ORG, revoked, JONAS)
@@ -309,7 +376,8 @@ def test_cli_request_approve_show_list_revoke(
     assert json.loads(capsys.readouterr().out)["status"] == "GRANTED"
     assert main(["break-glass", "show", request_id, *base]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert shown["approver"] == JONAS and "tokens" not in shown
+    assert shown["approver"] == JONAS and shown["opened"] == list(OPENING_STEPS)
+    assert shown["status"] == "GRANTED" and shown["pending_step"] is None
     assert main(["break-glass", "list", *base]) == 0
     assert request_id in capsys.readouterr().out
     assert main(["break-glass", "revoke", request_id, *base, "--by", JONAS]) == 0
@@ -341,3 +409,153 @@ def test_requests_expire_unapproved_and_rejections_need_the_role(
     wait_until(lambda: _status(stack, request_id) == GrantStatus.DENIED)
     with pytest.raises(BreakGlassError, match="needs a new request"):
         service.approve(ORG, request_id, JONAS)
+
+
+@pytest.fixture(autouse=True)
+def no_grant_outlives_its_test(stack: LocalSovereignStack) -> Iterator[None]:
+    """Each test starts with no active grant of the org, whatever the one before it left."""
+    yield
+    service = service_for(stack.deployments["eu-de"].deps)
+
+    def all_ended() -> bool:
+        for grant in service.store.list(ORG):
+            if grant.status in {GrantStatus.REQUESTED, GrantStatus.GRANTING,
+                                GrantStatus.GRANTED, GrantStatus.EXPIRING}:  # fmt: skip
+                try:
+                    service.revoke(ORG, grant.request_id, by=JONAS)
+                except GrantBusy:
+                    return False
+        return True
+
+    wait_until(all_ended, "every grant of the test ended", timeout=60)
+
+
+def _opened_grant(stack: LocalSovereignStack, request_id: str) -> Grant | None:
+    grant = _grant(stack, request_id)
+    return grant if grant and grant.status in {GrantStatus.GRANTED, *ENDED} else None
+
+
+def _failing(stack: LocalSovereignStack, request_id: str, step: str) -> Grant | None:
+    grant = _grant(stack, request_id)
+    return grant if grant and grant.last_error and grant.last_error.startswith(step) else None
+
+
+def test_a_salesforce_503_while_opening_is_retried_and_access_is_complete_in_the_bound(
+    stack: LocalSovereignStack,
+) -> None:
+    assert stack.salesforce is not None
+    request_id = _requested(stack)
+    fault = Fault("POST", "PermissionSetAssignment", 503, "SERVER_UNAVAILABLE", "down", 1)
+    stack.salesforce.sim.org(ORG).faults.append(fault)
+    stack.put_envelope(_approval(request_id, JONAS))
+    grant = wait_until(lambda: _opened_grant(stack, request_id), "opened or ended", timeout=60)
+    assert grant.status == GrantStatus.GRANTED
+    assert fault.remaining == 0, "the failure really happened"
+    assert grant.granted_at is not None and grant.approved_at is not None
+    assert grant.granted_at - grant.approved_at < 60_000
+    (assignment,) = _assignments(stack)
+    assert grant.assignments == [assignment["Id"]]
+
+
+def test_a_kms_outage_while_opening_is_waited_out_and_access_is_complete_in_the_bound(
+    stack: LocalSovereignStack,
+) -> None:
+    kms = stack.session("eu-central-1").client("kms")
+    alias = stack.deployments["eu-de"].jurisdiction.kms_alias
+    key_id = kms.describe_key(KeyId=alias)["KeyMetadata"]["KeyId"]
+    request_id = _requested(stack)
+    kms.disable_key(KeyId=key_id)  # the grant's Salesforce session cannot be sealed
+    try:
+        stack.put_envelope(_approval(request_id, JONAS))
+        failing = wait_until(lambda: _failing(stack, request_id, "assign_permission_sets"))
+        assert "KMS" in str(failing.last_error)
+        assert failing.status == GrantStatus.GRANTING, "never GRANTED without its access"
+        assert failing.pending_step == "assign_permission_sets"
+        assert _assignments(stack) == []
+    finally:
+        kms.enable_key(KeyId=key_id)
+    grant = wait_until(lambda: _opened_grant(stack, request_id), "opened or ended", timeout=60)
+    assert grant.status == GrantStatus.GRANTED
+    assert grant.granted_at is not None and grant.approved_at is not None
+    assert grant.granted_at - grant.approved_at < 60_000
+    assert len(_assignments(stack)) == 1
+
+
+def test_a_scheduler_error_while_opening_is_retried_and_access_is_complete_in_the_bound(
+    stack: LocalSovereignStack,
+) -> None:
+    scheduler = stack.session("eu-central-1").client("scheduler")
+    request_id = _requested(stack)
+    scheduler.delete_schedule_group(Name="sovgw-eu-de-break-glass")
+    try:
+        stack.put_envelope(_approval(request_id, JONAS))
+        failing = wait_until(lambda: _failing(stack, request_id, "schedule_expiry"))
+        assert "scheduler" in str(failing.last_error)
+        assert failing.status == GrantStatus.GRANTING and _assignments(stack) == []
+    finally:
+        scheduler.create_schedule_group(Name="sovgw-eu-de-break-glass")
+    grant = wait_until(lambda: _opened_grant(stack, request_id), "opened or ended", timeout=60)
+    assert grant.status == GrantStatus.GRANTED
+    assert grant.granted_at is not None and grant.approved_at is not None
+    assert grant.granted_at - grant.approved_at < 60_000
+    schedules = scheduler.list_schedules(GroupName="sovgw-eu-de-break-glass")["Schedules"]
+    assert any(request_id in s["Name"] for s in schedules)
+    assert len(_assignments(stack)) == 1
+
+
+def test_a_step_refused_for_good_rolls_the_grant_back_at_once_and_tells_why(
+    stack: LocalSovereignStack,
+) -> None:
+    events = stack.session("eu-central-1").client("events")
+    request_id = _requested(
+        stack,
+        scope="Case:read, aws:sovgw-eu-de-no-such-role, subscription:sovgw-eu-de-case-changes",
+    )
+    approval = _approval(request_id, JONAS)
+    stack.put_envelope(approval)
+    reason = wait_until(lambda: _dead_letter_reasons(stack).get(approval["detail"]["id"]))
+    assert "rolled back" in reason and "open_aws_roles" in reason
+    grant = _grant(stack, request_id)
+    assert grant is not None and grant.status == GrantStatus.ROLLED_BACK
+    assert grant.opened == ["schedule_expiry", "assign_permission_sets"]
+    assert grant.closed == list(CLOSING_STEPS)
+    assert grant.failure is not None and grant.failure.startswith("open_aws_roles")
+    assert _assignments(stack) == [], "the assignment it made is removed again"
+    rule = events.describe_rule(Name="sovgw-eu-de-case-changes", EventBusName="sovgw-eu-de")
+    assert rule["State"] == "DISABLED"
+    record = _grant_record(stack, request_id)
+    assert record["Status__c"] == "Rolled Back"
+    assert "open_aws_roles" in record["Status_Reason__c"]
+    audited = [json.loads(o["Body"].read()) for o in _grant_audit(stack, request_id)]
+    rolled_back = next(a for a in audited if a["purpose"] == "break-glass:rolled_back")
+    assert rolled_back["outcome"] == "failed" and "open_aws_roles" in rolled_back["reason"]
+
+
+def test_opening_that_cannot_finish_within_the_bound_is_rolled_back_completely(
+    stack: LocalSovereignStack,
+) -> None:
+    assert stack.salesforce is not None
+    request_id = _requested(stack)
+    emergency_client = _emergency_client_id(stack)
+    since = stack.salesforce.sim.now()
+    fault = Fault("POST", "PermissionSetAssignment", 503, "SERVER_UNAVAILABLE", "down", 10**6)
+    stack.salesforce.sim.org(ORG).faults.append(fault)
+    try:
+        stack.put_envelope(_approval(request_id, JONAS))
+        failing = wait_until(lambda: _failing(stack, request_id, "assign_permission_sets"))
+        assert failing.status == GrantStatus.GRANTING and _assignments(stack) == []
+        stack.advance_clock(61)  # past the 60 s bound for opening
+        grant = wait_until(lambda: _opened_grant(stack, request_id), "ended", timeout=60)
+    finally:
+        fault.remaining = 0
+    assert grant.status == GrantStatus.ROLLED_BACK
+    assert grant.opened == ["schedule_expiry"] and grant.closed == list(CLOSING_STEPS)
+    assert _assignments(stack) == []
+    scheduler = stack.session("eu-central-1").client("scheduler")
+    schedules = scheduler.list_schedules(GroupName="sovgw-eu-de-break-glass")["Schedules"]
+    assert not any(request_id in s["Name"] for s in schedules), "its expiry schedule is gone"
+    assert "assign_permission_sets" in _grant_record(stack, request_id)["Status_Reason__c"]
+    minted = _tokens_since(stack, emergency_client, since)
+    assert minted, "opening used the emergency credential"
+    assert all(_refused_by_salesforce(stack, token.value) for token in minted)
+    assert stack.deployments["eu-de"].deps.budget_store.active_grants(ORG) == 0
