@@ -36,6 +36,7 @@ from sovgw.adapters.salesforce import (
     SalesforceCredentials,
     SalesforceRecords,
 )
+from sovgw.adapters.sessions import LocalSessions
 from sovgw.adapters.valkey_budget import ValkeyBudgetStore
 from sovgw.domain.budget import BudgetDeferred, BudgetPolicy, Lane
 from sovgw.domain.errors import GatewayError
@@ -107,6 +108,7 @@ class Storm:
     refusals: Counter[str] = field(default_factory=Counter)
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    revoked_app: str = ""
 
     def __post_init__(self) -> None:
         sim = self.server.sim
@@ -124,6 +126,9 @@ class Storm:
             self.apps[name] = app
             self.vault.put(name, app.client_id, app.client_secret, emergency)
         self.pool = CredentialPool(self.vault.load, ttl_s=0.5)  # rotations show up fast
+        # One process here: its clients share sessions per scope as a deployment's do through
+        # the shared store (benchmarks/lockout/sessions.py measures that across processes).
+        self.sessions = LocalSessions()
         # The emergencies run under one break-glass grant that lasts the storm.
         self.store.hold_grant(ORG, DRILL_GRANT, int(time.time() * 1000) + 3_600_000)
         self.queue.extend(range(self.routine))
@@ -135,6 +140,7 @@ class Storm:
             lane=lane,
             grant_id=DRILL_GRANT if lane is Lane.EMERGENCY else None,
             ca_bundle=str(self.server.ca_bundle),
+            sessions=self.sessions,
         )
 
     def request_token(self, credentials: SalesforceCredentials, *args: Any) -> Any:
@@ -189,20 +195,32 @@ class Storm:
     def chaos(self) -> None:
         sim = self.server.sim
         time.sleep(self.duration_s * 0.05)
-        revoked = self.apps["integration-b"]  # an admin revokes it: new secret, sessions gone
+        # An admin revokes the integration credential whose session the workers share (the
+        # worst case): new secret, its sessions gone, so every worker must log in again.
+        with sim.lock:
+            live = [
+                t.client_id
+                for t in sim.tokens.values()
+                if t.kind == "access" and not t.revoked and t.client_id != "3MVG9emergency"
+            ]
+        self.revoked_app = live[-1] if live else self.apps["integration-b"].client_id
+        revoked = next(a for a in self.apps.values() if a.client_id == self.revoked_app)
         with sim.lock:
             revoked.client_secret = secrets.token_urlsafe(24)
             for token in sim.tokens.values():
                 if token.client_id == revoked.client_id:
                     token.revoked = True
         time.sleep(self.duration_s * 0.1)
-        # integration-a rotates as the rotation function does it: retire the current version
+        # The other one rotates as the rotation function does it: retire the current version
         # in the shared store, set the new secret in Salesforce, then publish it.
-        rotated = self.apps["integration-a"]
-        current = next(c for c in self.vault.load() if c.credential_id.startswith("integration-a"))
+        name = next(
+            n for n, a in self.apps.items() if n.startswith("integration") and a is not revoked
+        )
+        rotated = self.apps[name]
+        current = next(c for c in self.vault.load() if c.credential_id.startswith(name))
         self.store.refuse_credential(ORG, current.credential_id)
         rotated.client_secret = secrets.token_urlsafe(24)
-        self.vault.put("integration-a", rotated.client_id, rotated.client_secret)
+        self.vault.put(name, rotated.client_id, rotated.client_secret)
 
     def report(self, elapsed: float) -> dict[str, Any]:
         sim, tally, policy = self.server.sim, self.tally, self.store.policy
@@ -247,6 +265,7 @@ class Storm:
             "non_emergency_calls": used - emergency_calls,
             "non_emergency_ceiling": ceiling,
             "locked_users": len(locked),
+            "revoked_app": self.revoked_app,
             "token_requests_by_app": dict(self.token_requests),
             "refused_token_requests_by_app": dict(self.refusals),
             "refused_credentials": sorted(self.store.refused_credentials(ORG)),

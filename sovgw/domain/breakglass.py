@@ -50,7 +50,8 @@ CLOSING_STEPS = (
     "revoke_tokens",
     "rotate_emergency_credential",
 )
-STEP_ATTEMPTS = 3  # in one run, before the event's retry or the sweeper takes over
+SWEEP_ATTEMPTS = 3  # a sweep tries a step briefly: it must not hold up other grants' expiry
+MAX_PAUSE_S = 5.0
 
 
 class GrantStatus(StrEnum):
@@ -355,7 +356,7 @@ class BreakGlassService:
             grant.status in {GrantStatus.GRANTING, GrantStatus.GRANTED}
             and grant.approver == approver
         ):
-            return self._finish_opening(grant)  # the same approval again: finish what is pending
+            return self._finish_opening(grant, patient=True)  # the same approval again
         if approver in {grant.requested_by, grant.target_user}:
             self._audit(grant, "approval_refused", Outcome.DENIED, "approver is the requester")
             raise BreakGlassError("the approver must be someone other than requester and target")
@@ -387,7 +388,7 @@ class BreakGlassService:
         self.store.hold(org_id, request_id, expires_at)
         self.store.mark_due(org_id, request_id, now)  # the sweeper finishes what this cannot
         self._audit(grant, "approved", Outcome.OK)
-        return self._finish_opening(grant)
+        return self._finish_opening(grant, patient=True)
 
     def deny(self, org_id: str, request_id: str, by: str) -> Grant:
         """An approver rejects a request, or its requester withdraws it."""
@@ -442,9 +443,11 @@ class BreakGlassService:
     def _grant_record(self, grant: Grant, salesforce: SalesforceAccess) -> None:
         salesforce.upsert_grant_record(grant.request_id, _record_fields(grant, GrantStatus.GRANTED))
 
-    def _finish_opening(self, grant: Grant) -> Grant:
+    def _finish_opening(self, grant: Grant, *, patient: bool = False) -> Grant:
         """Run the opening steps still pending, under the grant's lease; GRANTED when all are
-        done, rolled back when the bound passes or a step is refused for good."""
+        done, rolled back when the bound passes or a step is refused for good. ``patient``
+        (the approval) retries a failing step until the bound; otherwise (the sweeper, the
+        schedule) a few times, and the next sweep goes on."""
         if grant.status is not GrantStatus.GRANTING:
             return grant
         with self.store.lease(
@@ -460,13 +463,10 @@ class BreakGlassService:
                 if name in grant.opened:
                     continue
                 try:
-                    fields = self._attempt(
-                        step, grant, salesforce, until_ms=int(grant.open_by or 0)
-                    )
+                    fields = self._attempt(name, step, grant, salesforce, patient=patient)
                 except GatewayError as error:
                     reason = f"{name}: {error}"[:500]
                     if error.retryable and self.clock_ms() < int(grant.open_by or 0):
-                        self.store.update(grant.org_id, grant.request_id, last_error=reason)
                         self._audit(grant, f"{name}_failed", Outcome.FAILED, reason)
                         raise
                     self._roll_back(grant, reason)
@@ -493,20 +493,27 @@ class BreakGlassService:
             return grant
 
     def _attempt(
-        self, step: Step, grant: Grant, salesforce: SalesforceAccess, until_ms: int
+        self, name: str, step: Step, grant: Grant, salesforce: SalesforceAccess, *, patient: bool
     ) -> Mapping[str, Any] | None:
-        """Run one step, again after a short pause when it fails retryably and time is left."""
-        for attempt in range(1, STEP_ATTEMPTS + 1):
+        """Run one step; after a retryable failure (recorded, so ``show`` says what is wrong),
+        again after a pause (doubling up to 5 s) while the opening bound allows it."""
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 return step(grant, salesforce)
             except GatewayError as error:
-                if not error.retryable or attempt == STEP_ATTEMPTS:
-                    raise
-                pause = 0.5 * 2 ** (attempt - 1)
-                if self.clock_ms() + pause * 1000 >= until_ms:
+                if error.retryable:
+                    last_error = f"{name}: {error}"[:500]
+                    self.store.update(grant.org_id, grant.request_id, last_error=last_error)
+                pause = min(0.5 * 2 ** (attempt - 1), MAX_PAUSE_S)
+                if (
+                    not error.retryable
+                    or (not patient and attempt >= SWEEP_ATTEMPTS)
+                    or self.clock_ms() + pause * 1000 >= int(grant.open_by or 0)
+                ):
                     raise
                 self.sleep(pause)
-        raise AssertionError("unreachable")
 
     def _roll_back(self, grant: Grant, reason: str) -> NoReturn:
         """Close whatever opening did, record why, and refuse the approval with that reason."""

@@ -222,6 +222,7 @@ class Simulator:
         self.orgs: dict[str, SimOrg] = {}
         self.apps: dict[str, tuple[str, ConnectedApp]] = {}
         self.tokens: dict[str, IssuedToken] = {}
+        self.refused_sessions = 0  # requests answered INVALID_SESSION_ID (stampede benchmarks)
         self.base_url = "https://127.0.0.1"
         self.relay_sender: Callable[[SimOrg, RelayChannel, PublishedEvent], None] | None = None
         self._relay_wakeup = threading.Condition(self.lock)
@@ -578,6 +579,7 @@ class Simulator:
                 or token.revoked
                 or (token.expires_at is not None and token.expires_at <= self.now())
             ):
+                self.refused_sessions += 1
                 raise RestError(401, "INVALID_SESSION_ID", "Session expired or invalid")
             return self.orgs[token.org_id[:15]], token
 

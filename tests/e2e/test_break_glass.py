@@ -464,6 +464,8 @@ def test_a_kms_outage_while_opening_is_waited_out_and_access_is_complete_in_the_
     alias = stack.deployments["eu-de"].jurisdiction.kms_alias
     key_id = kms.describe_key(KeyId=alias)["KeyMetadata"]["KeyId"]
     request_id = _requested(stack)
+    assert stack.salesforce is not None
+    emergency_client, since = _emergency_client_id(stack), stack.salesforce.sim.now()
     kms.disable_key(KeyId=key_id)  # the grant's Salesforce session cannot be sealed
     try:
         stack.put_envelope(_approval(request_id, JONAS))
@@ -472,8 +474,16 @@ def test_a_kms_outage_while_opening_is_waited_out_and_access_is_complete_in_the_
         assert failing.status == GrantStatus.GRANTING, "never GRANTED without its access"
         assert failing.pending_step == "assign_permission_sets"
         assert _assignments(stack) == []
+        unsealed = _tokens_since(stack, emergency_client, since)
     finally:
         kms.enable_key(KeyId=key_id)
+    assert unsealed, "a session was minted and could not be sealed"
+    sessions = stack.deployments["eu-de"].deps.sessions
+    assert sessions is not None
+    recorded = {s["access_token"] for s in sessions.minted(f"{ORG[:15]}:grant:{request_id}")}
+    for token in unsealed:  # unrecorded, it could never be revoked with the grant: revoked now
+        assert token.value in recorded or _refused_by_salesforce(stack, token.value)
+    assert any(t.value not in recorded for t in unsealed), "the outage discarded sessions"
     grant = wait_until(lambda: _opened_grant(stack, request_id), "opened or ended", timeout=60)
     assert grant.status == GrantStatus.GRANTED
     assert grant.granted_at is not None and grant.approved_at is not None
