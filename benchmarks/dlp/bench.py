@@ -6,7 +6,6 @@ cold start share), as packaged and from source."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -15,10 +14,10 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from benchmarks.dlp.corpus import generate
+from benchmarks.report import emit
 from sovgw.domain import dlp
 from sovgw.wiring import RUNTIME_ENVIRONMENT
 
@@ -247,8 +246,5 @@ def main(argv: list[str] | None = None) -> int:
         report["side_by_side"] = (
             "not run: use --presidio N where presidio-analyzer is installed (make bench-dlp)"
         )
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.output:
-        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    emit(report, args.output)
     return 0

@@ -16,7 +16,6 @@ in production). Reported as JSON, with pass/fail per invariant:
 from __future__ import annotations
 
 import argparse
-import json
 import secrets
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.report import emit
 from sovgw.adapters import salesforce as adapter
 from sovgw.adapters.salesforce import (
     CredentialPool,
@@ -332,10 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         emergencies=args.emergencies,
         duration_s=args.duration,
     )
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    emit(result, args.out)
     return 0 if result["passed"] else 1
 
 

@@ -24,10 +24,10 @@ import threading
 import time
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from benchmarks.report import emit
 from sovgw.proxy.apps import key_hash
 
 API_KEY = "sk-sovgw-bench-" + "k" * 24
@@ -264,8 +264,5 @@ def main(argv: list[str] | None = None) -> int:
                 args.proxy_workers,
             )
             levels += [level | {"upstream": upstream} for level in part["levels"]]
-    text = json.dumps(part | {"levels": levels}, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    emit(part | {"levels": levels}, args.out)
     return 0

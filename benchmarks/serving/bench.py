@@ -29,6 +29,7 @@ from typing import Any
 import boto3
 import requests
 
+from benchmarks.report import emit
 from model_serving.backends import Backend, DeterministicBackend, TransformersBackend
 from model_serving.schema import ChatMessage
 from model_serving.server import ServedEndpoints, serve_in_background
@@ -304,8 +305,5 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --backend transformers needs --model-dir", file=sys.stderr)
         return 2
     report = run(args)
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.output:
-        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    emit(report, args.output)
     return 0

@@ -12,14 +12,15 @@ a scope is recorded, so a break-glass grant can revoke all of them when it ends.
 from __future__ import annotations
 
 import hashlib
-import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import redis
 
+from sovgw.adapters.valkey_lease import ValkeyLeases
 from sovgw.domain.errors import RejectedInput, UpstreamUnavailable
 from sovgw.ports import MappingVault
 
@@ -74,13 +75,6 @@ class LocalSessions:
             self._current.pop(scope, None)
 
 
-# KEYS: lock. ARGV: holder.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-
 class ValkeySessions:
     """``SessionCache`` across processes. Keys per scope (``sovgw:{org}:sf-session:<kind>``):
     the current session (fingerprint + sealed value), the refresh lock, the sealed sessions
@@ -99,7 +93,7 @@ class ValkeySessions:
         self._vault = vault
         self._wait_s = wait_s
         self._poll_s = poll_s
-        self._release = client.register_script(_RELEASE)
+        self._leases = ValkeyLeases(client)
         self._opened: dict[str, tuple[str, Mapping[str, str]]] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
@@ -143,12 +137,8 @@ class ValkeySessions:
             opened = self._opened.get(scope)
             if opened is not None and opened[0] != stale_fp:
                 return opened[1]
-            try:
+            with _store_errors():
                 return self._refresh(scope, stale_fp, mint, discard)
-            except redis.RedisError as error:
-                raise UpstreamUnavailable(
-                    f"session store unavailable: {type(error).__name__}"
-                ) from None
 
     def _refresh(
         self,
@@ -165,12 +155,9 @@ class ValkeySessions:
                 return stored
             if self._redis.exists(self._key(scope, ":ended")):
                 raise SessionsEnded(f"the Salesforce sessions of {scope} were ended")
-            holder = secrets.token_hex(8)
-            if self._redis.set(lock, holder, nx=True, px=LOCK_TTL_MS):
-                try:
+            with self._leases.hold(lock, LOCK_TTL_MS) as mine:
+                if mine:
                     return self._stored(scope, stale_fp) or self._mint(scope, mint, discard)
-                finally:
-                    self._release(keys=[lock], args=[holder])
             if time.monotonic() > deadline:
                 raise UpstreamUnavailable(f"Salesforce session of {scope}: refresh timed out")
             time.sleep(self._poll_s)
@@ -204,7 +191,9 @@ class ValkeySessions:
 
     def minted(self, scope: str) -> list[Mapping[str, str]]:
         found = []
-        for sealed in self._redis.lrange(self._key(scope, ":minted"), 0, -1):
+        with _store_errors():
+            listed = self._redis.lrange(self._key(scope, ":minted"), 0, -1)
+        for sealed in listed:
             try:
                 found.append(self._open(scope, str(sealed)))
             except RejectedInput:
@@ -213,19 +202,29 @@ class ValkeySessions:
 
     def end(self, scope: str) -> None:
         """Waits for a refresh in flight, so every session minted is in ``minted`` after."""
-        lock = self._key(scope, ":lock")
-        holder = secrets.token_hex(8)
+        with _store_errors():
+            self._end(scope)
+        with self._local_lock(scope):
+            self._opened.pop(scope, None)
+
+    def _end(self, scope: str) -> None:
         deadline = time.monotonic() + self._wait_s
-        while not self._redis.set(lock, holder, nx=True, px=LOCK_TTL_MS):
+        while True:
+            with self._leases.hold(self._key(scope, ":lock"), LOCK_TTL_MS) as mine:
+                if mine:
+                    with self._redis.pipeline() as pipe:
+                        pipe.set(self._key(scope, ":ended"), 1, px=2 * SESSION_TTL_MS)
+                        pipe.delete(self._key(scope))
+                        pipe.execute()
+                    break
             if time.monotonic() > deadline:
                 raise UpstreamUnavailable(f"Salesforce session of {scope}: refresh in flight")
             time.sleep(self._poll_s)
-        try:
-            with self._redis.pipeline() as pipe:
-                pipe.set(self._key(scope, ":ended"), 1, px=2 * SESSION_TTL_MS)
-                pipe.delete(self._key(scope))
-                pipe.execute()
-        finally:
-            self._release(keys=[lock], args=[holder])
-        with self._local_lock(scope):
-            self._opened.pop(scope, None)
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    try:
+        yield
+    except redis.RedisError as error:
+        raise UpstreamUnavailable(f"session store unavailable: {type(error).__name__}") from None

@@ -6,13 +6,13 @@ is active, and a lease so one worker drives a grant at a time."""
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import redis
 
+from sovgw.adapters.valkey_lease import ValkeyLeases
 from sovgw.domain.breakglass import Grant
 from sovgw.domain.errors import UpstreamUnavailable
 
@@ -43,12 +43,6 @@ redis.call('SET', KEYS[1], cjson.encode(record))
 return 1
 """
 
-# KEYS: lease. ARGV: holder. Released only by the worker that holds it.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
 
 class ValkeyGrantStore:
     """``GrantStore`` (see ``sovgw.domain.breakglass``)."""
@@ -58,7 +52,7 @@ class ValkeyGrantStore:
         self._prefix = prefix
         self._transition = client.register_script(_TRANSITION)
         self._update = client.register_script(_UPDATE)
-        self._release = client.register_script(_RELEASE)
+        self._leases = ValkeyLeases(client)
 
     def _org(self, org_id: str) -> str:
         return f"{self._prefix}:{{{org_id[:15]}}}"
@@ -124,14 +118,8 @@ class ValkeyGrantStore:
 
     @contextmanager
     def lease(self, org_id: str, request_id: str, ttl_ms: int) -> Iterator[bool]:
-        key = f"{self._record(org_id, request_id)}:lease"
-        holder = secrets.token_hex(8)
         try:
-            mine = bool(self._redis.set(key, holder, nx=True, px=ttl_ms))
+            with self._leases.hold(f"{self._record(org_id, request_id)}:lease", ttl_ms) as mine:
+                yield mine
         except redis.RedisError as error:
             raise UpstreamUnavailable(f"grant store unavailable: {type(error).__name__}") from None
-        try:
-            yield mine
-        finally:
-            if mine:
-                self._release(keys=[key], args=[holder])
