@@ -599,7 +599,18 @@ class BreakGlassService:
         )
 
     def _remove_assignments(self, grant: Grant, salesforce: SalesforceAccess) -> None:
-        for assignment in grant.assignments:
+        found = set(grant.assignments)
+        if "assign_permission_sets" not in grant.opened and grant.expires_at is not None:
+            # Cut short (a failure half way, or a crash before it was recorded): what it made
+            # carries the grant's expiry, so it is found the way a retry finds it.
+            for name in Scope.parse(grant.scope).permission_sets:
+                permission_set = salesforce.permission_set_id(name)
+                made = permission_set and salesforce.find_assignment(
+                    grant.target_user, permission_set, grant.expires_at
+                )
+                if made:
+                    found.add(made)
+        for assignment in sorted(found):
             salesforce.unassign(assignment)
 
     def _end_aws_sessions(self, grant: Grant, salesforce: SalesforceAccess) -> None:

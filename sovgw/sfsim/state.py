@@ -165,6 +165,7 @@ class Fault:
     code: str
     message: str
     remaining: int
+    passes: int = 0  # matching requests let through before the first failure
 
 
 @dataclass
@@ -596,6 +597,9 @@ class Simulator:
                     and fault.method in {method, "*"}
                     and fault.path_contains in path
                 ):
+                    if fault.passes > 0:
+                        fault.passes -= 1
+                        continue
                     fault.remaining -= 1
                     raise RestError(fault.status, fault.code, fault.message)
 

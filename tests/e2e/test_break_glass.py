@@ -545,22 +545,25 @@ def test_opening_that_cannot_finish_within_the_bound_is_rolled_back_completely(
     stack: LocalSovereignStack,
 ) -> None:
     assert stack.salesforce is not None
-    request_id = _requested(stack)
+    request_id = _requested(stack, scope="Case:read, Case:edit")
     emergency_client = _emergency_client_id(stack)
     since = stack.salesforce.sim.now()
-    fault = Fault("POST", "PermissionSetAssignment", 503, "SERVER_UNAVAILABLE", "down", 10**6)
+    fault = Fault(  # the first assignment is made, the second never
+        "POST", "PermissionSetAssignment", 503, "SERVER_UNAVAILABLE", "down", 10**6, passes=1
+    )
     stack.salesforce.sim.org(ORG).faults.append(fault)
     try:
         stack.put_envelope(_approval(request_id, JONAS))
         failing = wait_until(lambda: _failing(stack, request_id, "assign_permission_sets"))
-        assert failing.status == GrantStatus.GRANTING and _assignments(stack) == []
+        assert failing.status == GrantStatus.GRANTING and failing.assignments == []
+        assert len(_assignments(stack)) == 1, "made before the failure, not recorded yet"
         stack.advance_clock(61)  # past the 60 s bound for opening
         grant = wait_until(lambda: _opened_grant(stack, request_id), "ended", timeout=60)
     finally:
         fault.remaining = 0
     assert grant.status == GrantStatus.ROLLED_BACK
     assert grant.opened == ["schedule_expiry"] and grant.closed == list(CLOSING_STEPS)
-    assert _assignments(stack) == []
+    assert _assignments(stack) == [], "the assignment of the step cut short is removed too"
     scheduler = stack.session("eu-central-1").client("scheduler")
     schedules = scheduler.list_schedules(GroupName="sovgw-eu-de-break-glass")["Schedules"]
     assert not any(request_id in s["Name"] for s in schedules), "its expiry schedule is gone"
