@@ -21,7 +21,6 @@ simulator itself. JSON out; pass when ``shared`` costs exactly 1 token request.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import sys
@@ -32,10 +31,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from benchmarks.report import emit
+
 MODES = ("per_client", "per_process", "shared")
 REGION = "eu-central-1"
 ORG = "00D5E0000000001UAA"
 KEY_ALIAS = "alias/sovgw-bench-sessions"
+BARRIER_S = 180.0  # start-up of 8 processes on 2 slow cores, with room
 
 
 def _worker(mode: str, spec: dict[str, Any], calls: int, channels: tuple[Any, Any, Any]) -> None:
@@ -95,8 +97,8 @@ def _worker(mode: str, spec: dict[str, Any], calls: int, channels: tuple[Any, An
         return dict(outcome)
 
     warm = phase()  # every client holds a session now
-    ready.wait()  # ... the sessions are expired by the simulator in between ...
-    go.wait()
+    ready.wait(timeout=BARRIER_S)  # ... the sessions are expired by the simulator in between ...
+    go.wait(timeout=BARRIER_S)
     results.put({"warm_up": warm, "after_expiry": phase()})
 
 
@@ -120,17 +122,22 @@ def _storm(mode: str, spec: dict[str, Any], sim: Any, processes: int, calls: int
     for worker in workers:
         worker.start()
     try:
-        ready.wait(timeout=180)
+        ready.wait(timeout=BARRIER_S)
         sim.expire_sessions(org)
         with sim.lock:
             tokens_before, refused_before = len(sim.tokens), sim.refused_sessions
-        go.wait(timeout=30)
-        reports = [results.get(timeout=120) for _ in workers]
+        go.wait(timeout=BARRIER_S)
+        reports = [results.get(timeout=BARRIER_S) for _ in workers]
+    except BaseException:
+        for worker in workers:  # a failed or interrupted run leaves no process behind
+            worker.kill()
+        raise
     finally:
         for worker in workers:
             worker.join(timeout=30)
             if worker.is_alive():
                 worker.kill()
+                worker.join()
     with sim.lock:
         token_requests = len(sim.tokens) - tokens_before
         refused = sim.refused_sessions - refused_before
@@ -228,10 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if localstack is not None:
             localstack.stop()
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    emit(result, args.out)
     return 0 if result["passed"] else 1
 
 
