@@ -67,7 +67,7 @@ def _worker(mode: str, spec: dict[str, Any], calls: int, channels: tuple[Any, An
             KmsMappingVault(kms, KEY_ALIAS, ttl=timedelta(hours=24)),
         )
     clients = [
-        SalesforceRecords(credentials, ca_bundle=spec["ca_bundle"], sessions=shared)
+        SalesforceRecords(credentials, ca_bundle=spec["ca_bundle"], sessions=shared, org_id=ORG)
         for _ in range(calls)
     ]
     outcome: dict[str, Any] = {"ok": 0, "failed": [], "latency_s": []}

@@ -253,7 +253,11 @@ class SalesforceRecords:
         timeout: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         sessions: SessionCache | None = None,
+        org_id: str | None = None,
     ) -> None:
+        self._org_id = org_id or (budget.org_id if budget is not None else None)
+        if sessions is not None and self._org_id is None:
+            raise ValueError("shared Salesforce sessions are scoped by org: name the org")
         self._sessions: SessionCache = sessions if sessions is not None else LocalSessions()
         self._pool = (
             credentials
@@ -277,7 +281,7 @@ class SalesforceRecords:
     def session_scope(self) -> str:
         """Whose session this is: the org's integration user, or one break-glass grant (its
         sessions end with it)."""
-        org = self._budget.org_id[:15] if self._budget is not None else "local"
+        org = (self._org_id or "this-client")[:15]
         if self.lane is Lane.EMERGENCY:
             return f"{org}:grant:{self.grant_id or '-'}"
         return f"{org}:integration"

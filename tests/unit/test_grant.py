@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from sovgw.adapters.salesforce import SalesforceCredentials, SalesforceRecords
 from sovgw.adapters.sessions import LocalSessions, SessionsEnded
 from sovgw.domain.breakglass import CLOSING_STEPS, OPENING_STEPS, Grant, GrantStatus
 
@@ -61,3 +62,13 @@ def test_sessions_are_minted_once_per_staleness_and_never_after_their_scope_ende
         sessions.session("org:grant:g", None, mint, discarded.append)
     assert sessions.minted("org:grant:g") == minted, "every one is there to be revoked"
     assert discarded == []
+
+
+def test_shared_sessions_without_an_org_are_refused() -> None:
+    credentials = SalesforceCredentials(
+        token_url="https://x/token", client_id="c", client_secret="s"
+    )
+    with pytest.raises(ValueError, match="scoped by org"):
+        SalesforceRecords(credentials, sessions=LocalSessions())
+    scoped = SalesforceRecords(credentials, sessions=LocalSessions(), org_id="00D5E0000000001UAA")
+    assert scoped.session_scope == "00D5E0000000001:integration"
