@@ -308,10 +308,16 @@ def _granted(stack: LocalSovereignStack, minutes: int = 10, scope: str = "Case:r
 def test_an_expired_grant_cannot_be_extended_and_revoking_early_works(
     stack: LocalSovereignStack,
 ) -> None:
+    assert stack.salesforce is not None
     service = service_for(stack.deployments["eu-de"].deps)
+    emergency_client, since = _emergency_client_id(stack), stack.salesforce.sim.now()
     revoked = _granted(stack)
+    minted = _tokens_since(stack, emergency_client, since)
+    assert minted and not any(_refused_by_salesforce(stack, t.value) for t in minted)
     assert service.revoke(ORG, revoked, by=JONAS).status == GrantStatus.REVOKED
     assert _assignments(stack) == []
+    for token in _tokens_since(stack, emergency_client, since):
+        assert _refused_by_salesforce(stack, token.value), "every session of the grant ends"
     with pytest.raises(BreakGlassError, match="needs a new request"):
         service.approve(ORG, revoked, JONAS)
     expiring = _granted(stack, minutes=1)

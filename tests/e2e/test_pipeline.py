@@ -7,7 +7,6 @@ route → model endpoint (SageMaker protocol) → Salesforce write-back → S3 O
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
@@ -125,13 +124,20 @@ def test_jurisdiction_without_sovereign_endpoint_denies_personal_data(
     assert [i for i in stack.models.invocations[len(before) :] if i[0] == "eu-west-1"] == []
 
 
+def _handled_end_to_end(stack: LocalSovereignStack, put: set[str]) -> bool:
+    """Every copy in ``put`` was classified, and what classify published was routed."""
+    deliveries = [d for d in list(stack.deployments["eu-de"].deliveries) if d.status != "retrying"]
+    classified = [d for d in deliveries if d.function == "classify" and d.event_id in put]
+    published = {str(d.result.get("event_id")) for d in classified if d.result.get("event_id")}
+    routed = {d.event_id for d in deliveries if d.function == "route"}
+    return len(classified) == len(put) and published <= routed
+
+
 def test_duplicate_deliveries_have_one_side_effect(stack: LocalSovereignStack) -> None:
     envelope = load_event("salesforce/ai_request_lease_de.json")
-    for _ in range(3):
-        stack.put_envelope(envelope)
+    put = {stack.put_envelope(envelope) for _ in range(3)}
     uuid = envelope["detail"]["id"]
-    wait_until(lambda: _results(stack, DE_ORG, uuid))
-    time.sleep(3)
+    wait_until(lambda: _handled_end_to_end(stack, put), "every copy handled end to end")
     assert len(_results(stack, DE_ORG, uuid)) == 1
     s3 = stack.session("eu-central-1").client("s3")
     key = f"records/eu-de/{DE_ORG}/{audit_record_id(uuid, Stage.WRITE_BACK)}.json"
