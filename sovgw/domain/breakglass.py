@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NoReturn, Protocol
@@ -198,6 +198,7 @@ class Grant(BaseModel):
     ended_at: int | None = None
     failure: str | None = None
     last_error: str | None = None
+    sessions_revoked: int | None = None
 
     @classmethod
     def requested(cls, request: BreakGlassRequest, now_ms: int, approval_timeout_s: int) -> Grant:
@@ -320,6 +321,14 @@ class BreakGlassService:
                 outcome=outcome,
             )
         )
+
+    @contextmanager
+    def _driving(self, org_id: str, request_id: str) -> Iterator[None]:
+        """This worker alone drives the grant inside; another one holding it means retry."""
+        with self.store.lease(org_id, request_id, self.policy.lease_ttl_s * 1000) as mine:
+            if not mine:
+                raise GrantBusy(f"grant {request_id} is being worked on; retry shortly")
+            yield
 
     def _load(self, org_id: str, request_id: str) -> Grant:
         grant = self.store.get(org_id, request_id)
@@ -450,11 +459,7 @@ class BreakGlassService:
         schedule) a few times, and the next sweep goes on."""
         if grant.status is not GrantStatus.GRANTING:
             return grant
-        with self.store.lease(
-            grant.org_id, grant.request_id, self.policy.lease_ttl_s * 1000
-        ) as mine:
-            if not mine:
-                raise GrantBusy(f"grant {grant.request_id} is being worked on; retry shortly")
+        with self._driving(grant.org_id, grant.request_id):
             grant = self._load(grant.org_id, grant.request_id)
             if grant.status is not GrantStatus.GRANTING:
                 return grant
@@ -465,7 +470,7 @@ class BreakGlassService:
                 try:
                     fields = self._attempt(name, step, grant, salesforce, patient=patient)
                 except GatewayError as error:
-                    reason = f"{name}: {error}"[:500]
+                    reason = _step_error(name, error)
                     if error.retryable and self.clock_ms() < int(grant.open_by or 0):
                         self._audit(grant, f"{name}_failed", Outcome.FAILED, reason)
                         raise
@@ -504,8 +509,9 @@ class BreakGlassService:
                 return step(grant, salesforce)
             except GatewayError as error:
                 if error.retryable:
-                    last_error = f"{name}: {error}"[:500]
-                    self.store.update(grant.org_id, grant.request_id, last_error=last_error)
+                    self.store.update(
+                        grant.org_id, grant.request_id, last_error=_step_error(name, error)
+                    )
                 pause = min(0.5 * 2 ** (attempt - 1), MAX_PAUSE_S)
                 if (
                     not error.retryable
@@ -575,9 +581,7 @@ class BreakGlassService:
             return self.deny(org_id, request_id, by)  # not granted yet: same checks
         if grant.status not in {GrantStatus.GRANTING, GrantStatus.GRANTED, GrantStatus.EXPIRING}:
             raise BreakGlassError(f"request is {grant.status}: nothing to end")
-        with self.store.lease(org_id, request_id, self.policy.lease_ttl_s * 1000) as mine:
-            if not mine:
-                raise GrantBusy(f"grant {request_id} is being worked on; retry shortly")
+        with self._driving(org_id, request_id):
             self.store.transition(
                 org_id,
                 request_id,
@@ -675,6 +679,10 @@ def _record_fields(grant: Grant, status: GrantStatus) -> dict[str, Any]:
     if status is GrantStatus.ROLLED_BACK:
         fields["Status_Reason__c"] = f"Could not be opened, rolled back: {grant.failure}"[:255]
     return fields
+
+
+def _step_error(step: str, error: GatewayError) -> str:
+    return f"{step}: {error}"[:500]
 
 
 def _step_reason(step: str, fields: Mapping[str, Any]) -> str:

@@ -202,6 +202,7 @@ def test_lifecycle_from_salesforce_events_to_guaranteed_expiry(
     assert _grant_record(stack, request_id)["Status__c"] == "Expired"
     grant = _grant(stack, request_id)
     assert grant is not None and grant.closed == list(CLOSING_STEPS)
+    assert grant.sessions_revoked, "show reports the sessions its end revoked"
     steps = [json.loads(o["Body"].read())["purpose"] for o in _grant_audit(stack, request_id)]
     for step in ("break-glass:requested", "break-glass:approved", "break-glass:granted",
                  "break-glass:remove_assignments", "break-glass:revoke_tokens",
