@@ -197,11 +197,12 @@ class Storm:
         time.sleep(self.duration_s * 0.05)
         # An admin revokes the integration credential whose session the workers share (the
         # worst case): new secret, its sessions gone, so every worker must log in again.
+        emergency = self.apps["emergency"].client_id
         with sim.lock:
             live = [
                 t.client_id
                 for t in sim.tokens.values()
-                if t.kind == "access" and not t.revoked and t.client_id != "3MVG9emergency"
+                if t.kind == "access" and not t.revoked and t.client_id != emergency
             ]
         self.revoked_app = live[-1] if live else self.apps["integration-b"].client_id
         revoked = next(a for a in self.apps.values() if a.client_id == self.revoked_app)

@@ -35,7 +35,7 @@ def service_for(deps: Dependencies) -> BreakGlassService:
             assert isinstance(records, SalesforceRecords)
             records.grant_id = grant_id
         assert isinstance(records, SalesforceRecords)
-        return SalesforceBreakGlass(records, ca_bundle=deps.salesforce_ca_bundle)
+        return SalesforceBreakGlass(records)
 
     def rotate_emergency(org_id: str) -> None:
         org = deps.config.org(org_id)

@@ -346,12 +346,17 @@ class SalesforceRecords:
         finally:
             self._budget.store.release(self._budget.org_id, admission, succeeded=succeeded)
 
-    def end_sessions(self) -> list[Mapping[str, str]]:
-        """End this scope's sessions (no new one is minted) and return every one minted."""
+    def end_sessions(self) -> int:
+        """End this scope's sessions, minted in any process: no new one is minted, and each
+        is revoked (``/services/oauth2/revoke``; an already invalid one is fine). Safe to
+        repeat: the minted sessions stay listed. Returns how many were revoked."""
         self._sessions.end(self.session_scope)
         with self._lock:
             self._client = None
-        return self._sessions.minted(self.session_scope)
+        minted = self._sessions.minted(self.session_scope)
+        for session in minted:
+            self._revoke(session)
+        return len(minted)
 
     def _seed_from_limits(self, budget: OrgBudget) -> None:
         """First contact with an org: learn its daily limit and usage from ``/limits``."""
@@ -507,9 +512,8 @@ class SalesforceBreakGlass:
 
     APPROVER_PERMISSION_SET = "Break_Glass_Approver"
 
-    def __init__(self, records: SalesforceRecords, ca_bundle: str | None = None) -> None:
+    def __init__(self, records: SalesforceRecords) -> None:
         self._records = records
-        self._http = http_session(ca_bundle)
 
     def _query(self, soql: str) -> list[dict[str, Any]]:
         result = self._records._call(lambda sf: sf.query(soql))
@@ -576,12 +580,7 @@ class SalesforceBreakGlass:
             )
 
     def end_sessions(self) -> int:
-        """``/services/oauth2/revoke`` every session minted under the grant, in any process;
-        an already invalid one is fine. Safe to repeat: the minted sessions stay listed."""
-        minted = self._records.end_sessions()
-        for session in minted:
-            revoke_token(self._http, session["instance_url"], session["access_token"])
-        return len(minted)
+        return self._records.end_sessions()
 
     def upsert_grant_record(self, request_id: str, fields: Mapping[str, Any]) -> None:
         body = dict(fields)
