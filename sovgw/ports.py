@@ -1,15 +1,26 @@
-"""Ports: the small interfaces domain logic needs, implemented by ``sovgw.adapters``."""
+"""Ports: every small interface domain logic needs, implemented by ``sovgw.adapters``.
+
+All of them live here, grouped by concern (Salesforce, models, audit and events, the shared
+store, break-glass, rotation), so a newcomer finds the seams in one file and the adapters'
+docstrings name the port they implement.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from sovgw.config import ModelEndpoint
 from sovgw.domain.audit import AuditRecord
+from sovgw.domain.budget import Admission, Lane
 from sovgw.domain.levels import DataLevel
+
+if TYPE_CHECKING:  # domain types the ports speak in; the domain imports these ports
+    from sovgw.domain.break_glass import Grant
+    from sovgw.domain.rotation import SecretState
 
 
 class CrmRecords(Protocol):
@@ -141,3 +152,116 @@ class SessionCache(Protocol):
     def end(self, scope: str) -> None:
         """No session is minted for the scope again; the current one is forgotten."""
         ...
+
+
+# --- the shared budget store ---------------------------------------------------------
+
+
+class BudgetStore(Protocol):
+    """The shared per-org API budget (``sovgw.adapters.valkey_budget.ValkeyBudgetStore``)."""
+
+    def knows(self, org_id: str) -> bool: ...
+    def admit(self, org_id: str, lane: Lane, grant_id: str | None = None) -> Admission: ...
+    def release(self, org_id: str, admission: Admission, *, succeeded: bool = True) -> None: ...
+    def observe(self, org_id: str, used: int, limit: int) -> None: ...
+    def trip_breaker(self, org_id: str) -> float: ...
+    def refuse_credential(self, org_id: str, credential_id: str) -> None: ...
+    def refused_credentials(self, org_id: str) -> set[str]: ...
+
+
+# --- break-glass ---------------------------------------------------------------------
+
+
+class GrantStore(Protocol):
+    """Grant records in the shared store; transitions are compare-and-set."""
+
+    def create(self, grant: Grant) -> bool: ...
+    def get(self, org_id: str, request_id: str) -> Grant | None: ...
+    def transition(
+        self, org_id: str, request_id: str, allowed: Sequence[str], to: str, **fields: Any
+    ) -> bool: ...
+    def update(self, org_id: str, request_id: str, **fields: Any) -> None: ...
+    def hold(self, org_id: str, request_id: str, until_ms: int) -> None:
+        """Unlock the org's EMERGENCY lane for this grant and hold its emergency credential
+        (no rotation while a grant may use it)."""
+        ...
+
+    def release_hold(self, org_id: str, request_id: str) -> None: ...
+    def mark_due(self, org_id: str, request_id: str, at_ms: int) -> None:
+        """Index the grant for the sweeper from ``at_ms``."""
+        ...
+
+    def due(self, now_ms: int) -> list[tuple[str, str]]: ...
+    def done(self, org_id: str, request_id: str) -> None: ...
+    def list(self, org_id: str) -> list[Grant]: ...
+    def lease(self, org_id: str, request_id: str, ttl_ms: int) -> AbstractContextManager[bool]:
+        """True inside when this worker alone drives the grant (until it leaves or ``ttl_ms``)."""
+        ...
+
+
+class SalesforceAccess(Protocol):
+    """The org's side of a grant (through the access layer's EMERGENCY lane)."""
+
+    def user_exists(self, user_id: str) -> bool: ...
+    def holds_permission_set(self, user_id: str, name: str, at_ms: int) -> bool:
+        """Whether the user holds the permission set ``name`` at ``at_ms`` (not expired)."""
+        ...
+
+    def permission_set_id(self, name: str) -> str | None: ...
+    def find_assignment(
+        self, user_id: str, permission_set_id: str, expires_at_ms: int
+    ) -> str | None: ...
+    def assign(self, user_id: str, permission_set_id: str, expires_at_ms: int) -> str: ...
+    def unassign(self, assignment_id: str) -> None: ...
+    def end_sessions(self) -> int:
+        """Revoke every Salesforce session minted under this grant, in any process, and let no
+        new one be minted; returns how many were revoked."""
+        ...
+
+    def upsert_grant_record(self, request_id: str, fields: Mapping[str, Any]) -> None: ...
+
+
+class AwsAccess(Protocol):
+    """The AWS side: STS sessions, event subscriptions, the one-time expiry schedule."""
+
+    def open_role(self, role: str, grant_id: str, expires_at_ms: int) -> str:
+        """Let sessions tagged with the grant (people assume the role with MFA) act until
+        the expiry; return what was attached."""
+        ...
+
+    def close_role(self, role: str, grant_id: str, issued_before_ms: int) -> None:
+        """Detach the grant's permissions and end every session issued before now."""
+        ...
+
+    def enable_subscription(self, rule: str) -> None: ...
+    def disable_subscription(self, rule: str) -> None: ...
+    def schedule_expiry(self, org_id: str, request_id: str, at_ms: int) -> None: ...
+    def cancel_schedule(self, org_id: str, request_id: str) -> None: ...
+
+
+# --- credential rotation -------------------------------------------------------------
+
+
+class SecretVersions(Protocol):
+    """The secret store (Secrets Manager)."""
+
+    def describe(self, secret_id: str) -> SecretState: ...
+    def value(self, secret_id: str, version_id: str) -> dict[str, Any] | None: ...
+    def put_pending(self, secret_id: str, token: str, value: Mapping[str, Any]) -> None: ...
+    def promote(self, secret_id: str, token: str, from_version: str) -> None: ...
+
+
+class ConsumerSecrets(Protocol):
+    """Salesforce's OAuth staged credentials for one connected app (by consumer key)."""
+
+    def stage(self, client_id: str) -> str: ...
+    def discard(self, client_id: str) -> None: ...
+    def rotate_in(self, client_id: str) -> None: ...
+    def login_works(self, value: Mapping[str, Any]) -> bool: ...
+
+
+class CredentialRetirement(Protocol):
+    """The shared store's view: retire a credential version; is a break-glass grant active."""
+
+    def retire(self, credential_id: str) -> None: ...
+    def break_glass_active(self) -> bool: ...

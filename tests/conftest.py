@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from sovgw.adapters.salesforce import SalesforceCredentials, http_session
+from sovgw.adapters.salesforce.oauth import SalesforceCredentials, http_session
 from sovgw.sfsim.server import SalesforceSimulatorServer
 from sovgw.sfsim.state import ConnectedApp, SimOrg
 
@@ -95,7 +95,7 @@ class _CaptureGatewayLogs(logging.Handler):
 @pytest.fixture(scope="session", autouse=True)
 def capture_gateway_logs() -> Iterator[list[str]]:
     """Every line the gateway logs during the run, formatted exactly as it is emitted."""
-    from functions.runtime import logger  # noqa: PLC0415
+    from sovgw.app.invocation import logger  # noqa: PLC0415
 
     handler = _CaptureGatewayLogs()
     handler.setFormatter(logger.registered_formatter)

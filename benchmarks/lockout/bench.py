@@ -27,15 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.report import emit
-from sovgw.adapters import salesforce as adapter
-from sovgw.adapters.salesforce import (
-    CredentialPool,
-    CredentialRefused,
-    OrgBudget,
-    PooledCredential,
-    SalesforceCredentials,
-    SalesforceRecords,
-)
+from sovgw.adapters.salesforce import oauth as adapter
+from sovgw.adapters.salesforce.credentials import CredentialPool, PooledCredential
+from sovgw.adapters.salesforce.oauth import CredentialRefused, SalesforceCredentials
+from sovgw.adapters.salesforce.records import OrgBudget, SalesforceRecords
 from sovgw.adapters.sessions import LocalSessions
 from sovgw.adapters.valkey_budget import ValkeyBudgetStore
 from sovgw.domain.budget import BudgetDeferred, BudgetPolicy, Lane

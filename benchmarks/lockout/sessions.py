@@ -48,7 +48,8 @@ def _worker(mode: str, spec: dict[str, Any], calls: int, channels: tuple[Any, An
     import boto3  # noqa: PLC0415
     import redis  # noqa: PLC0415
 
-    from sovgw.adapters.salesforce import SalesforceCredentials, SalesforceRecords  # noqa: PLC0415
+    from sovgw.adapters.salesforce.oauth import SalesforceCredentials  # noqa: PLC0415
+    from sovgw.adapters.salesforce.records import SalesforceRecords  # noqa: PLC0415
     from sovgw.adapters.sessions import LocalSessions, ValkeySessions  # noqa: PLC0415
     from sovgw.adapters.vault import KmsMappingVault  # noqa: PLC0415
     from sovgw.domain.errors import GatewayError  # noqa: PLC0415

@@ -147,8 +147,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.role == "proxy":
         from sovgw.adapters.files import FileAuditSink  # noqa: PLC0415
+        from sovgw.app.proxy import build_proxy  # noqa: PLC0415
         from sovgw.proxy.apps import load_proxy_config  # noqa: PLC0415
-        from sovgw.proxy.runtime import build_proxy  # noqa: PLC0415
         from sovgw.proxy.server import run_proxy_server  # noqa: PLC0415
 
         work = Path(args.work_dir)

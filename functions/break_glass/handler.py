@@ -1,5 +1,5 @@
 """break_glass: requests and approvals from Salesforce, the one-time expiry schedule, and the
-sweeper tick; thin over ``sovgw.domain.breakglass``."""
+sweeper tick; thin over ``sovgw.domain.break_glass``."""
 
 from __future__ import annotations
 
@@ -8,58 +8,17 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.rotate.handler import rotate_now
-from functions.runtime import Dependencies, dependencies_from_env, logger, run_handler
-from sovgw.adapters.aws import AwsBreakGlass
-from sovgw.adapters.salesforce import SalesforceBreakGlass, SalesforceRecords
-from sovgw.adapters.valkey_grants import ValkeyGrantStore
+from sovgw.app.bootstrap import Dependencies, dependencies_from_env
+from sovgw.app.break_glass import break_glass_service
+from sovgw.app.invocation import logger, run_handler
 from sovgw.contracts import BreakGlassApprovalEvent, BreakGlassRequestEvent, parse_event
-from sovgw.domain.breakglass import BreakGlassPolicy, BreakGlassRequest, BreakGlassService
-from sovgw.domain.budget import Lane
-from sovgw.domain.errors import RejectedInput
+from sovgw.domain.break_glass import BreakGlassRequest
 
 FUNCTION = "break_glass"
 
 
-def service_for(deps: Dependencies) -> BreakGlassService:
-    """The service over this deployment's adapters (the CLI and the runner use it too)."""
-    if deps.budget_store is None:
-        raise RejectedInput("break-glass needs the shared store (SOVGW_BUDGET_STORE_URL)")
-    settings = deps.jurisdiction.policy.break_glass
-
-    def salesforce_for(org_id: str, grant_id: str | None) -> SalesforceBreakGlass:
-        if grant_id is None:
-            records = deps.crm_for(org_id, Lane.INTERACTIVE)
-        else:  # a session of its own, in the lane this grant unlocks; revoked at expiry
-            records = deps.crm_factory(org_id, Lane.EMERGENCY)
-            assert isinstance(records, SalesforceRecords)
-            records.grant_id = grant_id
-        assert isinstance(records, SalesforceRecords)
-        return SalesforceBreakGlass(records)
-
-    def rotate_emergency(org_id: str) -> None:
-        org = deps.config.org(org_id)
-        if org is None:
-            raise RejectedInput(f"org {org_id} is not bound to this deployment")
-        rotate_now(deps, f"{org.credentials_secret}/emergency")
-
-    return BreakGlassService(
-        jurisdiction=deps.jurisdiction.id,
-        policy=BreakGlassPolicy(
-            max_duration_s=settings.max_duration_minutes * 60,
-            approval_timeout_s=settings.approval_timeout_minutes * 60,
-        ),
-        store=ValkeyGrantStore(deps.budget_store.client),
-        salesforce_for=salesforce_for,
-        aws=AwsBreakGlass(deps.session, deps.jurisdiction.id, deps.jurisdiction.event_bus),
-        audit=deps.audit,
-        clock_ms=deps.clock_ms,
-        rotate_emergency=rotate_emergency,
-    )
-
-
 def handle(event: Mapping[str, Any], deps: Dependencies) -> dict[str, Any]:
-    service = service_for(deps)
+    service = break_glass_service(deps)
     if event.get("action") == "expire":  # the one-time schedule's input
         grant = service.expire(str(event["org_id"]), str(event["request_id"]))
         return {"status": grant.status.value}

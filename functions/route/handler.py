@@ -7,7 +7,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.runtime import Dependencies, dependencies_from_env, logger, run_handler
+from sovgw.app.bootstrap import Dependencies, dependencies_from_env
+from sovgw.app.invocation import logger, run_handler
 from sovgw.contracts import RequestClassifiedEvent, parse_event
 from sovgw.domain.pipeline import resolve_jurisdiction, route_and_invoke
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.runtime import Dependencies, dependencies_from_env, logger, run_handler
+from sovgw.app.bootstrap import Dependencies, dependencies_from_env
+from sovgw.app.invocation import logger, run_handler
 from sovgw.audit_tools import open_store
 from sovgw.contracts import ScheduledEvent, parse_event
 

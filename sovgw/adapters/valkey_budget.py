@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -240,6 +241,22 @@ class ValkeyBudgetStore:
             "refused_credentials": sorted(self.refused_credentials(org_id)),
             "alert": used >= self.policy.alert_fraction * limit,
         }
+
+
+@dataclass
+class StoreRetirement:
+    """``CredentialRetirement`` for one org in the shared budget store (no store: nothing
+    shared to tell, no grant can be active)."""
+
+    store: ValkeyBudgetStore | None
+    org_id: str
+
+    def retire(self, credential_id: str) -> None:
+        if self.store is not None:
+            self.store.refuse_credential(self.org_id, credential_id)
+
+    def break_glass_active(self) -> bool:
+        return self.store is not None and self.store.active_grants(self.org_id) > 0
 
 
 class ElastiCacheIamAuth(redis.CredentialProvider):

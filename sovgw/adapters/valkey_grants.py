@@ -13,7 +13,7 @@ from typing import Any
 import redis
 
 from sovgw.adapters.valkey_lease import ValkeyLeases
-from sovgw.domain.breakglass import Grant
+from sovgw.domain.break_glass import Grant
 from sovgw.domain.errors import UpstreamUnavailable
 
 DUE = "sovgw:break-glass:due"
@@ -45,7 +45,7 @@ return 1
 
 
 class ValkeyGrantStore:
-    """``GrantStore`` (see ``sovgw.domain.breakglass``)."""
+    """``GrantStore`` (see ``sovgw.domain.break_glass``)."""
 
     def __init__(self, client: redis.Redis, prefix: str = "sovgw") -> None:
         self._redis = client

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 from sovgw.domain.errors import GatewayError, RejectedInput
+from sovgw.ports import ConsumerSecrets, CredentialRetirement, SecretVersions
 
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 CURRENT, PENDING = "AWSCURRENT", "AWSPENDING"
@@ -48,31 +48,6 @@ class SecretState:
     @property
     def is_emergency(self) -> bool:
         return self.name.endswith("/emergency")
-
-
-class SecretVersions(Protocol):
-    """The secret store (Secrets Manager)."""
-
-    def describe(self, secret_id: str) -> SecretState: ...
-    def value(self, secret_id: str, version_id: str) -> dict[str, Any] | None: ...
-    def put_pending(self, secret_id: str, token: str, value: Mapping[str, Any]) -> None: ...
-    def promote(self, secret_id: str, token: str, from_version: str) -> None: ...
-
-
-class ConsumerSecrets(Protocol):
-    """Salesforce's OAuth staged credentials for one connected app (by consumer key)."""
-
-    def stage(self, client_id: str) -> str: ...
-    def discard(self, client_id: str) -> None: ...
-    def rotate_in(self, client_id: str) -> None: ...
-    def login_works(self, value: Mapping[str, Any]) -> bool: ...
-
-
-class CredentialRetirement(Protocol):
-    """The shared store's view: retire a credential version; is a break-glass grant active."""
-
-    def retire(self, credential_id: str) -> None: ...
-    def break_glass_active(self) -> bool: ...
 
 
 def rotate_step(

@@ -20,7 +20,7 @@ from sovgw.adapters.valkey_grants import ValkeyGrantStore
 from sovgw.audit_tools import open_store
 from sovgw.config import GatewayConfig, load_config
 from sovgw.domain.audit import Stage, audit_record_id
-from sovgw.domain.breakglass import Grant
+from sovgw.domain.break_glass import Grant
 from sovgw.local.stack import LocalSovereignStack
 from sovgw.wiring import FUNCTIONS
 

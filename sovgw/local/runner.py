@@ -21,7 +21,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.runtime import Dependencies, EventLogic, logger, run_handler
+from sovgw.app.bootstrap import Dependencies
+from sovgw.app.invocation import EventLogic, logger, run_handler
 from sovgw.config import Jurisdiction
 from sovgw.wiring import (
     FUNCTIONS,

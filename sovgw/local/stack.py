@@ -14,10 +14,11 @@ import boto3
 import yaml
 from botocore.exceptions import ClientError
 
-from functions.runtime import build_dependencies
 from model_serving.server import ServedEndpoints, serve_in_background
 from sovgw.adapters.files import AuditByJurisdiction
-from sovgw.adapters.salesforce import SalesforceCredentials, http_session, request_token
+from sovgw.adapters.salesforce.oauth import SalesforceCredentials, http_session, request_token
+from sovgw.app.bootstrap import Settings, build_dependencies
+from sovgw.app.proxy import build_proxy, upstream_secret_name
 from sovgw.config import GatewayConfig, OrgBinding
 from sovgw.httpd import BackgroundServer
 from sovgw.local.localstack import LocalStackProcess, start_localstack
@@ -26,7 +27,6 @@ from sovgw.local.valkey import LocalValkey, start_valkey
 from sovgw.ports import AuditSink
 from sovgw.proxy.apps import load_proxy_config
 from sovgw.proxy.core import SovereignProxy
-from sovgw.proxy.runtime import build_proxy, upstream_secret_name
 from sovgw.proxy.server import serve_proxy
 from sovgw.sfsim.server import SalesforceSimulatorServer, eventbridge_sender
 from sovgw.sfsim.state import ConnectedApp, RelayChannel
@@ -110,8 +110,10 @@ class LocalSovereignStack:
             deps = build_dependencies(
                 self.config,
                 jurisdiction.id,
-                salesforce_ca_bundle=str(self.salesforce.ca_bundle),
-                budget_store_url=self.valkey.url,
+                Settings(
+                    salesforce_ca_bundle=str(self.salesforce.ca_bundle),
+                    budget_store_url=self.valkey.url,
+                ),
             )
             deps.clock_ms = self.now_ms
             deployment = LocalDeployment(

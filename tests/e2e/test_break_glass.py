@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from simple_salesforce.format import format_soql
 
-from functions.break_glass.handler import service_for
-from sovgw.adapters.salesforce import http_session
-from sovgw.domain.breakglass import (
+from sovgw.adapters.salesforce.oauth import http_session
+from sovgw.app.break_glass import break_glass_service
+from sovgw.domain.break_glass import (
     CLOSING_STEPS,
     ENDED,
     OPENING_STEPS,
@@ -79,7 +79,7 @@ def _approval(request_id: str, approver: str, decision: str = "Approved") -> dic
 
 
 def _grant(stack: LocalSovereignStack, request_id: str) -> Grant | None:
-    return service_for(stack.deployments["eu-de"].deps).store.get(ORG, request_id)
+    return break_glass_service(stack.deployments["eu-de"].deps).store.get(ORG, request_id)
 
 
 def _status(stack: LocalSovereignStack, request_id: str) -> str | None:
@@ -178,7 +178,7 @@ def test_lifecycle_from_salesforce_events_to_guaranteed_expiry(
     scheduler = stack.session("eu-central-1").client("scheduler")
     schedules = scheduler.list_schedules(GroupName="sovgw-eu-de-break-glass")["Schedules"]
     assert any(request_id in s["Name"] for s in schedules), "one-time expiry schedule"
-    assert deps.budget_store.active_grants(ORG) == 1
+    assert deps.shared_store().active_grants(ORG) == 1
     grant = _grant(stack, request_id)
     assert grant is not None and grant.pending_step is None
     assert grant.opened == list(OPENING_STEPS)
@@ -198,7 +198,7 @@ def test_lifecycle_from_salesforce_events_to_guaranteed_expiry(
     for token in minted:  # the grant's, its expiry's own, and the rotation's login check
         assert _refused_by_salesforce(stack, token.value)
     assert secrets.get_secret_value(SecretId=emergency)["VersionId"] != emergency_before
-    assert deps.budget_store.active_grants(ORG) == 0
+    assert deps.shared_store().active_grants(ORG) == 0
     assert _grant_record(stack, request_id)["Status__c"] == "Expired"
     grant = _grant(stack, request_id)
     assert grant is not None and grant.closed == list(CLOSING_STEPS)
@@ -255,7 +255,7 @@ def test_duplicated_and_replayed_events_create_one_grant(stack: LocalSovereignSt
     wait_until(lambda: _status(stack, request_id) == GrantStatus.GRANTED)
     wait_until(lambda: deliveries <= _finished_deliveries(stack), "every copy was handled")
     assert len(_assignments(stack)) == 1
-    service_for(stack.deployments["eu-de"].deps).revoke(ORG, request_id, by=JONAS)
+    break_glass_service(stack.deployments["eu-de"].deps).revoke(ORG, request_id, by=JONAS)
     assert _assignments(stack) == []
 
 
@@ -282,7 +282,7 @@ def test_bad_requests_get_a_clear_error_and_nothing_is_stored(
 
 
 def _requested(stack: LocalSovereignStack, minutes: int = 10, scope: str = "Case:read") -> str:
-    service = service_for(stack.deployments["eu-de"].deps)
+    service = break_glass_service(stack.deployments["eu-de"].deps)
     request_id = str(uuid.uuid4())
     service.request(
         BreakGlassRequest(
@@ -302,7 +302,7 @@ def _requested(stack: LocalSovereignStack, minutes: int = 10, scope: str = "Case
 
 def _granted(stack: LocalSovereignStack, minutes: int = 10, scope: str = "Case:read") -> str:
     request_id = _requested(stack, minutes, scope)
-    service_for(stack.deployments["eu-de"].deps).approve(ORG, request_id, JONAS)
+    break_glass_service(stack.deployments["eu-de"].deps).approve(ORG, request_id, JONAS)
     return request_id
 
 
@@ -310,7 +310,7 @@ def test_an_expired_grant_cannot_be_extended_and_revoking_early_works(
     stack: LocalSovereignStack,
 ) -> None:
     assert stack.salesforce is not None
-    service = service_for(stack.deployments["eu-de"].deps)
+    service = break_glass_service(stack.deployments["eu-de"].deps)
     emergency_client, since = _emergency_client_id(stack), stack.salesforce.sim.now()
     revoked = _granted(stack)
     minted = _tokens_since(stack, emergency_client, since)
@@ -346,7 +346,7 @@ def test_expiry_that_fails_once_is_finished_within_60_seconds(stack: LocalSovere
 def test_aws_scope_opens_the_role_to_the_grant_only_until_it_ends(
     stack: LocalSovereignStack,
 ) -> None:
-    service = service_for(stack.deployments["eu-de"].deps)
+    service = break_glass_service(stack.deployments["eu-de"].deps)
     request_id = _granted(stack, minutes=5, scope="aws:sovgw-eu-de-break-glass")
     iam = stack.session("eu-central-1").client("iam")
     attached = iam.get_role_policy(
@@ -397,7 +397,7 @@ def test_cli_request_approve_show_list_revoke(
 def test_requests_expire_unapproved_and_rejections_need_the_role(
     stack: LocalSovereignStack,
 ) -> None:
-    service = service_for(stack.deployments["eu-de"].deps)
+    service = break_glass_service(stack.deployments["eu-de"].deps)
     stale = _requested(stack)
     stack.advance_clock(16 * 60)  # the approval timeout is 15 minutes
     with pytest.raises(BreakGlassError, match="expired unapproved"):
@@ -422,7 +422,7 @@ def test_requests_expire_unapproved_and_rejections_need_the_role(
 def no_grant_outlives_its_test(stack: LocalSovereignStack) -> Iterator[None]:
     """Each test starts with no active grant of the org, whatever the one before it left."""
     yield
-    service = service_for(stack.deployments["eu-de"].deps)
+    service = break_glass_service(stack.deployments["eu-de"].deps)
 
     def all_ended() -> bool:
         for grant in service.store.list(ORG):
@@ -578,4 +578,4 @@ def test_opening_that_cannot_finish_within_the_bound_is_rolled_back_completely(
     minted = _tokens_since(stack, emergency_client, since)
     assert minted, "opening used the emergency credential"
     assert all(_refused_by_salesforce(stack, token.value) for token in minted)
-    assert stack.deployments["eu-de"].deps.budget_store.active_grants(ORG) == 0
+    assert stack.deployments["eu-de"].deps.shared_store().active_grants(ORG) == 0

@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 
-from functions.rotate.handler import handle, rotate_now, run_step
-from sovgw.adapters.salesforce import (
+from functions.rotate.handler import handle
+from sovgw.adapters.salesforce.oauth import (
     CredentialRefused,
     SalesforceCredentials,
     http_session,
     request_token,
 )
+from sovgw.app.rotation import rotate_now, run_step
 from sovgw.domain.budget import Lane
 from sovgw.domain.rotation import STEPS, RotationFailed
 from sovgw.local.stack import LocalSovereignStack
@@ -51,8 +52,8 @@ def test_rotation_replaces_the_secret_without_a_gap(stack: LocalSovereignStack) 
     after, after_version = _secret(stack, name)
     assert after_version != before_version and after["client_id"] == before["client_id"]
     assert not _logs_in(stack, before) and _logs_in(stack, after)
-    assert f"b@{before_version[:8]}" in deps.budget_store.refused_credentials(DE_ORG)
-    records = deps.crm_factory(DE_ORG, Lane.ROUTINE)  # a fresh instance reads the new version
+    assert f"b@{before_version[:8]}" in deps.shared_store().refused_credentials(DE_ORG)
+    records = deps.salesforce(DE_ORG, Lane.ROUTINE, None)  # a fresh instance reads the new version
     assert records.field_levels("Case")
 
 
@@ -91,14 +92,14 @@ def test_a_rotation_failing_halfway_leaves_the_current_secret_working(
 def test_the_emergency_credential_waits_for_break_glass_to_end(stack: LocalSovereignStack) -> None:
     deps = stack.deployments["eu-de"].deps
     name = f"sovgw/eu-de/salesforce/{DE_ORG}/emergency"
-    deps.budget_store.hold_grant(DE_ORG, "grant-1", int(time.time() * 1000) + 60_000)
+    deps.shared_store().hold_grant(DE_ORG, "grant-1", int(time.time() * 1000) + 60_000)
     before = _secret(stack, name)
     try:
         with pytest.raises(RotationFailed, match="break-glass"):
             rotate_now(deps, name)
         assert _secret(stack, name) == before
     finally:
-        deps.budget_store.end_grant(DE_ORG, "grant-1")
+        deps.shared_store().end_grant(DE_ORG, "grant-1")
     rotate_now(deps, name)
     assert _secret(stack, name)[1] != before[1]
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from sovgw.adapters.salesforce import SalesforceCredentials, SalesforceRecords
+from sovgw.adapters.salesforce.oauth import SalesforceCredentials
+from sovgw.adapters.salesforce.records import SalesforceRecords
 from sovgw.domain.errors import RejectedInput, UpstreamUnavailable
 from sovgw.domain.levels import DataLevel
 from sovgw.sfsim.state import Fault

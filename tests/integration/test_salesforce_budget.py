@@ -14,14 +14,10 @@ from typing import Any
 
 import pytest
 
-from sovgw.adapters import salesforce as adapter
-from sovgw.adapters.salesforce import (
-    CredentialPool,
-    OrgBudget,
-    PooledCredential,
-    SalesforceCredentials,
-    SalesforceRecords,
-)
+from sovgw.adapters.salesforce import oauth as adapter
+from sovgw.adapters.salesforce.credentials import CredentialPool, PooledCredential
+from sovgw.adapters.salesforce.oauth import SalesforceCredentials
+from sovgw.adapters.salesforce.records import OrgBudget, SalesforceRecords
 from sovgw.adapters.valkey_budget import ValkeyBudgetStore
 from sovgw.domain.budget import BudgetDeferred, BudgetPolicy, Lane
 from sovgw.domain.errors import UpstreamUnavailable

@@ -55,7 +55,7 @@ def test_purpose_payloads_are_refused_by_the_allow_list() -> None:
 
 
 def test_values_that_reach_soql_are_bound(salesforce: SeededSimulator) -> None:
-    from sovgw.adapters.salesforce import SalesforceRecords  # noqa: PLC0415
+    from sovgw.adapters.salesforce.records import SalesforceRecords  # noqa: PLC0415
 
     records = SalesforceRecords(
         salesforce.credentials(ORG_A), ca_bundle=str(salesforce.server.ca_bundle)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from sovgw.adapters.salesforce import SalesforceCredentials, SalesforceRecords
+from sovgw.adapters.salesforce.oauth import SalesforceCredentials
+from sovgw.adapters.salesforce.records import SalesforceRecords
 from sovgw.adapters.sessions import LocalSessions, SessionsEnded
-from sovgw.domain.breakglass import CLOSING_STEPS, OPENING_STEPS, Grant, GrantStatus
+from sovgw.domain.break_glass import CLOSING_STEPS, OPENING_STEPS, Grant, GrantStatus
 
 REQUEST = {
     "request_id": "req-00000001",

@@ -1,8 +1,9 @@
-"""What every handler shares: settings, dependency wiring and the retry/dead-letter decision.
+"""Settings → connected adapters for one jurisdiction (its region only).
 
-``build_dependencies`` is the composition root for AWS and Salesforce adapters. In Lambda it is
-called once per cold start from environment settings; the local runner calls it per
-jurisdiction with the same code.
+In Lambda ``dependencies_from_env`` runs once per cold start; the CLI builds the same from the
+same environment variables (``operator_dependencies``) and the local stack per jurisdiction
+(``build_dependencies``). Nothing else constructs an AWS or Salesforce adapter for the
+functions.
 """
 
 from __future__ import annotations
@@ -10,50 +11,46 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid
-from collections.abc import Callable, Mapping
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cache, partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from sovgw.config import GatewayConfig, Jurisdiction, load_config
-from sovgw.domain.audit import rejection_record
+from sovgw.app.invocation import invocation_links
+from sovgw.config import GatewayConfig, Jurisdiction, OrgBinding, load_config
 from sovgw.domain.budget import Lane
-from sovgw.domain.errors import GatewayError, RejectedInput
+from sovgw.domain.errors import RejectedInput
 from sovgw.domain.failover import BreakerBoard
-from sovgw.logs import make_logger
 from sovgw.ports import (
     AuditSink,
+    AwsAccess,
     CrmRecords,
     DeadLetters,
     EventPublisher,
     MappingVault,
     ModelInvoker,
+    SecretVersions,
     SessionCache,
 )
 from sovgw.wiring import dead_letter_queue_name
 
-logger = make_logger()
-_invocation: ContextVar[Mapping[str, str] | None] = ContextVar("invocation", default=None)
-
-
-def invocation_links() -> Mapping[str, str]:
-    """Lambda request id and X-Ray trace id of the invocation in progress (for audit links)."""
-    return _invocation.get() or {}
+if TYPE_CHECKING:
+    from sovgw.adapters.salesforce.credentials import PooledCredential
+    from sovgw.adapters.salesforce.records import SalesforceRecords
+    from sovgw.adapters.valkey_budget import ValkeyBudgetStore
 
 
 class Settings(BaseModel):
-    """Function settings, read from the environment once per cold start."""
+    """Deployment settings, read from the environment (Lambda's, or an operator's shell)."""
 
     model_config = ConfigDict(frozen=True)
 
-    config_path: Path
-    jurisdiction: str
+    config_path: Path = Path("config/gateway.yaml")
+    jurisdiction: str = ""
     salesforce_ca_bundle: str | None = None
     budget_store_url: str | None = None
     budget_store_iam_user: str | None = None
@@ -63,7 +60,7 @@ class Settings(BaseModel):
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
         return cls(
             config_path=Path(env.get("SOVGW_CONFIG", "config/gateway.yaml")),
-            jurisdiction=env["SOVGW_JURISDICTION"],
+            jurisdiction=env.get("SOVGW_JURISDICTION", ""),
             salesforce_ca_bundle=env.get("SOVGW_SALESFORCE_CA_BUNDLE") or None,
             budget_store_url=env.get("SOVGW_BUDGET_STORE_URL") or None,
             budget_store_iam_user=env.get("SOVGW_BUDGET_STORE_IAM_USER") or None,
@@ -73,7 +70,7 @@ class Settings(BaseModel):
 
 @dataclass
 class Dependencies:
-    """Everything a handler's logic needs, already connected."""
+    """Everything a handler's logic needs, already connected, each behind its port."""
 
     config: GatewayConfig
     jurisdiction: Jurisdiction
@@ -82,14 +79,16 @@ class Dependencies:
     dead_letters: DeadLetters
     model: ModelInvoker
     vault: MappingVault
-    crm_factory: Callable[[str, Lane], CrmRecords]
+    # The org's Salesforce access in a lane; with a grant id, the grant's own sessions.
+    salesforce: Callable[[str, Lane, str | None], SalesforceRecords]
+    secret_versions: SecretVersions
+    credential_pool: Callable[[OrgBinding], Sequence[PooledCredential]]
+    aws_break_glass: AwsAccess
     breakers: BreakerBoard = field(default_factory=BreakerBoard)
-    secrets: Any = None
-    budget_store: Any = None
-    session: Any = None
-    clock_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
-    salesforce_ca_bundle: str | None = None
+    budget_store: ValkeyBudgetStore | None = None
     sessions: SessionCache | None = None
+    salesforce_ca_bundle: str | None = None
+    clock_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
     _crm_cache: dict[tuple[str, Lane], CrmRecords] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -99,41 +98,52 @@ class Dependencies:
         key = (org_id[:15], lane)
         with self._lock:
             if key not in self._crm_cache:
-                self._crm_cache[key] = self.crm_factory(org_id, lane)
+                self._crm_cache[key] = self.salesforce(org_id, lane, None)
             return self._crm_cache[key]
+
+    def shared_store(self) -> ValkeyBudgetStore:
+        """The jurisdiction's shared store; what needs it (break-glass) is refused without."""
+        if self.budget_store is None:
+            raise RejectedInput("this needs the shared store (SOVGW_BUDGET_STORE_URL)")
+        return self.budget_store
+
+    def org_served(self, org_id: str) -> OrgBinding:
+        """The org's binding, refused unless this jurisdiction serves it."""
+        org = self.config.org(org_id)
+        if org is None or org.jurisdiction != self.jurisdiction.id:
+            raise RejectedInput(f"org {org_id} is not served by {self.jurisdiction.id}")
+        return org
 
 
 def build_dependencies(
     config: GatewayConfig,
     jurisdiction_id: str,
+    settings: Settings | None = None,
     *,
-    salesforce_ca_bundle: str | None = None,
-    budget_store_url: str | None = None,
-    budget_store_iam_user: str | None = None,
-    budget_store_name: str | None = None,
     emit_metrics: bool = False,
 ) -> Dependencies:
     """Connect the adapters for one jurisdiction (its region only).
 
-    The AWS and Salesforce clients are imported here, not at module level: importing them
-    costs most of a cold start, and only the first invocation needs them.
+    The AWS and Salesforce clients are imported here, not at module level: importing them is
+    most of a cold start, and a handler module stays cheap to import (and to test) without.
     """
     import boto3  # noqa: PLC0415
     from botocore.config import Config  # noqa: PLC0415
 
     from sovgw.adapters.aws import (  # noqa: PLC0415
+        AwsBreakGlass,
         EventBridgePublisher,
         S3AuditSink,
         SageMakerModels,
+        SecretsManagerVersions,
         SqsDeadLetters,
     )
     from sovgw.adapters.budget_metrics import ThrottledPublisher  # noqa: PLC0415
-    from sovgw.adapters.salesforce import (  # noqa: PLC0415
+    from sovgw.adapters.salesforce.credentials import (  # noqa: PLC0415
         CredentialPool,
-        OrgBudget,
-        SalesforceRecords,
         load_credential_pool,
     )
+    from sovgw.adapters.salesforce.records import OrgBudget, SalesforceRecords  # noqa: PLC0415
     from sovgw.adapters.sessions import ValkeySessions  # noqa: PLC0415
     from sovgw.adapters.upstreams import ModelRouter  # noqa: PLC0415
     from sovgw.adapters.valkey_budget import ValkeyBudgetStore, connect_store  # noqa: PLC0415
@@ -142,6 +152,7 @@ def build_dependencies(
     model_client_config = Config(
         connect_timeout=2, read_timeout=60, retries={"max_attempts": 2, "mode": "standard"}
     )
+    settings = settings or Settings()
     jurisdiction = config.jurisdiction(jurisdiction_id)
     if jurisdiction is None:
         raise RejectedInput(f"unknown jurisdiction {jurisdiction_id!r}")
@@ -149,6 +160,7 @@ def build_dependencies(
     session = boto3.session.Session(region_name=region)
     sqs = session.client("sqs")
     secrets = session.client("secretsmanager")
+    kms = session.client("kms")
     queue_urls: dict[str, str] = {}
 
     def dlq_url(function_name: str) -> str:
@@ -160,17 +172,15 @@ def build_dependencies(
     budget_store = (
         ValkeyBudgetStore(
             connect_store(
-                budget_store_url,
-                iam_user=budget_store_iam_user,
-                cache_name=budget_store_name,
+                settings.budget_store_url,
+                iam_user=settings.budget_store_iam_user,
+                cache_name=settings.budget_store_name,
                 region=region,
             )
         )
-        if budget_store_url
+        if settings.budget_store_url
         else None
     )
-
-    kms = session.client("kms")
     # Salesforce sessions shared by the jurisdiction's processes, sealed for as long as one
     # can live (24 h), so a grant's can still be opened to revoke them at its end.
     sessions = (
@@ -186,96 +196,56 @@ def build_dependencies(
         if budget_store and emit_metrics
         else None
     )
+    credential_pool = partial(load_credential_pool, secrets)
+    deps: Dependencies
 
-    def crm_factory(org_id: str, lane: Lane) -> CrmRecords:
-        org = config.org(org_id)
-        if org is None or org.jurisdiction != jurisdiction.id:
-            raise RejectedInput(f"org {org_id} is not served by {jurisdiction.id}")
+    def salesforce(org_id: str, lane: Lane, grant_id: str | None) -> SalesforceRecords:
+        org = deps.org_served(org_id)
         return SalesforceRecords(
-            CredentialPool(partial(load_credential_pool, secrets, org)),
+            CredentialPool(partial(credential_pool, org)),
             budget=OrgBudget(budget_store, org.org_id, publish_metrics) if budget_store else None,
             lane=lane,
-            ca_bundle=salesforce_ca_bundle,
+            grant_id=grant_id,
+            ca_bundle=settings.salesforce_ca_bundle,
             sessions=sessions,
         )
 
+    @cache
     def runtime_client(endpoint_region: str) -> Any:
         return session.client(
             "sagemaker-runtime", region_name=endpoint_region, config=model_client_config
         )
 
-    return Dependencies(
+    deps = Dependencies(
         config=config,
         jurisdiction=jurisdiction,
         audit=S3AuditSink(session.client("s3"), jurisdiction.audit_bucket, invocation_links),
         publisher=EventBridgePublisher(session.client("events"), jurisdiction.event_bus),
         dead_letters=SqsDeadLetters(sqs, dlq_url),
-        model=ModelRouter(SageMakerModels(cache(runtime_client))),
+        model=ModelRouter(SageMakerModels(runtime_client)),
         vault=KmsMappingVault(kms, jurisdiction.kms_alias),
-        crm_factory=crm_factory,
-        secrets=secrets,
+        salesforce=salesforce,
+        secret_versions=SecretsManagerVersions(secrets),
+        credential_pool=credential_pool,
+        aws_break_glass=AwsBreakGlass(session, jurisdiction.id, jurisdiction.event_bus),
         budget_store=budget_store,
-        session=session,
-        salesforce_ca_bundle=salesforce_ca_bundle,
         sessions=sessions,
+        salesforce_ca_bundle=settings.salesforce_ca_bundle,
     )
+    return deps
 
 
 @cache
 def dependencies_from_env() -> Dependencies:
-    """Lambda's composition root: built on the first invocation, reused while warm."""
+    """Lambda's dependencies: built on the first invocation, reused while warm."""
     settings = Settings.from_env()
+    if not settings.jurisdiction:
+        raise RejectedInput("SOVGW_JURISDICTION is not set")
     return build_dependencies(
-        load_config(settings.config_path),
-        settings.jurisdiction,
-        salesforce_ca_bundle=settings.salesforce_ca_bundle,
-        budget_store_url=settings.budget_store_url,
-        budget_store_iam_user=settings.budget_store_iam_user,
-        budget_store_name=settings.budget_store_name,
-        emit_metrics=True,
+        load_config(settings.config_path), settings.jurisdiction, settings, emit_metrics=True
     )
 
 
-EventLogic = Callable[[Mapping[str, Any], Dependencies], dict[str, Any]]
-
-
-def run_handler(
-    function_name: str,
-    logic: EventLogic,
-    event: Mapping[str, Any],
-    deps: Dependencies,
-    context: Any = None,
-) -> dict[str, Any]:
-    """Run ``logic``; dead-letter input that can never succeed, let retryable errors raise.
-
-    This is the only place that turns an exception into "retry" or "dead-letter now". It also
-    sets the correlation id of the logs and the invocation ids the audit records link to.
-    """
-    request_id = getattr(context, "aws_request_id", None) or f"local-{uuid.uuid4()}"
-    links = {"lambda_request_id": request_id}
-    trace_id = os.environ.get("_X_AMZN_TRACE_ID")
-    if trace_id:
-        links["xray_trace_id"] = trace_id.split(";")[0].removeprefix("Root=")
-    token = _invocation.set(links)
-    logger.set_correlation_id(str(event.get("id", "")))
-    try:
-        return logic(event, deps)
-    except GatewayError as error:
-        if error.retryable:
-            logger.warning(
-                "retryable failure",
-                function=function_name,
-                event_id=event.get("id"),
-                error=type(error).__name__,
-                reason=str(error),
-            )
-            raise
-        reason = f"{type(error).__name__}: {error}"
-        logger.warning(
-            "event dead-lettered", function=function_name, event_id=event.get("id"), reason=reason
-        )
-        deps.audit.write(rejection_record(function_name, event, reason, deps.jurisdiction.id))
-        deps.dead_letters.send(function_name, event, reason, attempts=1)
-        return {"status": "dead-lettered", "reason": reason}
-    finally:
-        _invocation.reset(token)
+def operator_dependencies(config: GatewayConfig, jurisdiction_id: str) -> Dependencies:
+    """The functions' dependencies for an operator command, from the same environment."""
+    return build_dependencies(config, jurisdiction_id, Settings.from_env())

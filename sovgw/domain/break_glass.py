@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from sovgw.domain.audit import AuditRecord, Outcome, Stage, audit_record_id
 from sovgw.domain.errors import GatewayError, RejectedInput, UpstreamUnavailable
+from sovgw.ports import AuditSink, AwsAccess, GrantStore, SalesforceAccess
 
 USER_ID = r"^005[a-zA-Z0-9]{12}([a-zA-Z0-9]{3})?$"
 _SCOPE_ITEM = re.compile(
@@ -50,6 +51,7 @@ CLOSING_STEPS = (
     "revoke_tokens",
     "rotate_emergency_credential",
 )
+APPROVER_PERMISSION_SET = "Break_Glass_Approver"
 SWEEP_ATTEMPTS = 3  # a sweep tries a step briefly: it must not hold up other grants' expiry
 MAX_PAUSE_S = 5.0
 
@@ -223,70 +225,6 @@ class Grant(BaseModel):
         return {**self.model_dump(mode="json"), "pending_step": self.pending_step}
 
 
-class GrantStore(Protocol):
-    """Grant records in the shared store; transitions are compare-and-set."""
-
-    def create(self, grant: Grant) -> bool: ...
-    def get(self, org_id: str, request_id: str) -> Grant | None: ...
-    def transition(
-        self, org_id: str, request_id: str, allowed: Sequence[str], to: str, **fields: Any
-    ) -> bool: ...
-    def update(self, org_id: str, request_id: str, **fields: Any) -> None: ...
-    def hold(self, org_id: str, request_id: str, until_ms: int) -> None:
-        """Unlock the org's EMERGENCY lane for this grant and hold its emergency credential
-        (no rotation while a grant may use it)."""
-        ...
-
-    def release_hold(self, org_id: str, request_id: str) -> None: ...
-    def mark_due(self, org_id: str, request_id: str, at_ms: int) -> None:
-        """Index the grant for the sweeper from ``at_ms``."""
-        ...
-
-    def due(self, now_ms: int) -> list[tuple[str, str]]: ...
-    def done(self, org_id: str, request_id: str) -> None: ...
-    def list(self, org_id: str) -> list[Grant]: ...
-    def lease(self, org_id: str, request_id: str, ttl_ms: int) -> AbstractContextManager[bool]:
-        """True inside when this worker alone drives the grant (until it leaves or ``ttl_ms``)."""
-        ...
-
-
-class SalesforceAccess(Protocol):
-    """The org's side of a grant (through the access layer's EMERGENCY lane)."""
-
-    def user_exists(self, user_id: str) -> bool: ...
-    def is_approver(self, user_id: str) -> bool: ...
-    def permission_set_id(self, name: str) -> str | None: ...
-    def find_assignment(
-        self, user_id: str, permission_set_id: str, expires_at_ms: int
-    ) -> str | None: ...
-    def assign(self, user_id: str, permission_set_id: str, expires_at_ms: int) -> str: ...
-    def unassign(self, assignment_id: str) -> None: ...
-    def end_sessions(self) -> int:
-        """Revoke every Salesforce session minted under this grant, in any process, and let no
-        new one be minted; returns how many were revoked."""
-        ...
-
-    def upsert_grant_record(self, request_id: str, fields: Mapping[str, Any]) -> None: ...
-
-
-class AwsAccess(Protocol):
-    """The AWS side: STS sessions, event subscriptions, the one-time expiry schedule."""
-
-    def open_role(self, role: str, grant_id: str, expires_at_ms: int) -> str:
-        """Let sessions tagged with the grant (people assume the role with MFA) act until
-        the expiry; return what was attached."""
-        ...
-
-    def close_role(self, role: str, grant_id: str, issued_before_ms: int) -> None:
-        """Detach the grant's permissions and end every session issued before now."""
-        ...
-
-    def enable_subscription(self, rule: str) -> None: ...
-    def disable_subscription(self, rule: str) -> None: ...
-    def schedule_expiry(self, org_id: str, request_id: str, at_ms: int) -> None: ...
-    def cancel_schedule(self, org_id: str, request_id: str) -> None: ...
-
-
 Step = Callable[[Grant, SalesforceAccess], Mapping[str, Any] | None]
 
 
@@ -301,7 +239,7 @@ class BreakGlassService:
     # sessions of its own; without one (checks before approval), the INTERACTIVE lane.
     salesforce_for: Callable[[str, str | None], SalesforceAccess]
     aws: AwsAccess
-    audit: Any
+    audit: AuditSink
     clock_ms: Callable[[], int]
     rotate_emergency: Callable[[str], None]
     sleep: Callable[[float], None] = field(default=time.sleep)
@@ -321,6 +259,11 @@ class BreakGlassService:
                 outcome=outcome,
             )
         )
+
+    def _is_approver(self, org_id: str, user_id: str) -> bool:
+        """Approvers are the users who hold ``APPROVER_PERMISSION_SET`` now."""
+        salesforce = self.salesforce_for(org_id, None)
+        return salesforce.holds_permission_set(user_id, APPROVER_PERMISSION_SET, self.clock_ms())
 
     @contextmanager
     def _driving(self, org_id: str, request_id: str) -> Iterator[None]:
@@ -379,7 +322,7 @@ class BreakGlassService:
             raise BreakGlassError(
                 f"request is {grant.status}: an expired or ended grant needs a new request"
             )
-        if not self.salesforce_for(org_id, None).is_approver(approver):
+        if not self._is_approver(org_id, approver):
             self._audit(grant, "approval_refused", Outcome.DENIED, "approver lacks the role")
             raise BreakGlassError(f"user {approver} does not hold the break-glass approver role")
         expires_at = now + grant.duration_s * 1000
@@ -402,7 +345,7 @@ class BreakGlassService:
     def deny(self, org_id: str, request_id: str, by: str) -> Grant:
         """An approver rejects a request, or its requester withdraws it."""
         grant = self._load(org_id, request_id)
-        if by != grant.requested_by and not self.salesforce_for(org_id, None).is_approver(by):
+        if by != grant.requested_by and not self._is_approver(org_id, by):
             raise BreakGlassError(f"user {by} may not reject this request")
         if not self.store.transition(
             org_id, request_id, [GrantStatus.REQUESTED], GrantStatus.DENIED, ended_by=by

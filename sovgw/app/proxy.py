@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from functools import cache
+from pathlib import Path
 from typing import Any
 
-from sovgw.config import ModelEndpoint
+from sovgw.adapters.files import FileAuditSink
+from sovgw.config import Jurisdiction, ModelEndpoint
 from sovgw.ports import AuditSink
 from sovgw.proxy.apps import ProxyConfig
 from sovgw.proxy.core import SovereignProxy
@@ -97,3 +99,15 @@ def build_proxy(
     return SovereignProxy(
         config=config, upstream=ModelRouter(SageMakerModels(runtime_client), openai), audit=audit
     )
+
+
+def proxy_audit_sink(jurisdiction: Jurisdiction | None, audit_dir: Path) -> AuditSink:
+    """The jurisdiction's S3 audit bucket, or files under ``audit_dir`` without one (local)."""
+    if jurisdiction is None:
+        return FileAuditSink(audit_dir)
+    import boto3  # noqa: PLC0415
+
+    from sovgw.adapters.aws import S3AuditSink  # noqa: PLC0415
+
+    s3 = boto3.session.Session(region_name=jurisdiction.region).client("s3")
+    return S3AuditSink(s3, jurisdiction.audit_bucket)

@@ -1,0 +1,69 @@
+"""One invocation of a function's logic: the correlation ids its logs and audit records carry,
+and the one decision that turns an exception into "retry" or "dead-letter now"."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from sovgw.domain.audit import rejection_record
+from sovgw.domain.errors import GatewayError
+from sovgw.logs import make_logger
+
+if TYPE_CHECKING:  # the composition root links its audit records to the invocation
+    from sovgw.app.bootstrap import Dependencies
+
+logger = make_logger()
+_invocation: ContextVar[Mapping[str, str] | None] = ContextVar("invocation", default=None)
+
+type EventLogic = Callable[[Mapping[str, Any], Dependencies], dict[str, Any]]
+
+
+def invocation_links() -> Mapping[str, str]:
+    """Lambda request id and X-Ray trace id of the invocation in progress (for audit links)."""
+    return _invocation.get() or {}
+
+
+def run_handler(
+    function_name: str,
+    logic: EventLogic,
+    event: Mapping[str, Any],
+    deps: Dependencies,
+    context: Any = None,
+) -> dict[str, Any]:
+    """Run ``logic``; dead-letter input that can never succeed, let retryable errors raise.
+
+    This is the only place that turns an exception into "retry" or "dead-letter now". It also
+    sets the correlation id of the logs and the invocation ids the audit records link to.
+    """
+    request_id = getattr(context, "aws_request_id", None) or f"local-{uuid.uuid4()}"
+    links = {"lambda_request_id": request_id}
+    trace_id = os.environ.get("_X_AMZN_TRACE_ID")
+    if trace_id:
+        links["xray_trace_id"] = trace_id.split(";")[0].removeprefix("Root=")
+    token = _invocation.set(links)
+    logger.set_correlation_id(str(event.get("id", "")))
+    try:
+        return logic(event, deps)
+    except GatewayError as error:
+        if error.retryable:
+            logger.warning(
+                "retryable failure",
+                function=function_name,
+                event_id=event.get("id"),
+                error=type(error).__name__,
+                reason=str(error),
+            )
+            raise
+        reason = f"{type(error).__name__}: {error}"
+        logger.warning(
+            "event dead-lettered", function=function_name, event_id=event.get("id"), reason=reason
+        )
+        deps.audit.write(rejection_record(function_name, event, reason, deps.jurisdiction.id))
+        deps.dead_letters.send(function_name, event, reason, attempts=1)
+        return {"status": "dead-lettered", "reason": reason}
+    finally:
+        _invocation.reset(token)

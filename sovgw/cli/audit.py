@@ -1,0 +1,115 @@
+"""``sovgw audit``: seal, verify, trace and report on a jurisdiction's audit trail."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+
+from sovgw import audit_tools
+from sovgw.adapters.audit_store import S3AuditStore
+from sovgw.cli.common import add_config, gateway_config, jurisdiction_of
+from sovgw.domain.art30 import render
+
+SUBCOMMANDS = (
+    ("seal", "sign a digest over unsealed records (the periodic sealer)"),
+    ("verify", "detect modified, deleted, inserted or reordered records"),
+    ("trace", "the journey of one request or Salesforce record"),
+    ("report", "GDPR Article 30 record of processing"),
+)
+
+
+def configure(audit: argparse.ArgumentParser) -> None:
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    runs = {"seal": seal, "verify": verify, "trace": trace, "report": report}
+    for name, text in SUBCOMMANDS:
+        command = audit_commands.add_parser(name, help=text)
+        command.add_argument("--jurisdiction", required=True)
+        add_config(command)
+        command.set_defaults(run=runs[name])
+        if name in {"seal", "verify"}:
+            command.add_argument("--org", help="one org's stream only")
+        if name == "verify":
+            command.add_argument("--from", dest="since", help="ISO time: digests created from")
+            command.add_argument("--to", dest="until", help="ISO time: digests created until")
+        if name == "trace":
+            command.add_argument("identifier")
+            command.add_argument("--cloudtrail-bucket", help="bucket holding CloudTrail log files")
+            command.add_argument("--cloudtrail-prefix", default="AWSLogs/")
+        if name == "report":
+            command.add_argument("--art30", action="store_true", required=True)
+            command.add_argument("--format", choices=["md", "html", "csv"], default="md")
+
+
+def _store_and_streams(args: argparse.Namespace) -> tuple[S3AuditStore, list[str]]:
+    jurisdiction = jurisdiction_of(gateway_config(args), args.jurisdiction)
+    store = audit_tools.open_store(jurisdiction)
+    if getattr(args, "org", None):
+        return store, [f"{jurisdiction.id}/{args.org}"]
+    return store, store.streams(jurisdiction.id)
+
+
+def seal(args: argparse.Namespace) -> int:
+    store, streams = _store_and_streams(args)
+    for stream in streams:
+        digest = store.seal(stream)
+        done = (
+            f"digest #{digest.sequence}, {len(digest.entries)} records"
+            if digest
+            else "nothing to seal"
+        )
+        print(f"{stream}: {done}")
+    return 0
+
+
+def verify(args: argparse.Namespace) -> int:
+    store, streams = _store_and_streams(args)
+    since = datetime.fromisoformat(args.since) if args.since else None
+    until = datetime.fromisoformat(args.until) if args.until else None
+    bad = 0
+    for stream in streams:
+        result = store.verify(stream, since, until)
+        status = "OK" if result.ok else "TAMPERED"
+        print(
+            f"{status} {stream}: {result.records} sealed records in {result.digests} digests, "
+            f"{result.unsealed} not yet sealed"
+        )
+        for problem in result.problems:
+            print(f"  {problem}")
+        bad += len(result.problems)
+    return 1 if bad else 0
+
+
+def trace(args: argparse.Namespace) -> int:
+    jurisdiction = jurisdiction_of(gateway_config(args), args.jurisdiction)
+    store = audit_tools.open_store(jurisdiction)
+    records = audit_tools.trace(store, jurisdiction, args.identifier)
+    trail: dict[str, list[dict[str, object]]] = {}
+    if args.cloudtrail_bucket:
+        trail = audit_tools.cloudtrail_events(
+            store.s3, args.cloudtrail_bucket, args.cloudtrail_prefix
+        )
+    if not records:
+        print(f"no audit record links to {args.identifier}")
+        return 1
+    for record in records:
+        where = f"{record.endpoint}@{record.region}" if record.endpoint else (record.region or "-")
+        print(
+            f"{record.time.isoformat()} {record.stage.value:<17} {record.outcome.value:<8} "
+            f"{(record.data_level or '-'):<12} {where:<32} "
+            f"rule={record.rule_id or '-'} id={record.record_id}"
+        )
+        for request_id in record.links.aws_request_ids:
+            for event in trail.get(request_id, []):
+                print(
+                    f"    cloudtrail {event.get('eventTime')} {event.get('eventSource')} "
+                    f"{event.get('eventName')} {event.get('awsRegion')} requestID={request_id}"
+                )
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    config = gateway_config(args)
+    jurisdiction = jurisdiction_of(config, args.jurisdiction)
+    art30 = audit_tools.art30(config, jurisdiction)
+    print(render(art30, args.format), end="")
+    return 1 if art30.transfers_outside_jurisdiction else 0

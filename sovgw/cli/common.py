@@ -1,0 +1,56 @@
+"""What every command shares: the one error path and the look-ups of a jurisdiction or org."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sovgw.config import GatewayConfig, Jurisdiction, OrgBinding, load_config
+
+DEFAULT_CONFIG = "config/gateway.yaml"
+
+type Run = Callable[[argparse.Namespace], int]
+
+
+class CommandError(Exception):
+    """A command cannot finish as asked: ``main`` prints ``error: <message>`` on stderr and
+    exits with ``status`` (2: a usage error, the default; 1: refused or failed)."""
+
+    def __init__(self, message: str, status: int = 2) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default=DEFAULT_CONFIG)
+
+
+def gateway_config(args: argparse.Namespace) -> GatewayConfig:
+    return load_config(Path(args.config))
+
+
+def jurisdiction_of(config: GatewayConfig, jurisdiction_id: str) -> Jurisdiction:
+    jurisdiction = config.jurisdiction(jurisdiction_id)
+    if jurisdiction is None:
+        raise CommandError(f"unknown jurisdiction {jurisdiction_id!r}")
+    return jurisdiction
+
+
+def org_of(config: GatewayConfig, org_id: str) -> OrgBinding:
+    binding = config.org(org_id)
+    if binding is None:
+        raise CommandError(f"org {org_id} is not bound to any jurisdiction")
+    return binding
+
+
+def wait_forever(stop: Callable[[], Any]) -> int:
+    """Serve until Ctrl-C, then stop cleanly."""
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        stop()
+    return 0

@@ -1,0 +1,24 @@
+"""``sovgw demo``: the pipeline on the embedded local stack (LocalStack and the simulators)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from sovgw.cli.common import CommandError
+from sovgw.local.demo import run_demo
+
+
+def configure(demo: argparse.ArgumentParser) -> None:
+    demo.add_argument("--root", default=".", help="repository root")
+    demo.add_argument("--timeout", type=float, default=120.0)
+    demo.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+    root = Path(args.root).resolve()
+    if not (root / "config" / "gateway.yaml").exists():
+        raise CommandError(f"{root} is not the sovgw repository (config/gateway.yaml missing)")
+    return run_demo(root, timeout=args.timeout)

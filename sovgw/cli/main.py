@@ -1,0 +1,72 @@
+"""Every command, its module and its one-line help, and the one dispatch: ``args.run(args)``.
+
+Only the module of the command being run is imported (with its imports at its top), so
+``sovgw scan`` does not pay for boto3, redis or the simulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import import_module
+from typing import NamedTuple
+
+from sovgw.cli.common import CommandError
+
+
+class Command(NamedTuple):
+    name: str
+    module: str  # under sovgw.cli; it has configure(parser) next to its handlers
+    help: str
+
+
+COMMANDS = (
+    Command("demo", "demo", "run the pipeline on the embedded local stack"),
+    Command("events", "events", "sample events and their contracts"),
+    Command("localstack", "localstack", "LocalStack in host mode"),
+    Command("sim", "sim", "the Salesforce API simulator"),
+    Command("model", "model", "model serving: local endpoint, packaging, plans"),
+    Command("audit", "audit", "verify, trace and report on the audit trail"),
+    Command("policy", "policy", "routing policies: validate and explain"),
+    Command("proxy", "proxy", "the OpenAI-compatible sovereign proxy"),
+    Command(
+        "rotate", "rotate", "rotate one Salesforce credential now (the four Secrets Manager steps)"
+    ),
+    Command(
+        "health",
+        "health",
+        "an org's Salesforce API budget, breaker and credentials (exit 1: alert)",
+    ),
+    Command("break-glass", "break_glass", "emergency access: request, approve, revoke"),
+    Command("scan", "scan", "classify JSON Lines (text or Salesforce records)"),
+)
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; the command named in ``argv`` (every command when None) fully configured."""
+    parser = argparse.ArgumentParser(
+        prog="sovgw", description="The operator's command line for the sovereign gateway."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    chosen = next((a for a in argv if not a.startswith("-")), None) if argv is not None else None
+    for command in COMMANDS:
+        sub = commands.add_parser(command.name, help=command.help, description=command.help)
+        if argv is None or command.name == chosen:
+            import_module(f"sovgw.cli.{command.module}").configure(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except CommandError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.status
+    return code
+
+
+def console() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
