@@ -85,6 +85,16 @@ def salesforce(tmp_path: Path) -> Iterator[SeededSimulator]:
 
 
 GATEWAY_LOG_LINES: list[str] = []
+E2E = Path(__file__).parent / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what needs LocalStack (``-m "not localstack"`` runs the rest), and run the checks
+    over the whole run's output (``runs_last``) after everything else, whatever their names."""
+    for item in items:
+        if item.path.is_relative_to(E2E):
+            item.add_marker(pytest.mark.localstack)
+    items.sort(key=lambda item: item.get_closest_marker("runs_last") is not None)
 
 
 class _CaptureGatewayLogs(logging.Handler):

@@ -25,7 +25,6 @@ from infra.components.lambdas import (
     invoke_endpoints_statement,
     private_function,
 )
-from sovgw.config import ModelEndpoint
 
 # Lambda Web Adapter, published by AWS in every commercial region (arm64 build). Pin the
 # version here; override with the stack setting ``sovgw:proxyAdapterLayerArn``.
@@ -83,10 +82,6 @@ def private_api_policy(vpc_endpoint_id: str) -> dict[str, Any]:
             },
         ],
     }
-
-
-def sagemaker_endpoint_names(endpoints: Sequence[ModelEndpoint], region: str) -> list[str]:
-    return [e.name for e in endpoints if not e.base_url and e.region == region]
 
 
 class SovereignProxyApi(pulumi.ComponentResource):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import redis
 
+from sovgw.adapters import store_keys as keys
 from sovgw.adapters.valkey_lease import ValkeyLeases
 from sovgw.domain.errors import RejectedInput, UpstreamUnavailable
 from sovgw.ports import MappingVault
@@ -101,7 +102,7 @@ class ValkeySessions:
     @staticmethod
     def _key(scope: str, part: str = "") -> str:
         org, _, kind = scope.partition(":")
-        return f"sovgw:{{{org[:15]}}}:sf-session:{kind}{part}"
+        return keys.session_key(org, kind, part)
 
     def _local_lock(self, scope: str) -> threading.Lock:
         with self._locks_lock:

@@ -17,6 +17,7 @@ from typing import Any
 
 import redis
 
+from sovgw.adapters import store_keys as keys
 from sovgw.domain.budget import Admission, BudgetPolicy, Lane
 from sovgw.domain.errors import UpstreamUnavailable
 
@@ -24,13 +25,15 @@ DEFAULT_DAILY_LIMIT = 15_000
 
 # KEYS: usage, slots, breaker, grants. ARGV: lane, now_ms, ceiling (millionths of the limit),
 # concurrency cap, slot ttl ms, slot id, default limit, grant id, grace after a grant's end ms
-# (its expiry steps still use the lane).
+# (its expiry steps still use the lane), '1' when the lane is unlocked by a grant instead of
+# closed by the breaker. The rules (shares, caps, which lane a grant unlocks) are the domain's
+# BudgetPolicy; this script only applies them atomically.
 _ADMIT = """
 local used = tonumber(redis.call('HGET', KEYS[1], 'used') or '0')
 local limit = tonumber(redis.call('HGET', KEYS[1], 'limit') or ARGV[7])
 local lane, now = ARGV[1], tonumber(ARGV[2])
 local open_until = 0
-if lane == 'EMERGENCY' then
+if ARGV[10] == '1' then
   local grant = ARGV[8]
   local until_ms = grant ~= '' and redis.call('ZSCORE', KEYS[4], grant)
   if not until_ms then
@@ -110,7 +113,7 @@ class ValkeyBudgetStore:
         return self._redis
 
     def _key(self, org_id: str, name: str) -> str:
-        return f"{self._prefix}:{{{org_id[:15]}}}:{name}"  # one hash slot per org
+        return keys.org_key(org_id, name, self._prefix)
 
     def _run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
         try:
@@ -125,7 +128,8 @@ class ValkeyBudgetStore:
         fraction = self.policy.ceiling(lane, 1_000_000)
         allowed, reason, used, limit = self._run(
             self._admit,
-            [self._key(org_id, k) for k in ("usage", "slots", "breaker", "grants")],
+            [self._key(org_id, k) for k in ("usage", "slots", "breaker")]
+            + [keys.active_grants(org_id, self._prefix)],
             [
                 lane.value,
                 self._now(),
@@ -136,6 +140,7 @@ class ValkeyBudgetStore:
                 DEFAULT_DAILY_LIMIT,
                 grant_id or "",
                 int(self.policy.grant_grace_s * 1000),
+                "1" if self.policy.unlocked_by_grant(lane) else "0",
             ],
         )
         return Admission(
@@ -154,7 +159,7 @@ class ValkeyBudgetStore:
         try:
             pipe = self._redis.pipeline()
             pipe.zrem(self._key(org_id, "slots"), admission.slot)
-            if succeeded and admission.lane is not Lane.EMERGENCY:
+            if succeeded and not self.policy.unlocked_by_grant(admission.lane):
                 breaker = self._key(org_id, "breaker")
                 # only a probe that went through proves the limit is back
                 pipe.eval(
@@ -207,14 +212,14 @@ class ValkeyBudgetStore:
 
     def hold_grant(self, org_id: str, grant_id: str, until_ms: int) -> None:
         """A break-glass grant is active until ``until_ms`` (it expires by itself)."""
-        self._redis.zadd(self._key(org_id, "grants"), {grant_id: until_ms})
+        self._redis.zadd(keys.active_grants(org_id, self._prefix), {grant_id: until_ms})
 
     def end_grant(self, org_id: str, grant_id: str) -> None:
-        self._redis.zrem(self._key(org_id, "grants"), grant_id)
+        self._redis.zrem(keys.active_grants(org_id, self._prefix), grant_id)
 
     def active_grants(self, org_id: str) -> int:
         """Break-glass grants of the org that have not expired (issue #6 records them)."""
-        key = self._key(org_id, "grants")
+        key = keys.active_grants(org_id, self._prefix)
         self._redis.zremrangebyscore(key, "-inf", self._now())
         return int(self._redis.zcard(key))
 

@@ -12,11 +12,10 @@ from typing import Any
 
 import redis
 
+from sovgw.adapters import store_keys as keys
 from sovgw.adapters.valkey_lease import ValkeyLeases
 from sovgw.domain.break_glass import Grant
 from sovgw.domain.errors import UpstreamUnavailable
-
-DUE = "sovgw:break-glass:due"
 
 # KEYS: record. ARGV: allowed statuses (JSON list), new status, fields (JSON object).
 _TRANSITION = """
@@ -54,11 +53,8 @@ class ValkeyGrantStore:
         self._update = client.register_script(_UPDATE)
         self._leases = ValkeyLeases(client)
 
-    def _org(self, org_id: str) -> str:
-        return f"{self._prefix}:{{{org_id[:15]}}}"
-
     def _record(self, org_id: str, request_id: str) -> str:
-        return f"{self._org(org_id)}:break-glass:{request_id}"
+        return keys.grant_record(org_id, request_id, self._prefix)
 
     def create(self, grant: Grant) -> bool:
         """Store a new request; False when one with this id exists (replays are no-ops)."""
@@ -68,7 +64,8 @@ class ValkeyGrantStore:
             )
             if created:
                 self._redis.zadd(
-                    f"{self._org(grant.org_id)}:break-glass", {grant.request_id: grant.requested_at}
+                    keys.grant_index(grant.org_id, self._prefix),
+                    {grant.request_id: grant.requested_at},
                 )
         except redis.RedisError as error:
             raise UpstreamUnavailable(f"grant store unavailable: {type(error).__name__}") from None
@@ -96,24 +93,24 @@ class ValkeyGrantStore:
         self._update(keys=[self._record(org_id, request_id)], args=[json.dumps(fields)])
 
     def hold(self, org_id: str, request_id: str, until_ms: int) -> None:
-        self._redis.zadd(f"{self._org(org_id)}:grants", {request_id: until_ms})
+        self._redis.zadd(keys.active_grants(org_id, self._prefix), {request_id: until_ms})
 
     def mark_due(self, org_id: str, request_id: str, at_ms: int) -> None:
-        self._redis.zadd(DUE, {f"{org_id[:15]}/{request_id}": at_ms})
+        self._redis.zadd(keys.BREAK_GLASS_DUE, {f"{org_id[:15]}/{request_id}": at_ms})
 
     def release_hold(self, org_id: str, request_id: str) -> None:
-        self._redis.zrem(f"{self._org(org_id)}:grants", request_id)
+        self._redis.zrem(keys.active_grants(org_id, self._prefix), request_id)
 
     def due(self, now_ms: int) -> list[tuple[str, str]]:
-        members = self._redis.zrangebyscore(DUE, "-inf", now_ms)
+        members = self._redis.zrangebyscore(keys.BREAK_GLASS_DUE, "-inf", now_ms)
         return [tuple(str(m).split("/", 1)) for m in members]  # type: ignore[misc]
 
     def done(self, org_id: str, request_id: str) -> None:
-        self._redis.zrem(DUE, f"{org_id[:15]}/{request_id}")
+        self._redis.zrem(keys.BREAK_GLASS_DUE, f"{org_id[:15]}/{request_id}")
         self.release_hold(org_id, request_id)
 
     def list(self, org_id: str) -> list[Grant]:
-        ids = self._redis.zrange(f"{self._org(org_id)}:break-glass", 0, -1)
+        ids = self._redis.zrange(keys.grant_index(org_id, self._prefix), 0, -1)
         return [r for r in (self.get(org_id, str(i)) for i in ids) if r is not None]
 
     @contextmanager

@@ -54,6 +54,12 @@ class BudgetPolicy:
             return math.floor(daily_limit * (1 - self.reserve_fraction))
         return math.floor(daily_limit * (1 - self.reserve_fraction - self.interactive_fraction))
 
+    @staticmethod
+    def unlocked_by_grant(lane: Lane) -> bool:
+        """EMERGENCY opens only for an active break-glass grant of the org, and is the one lane
+        a tripped breaker does not close (the grant's work must still reach Salesforce)."""
+        return lane is Lane.EMERGENCY
+
     def concurrency_cap(self, lane: Lane) -> int:
         if lane is Lane.EMERGENCY:
             return self.max_concurrent

@@ -38,10 +38,6 @@ class LocalStackProcess:
     pid: int | None
     log_path: Path | None
 
-    @property
-    def owned(self) -> bool:
-        return self.pid is not None
-
     def stop(self, timeout: float = 20.0) -> None:
         """Stop it by the PID we started (its whole process group); no-op if not ours."""
         if self.pid is None:

@@ -14,7 +14,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
@@ -392,13 +392,3 @@ class LocalDeployment:
                 }
             )
         return found
-
-    def wait_for(self, predicate: Callable[[list[Delivery]], bool], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._deliveries_lock:
-                snapshot = list(self.deliveries)
-            if predicate(snapshot):
-                return True
-            time.sleep(0.2)
-        return False

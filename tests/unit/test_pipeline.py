@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from sovgw.config import Jurisdiction, ModelEndpoint, TrustTier
-from sovgw.domain.audit import AuditRecord, Stage
+from sovgw.domain.audit import Stage
 from sovgw.domain.errors import RejectedInput, UpstreamUnavailable
 from sovgw.domain.failover import BreakerBoard, NoHealthyEndpoint
 from sovgw.domain.levels import DataLevel
@@ -14,6 +14,7 @@ from sovgw.domain.pipeline import classify_request, route_and_invoke
 from sovgw.domain.requests import AIRequest, ClassifiedRequest
 from sovgw.ports import ModelInvoker, ModelReply
 from tests.factories import make_jurisdiction
+from tests.fakes import MemoryAudit, MemoryVault
 
 CASE_ID = "5005E000000001dQAA"
 PERSONAL_VALUES = ("max.mueller@example.de", "+49 151 2345 6789", "DE89 3704 0044 0532 0130 00")
@@ -59,32 +60,6 @@ class FakeModel:
         )
 
 
-class FakeVault:
-    """Seals by reference and checks the context, like the KMS vault does."""
-
-    def __init__(self) -> None:
-        self.sealed: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
-
-    def seal(self, mapping: Mapping[str, str], context: Mapping[str, str]) -> str:
-        handle = f"sealed-{len(self.sealed)}"
-        self.sealed[handle] = (dict(mapping), dict(context))
-        return handle
-
-    def open(self, sealed: str, context: Mapping[str, str]) -> dict[str, str]:
-        mapping, bound = self.sealed[sealed]
-        assert bound == dict(context), "opened for another request"
-        return mapping
-
-
-class FakeAudit:
-    def __init__(self) -> None:
-        self.records: dict[str, AuditRecord] = {}
-
-    def write(self, record: AuditRecord) -> str:
-        self.records.setdefault(record.record_id, record)
-        return f"mem://{record.record_id}"
-
-
 def _request(purpose: str = "summarise_case", record_id: str = CASE_ID) -> AIRequest:
     return AIRequest(
         org_id="00D5E0000000001UAA",
@@ -108,8 +83,8 @@ def _route(
     *,
     model: ModelInvoker,
     crm: FakeCrm,
-    audit: FakeAudit,
-    vault: FakeVault,
+    audit: MemoryAudit,
+    vault: MemoryVault,
 ) -> dict[str, object]:
     """``route_and_invoke`` with fresh breakers (each test starts with healthy endpoints)."""
     return route_and_invoke(
@@ -124,7 +99,7 @@ def _route(
 
 
 def test_personal_values_never_reach_the_model_or_the_audit_trail() -> None:
-    crm, model, audit, vault = FakeCrm(ALL_PUBLIC), FakeModel(), FakeAudit(), FakeVault()
+    crm, model, audit, vault = FakeCrm(ALL_PUBLIC), FakeModel(), MemoryAudit(), MemoryVault()
     classified = classify_request(_request(), JURISDICTION, crm, audit, vault)
     outcome = _route(classified, JURISDICTION, model=model, crm=crm, audit=audit, vault=vault)
 
@@ -147,7 +122,7 @@ def test_personal_values_never_reach_the_model_or_the_audit_trail() -> None:
 
 
 def test_unclassified_fields_count_as_most_sensitive() -> None:
-    crm, audit, vault = FakeCrm({"Subject": DataLevel.PUBLIC}), FakeAudit(), FakeVault()
+    crm, audit, vault = FakeCrm({"Subject": DataLevel.PUBLIC}), MemoryAudit(), MemoryVault()
     assert (
         classify_request(_request(), JURISDICTION, crm, audit, vault).level is DataLevel.PRIVILEGED
     )
@@ -155,7 +130,7 @@ def test_unclassified_fields_count_as_most_sensitive() -> None:
 
 def test_denied_request_writes_a_denied_result_and_calls_no_model() -> None:
     closed = make_jurisdiction()
-    crm, model, audit, vault = FakeCrm(ALL_PUBLIC), FakeModel(), FakeAudit(), FakeVault()
+    crm, model, audit, vault = FakeCrm(ALL_PUBLIC), FakeModel(), MemoryAudit(), MemoryVault()
     outcome = _route(
         classify_request(_request(), closed, crm, audit, vault),
         closed,
@@ -171,7 +146,7 @@ def test_denied_request_writes_a_denied_result_and_calls_no_model() -> None:
 
 
 def test_replayed_request_does_not_write_a_second_result() -> None:
-    crm, model, audit, vault = FakeCrm(ALL_PUBLIC), FakeModel(), FakeAudit(), FakeVault()
+    crm, model, audit, vault = FakeCrm(ALL_PUBLIC), FakeModel(), MemoryAudit(), MemoryVault()
     for _ in range(3):
         _route(
             classify_request(_request(), JURISDICTION, crm, audit, vault),
@@ -199,8 +174,8 @@ def test_requests_outside_a_purpose_are_refused(purpose: str, record_id: str, me
             _request(purpose, record_id),
             JURISDICTION,
             FakeCrm(ALL_PUBLIC),
-            FakeAudit(),
-            FakeVault(),
+            MemoryAudit(),
+            MemoryVault(),
         )
 
 
@@ -218,7 +193,7 @@ class ExfiltratingModel(FakeModel):
 
 
 def test_same_value_same_placeholder_and_mapping_only_sealed() -> None:
-    crm, audit, vault = FakeCrm(ALL_PUBLIC), FakeAudit(), FakeVault()
+    crm, audit, vault = FakeCrm(ALL_PUBLIC), MemoryAudit(), MemoryVault()
     classified = classify_request(_request(), JURISDICTION, crm, audit, vault)
     assert classified.sealed_mapping is not None
     assert PERSONAL_VALUES[0] not in classified.model_dump_json()
@@ -232,7 +207,12 @@ def test_same_value_same_placeholder_and_mapping_only_sealed() -> None:
 
 
 def test_output_scanning_removes_exfiltrated_values_and_restores_the_request_values() -> None:
-    crm, model, audit, vault = FakeCrm(ALL_PUBLIC), ExfiltratingModel(), FakeAudit(), FakeVault()
+    crm, model, audit, vault = (
+        FakeCrm(ALL_PUBLIC),
+        ExfiltratingModel(),
+        MemoryAudit(),
+        MemoryVault(),
+    )
     classified = classify_request(_request(), JURISDICTION, crm, audit, vault)
     _route(classified, JURISDICTION, model=model, crm=crm, audit=audit, vault=vault)
     (result,) = crm.results.values()
@@ -264,7 +244,12 @@ TWO_ENDPOINTS = make_jurisdiction(
 
 
 def test_event_path_fails_over_in_region_and_records_the_endpoint_used() -> None:
-    crm, model, audit, vault = FakeCrm(ALL_PUBLIC), FlakyModel({"llm"}), FakeAudit(), FakeVault()
+    crm, model, audit, vault = (
+        FakeCrm(ALL_PUBLIC),
+        FlakyModel({"llm"}),
+        MemoryAudit(),
+        MemoryVault(),
+    )
     outcome = _route(
         classify_request(_request(), TWO_ENDPOINTS, crm, audit, vault),
         TWO_ENDPOINTS,
@@ -280,7 +265,7 @@ def test_event_path_fails_over_in_region_and_records_the_endpoint_used() -> None
 
 
 def test_event_path_with_no_healthy_endpoint_raises_retryable_and_writes_no_result() -> None:
-    crm, audit, vault = FakeCrm(ALL_PUBLIC), FakeAudit(), FakeVault()
+    crm, audit, vault = FakeCrm(ALL_PUBLIC), MemoryAudit(), MemoryVault()
     model = FlakyModel({"llm", "llm-b"})
     classified = classify_request(_request(), TWO_ENDPOINTS, crm, audit, vault)
     with pytest.raises(NoHealthyEndpoint) as raised:

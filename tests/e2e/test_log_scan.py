@@ -1,9 +1,12 @@
-"""Runs after the other e2e tests: no personal value or secret reached any gateway log line."""
+"""No personal value or secret reached any gateway log line. Marked ``runs_last``: the
+collection hook in ``tests/conftest.py`` puts it after every other test of the run, so it
+scans everything they logged."""
 
 from __future__ import annotations
 
 import re
 
+import pytest
 import yaml
 
 from sovgw.local.stack import LocalSovereignStack
@@ -30,6 +33,7 @@ def _fixture_values(stack: LocalSovereignStack) -> set[str]:
     return {v for v in values if len(v) >= 8}
 
 
+@pytest.mark.runs_last
 def test_no_fixture_value_in_any_log_line(stack: LocalSovereignStack) -> None:
     values = _fixture_values(stack)
     assert len(values) > 20, "the scan must have something to look for"

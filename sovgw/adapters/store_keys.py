@@ -1,0 +1,36 @@
+"""The one key schema of the shared store (Valkey/ElastiCache).
+
+Every key of an org carries ``{<org id, 15 chars>}`` as its hash tag, so an org's keys share a
+cluster slot and one Lua script may touch several of them. The budget, the grants and the
+shared Salesforce sessions all build their keys here, so two adapters never spell the same key
+twice (the set of active grants is both the budget's EMERGENCY unlock and the grants' hold).
+"""
+
+from __future__ import annotations
+
+PREFIX = "sovgw"
+BREAK_GLASS_DUE = f"{PREFIX}:break-glass:due"  # not per org: the sweeper reads every org's
+
+
+def org_key(org_id: str, name: str, prefix: str = PREFIX) -> str:
+    """``sovgw:{<org15>}:<name>``."""
+    return f"{prefix}:{{{org_id[:15]}}}:{name}"
+
+
+def active_grants(org_id: str, prefix: str = PREFIX) -> str:
+    """Sorted set: grant id → end (epoch ms) of every grant holding the EMERGENCY lane open."""
+    return org_key(org_id, "grants", prefix)
+
+
+def grant_record(org_id: str, request_id: str, prefix: str = PREFIX) -> str:
+    return org_key(org_id, f"break-glass:{request_id}", prefix)
+
+
+def grant_index(org_id: str, prefix: str = PREFIX) -> str:
+    """Sorted set: request id → requested at (epoch ms), for ``list``."""
+    return org_key(org_id, "break-glass", prefix)
+
+
+def session_key(org_id: str, kind: str, part: str = "") -> str:
+    """A shared Salesforce session of one scope kind (``integration``, ``grant:<id>``)."""
+    return org_key(org_id, f"sf-session:{kind}{part}")
