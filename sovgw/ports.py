@@ -17,6 +17,7 @@ from sovgw.config import ModelEndpoint
 from sovgw.domain.audit import AuditRecord
 from sovgw.domain.budget import Admission, Lane
 from sovgw.domain.levels import DataLevel
+from sovgw.domain.write_back import AIResult, GrantRecord
 
 if TYPE_CHECKING:  # domain types the ports speak in; the domain imports these ports
     from sovgw.domain.break_glass import Grant
@@ -39,7 +40,7 @@ class CrmRecords(Protocol):
         """Id of an ``AI_Result__c`` already written for this event, if any."""
         ...
 
-    def upsert_result(self, event_uuid: str, fields: Mapping[str, Any]) -> str:
+    def upsert_result(self, event_uuid: str, result: AIResult) -> str:
         """Create or update the ``AI_Result__c`` of this event (external id: the event UUID),
         atomically, and return its id: a duplicate delivery never writes a second result."""
         ...
@@ -218,7 +219,7 @@ class SalesforceAccess(Protocol):
         new one be minted; returns how many were revoked."""
         ...
 
-    def upsert_grant_record(self, request_id: str, fields: Mapping[str, Any]) -> None: ...
+    def upsert_grant_record(self, request_id: str, record: GrantRecord) -> None: ...
 
 
 class AwsAccess(Protocol):

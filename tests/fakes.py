@@ -13,6 +13,7 @@ from sovgw.domain.audit import AuditRecord
 from sovgw.domain.break_glass import Grant
 from sovgw.domain.errors import GatewayError
 from sovgw.domain.rotation import CURRENT, PENDING, SecretState
+from sovgw.domain.write_back import GrantRecord
 
 
 class MemoryAudit:
@@ -156,7 +157,7 @@ class FakeOrg:
     approvers: set[str]
     failures: Failures = field(default_factory=Failures)
     assignments: dict[str, tuple[str, str, int]] = field(default_factory=dict)
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    records: dict[str, GrantRecord] = field(default_factory=dict)
     sessions_minted: int = 1
     sessions_ended: bool = False
 
@@ -189,9 +190,9 @@ class FakeOrg:
         self.sessions_ended = True
         return self.sessions_minted
 
-    def upsert_grant_record(self, request_id: str, fields: Mapping[str, Any]) -> None:
+    def upsert_grant_record(self, request_id: str, record: GrantRecord) -> None:
         self.failures.check("upsert_grant_record")
-        self.records[request_id] = dict(fields)
+        self.records[request_id] = record
 
 
 @dataclass

@@ -2,4 +2,5 @@
 
 from sovgw.cli.main import console
 
-console()
+if __name__ == "__main__":  # worker processes re-import the main module: never run it there
+    console()

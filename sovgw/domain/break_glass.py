@@ -28,6 +28,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from sovgw.domain.audit import AuditRecord, Outcome, Stage, audit_record_id
 from sovgw.domain.errors import GatewayError, RejectedInput, UpstreamUnavailable
+from sovgw.domain.write_back import GrantRecord, GrantRecordStatus
 from sovgw.ports import AuditSink, AwsAccess, GrantStore, SalesforceAccess
 
 USER_ID = r"^005[a-zA-Z0-9]{12}([a-zA-Z0-9]{3})?$"
@@ -69,12 +70,12 @@ class GrantStatus(StrEnum):
 
 
 ENDED = frozenset({GrantStatus.EXPIRED, GrantStatus.REVOKED, GrantStatus.ROLLED_BACK})
-# What Break_Glass_Grant__c.Status__c says, for the approver and requester in Salesforce.
+# What the grant's record in Salesforce says, for the approver and requester.
 RECORD_STATUS = {
-    GrantStatus.GRANTED: "Granted",
-    GrantStatus.EXPIRED: "Expired",
-    GrantStatus.REVOKED: "Revoked",
-    GrantStatus.ROLLED_BACK: "Rolled Back",
+    GrantStatus.GRANTED: GrantRecordStatus.GRANTED,
+    GrantStatus.EXPIRED: GrantRecordStatus.EXPIRED,
+    GrantStatus.REVOKED: GrantRecordStatus.REVOKED,
+    GrantStatus.ROLLED_BACK: GrantRecordStatus.ROLLED_BACK,
 }
 
 
@@ -393,7 +394,7 @@ class BreakGlassService:
             self.aws.enable_subscription(rule)
 
     def _grant_record(self, grant: Grant, salesforce: SalesforceAccess) -> None:
-        salesforce.upsert_grant_record(grant.request_id, _record_fields(grant, GrantStatus.GRANTED))
+        salesforce.upsert_grant_record(grant.request_id, _record(grant, GrantStatus.GRANTED))
 
     def _finish_opening(self, grant: Grant, *, patient: bool = False) -> Grant:
         """Run the opening steps still pending, under the grant's lease; GRANTED when all are
@@ -571,7 +572,7 @@ class BreakGlassService:
     def _close_record(self, grant: Grant, salesforce: SalesforceAccess) -> None:
         self.aws.cancel_schedule(grant.org_id, grant.request_id)
         ending = grant.ending or GrantStatus.EXPIRED
-        salesforce.upsert_grant_record(grant.request_id, _record_fields(grant, ending))
+        salesforce.upsert_grant_record(grant.request_id, _record(grant, ending))
 
     def _revoke_tokens(self, grant: Grant, salesforce: SalesforceAccess) -> dict[str, Any]:
         return {"sessions_revoked": salesforce.end_sessions()}
@@ -609,19 +610,20 @@ def _expiry(grant: Grant) -> int:
     return grant.expires_at
 
 
-def _record_fields(grant: Grant, status: GrantStatus) -> dict[str, Any]:
-    """Break_Glass_Grant__c as the approver and requester see it in Salesforce."""
-    fields: dict[str, Any] = {
-        "Status__c": RECORD_STATUS[status],
-        "Target_User__c": grant.target_user,
-        "Approver__c": grant.approver,
-        "Case_Reference__c": grant.case_reference,
-        "Scope__c": grant.scope,
-        "Expires_At__c": grant.expires_at,
+def _record(grant: Grant, status: GrantStatus) -> GrantRecord:
+    """The grant as the approver and requester see it in Salesforce."""
+    shown = {
+        "status": RECORD_STATUS[status],
+        "target_user": grant.target_user,
+        "approver": grant.approver,
+        "case_reference": grant.case_reference,
+        "scope": grant.scope,
+        "expires_at_ms": grant.expires_at,
     }
     if status is GrantStatus.ROLLED_BACK:
-        fields["Status_Reason__c"] = f"Could not be opened, rolled back: {grant.failure}"[:255]
-    return fields
+        reason = f"Could not be opened, rolled back: {grant.failure}"[:255]
+        return GrantRecord(**shown, status_reason=reason)
+    return GrantRecord(**shown)
 
 
 def _step_error(step: str, error: GatewayError) -> str:

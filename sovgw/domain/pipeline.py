@@ -22,6 +22,7 @@ from sovgw.domain.pseudonymise import (
 )
 from sovgw.domain.requests import AIRequest, ClassifiedRequest
 from sovgw.domain.routing import RouteDecision, RouteQuery, decide_route
+from sovgw.domain.write_back import AIResult, ResultStatus
 from sovgw.ports import AuditSink, CrmRecords, MappingVault, ModelInvoker, ModelReply
 
 SYSTEM_PROMPT = (
@@ -181,12 +182,12 @@ def route_and_invoke(
         )
     )
 
-    result_fields: dict[str, object] = {
-        "Related_Record__c": request.record_id,
-        "Request_Event_Id__c": request.event_uuid,
-        "Purpose__c": request.purpose,
-        "Data_Level__c": classified.level.value,
-        "Policy_Rule__c": decision.rule_id,
+    about = {
+        "related_record": request.record_id,
+        "request_event_id": request.event_uuid,
+        "purpose": request.purpose,
+        "data_level": classified.level.value,
+        "policy_rule": decision.rule_id,
     }
     aws_request_ids: tuple[str, ...] = ()
     if decision.allowed:
@@ -224,18 +225,19 @@ def route_and_invoke(
                 links=_links(request, aws_request_ids=aws_request_ids),
             )
         )
-        result_fields |= {
-            "Status__c": "Completed",
-            "Model_Endpoint__c": reply.endpoint,
-            "Model_Region__c": reply.region,
-            "Result__c": restore(cleaned, mapping)[:32_000],
-        }
+        result = AIResult(
+            **about,
+            status=ResultStatus.COMPLETED,
+            model_endpoint=reply.endpoint,
+            model_region=reply.region,
+            result=restore(cleaned, mapping)[:32_000],
+        )
         written_to: tuple[str | None, str | None] = (reply.region, reply.endpoint)
     else:
-        result_fields |= {"Status__c": "Denied", "Result__c": decision.reason[:32_000]}
+        result = AIResult(**about, status=ResultStatus.DENIED, result=decision.reason[:32_000])
         written_to = (None, None)
 
-    result_id = crm.upsert_result(request.event_uuid, result_fields)
+    result_id = crm.upsert_result(request.event_uuid, result)
     write_back_location = audit.write(
         _record(
             request,

@@ -103,7 +103,7 @@ class LocalSovereignStack:
         os.environ.pop("AWS_SESSION_TOKEN", None)
         os.environ.pop("AWS_PROFILE", None)
         self.salesforce = SalesforceSimulatorServer(state_dir=self.state_dir / "sfsim").start()
-        self.salesforce.sim.relay_sender = eventbridge_sender(
+        self.salesforce.sim.relay.sender = eventbridge_sender(
             lambda region: self.session(region).client("events")
         )
         for jurisdiction in self.config.jurisdictions:
@@ -166,7 +166,7 @@ class LocalSovereignStack:
             )
             client = self.session(jurisdiction.region).client("secretsmanager")
             _put_secret(client, secret_name, secret_value)
-        sim.configure_relay(
+        sim.relay.configure_relay(
             org, RelayChannel(binding.relay_channel_id, jurisdiction.event_bus, jurisdiction.region)
         )
 

@@ -1,4 +1,5 @@
-"""HTTP surface of the simulator (REST API + OAuth) and its Event Relay worker."""
+"""HTTP surface of the simulator and its Event Relay worker: OAuth and REST requests are
+dispatched through route tables (method + path → the API that answers), not an if-chain."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 import tempfile
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -25,9 +27,7 @@ from sovgw.sfsim.tls import create_tls
 LATEST_VERSION = "65.0"
 STAGED_CREDENTIALS_SINCE = 65.0
 _DATA_PATH = re.compile(r"^/services/data/v(\d{2}\.\d)(/.*)?$")
-_SOBJECT_PATH = re.compile(r"^/sobjects/([A-Za-z0-9_]+)/?(?:([A-Za-z0-9]+)/?)?$")
 _UPSERT_PATH = re.compile(r"^/sobjects/([A-Za-z0-9_]+)/([A-Za-z0-9_]+__c)/([^/]+)/?$")
-_STAGED_PATH = re.compile(r"^/apps/oauth/credentials/([A-Za-z0-9_.]+)/staged(/rotate)?/?$")
 
 
 def relay_envelope(org: SimOrg, relay: RelayChannel, event: PublishedEvent) -> dict[str, Any]:
@@ -63,24 +63,157 @@ def eventbridge_sender(
     return send
 
 
+@dataclass(frozen=True)
+class Call:
+    """One authenticated REST call: the org and user its token belongs to, and its request."""
+
+    sim: Simulator
+    org: SimOrg
+    user_id: str
+    version: str
+    match: re.Match[str]
+    query: dict[str, list[str]]
+    body: bytes
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body or b"null")
+        except json.JSONDecodeError:
+            raise RestError(
+                400, "JSON_PARSER_ERROR", "Unexpected character in request body"
+            ) from None
+
+    def param(self, name: str) -> str | None:
+        return (self.query.get(name) or [""])[0] or None
+
+
+@dataclass(frozen=True)
+class Route:
+    """``method`` + ``path`` (under ``/services/data/vXX.X``) → ``answer`` (status, body)."""
+
+    method: str
+    path: re.Pattern[str]
+    answer: Callable[[Call], tuple[int, Any]]
+    since: float = 20.0  # the first API version that has it
+
+
+def _query(call: Call) -> tuple[int, Any]:
+    text = call.param("q")
+    if not text:
+        raise RestError(400, "MALFORMED_QUERY", "Query string is empty")
+    return 200, call.sim.rest.query(call.org, text, call.version)
+
+
+def _upsert(call: Call) -> tuple[int, Any]:
+    sobject, field, value = call.match.group(1), call.match.group(2), unquote(call.match.group(3))
+    created, body = call.sim.rest.upsert(
+        call.org, sobject, field, value, values=call.json(), user_id=call.user_id
+    )
+    return (201, body) if created else (204, None)
+
+
+def _no_content(action: Callable[[Call], object]) -> Callable[[Call], tuple[int, Any]]:
+    def answer(call: Call) -> tuple[int, Any]:
+        action(call)
+        return 204, None
+
+    return answer
+
+
+_RECORD = r"^/sobjects/(?P<sobject>[A-Za-z0-9_]+)/(?P<id>[A-Za-z0-9]+)/?$"
+_STAGED = r"^/apps/oauth/credentials/(?P<client>[A-Za-z0-9_.]+)/staged"
+REST_ROUTES = (
+    Route("GET", re.compile(r"^/limits/?$"), lambda c: (200, c.sim.rest.limits(c.org))),
+    Route("GET", re.compile(r"^/query(?:All)?/?$"), _query),
+    Route(
+        "POST",
+        re.compile(_STAGED + r"/rotate/?$"),
+        lambda c: (200, c.sim.oauth.rotate_staged(c.org, c.match["client"])),
+        since=STAGED_CREDENTIALS_SINCE,
+    ),
+    Route(
+        "POST",
+        re.compile(_STAGED + r"/?$"),
+        lambda c: (201, c.sim.oauth.stage_credentials(c.org, c.match["client"])),
+        since=STAGED_CREDENTIALS_SINCE,
+    ),
+    Route(
+        "DELETE",
+        re.compile(_STAGED + r"/?$"),
+        _no_content(lambda c: c.sim.oauth.delete_staged(c.org, c.match["client"])),
+        since=STAGED_CREDENTIALS_SINCE,
+    ),
+    Route("PATCH", _UPSERT_PATH, _upsert),
+    Route(
+        "GET",
+        re.compile(_RECORD),
+        lambda c: (
+            200,
+            c.sim.rest.get(c.org, c.match["sobject"], c.match["id"], c.param("fields"), c.version),
+        ),
+    ),
+    Route(
+        "POST",
+        re.compile(r"^/sobjects/(?P<sobject>[A-Za-z0-9_]+)/?$"),
+        lambda c: (201, c.sim.rest.create(c.org, c.match["sobject"], c.json(), c.user_id)),
+    ),
+    Route(
+        "PATCH",
+        re.compile(_RECORD),
+        _no_content(
+            lambda c: c.sim.rest.update(c.org, c.match["sobject"], c.match["id"], c.json())
+        ),
+    ),
+    Route(
+        "DELETE",
+        re.compile(_RECORD),
+        _no_content(lambda c: c.sim.rest.delete(c.org, c.match["sobject"], c.match["id"])),
+    ),
+)
+API_VERSIONS = ("59.0", "60.0", "61.0", "62.0", "63.0", "64.0", "65.0")
+NOT_FOUND = RestError(404, "NOT_FOUND", "The requested resource does not exist")
+
+
+def rest_answer(
+    sim: Simulator,
+    method: str,
+    path: str,
+    *,
+    version: str,
+    query: dict[str, list[str]],
+    body: bytes,
+    org: SimOrg,
+    user_id: str,
+) -> tuple[int, Any]:
+    """The first route whose method and path match; 405 when only the path does, else 404."""
+    if not 20 <= float(version) <= float(LATEST_VERSION):
+        raise NOT_FOUND
+    path_known = False
+    for route in REST_ROUTES:
+        match = route.path.match(path)
+        if match is None or float(version) < route.since:
+            continue
+        if route.method != method:
+            path_known = True
+            continue
+        return route.answer(Call(sim, org, user_id, version, match, query, body))
+    if path_known:
+        raise RestError(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{method}' not allowed")
+    raise NOT_FOUND
+
+
 def make_handler(sim: Simulator) -> type[QuietHandler]:
+    oauth_routes: dict[tuple[str, str], Callable[[dict[str, str]], Any]] = {
+        ("POST", "/services/oauth2/token"): sim.oauth.token,
+        ("POST", "/services/oauth2/revoke"): lambda form: sim.oauth.revoke(form.get("token", "")),
+    }
+
     class SalesforceHandler(QuietHandler):
-        _body: bytes = b""
-
-        def _split(self) -> tuple[str, dict[str, list[str]]]:
-            parts = urlsplit(self.path)
-            return parts.path, parse_qs(parts.query)
-
-        def _form(self) -> dict[str, str] | None:
+        def _oauth(self, action: Callable[[dict[str, str]], Any]) -> None:
             body = self.read_body()
             if body is None:
-                return None
-            return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
-
-        def _oauth(self, action: Callable[[dict[str, str]], Any]) -> None:
-            form = self._form()
-            if form is None:
                 return
+            form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
             try:
                 result = action(form)
             except OAuthError as error:
@@ -94,17 +227,16 @@ def make_handler(sim: Simulator) -> type[QuietHandler]:
                 self.send_json(200, result, {"Cache-Control": "no-store"})
 
         def _dispatch(self, method: str) -> None:
-            path, query = self._split()
-            if method == "POST" and path == "/services/oauth2/token":
-                self._oauth(sim.token)
-                return
-            if method == "POST" and path == "/services/oauth2/revoke":
-                self._oauth(lambda form: sim.revoke(form.get("token", "")))
+            parts = urlsplit(self.path)
+            path, query = parts.path, parse_qs(parts.query)
+            oauth = oauth_routes.get((method, path))
+            if oauth is not None:
+                self._oauth(oauth)
                 return
             if method == "GET" and path.rstrip("/") == "/services/data":
                 versions = [
                     {"version": v, "label": f"v{v}", "url": f"/services/data/v{v}"}
-                    for v in ("59.0", "60.0", "61.0", "62.0", "63.0", "64.0", "65.0")
+                    for v in API_VERSIONS
                 ]
                 self.send_json(200, versions)
                 return
@@ -113,32 +245,30 @@ def make_handler(sim: Simulator) -> type[QuietHandler]:
                 return
             match = _DATA_PATH.match(path)
             if not match:
-                self.send_json(
-                    404,
-                    [
-                        {
-                            "errorCode": "NOT_FOUND",
-                            "message": "The requested resource does not exist",
-                        }
-                    ],
-                )
+                self.send_json(404, NOT_FOUND.body)
                 return
-            version, rest = match.group(1), match.group(2) or "/"
             # Read the body before anything can refuse the request, so an unread body never
             # stays on the keep-alive connection and poisons the next request.
-            raw = self.read_body()
-            if raw is None:
+            body = self.read_body()
+            if body is None:
                 return
-            self._body = raw
             org = None
             try:
-                org, token = sim.authenticate(self.headers.get("Authorization"))
-                sim.charge_api(org, method, rest)
-                status, body = self._rest(
-                    method, version, rest, query, org=org, user_id=token.user_id
+                org, token = sim.rest.authenticate(self.headers.get("Authorization"))
+                rest = match.group(2) or "/"
+                sim.rest.charge_api(org, method, rest)
+                status, answer = rest_answer(
+                    sim,
+                    method,
+                    rest,
+                    version=match.group(1),
+                    query=query,
+                    body=body,
+                    org=org,
+                    user_id=token.user_id,
                 )
             except RestError as error:
-                status, body = error.status, error.body
+                status, answer = error.status, error.body
             headers = {}
             if org is not None:
                 used, limit = sim.api_usage(org)
@@ -150,68 +280,7 @@ def make_handler(sim: Simulator) -> type[QuietHandler]:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
             else:
-                self.send_json(status, body, headers)
-
-        def _json_body(self) -> Any:
-            try:
-                return json.loads(self._body or b"null")
-            except json.JSONDecodeError:
-                raise RestError(
-                    400, "JSON_PARSER_ERROR", "Unexpected character in request body"
-                ) from None
-
-        def _rest(
-            self,
-            method: str,
-            version: str,
-            rest: str,
-            query: dict[str, list[str]],
-            *,
-            org: SimOrg,
-            user_id: str,
-        ) -> tuple[int, Any]:
-            if float(version) > float(LATEST_VERSION) or float(version) < 20:
-                raise RestError(404, "NOT_FOUND", "The requested resource does not exist")
-            if rest.rstrip("/") == "/limits" and method == "GET":
-                return 200, sim.limits(org)
-            staged = _STAGED_PATH.match(rest)
-            if staged and float(version) >= STAGED_CREDENTIALS_SINCE:
-                client_id, rotate = staged.group(1), bool(staged.group(2))
-                if method == "POST" and rotate:
-                    return 200, sim.rotate_staged(org, client_id)
-                if method == "POST":
-                    return 201, sim.stage_credentials(org, client_id)
-                if method == "DELETE" and not rotate:
-                    sim.delete_staged(org, client_id)
-                    return 204, None
-            if rest.rstrip("/") in {"/query", "/queryAll"} and method == "GET":
-                text = (query.get("q") or [""])[0]
-                if not text:
-                    raise RestError(400, "MALFORMED_QUERY", "Query string is empty")
-                return 200, sim.query(org, text, version)
-            upsert = _UPSERT_PATH.match(rest)
-            if upsert and method == "PATCH":
-                sobject, field, value = upsert.group(1), upsert.group(2), unquote(upsert.group(3))
-                created, body = sim.upsert(
-                    org, sobject, field, value, values=self._json_body(), user_id=user_id
-                )
-                return (201, body) if created else (204, None)
-            match = _SOBJECT_PATH.match(rest)
-            if not match:
-                raise RestError(404, "NOT_FOUND", "The requested resource does not exist")
-            sobject, record_id = match.group(1), match.group(2)
-            if method == "GET" and record_id:
-                fields = query.get("fields", [""])[0] or None
-                return 200, sim.get(org, sobject, record_id, fields, version)
-            if method == "POST" and not record_id:
-                return 201, sim.create(org, sobject, self._json_body(), user_id)
-            if method == "PATCH" and record_id:
-                sim.update(org, sobject, record_id, self._json_body())
-                return 204, None
-            if method == "DELETE" and record_id:
-                sim.delete(org, sobject, record_id)
-                return 204, None
-            raise RestError(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{method}' not allowed")
+                self.send_json(status, answer, headers)
 
         def do_GET(self) -> None:
             self._dispatch("GET")
@@ -224,6 +293,9 @@ def make_handler(sim: Simulator) -> type[QuietHandler]:
 
         def do_DELETE(self) -> None:
             self._dispatch("DELETE")
+
+        def do_PUT(self) -> None:  # no REST route takes PUT: answered 405 in Salesforce's shape
+            self._dispatch("PUT")
 
     return SalesforceHandler
 
@@ -253,9 +325,9 @@ class SalesforceSimulatorServer:
 
     def _relay_loop(self) -> None:
         while not self._stop.is_set():
-            self.sim.wait_for_relay_work(timeout=0.5)
+            self.sim.relay.wait_for_work(timeout=0.5)
             if not self._stop.is_set():
-                self.sim.relay_once()
+                self.sim.relay.relay_once()
 
     def start(self) -> SalesforceSimulatorServer:
         self._server.start()
@@ -265,7 +337,7 @@ class SalesforceSimulatorServer:
     def stop(self) -> None:
         self._stop.set()
         with self.sim.lock:
-            self.sim._relay_wakeup.notify_all()
+            self.sim.relay.wakeup.notify_all()
         self._relay_thread.join(timeout=5)
         self._server.stop()
         if self._tmp:

@@ -35,7 +35,7 @@ def fr_request(stack: LocalSovereignStack) -> dict[str, Any]:
     deadline = time.monotonic() + 30
     sim = stack.salesforce.sim
     while time.monotonic() < deadline:
-        rows = sim.query(
+        rows = sim.rest.query(
             sim.org(FR_ORG),
             format_soql("SELECT Id FROM AI_Result__c WHERE Request_Event_Id__c = {}", uuid),
             "62.0",

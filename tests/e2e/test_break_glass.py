@@ -119,7 +119,7 @@ def _refused_by_salesforce(stack: LocalSovereignStack, token: str) -> bool:
 def _grant_record(stack: LocalSovereignStack, request_id: str) -> dict[str, Any]:
     assert stack.salesforce is not None
     sim = stack.salesforce.sim
-    (record,) = sim.query(
+    (record,) = sim.rest.query(
         sim.org(ORG),
         format_soql(
             "SELECT Status__c, Status_Reason__c FROM Break_Glass_Grant__c WHERE Request_Id__c = {}",
@@ -136,7 +136,7 @@ def _assignments(stack: LocalSovereignStack) -> list[dict[str, Any]]:
     query = format_soql(
         "SELECT Id, ExpirationDate FROM PermissionSetAssignment WHERE AssigneeId = {}", ANNA
     )
-    return list(sim.query(sim.org(ORG), query, "62.0")["records"])
+    return list(sim.rest.query(sim.org(ORG), query, "62.0")["records"])
 
 
 def _finished_deliveries(stack: LocalSovereignStack) -> set[str]:

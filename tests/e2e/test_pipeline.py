@@ -26,7 +26,7 @@ PERSONAL_VALUES = ("max.mueller@example.de", "+49 151 2345 6789", "DE89 3704 004
 
 def _results(stack: LocalSovereignStack, org_id: str, event_uuid: str) -> list[dict[str, Any]]:
     assert stack.salesforce is not None
-    query = stack.salesforce.sim.query(
+    query = stack.salesforce.sim.rest.query(
         stack.salesforce.sim.org(org_id),
         format_soql(
             "SELECT Id, Status__c, Model_Region__c, Model_Endpoint__c, Result__c, Data_Level__c "

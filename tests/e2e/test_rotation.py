@@ -80,7 +80,7 @@ def test_a_rotation_failing_halfway_leaves_the_current_secret_working(
     run_step(deps, "createSecret", name, token)
     run_step(deps, "setSecret", name, token)
     org = stack.salesforce.sim.org(DE_ORG)
-    stack.salesforce.sim.delete_staged(org, current["client_id"])  # lost on Salesforce's side
+    stack.salesforce.sim.oauth.delete_staged(org, current["client_id"])  # lost on Salesforce's side
     with pytest.raises(RotationFailed, match="does not log in"):
         run_step(deps, "testSecret", name, token)
     assert _secret(stack, name) == (current, version), "AWSCURRENT untouched"

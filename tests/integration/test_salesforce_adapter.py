@@ -6,8 +6,20 @@ from sovgw.adapters.salesforce.oauth import SalesforceCredentials
 from sovgw.adapters.salesforce.records import SalesforceRecords
 from sovgw.domain.errors import RejectedInput, UpstreamUnavailable
 from sovgw.domain.levels import DataLevel
+from sovgw.domain.write_back import AIResult, ResultStatus
 from sovgw.sfsim.state import Fault
 from tests.conftest import ORG_A, SeededSimulator
+
+
+def _result(sf: SeededSimulator, event_uuid: str) -> AIResult:
+    return AIResult(
+        related_record=sf.cases[ORG_A],
+        request_event_id=event_uuid,
+        purpose="summarise_case",
+        data_level="INTERNAL",
+        policy_rule="rule-1",
+        status=ResultStatus.COMPLETED,
+    )
 
 
 def _records(sf: SeededSimulator) -> SalesforceRecords:
@@ -19,12 +31,13 @@ def test_reads_only_the_allowed_fields_and_writes_results(salesforce: SeededSimu
     record = records.get_record("Case", salesforce.cases[ORG_A], ["Subject"])
     assert record == {"Subject": "Case of Org A"}
     assert records.find_result("uuid-1") is None
-    fields = {"Related_Record__c": salesforce.cases[ORG_A], "Status__c": "Completed"}
+    fields = _result(salesforce, "uuid-1")
     result_id = records.upsert_result("uuid-1", fields)
     assert records.find_result("uuid-1") == result_id
     assert records.find_result("uuid-1' OR Status__c = 'Completed") is None
-    assert records.upsert_result("uuid-1", {**fields, "Status__c": "Denied"}) == result_id
-    rows = salesforce.sim.query(
+    denied = fields.model_copy(update={"status": ResultStatus.DENIED})
+    assert records.upsert_result("uuid-1", denied) == result_id
+    rows = salesforce.sim.rest.query(
         salesforce.orgs[ORG_A], "SELECT Id, Status__c FROM AI_Result__c", "62.0"
     )
     assert [(r["Id"], r["Status__c"]) for r in rows["records"]] == [(result_id, "Denied")]
@@ -33,13 +46,13 @@ def test_reads_only_the_allowed_fields_and_writes_results(salesforce: SeededSimu
 def test_concurrent_duplicate_deliveries_write_one_result(salesforce: SeededSimulator) -> None:
     from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
 
-    fields = {"Related_Record__c": salesforce.cases[ORG_A], "Status__c": "Completed"}
+    fields = _result(salesforce, "dup-1")
     with ThreadPoolExecutor(max_workers=6) as pool:
         ids = list(
             pool.map(lambda _: _records(salesforce).upsert_result("dup-1", fields), range(6))
         )
     assert len(set(ids)) == 1
-    rows = salesforce.sim.query(salesforce.orgs[ORG_A], "SELECT Id FROM AI_Result__c", "62.0")
+    rows = salesforce.sim.rest.query(salesforce.orgs[ORG_A], "SELECT Id FROM AI_Result__c", "62.0")
     assert rows["totalSize"] == 1
 
 
@@ -112,7 +125,7 @@ def test_refused_writes_do_not_poison_the_keep_alive_connection(
     records = _records(salesforce)
     fault = Fault("PATCH", "/sobjects/AI_Result__c", 503, "SERVER_UNAVAILABLE", "busy", 2)
     salesforce.sim.inject_fault(salesforce.orgs[ORG_A], fault)
-    fields = {"Related_Record__c": salesforce.cases[ORG_A], "Status__c": "Completed"}
+    fields = _result(salesforce, "u")
     for _ in range(2):
         with pytest.raises(UpstreamUnavailable, match="503"):
             records.upsert_result("u", fields)

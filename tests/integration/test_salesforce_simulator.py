@@ -157,7 +157,7 @@ def test_failed_logins_lock_the_user_even_for_the_right_password(
             "error_description": "authentication failure",
         }
     assert _token(salesforce, **form, password="correct horse").status_code == 400
-    history = salesforce.sim.query(
+    history = salesforce.sim.rest.query(
         salesforce.orgs[ORG_A], "SELECT Status FROM LoginHistory", "62.0"
     )
     assert [r["Status"] for r in history["records"]] == ["Invalid Password"] * 3 + [
@@ -187,7 +187,7 @@ def test_login_rate_limit(salesforce: SeededSimulator) -> None:
 def test_refresh_token_rotation_and_revocation_cascade(salesforce: SeededSimulator) -> None:
     org = salesforce.orgs[ORG_A]
     salesforce.sim.add_app(org, ConnectedApp("web-app", SECRET, rotate_refresh_tokens=True))
-    first = salesforce.sim.issue_refresh_token(org, salesforce.users[ORG_A], "web-app")
+    first = salesforce.sim.oauth.issue_refresh_token(org, salesforce.users[ORG_A], "web-app")
     form = {"grant_type": "refresh_token", "client_id": "web-app", "client_secret": SECRET}
     body = _token(salesforce, **form, refresh_token=first).json()
     second = body["refresh_token"]
@@ -251,8 +251,10 @@ def test_platform_event_is_relayed_in_the_event_relay_envelope(salesforce: Seede
     sent: list[dict[str, Any]] = []
     sim = salesforce.sim
     org = salesforce.orgs[ORG_A]
-    sim.relay_sender = lambda o, relay, event: sent.append(relay_envelope(o, relay, event))
-    sim.configure_relay(org, RelayChannel("0YL5E0000000001WAA", "sovgw-eu-de", "eu-central-1"))
+    sim.relay.sender = lambda o, relay, event: sent.append(relay_envelope(o, relay, event))
+    sim.relay.configure_relay(
+        org, RelayChannel("0YL5E0000000001WAA", "sovgw-eu-de", "eu-central-1")
+    )
     client = _client(salesforce)
     client.AI_Request__e.create(
         {
@@ -261,7 +263,7 @@ def test_platform_event_is_relayed_in_the_event_relay_envelope(salesforce: Seede
             "Requested_By__c": salesforce.users[ORG_A],
         }
     )
-    sim.relay_once()
+    sim.relay.relay_once()
     (entry,) = sent
     assert entry["Source"] == f"aws.partner/salesforce.com/{ORG_A}/0YL5E0000000001WAA"
     assert entry["DetailType"] == "AI_Request__e"
@@ -278,7 +280,9 @@ def test_platform_event_is_relayed_in_the_event_relay_envelope(salesforce: Seede
     }
     parsed = AIRequestEvent.model_validate(envelope)
     assert parsed.detail.payload.CreatedById == salesforce.users[ORG_A]
-    feedback = sim.query(org, "SELECT Status, LastRelayedEventTime FROM EventRelayFeedback", "62.0")
+    feedback = sim.rest.query(
+        org, "SELECT Status, LastRelayedEventTime FROM EventRelayFeedback", "62.0"
+    )
     assert feedback["records"][0]["Status"] == "RUN"
 
 
@@ -287,13 +291,13 @@ def test_relay_failure_goes_to_error_and_recovers(salesforce: SeededSimulator) -
     delivered: list[str] = []
 
     def flaky(o: Any, relay: Any, event: Any) -> None:
-        if not delivered and relay.status == "RUN" and len(sim.pending_relay_work()) == 1:
+        if not delivered and relay.status == "RUN" and len(sim.relay.pending_work()) == 1:
             delivered.append("failed-once")
             raise ConnectionError("bus unreachable")
         delivered.append(event.event_uuid)
 
-    sim.relay_sender = flaky
-    sim.configure_relay(org, RelayChannel("0YL5E0000000001WAA", "bus", "eu-central-1"))
+    sim.relay.sender = flaky
+    sim.relay.configure_relay(org, RelayChannel("0YL5E0000000001WAA", "bus", "eu-central-1"))
     client = _client(salesforce)
     fields = {
         "Record_Id__c": salesforce.cases[ORG_A],
@@ -301,10 +305,34 @@ def test_relay_failure_goes_to_error_and_recovers(salesforce: SeededSimulator) -
         "Requested_By__c": salesforce.users[ORG_A],
     }
     client.AI_Request__e.create(fields)
-    sim.relay_once()
+    sim.relay.relay_once()
     assert org.relay is not None and org.relay.status == "ERROR"
     client.AI_Request__e.create(fields)
-    assert sim.relay_once() == 0, "nothing relays while in ERROR"
-    sim.set_relay_state(org, "RUN", recovery="EARLIEST")
-    assert sim.relay_once() == 2
+    assert sim.relay.relay_once() == 0, "nothing relays while in ERROR"
+    sim.relay.set_relay_state(org, "RUN", recovery="EARLIEST")
+    assert sim.relay.relay_once() == 2
     assert len(set(delivered[1:])) == 2
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("PUT", "/services/data/v62.0/limits/", 405, "METHOD_NOT_ALLOWED"),
+        ("DELETE", "/services/data/v62.0/sobjects/Case/", 405, "METHOD_NOT_ALLOWED"),
+        ("GET", "/services/data/v62.0/nowhere", 404, "NOT_FOUND"),
+        ("GET", "/services/data/v66.0/limits/", 404, "NOT_FOUND"),
+        ("POST", "/services/data/v64.0/apps/oauth/credentials/x/staged", 404, "NOT_FOUND"),
+    ],
+)
+def test_routes_answer_405_for_a_known_path_and_404_otherwise(
+    salesforce: SeededSimulator, method: str, path: str, status: int, code: str
+) -> None:
+    """Staged credentials exist from v65.0 only; an unknown version is not found either."""
+    client = _client(salesforce)
+    response = salesforce.http().request(
+        method,
+        f"{salesforce.server.url}{path}",
+        headers={"Authorization": f"Bearer {client.session_id}"},
+        timeout=5,
+    )
+    assert (response.status_code, response.json()[0]["errorCode"]) == (status, code)

@@ -56,12 +56,21 @@ def test_purpose_payloads_are_refused_by_the_allow_list() -> None:
 
 def test_values_that_reach_soql_are_bound(salesforce: SeededSimulator) -> None:
     from sovgw.adapters.salesforce.records import SalesforceRecords  # noqa: PLC0415
+    from sovgw.domain.write_back import AIResult, ResultStatus  # noqa: PLC0415
 
     records = SalesforceRecords(
         salesforce.credentials(ORG_A), ca_bundle=str(salesforce.server.ca_bundle)
     )
     records.upsert_result(
-        "real-event", {"Related_Record__c": salesforce.cases[ORG_A], "Status__c": "Completed"}
+        "real-event",
+        AIResult(
+            related_record=salesforce.cases[ORG_A],
+            request_event_id="real-event",
+            purpose="summarise_case",
+            data_level="INTERNAL",
+            policy_rule=None,
+            status=ResultStatus.COMPLETED,
+        ),
     )
     for payload in PAYLOADS:
         assert records.find_result(payload) is None, payload

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from sovgw.adapters.salesforce.schema import ai_result_fields
 from sovgw.config import Jurisdiction, ModelEndpoint, TrustTier
 from sovgw.domain.audit import Stage
 from sovgw.domain.errors import RejectedInput, UpstreamUnavailable
@@ -12,6 +13,7 @@ from sovgw.domain.failover import BreakerBoard, NoHealthyEndpoint
 from sovgw.domain.levels import DataLevel
 from sovgw.domain.pipeline import classify_request, route_and_invoke
 from sovgw.domain.requests import AIRequest, ClassifiedRequest
+from sovgw.domain.write_back import AIResult
 from sovgw.ports import ModelInvoker, ModelReply
 from tests.factories import make_jurisdiction
 from tests.fakes import MemoryAudit, MemoryVault
@@ -23,7 +25,7 @@ PERSONAL_VALUES = ("max.mueller@example.de", "+49 151 2345 6789", "DE89 3704 004
 class FakeCrm:
     def __init__(self, levels: Mapping[str, DataLevel]) -> None:
         self.levels = levels
-        self.results: dict[str, dict[str, Any]] = {}
+        self.results: dict[str, dict[str, Any]] = {}  # as Salesforce stores them
 
     def get_record(self, sobject: str, record_id: str, fields: Sequence[str]) -> dict[str, Any]:
         record = {
@@ -43,9 +45,9 @@ class FakeCrm:
             (rid for rid, r in self.results.items() if r["Request_Event_Id__c"] == event_uuid), None
         )
 
-    def upsert_result(self, event_uuid: str, fields: Mapping[str, Any]) -> str:
+    def upsert_result(self, event_uuid: str, result: AIResult) -> str:
         rid = self.find_result(event_uuid) or f"a01{len(self.results):015d}"
-        self.results[rid] = {**fields, "Request_Event_Id__c": event_uuid}
+        self.results[rid] = {**ai_result_fields(result), "Request_Event_Id__c": event_uuid}
         return rid
 
 

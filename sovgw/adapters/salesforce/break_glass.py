@@ -4,19 +4,16 @@ assignments with their expiry, the grant record, its sessions), over the EMERGEN
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 from simple_salesforce.format import format_soql
 
-from sovgw.adapters.salesforce.records import (
-    SalesforceRecords,
-    epoch_seconds,
-    salesforce_datetime,
-    sobject_api,
-)
+from sovgw.adapters.salesforce import schema
+from sovgw.adapters.salesforce.records import SalesforceRecords, sobject_api
+from sovgw.adapters.salesforce.schema import epoch_seconds, salesforce_datetime
 from sovgw.domain.errors import RejectedInput
+from sovgw.domain.write_back import GrantRecord
 
 
 class SalesforceBreakGlass:
@@ -29,10 +26,10 @@ class SalesforceBreakGlass:
         return self._records.query(soql)
 
     def user_exists(self, user_id: str) -> bool:
-        return bool(self._query(format_soql("SELECT Id FROM User WHERE Id = {}", user_id)))
+        return bool(self._query(format_soql(schema.USER_SOQL, user_id)))
 
     def permission_set_id(self, name: str) -> str | None:
-        rows = self._query(format_soql("SELECT Id FROM PermissionSet WHERE Name = {}", name))
+        rows = self._query(format_soql(schema.PERMISSION_SET_SOQL, name))
         return str(rows[0]["Id"]) if rows else None
 
     def holds_permission_set(self, user_id: str, name: str, at_ms: int) -> bool:
@@ -41,14 +38,7 @@ class SalesforceBreakGlass:
         permission_set = self.permission_set_id(name)
         if permission_set is None:
             return False
-        rows = self._query(
-            format_soql(
-                "SELECT Id, ExpirationDate FROM PermissionSetAssignment "
-                "WHERE AssigneeId = {} AND PermissionSetId = {}",
-                user_id,
-                permission_set,
-            )
-        )
+        rows = self._query(format_soql(schema.ASSIGNMENTS_SOQL, user_id, permission_set))
         return any(
             not row.get("ExpirationDate") or epoch_seconds(row["ExpirationDate"]) * 1000 > at_ms
             for row in rows
@@ -59,14 +49,7 @@ class SalesforceBreakGlass:
     ) -> str | None:
         """The assignment an earlier try of this grant made (same user, set and expiry), so a
         retried step never assigns twice; someone's standing assignment is never taken."""
-        rows = self._query(
-            format_soql(
-                "SELECT Id, ExpirationDate FROM PermissionSetAssignment "
-                "WHERE AssigneeId = {} AND PermissionSetId = {}",
-                user_id,
-                permission_set_id,
-            )
-        )
+        rows = self._query(format_soql(schema.ASSIGNMENTS_SOQL, user_id, permission_set_id))
         for row in rows:
             expires = row.get("ExpirationDate")
             if expires and int(epoch_seconds(expires)) == expires_at_ms // 1000:
@@ -80,22 +63,20 @@ class SalesforceBreakGlass:
             "ExpirationDate": salesforce_datetime(expires_at_ms),
         }
         created = self._records.call(
-            lambda sf: sobject_api(sf, "PermissionSetAssignment").create(body)
+            lambda sf: sobject_api(sf, schema.PERMISSION_SET_ASSIGNMENT).create(body)
         )
         return str(created["id"])
 
     def unassign(self, assignment_id: str) -> None:
         with contextlib.suppress(RejectedInput):  # gone already (removed earlier, or expired)
             self._records.call(
-                lambda sf: sobject_api(sf, "PermissionSetAssignment").delete(assignment_id)
+                lambda sf: sobject_api(sf, schema.PERMISSION_SET_ASSIGNMENT).delete(assignment_id)
             )
 
     def end_sessions(self) -> int:
         return self._records.end_sessions()
 
-    def upsert_grant_record(self, request_id: str, fields: Mapping[str, Any]) -> None:
-        body = dict(fields)
-        if body.get("Expires_At__c") is not None:
-            body["Expires_At__c"] = salesforce_datetime(int(body["Expires_At__c"]))
-        path = f"Request_Id__c/{quote(request_id, safe='')}"
-        self._records.call(lambda sf: sobject_api(sf, "Break_Glass_Grant__c").upsert(path, body))
+    def upsert_grant_record(self, request_id: str, record: GrantRecord) -> None:
+        body = schema.grant_record_fields(record)
+        path = f"{schema.BREAK_GLASS_GRANT_EXTERNAL_ID}/{quote(request_id, safe='')}"
+        self._records.call(lambda sf: sobject_api(sf, schema.BREAK_GLASS_GRANT).upsert(path, body))

@@ -8,7 +8,6 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -23,7 +22,7 @@ from simple_salesforce.exceptions import (
 )
 from simple_salesforce.format import format_soql
 
-from sovgw.adapters.salesforce import oauth
+from sovgw.adapters.salesforce import oauth, schema
 from sovgw.adapters.salesforce.credentials import CredentialPool
 from sovgw.adapters.salesforce.oauth import (
     CredentialRefused,
@@ -35,6 +34,7 @@ from sovgw.adapters.sessions import LocalSessions
 from sovgw.domain.budget import BudgetDeferred, Lane
 from sovgw.domain.errors import RejectedInput, UpstreamUnavailable
 from sovgw.domain.levels import DataLevel
+from sovgw.domain.write_back import AIResult
 from sovgw.ports import BudgetStore, SessionCache
 
 API_VERSION = "62.0"
@@ -252,26 +252,23 @@ class SalesforceRecords:
         cached = self._levels.get(sobject)
         if cached and self._clock() - cached[0] < METADATA_TTL_SECONDS:
             return cached[1]
-        soql = format_soql(
-            "SELECT Field__c, Level__c FROM Data_Classification__mdt WHERE Object__c = {}", sobject
-        )
+        names = schema.DATA_CLASSIFICATION_FIELDS
+        soql = format_soql(schema.FIELD_LEVELS_SOQL, sobject)
         rows = self.call(lambda sf: sf.query_all(soql))["records"]
-        levels = {row["Field__c"]: DataLevel.parse(row["Level__c"]) for row in rows}
+        levels = {row[names["field"]]: DataLevel.parse(row[names["level"]]) for row in rows}
         self._levels[sobject] = (self._clock(), levels)
         return levels
 
     def find_result(self, event_uuid: str) -> str | None:
-        soql = format_soql(
-            "SELECT Id FROM AI_Result__c WHERE Request_Event_Id__c = {} LIMIT 1", event_uuid
-        )
+        soql = format_soql(schema.FIND_RESULT_SOQL, event_uuid)
         records = self.call(lambda sf: sf.query(soql))["records"]
         return str(records[0]["Id"]) if records else None
 
-    def upsert_result(self, event_uuid: str, fields: Mapping[str, Any]) -> str:
-        body = {k: v for k, v in fields.items() if k != "Request_Event_Id__c"}
-        path = f"Request_Event_Id__c/{quote(event_uuid, safe='')}"
+    def upsert_result(self, event_uuid: str, result: AIResult) -> str:
+        body = schema.ai_result_fields(result)
+        path = f"{schema.AI_RESULT_EXTERNAL_ID}/{quote(event_uuid, safe='')}"
         response = self.call(
-            lambda sf: sobject_api(sf, "AI_Result__c").upsert(path, body, raw_response=True)
+            lambda sf: sobject_api(sf, schema.AI_RESULT).upsert(path, body, raw_response=True)
         )
         if response.status_code == 201:
             return str(response.json()["id"])
@@ -292,11 +289,3 @@ def _codes(error: SalesforceError) -> str:
     if isinstance(content, list):
         return ",".join(str(item.get("errorCode")) for item in content if isinstance(item, dict))
     return "unknown"
-
-
-def salesforce_datetime(epoch_ms: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime(epoch_ms / 1000))
-
-
-def epoch_seconds(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("+0000", "+00:00").replace("Z", "+00:00")).timestamp()
