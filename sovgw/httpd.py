@@ -171,7 +171,10 @@ class PreforkServer:
             server = _Server(("127.0.0.1", 0), self._build_handler(), bind_and_activate=False)
             server.socket.close()
             server.socket = self._listener
-            print(f"worker {os.getpid()} ready", flush=True)
+            # One write() of the whole line: a pipe keeps writes under PIPE_BUF whole, so two
+            # workers starting at once never interleave their lines (print may split them).
+            sys.stdout.flush()
+            os.write(sys.stdout.fileno(), f"worker {os.getpid()} ready\n".encode())
             status = 1  # from here on a death is the worker's, not its start's: replaced
             server.serve_forever()
             status = 0
