@@ -13,6 +13,7 @@ from infra.components.audit import AuditStore, AuditStoreArgs
 from infra.components.break_glass import BreakGlassArgs, BreakGlassResources
 from infra.components.budget_store import BudgetStore, BudgetStoreArgs
 from infra.components.credentials import CredentialsArgs, SalesforceCredentialPools
+from infra.components.event_wiring import EventWiring, EventWiringArgs
 from infra.components.functions import Functions, FunctionsArgs, schedule_functions
 from infra.components.key_policy import jurisdiction_key_policy
 from infra.components.lambdas import LambdaPlacement
@@ -20,7 +21,6 @@ from infra.components.model_endpoint import ModelEndpointArgs, SovereignModelEnd
 from infra.components.network import NetworkArgs, SovereignNetwork
 from infra.components.proxy import ProxyArgs, SovereignProxyApi
 from infra.components.trail import CloudTrailLog, TrailArgs
-from infra.components.wiring import EventWiring, EventWiringArgs
 from model_serving.serving_config import MODEL_PRESETS, plan_serving
 from sovgw.config import GatewayConfig, Jurisdiction, TrustTier
 from sovgw.wiring import SCHEDULES
@@ -91,13 +91,11 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
         opts,
     )
     audit = AuditStore(
-        f"sovgw-{jurisdiction.id}-audit", AuditStoreArgs(jurisdiction.id, key.arn), opts
+        f"sovgw-{jurisdiction.id}-audit", AuditStoreArgs(jurisdiction, key.arn), opts
     )
     trail = CloudTrailLog(
         f"sovgw-{jurisdiction.id}-trail",
-        TrailArgs(
-            jurisdiction.id, jurisdiction.region, config.account_id, key.arn, audit.bucket.arn
-        ),
+        TrailArgs(jurisdiction, config.account_id, key.arn, audit.bucket.arn),
         opts,
     )
     outputs: dict[str, pulumi.Output[object]] = {
@@ -146,7 +144,7 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
         budget = BudgetStore(
             f"sovgw-{jurisdiction.id}-budget",
             BudgetStoreArgs(
-                jurisdiction.id,
+                jurisdiction,
                 network.vpc.id,
                 network.cidr,
                 [s.id for s in network.subnets],
@@ -197,7 +195,7 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
         )
         schedule_functions(
             f"sovgw-{jurisdiction.id}",
-            jurisdiction.id,
+            jurisdiction,
             functions,
             SCHEDULES,
             opts,
@@ -205,7 +203,7 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
         wiring = EventWiring(
             f"sovgw-{jurisdiction.id}-events",
             EventWiringArgs(
-                jurisdiction.id,
+                jurisdiction,
                 config.gateway.orgs_of(jurisdiction.id),
                 {k: f.arn for k, f in functions.functions.items()},
                 {k: q.arn for k, q in functions.dead_letter_queues.items()},
@@ -218,8 +216,7 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
         break_glass = BreakGlassResources(
             f"sovgw-{jurisdiction.id}-break-glass",
             BreakGlassArgs(
-                jurisdiction.id,
-                jurisdiction.region,
+                jurisdiction,
                 config.account_id,
                 wiring.buses["internal"].name,
                 functions.functions["break_glass"].arn,

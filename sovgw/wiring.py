@@ -1,8 +1,13 @@
-"""Event routes, declared once: the Pulumi program and the local runner both read this.
+"""The deployment's wiring, declared once: the Pulumi program and the local runner both read
+this, so what runs locally is what ``pulumi up`` creates.
 
-A route is an EventBridge rule (pattern) with one target function, its retry policy and its
-dead-letter queue. Salesforce events that no route claims go to ``unrouted``, which
-dead-letters them with the reason, so nothing is dropped silently.
+- the functions and what invokes each: EventBridge routes (``FUNCTIONS``, ``ROUTES``,
+  ``SCHEDULES``) or an AWS service directly (``INVOKED_DIRECTLY``: Secrets Manager calls
+  ``rotate``, API Gateway calls ``proxy``);
+- a route is an EventBridge rule (pattern) with one target function, its retry policy and its
+  dead-letter queue. Salesforce events that no route claims go to ``unrouted``, which
+  dead-letters them with the reason, so nothing is dropped silently;
+- the names of break-glass resources and the trust policy of the role a grant opens.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ class Function:
     timeout_seconds: int = 60
     memory_mb: int = 512
     reserved_concurrency: int = 10
+    invoked_by: str = "events.amazonaws.com"
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,24 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("break_glass", "functions.break_glass.handler.lambda_handler", timeout_seconds=300),
     Function(
         "seal", "functions.seal.handler.lambda_handler", timeout_seconds=300, reserved_concurrency=1
+    ),
+)
+# Invoked by an AWS service, not by a route.
+INVOKED_DIRECTLY: tuple[Function, ...] = (
+    Function(
+        "rotate",
+        "functions.rotate.handler.lambda_handler",
+        timeout_seconds=120,
+        reserved_concurrency=2,
+        invoked_by="secretsmanager.amazonaws.com",
+    ),
+    Function(  # the proxy app under the Lambda Web Adapter; streams for up to 15 minutes
+        "proxy",
+        "functions/proxy/run.sh",
+        timeout_seconds=900,
+        memory_mb=1024,
+        reserved_concurrency=50,
+        invoked_by="apigateway.amazonaws.com",
     ),
 )
 # Functions that also run on a schedule (rule on the default bus): function → expression.
@@ -95,18 +119,70 @@ ROUTES: tuple[Route, ...] = (
 
 
 def function(name: str) -> Function:
-    return next(f for f in FUNCTIONS if f.name == name)
+    return next(f for f in (*FUNCTIONS, *INVOKED_DIRECTLY) if f.name == name)
 
 
-def rule_name(jurisdiction: str, route: Route) -> str:
-    return f"sovgw-{jurisdiction}-{route.rule}"
+def function_name(jurisdiction_id: str, name: str) -> str:
+    """The Lambda function's name in the jurisdiction's account."""
+    return f"sovgw-{jurisdiction_id}-{name}"
 
 
-def queue_name(jurisdiction: str, function_name: str) -> str:
+def rule_name(jurisdiction_id: str, route: Route) -> str:
+    return f"sovgw-{jurisdiction_id}-{route.rule}"
+
+
+def queue_name(jurisdiction_id: str, function_name: str) -> str:
     """The local runner's delivery queue for a function (EventBridge → SQS → in-process)."""
-    return f"sovgw-{jurisdiction}-{function_name}"
+    return f"sovgw-{jurisdiction_id}-{function_name}"
 
 
-def dead_letter_queue_name(jurisdiction: str, function_name: str) -> str:
+def dead_letter_queue_name(jurisdiction_id: str, function_name: str) -> str:
     """Where a function's failed or rejected events land, with the reason (both environments)."""
-    return f"sovgw-{jurisdiction}-{function_name}-dlq"
+    return f"sovgw-{jurisdiction_id}-{function_name}-dlq"
+
+
+# --- break-glass: what a grant opens in AWS ------------------------------------------------
+
+# Case change events a grant may switch on for an investigation (a disabled rule until then).
+CASE_CHANGES_PATTERN: dict[str, Any] = {"detail-type": [{"suffix": "ChangeEvent"}]}
+
+
+def break_glass_role_name(jurisdiction_id: str) -> str:
+    """The role a grant opens (no permissions of its own)."""
+    return f"sovgw-{jurisdiction_id}-break-glass"
+
+
+def break_glass_schedule_group(jurisdiction_id: str) -> str:
+    """Where each grant's one-time expiry schedule lives."""
+    return f"sovgw-{jurisdiction_id}-break-glass"
+
+
+def scheduler_role_name(jurisdiction_id: str) -> str:
+    """The role EventBridge Scheduler uses to invoke the expiry."""
+    return f"sovgw-{jurisdiction_id}-scheduler"
+
+
+def case_changes_rule_name(jurisdiction_id: str) -> str:
+    return f"sovgw-{jurisdiction_id}-case-changes"
+
+
+def break_glass_trust_policy(account_id: str) -> dict[str, Any]:
+    """Who may assume the break-glass role: people of the account tagged as break-glass
+    operators, with an MFA sign-in under 15 minutes old, naming a grant in a session tag."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "OperatorsWithFreshMfaNamingAGrant",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+                "Condition": {
+                    "Bool": {"aws:MultiFactorAuthPresent": "true"},
+                    "NumericLessThan": {"aws:MultiFactorAuthAge": "900"},
+                    "StringEquals": {"aws:PrincipalTag/sovgw-break-glass": "operator"},
+                    "Null": {"aws:RequestTag/sovgw-grant": "false"},
+                },
+            }
+        ],
+    }

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from sovgw.adapters.salesforce.oauth import SalesforceCredentials, http_session
-from sovgw.sfsim.server import SalesforceSimulatorServer
+from sovgw.sfsim.http_api import SalesforceSimulatorServer
 from sovgw.sfsim.state import ConnectedApp, SimOrg
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -36,7 +36,7 @@ from sovgw.adapters.valkey_budget import ValkeyBudgetStore
 from sovgw.domain.budget import BudgetDeferred, BudgetPolicy, Lane
 from sovgw.domain.errors import GatewayError
 from sovgw.local.valkey import start_valkey
-from sovgw.sfsim.server import SalesforceSimulatorServer
+from sovgw.sfsim.http_api import SalesforceSimulatorServer
 from sovgw.sfsim.state import ConnectedApp
 
 ORG = "00D5E0000000001UAA"

@@ -159,7 +159,7 @@ def run(*, processes: int = 8, calls: int = 100) -> dict[str, Any]:
     import boto3  # noqa: PLC0415
 
     from sovgw.local.valkey import start_valkey  # noqa: PLC0415
-    from sovgw.sfsim.server import SalesforceSimulatorServer  # noqa: PLC0415
+    from sovgw.sfsim.http_api import SalesforceSimulatorServer  # noqa: PLC0415
     from sovgw.sfsim.state import ConnectedApp  # noqa: PLC0415
 
     kms = boto3.session.Session(region_name=REGION).client("kms")

@@ -149,7 +149,7 @@ def main() -> int:
         from sovgw.adapters.files import FileAuditSink  # noqa: PLC0415
         from sovgw.app.proxy import build_proxy  # noqa: PLC0415
         from sovgw.proxy.apps import load_proxy_config  # noqa: PLC0415
-        from sovgw.proxy.server import run_proxy_server  # noqa: PLC0415
+        from sovgw.proxy.http_server import run_proxy_server  # noqa: PLC0415
 
         work = Path(args.work_dir)
         config = load_proxy_config(_write_proxy_config(work, args.upstream_url, args.key_sha256))

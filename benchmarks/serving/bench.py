@@ -31,8 +31,8 @@ import requests
 
 from benchmarks.report import emit
 from model_serving.backends import Backend, DeterministicBackend, TransformersBackend
+from model_serving.endpoint_server import ServedEndpoints, serve_in_background
 from model_serving.schema import ChatMessage
-from model_serving.server import ServedEndpoints, serve_in_background
 
 ENDPOINT = "bench-llm"
 REGION = "eu-central-1"

@@ -9,11 +9,12 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.buckets import locked_bucket
+from sovgw.config import Jurisdiction
 
 
 @dataclass(frozen=True)
 class AuditStoreArgs:
-    jurisdiction: str
+    jurisdiction: Jurisdiction
     kms_key_arn: pulumi.Input[str]
     retention_days: int = 3650
 
@@ -28,14 +29,14 @@ class AuditStore(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.bucket, _ = locked_bucket(
             name,
-            f"sovgw-audit-{args.jurisdiction}",
+            f"sovgw-audit-{args.jurisdiction.id}",
             args.kms_key_arn,
             args.retention_days,
             parent=self,
         )
         self.digest_key = aws.kms.Key(
             f"{name}-digest-key",
-            description=f"sovgw {args.jurisdiction} audit digests",
+            description=f"sovgw {args.jurisdiction.id} audit digests",
             customer_master_key_spec="ECC_NIST_P256",
             key_usage="SIGN_VERIFY",
             deletion_window_in_days=30,
@@ -43,7 +44,7 @@ class AuditStore(pulumi.ComponentResource):
         )
         aws.kms.Alias(
             f"{name}-digest-key",
-            name=f"alias/sovgw-{args.jurisdiction}-audit-digest",
+            name=f"alias/sovgw-{args.jurisdiction.id}-audit-digest",
             target_key_id=self.digest_key.key_id,
             opts=child,
         )

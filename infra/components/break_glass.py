@@ -17,58 +17,54 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from sovgw.config import Jurisdiction
+from sovgw.wiring import (
+    CASE_CHANGES_PATTERN,
+    break_glass_role_name,
+    break_glass_schedule_group,
+    break_glass_trust_policy,
+    case_changes_rule_name,
+    scheduler_role_name,
+)
+
 
 @dataclass(frozen=True)
 class BreakGlassArgs:
-    jurisdiction_id: str
-    region: str
+    jurisdiction: Jurisdiction
     account_id: str
     event_bus_name: pulumi.Input[str]
     function_arn: pulumi.Input[str]
-
-
-def role_name(jurisdiction_id: str) -> str:
-    return f"sovgw-{jurisdiction_id}-break-glass"
 
 
 class BreakGlassResources(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: BreakGlassArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("sovgw:breakglass:BreakGlassResources", name, None, opts)
+        # The type token once said "breakglass": the alias keeps existing stacks' resources.
+        renamed = pulumi.ResourceOptions(
+            aliases=[pulumi.Alias(type_="sovgw:breakglass:BreakGlassResources")]
+        )
+        super().__init__(
+            "sovgw:break_glass:BreakGlassResources",
+            name,
+            None,
+            pulumi.ResourceOptions.merge(opts, renamed),
+        )
         child = pulumi.ResourceOptions(parent=self)
-        j = args.jurisdiction_id
+        j = args.jurisdiction.id
         self.role = aws.iam.Role(
             f"{name}-role",
-            name=role_name(j),
+            name=break_glass_role_name(j),
             max_session_duration=3600,  # AWS's minimum; permissions end with the grant anyway
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "OperatorsWithFreshMfaNamingAGrant",
-                            "Effect": "Allow",
-                            "Principal": {"AWS": f"arn:aws:iam::{args.account_id}:root"},
-                            "Action": ["sts:AssumeRole", "sts:TagSession"],
-                            "Condition": {
-                                "Bool": {"aws:MultiFactorAuthPresent": "true"},
-                                "NumericLessThan": {"aws:MultiFactorAuthAge": "900"},
-                                "StringEquals": {"aws:PrincipalTag/sovgw-break-glass": "operator"},
-                                "Null": {"aws:RequestTag/sovgw-grant": "false"},
-                            },
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=json.dumps(break_glass_trust_policy(args.account_id)),
             opts=child,
         )
         self.group = aws.scheduler.ScheduleGroup(
-            f"{name}-schedules", name=f"sovgw-{j}-break-glass", opts=child
+            f"{name}-schedules", name=break_glass_schedule_group(j), opts=child
         )
         scheduler_role = aws.iam.Role(
             f"{name}-scheduler",
-            name=f"sovgw-{j}-scheduler",
+            name=scheduler_role_name(j),
             assume_role_policy=json.dumps(
                 {
                     "Version": "2012-10-17",
@@ -105,10 +101,10 @@ class BreakGlassResources(pulumi.ComponentResource):
         )
         self.subscription = aws.cloudwatch.EventRule(
             f"{name}-case-changes",
-            name=f"sovgw-{j}-case-changes",
+            name=case_changes_rule_name(j),
             event_bus_name=args.event_bus_name,
             description="Case change events for an investigation; a grant switches it on",
-            event_pattern=json.dumps({"detail-type": [{"suffix": "ChangeEvent"}]}),
+            event_pattern=json.dumps(CASE_CHANGES_PATTERN),
             state="DISABLED",
             opts=child,
         )

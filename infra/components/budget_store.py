@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from sovgw.config import OrgBinding
+from sovgw.config import Jurisdiction, OrgBinding
 
 PORT = 6379
 ALARM_USED_PERCENT = 80
@@ -25,7 +25,7 @@ ALARM_USED_PERCENT = 80
 
 @dataclass(frozen=True)
 class BudgetStoreArgs:
-    jurisdiction_id: str
+    jurisdiction: Jurisdiction
     vpc_id: pulumi.Input[str]
     vpc_cidr: str
     subnet_ids: Sequence[pulumi.Input[str]]
@@ -41,7 +41,7 @@ class BudgetStore(pulumi.ComponentResource):
     ) -> None:
         super().__init__("sovgw:budget:BudgetStore", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        j = args.jurisdiction_id
+        j = args.jurisdiction.id
         group = aws.ec2.SecurityGroup(
             f"{name}-sg",
             vpc_id=args.vpc_id,

@@ -25,6 +25,9 @@ from infra.components.lambdas import (
     private_function,
 )
 from sovgw.config import OrgBinding
+from sovgw.wiring import function, function_name
+
+ROTATE = function("rotate")  # its handler and settings: sovgw/wiring.py
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ def rotation_policy(
         for name, _ in org.credential_pool_secrets
     ]
     statements = base_statements(
-        j, args.account_id, f"sovgw-{j.id}-rotate", audit_arn=audit_arn, key_arn=key_arn
+        j, args.account_id, function_name(j.id, ROTATE.name), audit_arn=audit_arn, key_arn=key_arn
     )
     statements += [
         {
@@ -86,16 +89,17 @@ class SalesforceCredentialPools(pulumi.ComponentResource):
             args,
             self.role,
             FunctionSpec(
-                function_name=f"sovgw-{j.id}-rotate",
-                handler="functions.rotate.handler.lambda_handler",
+                function_name=function_name(j.id, ROTATE.name),
+                handler=ROTATE.handler,
                 environment={
                     "SOVGW_JURISDICTION": j.id,
                     "SOVGW_CONFIG": "config/gateway.yaml",
                     "POWERTOOLS_SERVICE_NAME": "sovgw-rotate",
                     **args.environment,
                 },
-                timeout_s=120,
-                reserved_concurrency=2,
+                timeout_s=ROTATE.timeout_seconds,
+                memory_mb=ROTATE.memory_mb,
+                reserved_concurrency=ROTATE.reserved_concurrency,
             ),
             child,
         )
@@ -103,7 +107,7 @@ class SalesforceCredentialPools(pulumi.ComponentResource):
             f"{name}-rotate-by-secretsmanager",
             action="lambda:InvokeFunction",
             function=self.function.name,
-            principal="secretsmanager.amazonaws.com",
+            principal=ROTATE.invoked_by,
             source_account=args.account_id,
             opts=child,
         )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from sovgw.config import OrgBinding
+from sovgw.config import Jurisdiction, OrgBinding
 from sovgw.contracts import SALESFORCE_SOURCE_PREFIX
 from sovgw.wiring import ROUTES, Route, rule_name
 
@@ -31,7 +31,7 @@ def is_salesforce_route(route: Route) -> bool:
 
 @dataclass(frozen=True)
 class EventWiringArgs:
-    jurisdiction: str
+    jurisdiction: Jurisdiction
     orgs: tuple[OrgBinding, ...]
     function_arns: Mapping[str, pulumi.Input[str]]
     dead_letter_queue_arns: Mapping[str, pulumi.Input[str]]
@@ -44,7 +44,7 @@ class EventWiring(pulumi.ComponentResource):
         super().__init__("sovgw:events:EventWiring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         internal = aws.cloudwatch.EventBus(
-            f"{name}-internal", name=f"sovgw-{args.jurisdiction}", opts=child
+            f"{name}-internal", name=f"sovgw-{args.jurisdiction.id}", opts=child
         )
         self.buses: dict[str, aws.cloudwatch.EventBus] = {"internal": internal}
         for org in args.orgs:
@@ -73,7 +73,7 @@ class EventWiring(pulumi.ComponentResource):
         suffix = "" if key == "internal" else f"-{key[:15]}"
         rule = aws.cloudwatch.EventRule(
             f"{name}-{route.rule}{suffix}",
-            name=f"{rule_name(args.jurisdiction, route)}{suffix}",
+            name=f"{rule_name(args.jurisdiction.id, route)}{suffix}",
             event_bus_name=bus.name,
             event_pattern=json.dumps(route.pattern),
             opts=child,

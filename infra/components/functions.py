@@ -25,8 +25,17 @@ from infra.components.lambdas import (
     invoke_endpoints_statement,
     private_function,
 )
-from sovgw.config import OrgBinding
-from sovgw.wiring import FUNCTIONS, Function, dead_letter_queue_name
+from sovgw.config import Jurisdiction, OrgBinding
+from sovgw.wiring import (
+    FUNCTIONS,
+    Function,
+    break_glass_role_name,
+    break_glass_schedule_group,
+    case_changes_rule_name,
+    dead_letter_queue_name,
+    function_name,
+    scheduler_role_name,
+)
 
 ASYNC_RETRIES = 2
 
@@ -47,7 +56,7 @@ def _statements(
     statements = base_statements(
         j,
         args.account_id,
-        f"sovgw-{j.id}-{fn.name}",
+        function_name(j.id, fn.name),
         audit_arn=resolved["audit"],
         key_arn=resolved["key"],
     )
@@ -117,19 +126,20 @@ def _break_glass_statements(args: FunctionsArgs) -> list[dict[str, Any]]:
     """Open and close grants: schedules, the break-glass role's sessions, the subscription
     rule, and the rotation of the emergency credential after a grant."""
     j, account = args.jurisdiction, args.account_id
-    role = f"arn:aws:iam::{account}:role/sovgw-{j.id}-break-glass"
+    role = f"arn:aws:iam::{account}:role/{break_glass_role_name(j.id)}"
     return [
         {
             "Effect": "Allow",
             "Action": ["scheduler:CreateSchedule", "scheduler:DeleteSchedule"],
             "Resource": [
-                f"arn:aws:scheduler:{j.region}:{account}:schedule/sovgw-{j.id}-break-glass/*"
+                f"arn:aws:scheduler:{j.region}:{account}:schedule/"
+                f"{break_glass_schedule_group(j.id)}/*"
             ],
         },
         {
             "Effect": "Allow",
             "Action": ["iam:PassRole"],
-            "Resource": [f"arn:aws:iam::{account}:role/sovgw-{j.id}-scheduler"],
+            "Resource": [f"arn:aws:iam::{account}:role/{scheduler_role_name(j.id)}"],
         },
         {
             "Effect": "Allow",
@@ -141,7 +151,8 @@ def _break_glass_statements(args: FunctionsArgs) -> list[dict[str, Any]]:
             "Effect": "Allow",
             "Action": ["events:EnableRule", "events:DisableRule"],
             "Resource": [
-                f"arn:aws:events:{j.region}:{account}:rule/{j.event_bus}/sovgw-{j.id}-case-changes"
+                f"arn:aws:events:{j.region}:{account}:rule/{j.event_bus}/"
+                f"{case_changes_rule_name(j.id)}"
             ],
         },
         {
@@ -198,7 +209,7 @@ class Functions(pulumi.ComponentResource):
                 args,
                 role,
                 FunctionSpec(
-                    function_name=f"sovgw-{j.id}-{fn.name}",
+                    function_name=function_name(j.id, fn.name),
                     handler=fn.handler,
                     environment={
                         "SOVGW_JURISDICTION": j.id,
@@ -230,31 +241,31 @@ class Functions(pulumi.ComponentResource):
 
 def schedule_functions(
     name: str,
-    jurisdiction_id: str,
+    jurisdiction: Jurisdiction,
     functions: Functions,
     schedules: Mapping[str, str],
     opts: pulumi.ResourceOptions,
 ) -> None:
     """A scheduled rule per function (default bus), retried, failures to the function's DLQ."""
-    for function_name, expression in schedules.items():
+    for scheduled, expression in schedules.items():
         rule = aws.cloudwatch.EventRule(
-            f"{name}-{function_name}-schedule",
-            name=f"sovgw-{jurisdiction_id}-{function_name}-schedule",
+            f"{name}-{scheduled}-schedule",
+            name=f"{function_name(jurisdiction.id, scheduled)}-schedule",
             schedule_expression=expression,
             opts=opts,
         )
         aws.cloudwatch.EventTarget(
-            f"{name}-{function_name}-schedule",
+            f"{name}-{scheduled}-schedule",
             rule=rule.name,
-            arn=functions.functions[function_name].arn,
+            arn=functions.functions[scheduled].arn,
             retry_policy={"maximum_retry_attempts": 2, "maximum_event_age_in_seconds": 3600},
-            dead_letter_config={"arn": functions.dead_letter_queues[function_name].arn},
+            dead_letter_config={"arn": functions.dead_letter_queues[scheduled].arn},
             opts=opts,
         )
         aws.lambda_.Permission(
-            f"{name}-{function_name}-schedule",
+            f"{name}-{scheduled}-schedule",
             action="lambda:InvokeFunction",
-            function=functions.functions[function_name].name,
+            function=functions.functions[scheduled].name,
             principal="events.amazonaws.com",
             source_arn=rule.arn,
             opts=opts,

@@ -25,6 +25,9 @@ from infra.components.lambdas import (
     invoke_endpoints_statement,
     private_function,
 )
+from sovgw.wiring import function, function_name
+
+PROXY = function("proxy")  # its handler and settings: sovgw/wiring.py
 
 # Lambda Web Adapter, published by AWS in every commercial region (arm64 build). Pin the
 # version here; override with the stack setting ``sovgw:proxyAdapterLayerArn``.
@@ -37,14 +40,14 @@ class ProxyArgs(LambdaPlacement):
     execute_api_endpoint_id: pulumi.Input[str]
     sagemaker_endpoints: Sequence[str] = ()
     adapter_layer_arn: str | None = None
-    reserved_concurrency: int = 50
+    reserved_concurrency: int = PROXY.reserved_concurrency
 
 
 def proxy_policy(args: ProxyArgs, audit_arn: str, key_arn: str) -> dict[str, Any]:
     """Least privilege: its audit prefix, its in-region endpoints, its upstream key secrets."""
     j = args.jurisdiction
     statements = base_statements(
-        j, args.account_id, f"sovgw-{j.id}-proxy", audit_arn=audit_arn, key_arn=key_arn
+        j, args.account_id, function_name(j.id, PROXY.name), audit_arn=audit_arn, key_arn=key_arn
     )
     statements += [
         {
@@ -101,8 +104,8 @@ class SovereignProxyApi(pulumi.ComponentResource):
             args,
             self.role,
             FunctionSpec(
-                function_name=f"sovgw-{j.id}-proxy",
-                handler="functions/proxy/run.sh",
+                function_name=function_name(j.id, PROXY.name),
+                handler=PROXY.handler,
                 environment={
                     "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
                     "AWS_LWA_INVOKE_MODE": "response_stream",
@@ -112,8 +115,8 @@ class SovereignProxyApi(pulumi.ComponentResource):
                     "POWERTOOLS_SERVICE_NAME": "sovgw-proxy",
                     "POWERTOOLS_LOG_LEVEL": "INFO",
                 },
-                timeout_s=900,
-                memory_mb=1024,
+                timeout_s=PROXY.timeout_seconds,
+                memory_mb=PROXY.memory_mb,
                 reserved_concurrency=args.reserved_concurrency,
                 layers=[args.adapter_layer_arn or ADAPTER_LAYER.format(region=j.region)],
             ),
@@ -167,7 +170,7 @@ class SovereignProxyApi(pulumi.ComponentResource):
             f"{name}-invoke",
             action="lambda:InvokeFunction",
             function=self.function.name,
-            principal="apigateway.amazonaws.com",
+            principal=PROXY.invoked_by,
             source_arn=self.api.execution_arn.apply(lambda arn: f"{arn}/*/*/*"),
             opts=child,
         )

@@ -14,12 +14,12 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.buckets import locked_bucket
+from sovgw.config import Jurisdiction
 
 
 @dataclass(frozen=True)
 class TrailArgs:
-    jurisdiction: str
-    region: str
+    jurisdiction: Jurisdiction
     account_id: str
     kms_key_arn: pulumi.Input[str]
     audit_bucket_arn: pulumi.Input[str]
@@ -61,8 +61,10 @@ class CloudTrailLog(pulumi.ComponentResource):
         self, name: str, args: TrailArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("sovgw:audit:CloudTrailLog", name, None, opts)
-        trail_name = f"sovgw-{args.jurisdiction}"
-        trail_arn = f"arn:aws:cloudtrail:{args.region}:{args.account_id}:trail/{trail_name}"
+        trail_name = f"sovgw-{args.jurisdiction.id}"
+        trail_arn = (
+            f"arn:aws:cloudtrail:{args.jurisdiction.region}:{args.account_id}:trail/{trail_name}"
+        )
 
         def cloudtrail_access(arn: str) -> list[dict[str, Any]]:
             service = {"Service": "cloudtrail.amazonaws.com"}
@@ -92,7 +94,7 @@ class CloudTrailLog(pulumi.ComponentResource):
 
         self.bucket, policy = locked_bucket(
             name,
-            f"sovgw-trail-{args.jurisdiction}-{args.account_id}",
+            f"sovgw-trail-{args.jurisdiction.id}-{args.account_id}",
             args.kms_key_arn,
             args.retention_days,
             parent=self,

@@ -21,6 +21,7 @@ from sovgw.domain.errors import RejectedInput, UpstreamUnavailable
 from sovgw.domain.rotation import SecretState
 from sovgw.ports import UpstreamReply
 from sovgw.sse import sse_data
+from sovgw.wiring import break_glass_schedule_group, function_name, scheduler_role_name
 
 ClientFactory = Callable[[str], Any]
 _NOT_RETRYABLE_MODEL_ERRORS = {"ValidationError", "AccessDeniedException"}
@@ -170,15 +171,23 @@ class EventBridgePublisher:
 
 
 class SqsDeadLetters:
-    """``DeadLetters`` onto SQS: the original event as body, the reason as attributes."""
+    """``DeadLetters`` onto SQS: the original event as body, the reason as attributes. Each
+    function's queue is named by ``queue_name_for`` and its URL looked up once."""
 
-    def __init__(self, sqs_client: Any, queue_url_for: Callable[[str], str]) -> None:
+    def __init__(self, sqs_client: Any, queue_name_for: Callable[[str], str]) -> None:
         self._sqs = sqs_client
-        self._queue_url_for = queue_url_for
+        self._queue_name_for = queue_name_for
+        self._urls: dict[str, str] = {}
+
+    def _queue_url(self, function: str) -> str:
+        if function not in self._urls:
+            name = self._queue_name_for(function)
+            self._urls[function] = self._sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        return self._urls[function]
 
     def send(self, function: str, event: Mapping[str, Any], reason: str, attempts: int) -> None:
         self._sqs.send_message(
-            QueueUrl=self._queue_url_for(function),
+            QueueUrl=self._queue_url(function),
             MessageBody=json.dumps(event, default=str),
             MessageAttributes={
                 "reason": {"DataType": "String", "StringValue": reason[:1024] or "unknown"},
@@ -303,7 +312,7 @@ class AwsBreakGlass:
 
     @property
     def schedule_group(self) -> str:
-        return f"sovgw-{self._jurisdiction}-break-glass"
+        return break_glass_schedule_group(self._jurisdiction)
 
     def _schedule_name(self, org_id: str, request_id: str) -> str:
         return f"bg-{org_id[:15]}-{request_id}"[:64]
@@ -406,9 +415,9 @@ class AwsBreakGlass:
                 ActionAfterCompletion="DELETE",
                 Target={
                     "Arn": f"arn:aws:lambda:{self._region}:{self.account}:function:"
-                    f"sovgw-{self._jurisdiction}-break_glass",
+                    + function_name(self._jurisdiction, "break_glass"),
                     "RoleArn": f"arn:aws:iam::{self.account}:role/"
-                    f"sovgw-{self._jurisdiction}-scheduler",
+                    + scheduler_role_name(self._jurisdiction),
                     "Input": json.dumps(
                         {"action": "expire", "org_id": org_id, "request_id": request_id}
                     ),

@@ -107,12 +107,43 @@ class Dependencies:
             raise RejectedInput("this needs the shared store (SOVGW_BUDGET_STORE_URL)")
         return self.budget_store
 
-    def org_served(self, org_id: str) -> OrgBinding:
-        """The org's binding, refused unless this jurisdiction serves it."""
-        org = self.config.org(org_id)
-        if org is None or org.jurisdiction != self.jurisdiction.id:
-            raise RejectedInput(f"org {org_id} is not served by {self.jurisdiction.id}")
-        return org
+
+@dataclass(frozen=True)
+class SharedStore:
+    """The jurisdiction's shared store and what is built on it (all None without one)."""
+
+    budget: ValkeyBudgetStore | None = None
+    sessions: SessionCache | None = None
+    publish_metrics: Callable[[str], None] | None = None
+
+
+def _shared_store(
+    settings: Settings, jurisdiction: Jurisdiction, kms: Any, *, emit_metrics: bool
+) -> SharedStore:
+    """The budget store (IAM auth in AWS), the Salesforce sessions every process of the
+    jurisdiction shares, and the budget metrics published as calls are observed."""
+    from sovgw.adapters.budget_metrics import ThrottledPublisher  # noqa: PLC0415
+    from sovgw.adapters.sessions import ValkeySessions  # noqa: PLC0415
+    from sovgw.adapters.valkey_budget import ValkeyBudgetStore, connect_store  # noqa: PLC0415
+    from sovgw.adapters.vault import KmsMappingVault  # noqa: PLC0415
+
+    if not settings.budget_store_url:
+        return SharedStore()
+    budget = ValkeyBudgetStore(
+        connect_store(
+            settings.budget_store_url,
+            iam_user=settings.budget_store_iam_user,
+            cache_name=settings.budget_store_name,
+            region=jurisdiction.region,
+        )
+    )
+    # Sealed for as long as a session can live (24 h), so a grant's can still be opened to
+    # revoke them at its end.
+    sessions = ValkeySessions(
+        budget.client, KmsMappingVault(kms, jurisdiction.kms_alias, ttl=timedelta(hours=24))
+    )
+    metrics = ThrottledPublisher(budget.health, jurisdiction.id) if emit_metrics else None
+    return SharedStore(budget, sessions, metrics)
 
 
 def build_dependencies(
@@ -138,77 +169,20 @@ def build_dependencies(
         SecretsManagerVersions,
         SqsDeadLetters,
     )
-    from sovgw.adapters.budget_metrics import ThrottledPublisher  # noqa: PLC0415
-    from sovgw.adapters.salesforce.credentials import (  # noqa: PLC0415
-        CredentialPool,
-        load_credential_pool,
-    )
-    from sovgw.adapters.salesforce.records import OrgBudget, SalesforceRecords  # noqa: PLC0415
-    from sovgw.adapters.sessions import ValkeySessions  # noqa: PLC0415
+    from sovgw.adapters.salesforce.credentials import load_credential_pool  # noqa: PLC0415
     from sovgw.adapters.upstreams import ModelRouter  # noqa: PLC0415
-    from sovgw.adapters.valkey_budget import ValkeyBudgetStore, connect_store  # noqa: PLC0415
     from sovgw.adapters.vault import KmsMappingVault  # noqa: PLC0415
 
-    model_client_config = Config(
-        connect_timeout=2, read_timeout=60, retries={"max_attempts": 2, "mode": "standard"}
-    )
     settings = settings or Settings()
     jurisdiction = config.jurisdiction(jurisdiction_id)
     if jurisdiction is None:
         raise RejectedInput(f"unknown jurisdiction {jurisdiction_id!r}")
-    region = jurisdiction.region
-    session = boto3.session.Session(region_name=region)
-    sqs = session.client("sqs")
-    secrets = session.client("secretsmanager")
-    kms = session.client("kms")
-    queue_urls: dict[str, str] = {}
-
-    def dlq_url(function_name: str) -> str:
-        if function_name not in queue_urls:
-            name = dead_letter_queue_name(jurisdiction.id, function_name)
-            queue_urls[function_name] = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-        return queue_urls[function_name]
-
-    budget_store = (
-        ValkeyBudgetStore(
-            connect_store(
-                settings.budget_store_url,
-                iam_user=settings.budget_store_iam_user,
-                cache_name=settings.budget_store_name,
-                region=region,
-            )
-        )
-        if settings.budget_store_url
-        else None
+    session = boto3.session.Session(region_name=jurisdiction.region)
+    kms, secrets = session.client("kms"), session.client("secretsmanager")
+    shared = _shared_store(settings, jurisdiction, kms, emit_metrics=emit_metrics)
+    model_client_config = Config(
+        connect_timeout=2, read_timeout=60, retries={"max_attempts": 2, "mode": "standard"}
     )
-    # Salesforce sessions shared by the jurisdiction's processes, sealed for as long as one
-    # can live (24 h), so a grant's can still be opened to revoke them at its end.
-    sessions = (
-        ValkeySessions(
-            budget_store.client,
-            KmsMappingVault(kms, jurisdiction.kms_alias, ttl=timedelta(hours=24)),
-        )
-        if budget_store
-        else None
-    )
-    publish_metrics = (
-        ThrottledPublisher(budget_store.health, jurisdiction.id)
-        if budget_store and emit_metrics
-        else None
-    )
-    credential_pool = partial(load_credential_pool, secrets)
-    deps: Dependencies
-
-    def salesforce(org_id: str, lane: Lane, grant_id: str | None) -> SalesforceRecords:
-        org = deps.org_served(org_id)
-        return SalesforceRecords(
-            CredentialPool(partial(credential_pool, org)),
-            budget=OrgBudget(budget_store, org.org_id, publish_metrics) if budget_store else None,
-            lane=lane,
-            grant_id=grant_id,
-            ca_bundle=settings.salesforce_ca_bundle,
-            sessions=sessions,
-        )
 
     @cache
     def runtime_client(endpoint_region: str) -> Any:
@@ -216,23 +190,60 @@ def build_dependencies(
             "sagemaker-runtime", region_name=endpoint_region, config=model_client_config
         )
 
-    deps = Dependencies(
+    credential_pool = partial(load_credential_pool, secrets)
+    return Dependencies(
         config=config,
         jurisdiction=jurisdiction,
         audit=S3AuditSink(session.client("s3"), jurisdiction.audit_bucket, invocation_links),
         publisher=EventBridgePublisher(session.client("events"), jurisdiction.event_bus),
-        dead_letters=SqsDeadLetters(sqs, dlq_url),
+        dead_letters=SqsDeadLetters(
+            session.client("sqs"), partial(dead_letter_queue_name, jurisdiction.id)
+        ),
         model=ModelRouter(SageMakerModels(runtime_client)),
         vault=KmsMappingVault(kms, jurisdiction.kms_alias),
-        salesforce=salesforce,
+        salesforce=SalesforceAccessFactory(
+            config, jurisdiction, credential_pool, shared, settings.salesforce_ca_bundle
+        ),
         secret_versions=SecretsManagerVersions(secrets),
         credential_pool=credential_pool,
         aws_break_glass=AwsBreakGlass(session, jurisdiction.id, jurisdiction.event_bus),
-        budget_store=budget_store,
-        sessions=sessions,
+        budget_store=shared.budget,
+        sessions=shared.sessions,
         salesforce_ca_bundle=settings.salesforce_ca_bundle,
     )
-    return deps
+
+
+@dataclass(frozen=True)
+class SalesforceAccessFactory:
+    """An org's Salesforce access in a lane (with a grant id: that grant's own sessions),
+    through the org's credential pool and shared budget; only for orgs this jurisdiction
+    serves."""
+
+    config: GatewayConfig
+    jurisdiction: Jurisdiction
+    credential_pool: Callable[[OrgBinding], Sequence[PooledCredential]]
+    shared: SharedStore
+    ca_bundle: str | None
+
+    def __call__(self, org_id: str, lane: Lane, grant_id: str | None) -> SalesforceRecords:
+        from sovgw.adapters.salesforce.credentials import CredentialPool  # noqa: PLC0415
+        from sovgw.adapters.salesforce.records import (  # noqa: PLC0415
+            OrgBudget,
+            SalesforceRecords,
+        )
+
+        org = self.config.org(org_id)
+        if org is None or org.jurisdiction != self.jurisdiction.id:
+            raise RejectedInput(f"org {org_id} is not served by {self.jurisdiction.id}")
+        store = self.shared.budget
+        return SalesforceRecords(
+            CredentialPool(partial(self.credential_pool, org)),
+            budget=OrgBudget(store, org.org_id, self.shared.publish_metrics) if store else None,
+            lane=lane,
+            grant_id=grant_id,
+            ca_bundle=self.ca_bundle,
+            sessions=self.shared.sessions,
+        )
 
 
 @cache

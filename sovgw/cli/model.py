@@ -9,13 +9,13 @@ from pathlib import Path
 import boto3
 
 from model_serving.backends import Backend, DeterministicBackend, TransformersBackend
+from model_serving.endpoint_server import ServedEndpoints, serve_in_background
 from model_serving.packaging import (
     PackagingError,
     build_archive,
     upload_artefact,
     verify_archive,
 )
-from model_serving.server import ServedEndpoints, serve_in_background
 from model_serving.serving_config import MODEL_PRESETS, SpecError, plan_serving
 from sovgw.cli.common import (
     CommandError,

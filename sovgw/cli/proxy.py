@@ -9,7 +9,7 @@ from sovgw.app.proxy import build_proxy, proxy_audit_sink
 from sovgw.cli.common import jurisdiction_of
 from sovgw.proxy.apps import load_proxy_config, new_api_key
 from sovgw.proxy.core import SovereignProxy
-from sovgw.proxy.server import run_proxy_server
+from sovgw.proxy.http_server import run_proxy_server
 
 
 def configure(proxy: argparse.ArgumentParser) -> None:

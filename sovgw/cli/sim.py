@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from sovgw.cli.common import wait_forever
-from sovgw.sfsim.server import SalesforceSimulatorServer
+from sovgw.sfsim.http_api import SalesforceSimulatorServer
 
 
 def configure(sim: argparse.ArgumentParser) -> None:

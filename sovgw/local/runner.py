@@ -25,10 +25,15 @@ from sovgw.app.bootstrap import Dependencies
 from sovgw.app.invocation import EventLogic, logger, run_handler
 from sovgw.config import Jurisdiction
 from sovgw.wiring import (
+    CASE_CHANGES_PATTERN,
     FUNCTIONS,
     ROUTES,
     RetryPolicy,
     Route,
+    break_glass_role_name,
+    break_glass_schedule_group,
+    break_glass_trust_policy,
+    case_changes_rule_name,
     dead_letter_queue_name,
     function,
     queue_name,
@@ -111,28 +116,18 @@ class LocalDeployment:
         j = self.jurisdiction
         scheduler = self._session.client("scheduler")
         with contextlib.suppress(ClientError):
-            scheduler.create_schedule_group(Name=f"sovgw-{j.id}-break-glass")
+            scheduler.create_schedule_group(Name=break_glass_schedule_group(j.id))
         iam = self._session.client("iam")
+        account = self._session.client("sts").get_caller_identity()["Account"]
         with contextlib.suppress(ClientError):
             iam.create_role(
-                RoleName=f"sovgw-{j.id}-break-glass",
-                AssumeRolePolicyDocument=json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"AWS": "arn:aws:iam::000000000000:root"},
-                                "Action": ["sts:AssumeRole", "sts:TagSession"],
-                            }
-                        ],
-                    }
-                ),
+                RoleName=break_glass_role_name(j.id),
+                AssumeRolePolicyDocument=json.dumps(break_glass_trust_policy(account)),
             )
         self._events.put_rule(
-            Name=f"sovgw-{j.id}-case-changes",
+            Name=case_changes_rule_name(j.id),
             EventBusName=j.event_bus,
-            EventPattern=json.dumps({"detail-type": [{"suffix": "ChangeEvent"}]}),
+            EventPattern=json.dumps(CASE_CHANGES_PATTERN),
             State="DISABLED",
         )
 

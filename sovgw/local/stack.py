@@ -14,7 +14,7 @@ import boto3
 import yaml
 from botocore.exceptions import ClientError
 
-from model_serving.server import ServedEndpoints, serve_in_background
+from model_serving.endpoint_server import ServedEndpoints, serve_in_background
 from sovgw.adapters.files import AuditByJurisdiction
 from sovgw.adapters.salesforce.oauth import SalesforceCredentials, http_session, request_token
 from sovgw.app.bootstrap import Settings, build_dependencies
@@ -27,8 +27,8 @@ from sovgw.local.valkey import LocalValkey, start_valkey
 from sovgw.ports import AuditSink
 from sovgw.proxy.apps import load_proxy_config
 from sovgw.proxy.core import SovereignProxy
-from sovgw.proxy.server import serve_proxy
-from sovgw.sfsim.server import SalesforceSimulatorServer, eventbridge_sender
+from sovgw.proxy.http_server import serve_proxy
+from sovgw.sfsim.http_api import SalesforceSimulatorServer, eventbridge_sender
 from sovgw.sfsim.state import ConnectedApp, RelayChannel
 
 INTEGRATION_CLIENT_ID_PREFIX = "3MVG9sovgw"

@@ -26,6 +26,7 @@ from sovgw.domain.break_glass import (
 )
 from sovgw.local.stack import LocalSovereignStack
 from sovgw.sfsim.state import Fault, IssuedToken
+from sovgw.wiring import break_glass_role_name, break_glass_trust_policy
 from tests.conftest import wait_until
 
 ORG = "00D5E0000000001UAA"
@@ -579,3 +580,13 @@ def test_opening_that_cannot_finish_within_the_bound_is_rolled_back_completely(
     assert minted, "opening used the emergency credential"
     assert all(_refused_by_salesforce(stack, token.value) for token in minted)
     assert stack.deployments["eu-de"].deps.shared_store().active_grants(ORG) == 0
+
+
+def test_the_local_stack_creates_the_break_glass_role_pulumi_declares(
+    stack: LocalSovereignStack,
+) -> None:
+    """One trust policy (``sovgw.wiring``): what LocalStack holds is what ``pulumi up`` makes."""
+    session = stack.session("eu-central-1")
+    account = session.client("sts").get_caller_identity()["Account"]
+    role = session.client("iam").get_role(RoleName=break_glass_role_name("eu-de"))["Role"]
+    assert role["AssumeRolePolicyDocument"] == break_glass_trust_policy(account)

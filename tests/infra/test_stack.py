@@ -3,6 +3,7 @@ offline, every resource is recorded, and the sovereignty invariants are checked 
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import runpy
@@ -14,7 +15,7 @@ import pytest
 import yaml
 
 from sovgw.config import load_config
-from sovgw.wiring import ROUTES
+from sovgw.wiring import FUNCTIONS, INVOKED_DIRECTLY, ROUTES, function_name
 from tests.conftest import ROOT
 
 ACCOUNT = "111122223333"
@@ -624,3 +625,20 @@ def test_external_destinations_get_a_key_secret_for_the_proxy() -> None:
     names = {s["name"] for s in mocks.of_type("secretsmanager/secret:Secret")}
     assert "sovgw/eu-de/upstream/vendor" in names
     assert "sovgw/eu-de/upstream/abroad" not in names, "never for a destination abroad"
+
+
+def test_every_function_is_deployed_as_sovgw_wiring_declares_it() -> None:
+    """Handler, timeout, memory, concurrency and who may invoke it come from one declaration
+    (``sovgw/wiring.py``), for the routed functions and those AWS services call directly."""
+    mocks = _run("eu-de")
+    deployed = {f["name"]: f for f in mocks.of_type("lambda/function:Function")}
+    principals = {p["principal"] for p in mocks.of_type("lambda/permission:Permission")}
+    for declared in (*FUNCTIONS, *INVOKED_DIRECTLY):
+        function = deployed[function_name("eu-de", declared.name)]
+        assert function["handler"] == declared.handler
+        assert function["timeout"] == declared.timeout_seconds
+        assert function["memorySize"] == declared.memory_mb
+        assert declared.invoked_by in principals
+        if declared.handler.endswith(".lambda_handler"):
+            module = importlib.import_module(declared.handler.rsplit(".", 1)[0])
+            assert callable(module.lambda_handler)

@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 import requests
 
-from model_serving.server import ServedEndpoints, serve_in_background
+from model_serving.endpoint_server import ServedEndpoints, serve_in_background
 from sovgw.adapters.files import FileAuditSink
 from sovgw.app.proxy import build_proxy
 from sovgw.domain.failover import BreakerBoard
 from sovgw.httpd import BackgroundServer, QuietHandler
 from sovgw.proxy.apps import key_hash, load_proxy_config
 from sovgw.proxy.core import SovereignProxy
-from sovgw.proxy.server import serve_proxy
+from sovgw.proxy.http_server import serve_proxy
 
 EMAIL, IBAN = "max.mueller@example.de", "DE89 3704 0044 0532 0130 00"
 PHONE = "+49 151 2345 6789"

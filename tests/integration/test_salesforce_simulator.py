@@ -16,8 +16,8 @@ from simple_salesforce.exceptions import (
 )
 
 from sovgw.contracts import AIRequestEvent
+from sovgw.sfsim.http_api import relay_envelope
 from sovgw.sfsim.ids import make_id
-from sovgw.sfsim.server import relay_envelope
 from sovgw.sfsim.state import ConnectedApp, RelayChannel
 from tests.conftest import ORG_A, ORG_B, SECRET, SeededSimulator
 

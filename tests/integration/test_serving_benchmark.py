@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.serving.bench import main
-from model_serving.server import ServedEndpoints, serve_in_background
+from model_serving.endpoint_server import ServedEndpoints, serve_in_background
 
 
 def test_benchmark_reports_all_paths_with_ratios(tmp_path: Path) -> None:
