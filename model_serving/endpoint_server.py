@@ -14,7 +14,7 @@ import uuid
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import ValidationError
 
@@ -122,143 +122,155 @@ def payload_part(data: bytes) -> bytes:
     return message + struct.pack(">I", zlib.crc32(message))
 
 
-def make_handler(served: ServedEndpoints) -> type[QuietHandler]:
-    class ModelHandler(QuietHandler):
-        def do_GET(self) -> None:
-            if self.path == "/ping":
-                self.send_json(200, {"status": "healthy"})
-            elif self.path == "/v1/models":
-                data = [
-                    {"id": f"{name}@{region}", "object": "model", "owned_by": region}
-                    for region, name in sorted(served.endpoints)
-                ]
-                self.send_json(200, {"object": "list", "data": data})
-            else:
-                self.send_json(404, {"message": f"no route {self.path}"})
+class ModelHandler(QuietHandler):
+    """SageMaker's runtime API (``/endpoints/<name>/invocations[-response-stream]``, ``/ping``)
+    and OpenAI's (``/v1/models``, ``/v1/chat/completions``) over ``served``."""
 
-        def do_POST(self) -> None:
-            body = self.read_body()
-            if body is None:
-                return
-            match = _INVOCATIONS.match(self.path)
-            if match:
-                self._sagemaker_invoke(match.group(1), body, streaming=bool(match.group(2)))
-            elif self.path == "/v1/chat/completions":
-                self._openai_chat(body)
-            else:
-                self.send_json(404, {"message": f"no route {self.path}"})
+    served: ClassVar[ServedEndpoints]
 
-        def _sagemaker_error(self, status: int, code: str, message: str) -> None:
-            self.send_json(
-                status,
-                {"__type": code, "message": message},
-                {"x-amzn-ErrorType": code, "x-amzn-RequestId": str(uuid.uuid4())},
+    def do_GET(self) -> None:
+        answer = {"/ping": self._ping, "/v1/models": self._models}.get(self.path)
+        if answer is None:
+            self.send_json(404, {"message": f"no route {self.path}"})
+        else:
+            answer()
+
+    def do_POST(self) -> None:
+        body = self.read_body()
+        if body is None:
+            return
+        match = _INVOCATIONS.match(self.path)
+        if match:
+            self._sagemaker_invoke(match.group(1), body, streaming=bool(match.group(2)))
+        elif self.path == "/v1/chat/completions":
+            self._openai_chat(body)
+        else:
+            self.send_json(404, {"message": f"no route {self.path}"})
+
+    def _ping(self) -> None:
+        self.send_json(200, {"status": "healthy"})
+
+    def _models(self) -> None:
+        data = [
+            {"id": f"{name}@{region}", "object": "model", "owned_by": region}
+            for region, name in sorted(self.served.endpoints)
+        ]
+        self.send_json(200, {"object": "list", "data": data})
+
+    def _sagemaker_error(self, status: int, code: str, message: str) -> None:
+        self.send_json(
+            status,
+            {"__type": code, "message": message},
+            {"x-amzn-ErrorType": code, "x-amzn-RequestId": str(uuid.uuid4())},
+        )
+
+    def _sagemaker_invoke(self, name: str, body: bytes, *, streaming: bool) -> None:
+        scope = _CREDENTIAL_SCOPE.search(self.headers.get("Authorization", ""))
+        region = scope.group(1) if scope else ""
+        if (region, name) not in self.served.endpoints:
+            self._sagemaker_error(
+                400,
+                "ValidationError",
+                f"Endpoint {name} of account {LOCAL_ACCOUNT} not found.",
             )
-
-        def _sagemaker_invoke(self, name: str, body: bytes, *, streaming: bool) -> None:
-            scope = _CREDENTIAL_SCOPE.search(self.headers.get("Authorization", ""))
-            region = scope.group(1) if scope else ""
-            if (region, name) not in served.endpoints:
-                self._sagemaker_error(
-                    400,
-                    "ValidationError",
-                    f"Endpoint {name} of account {LOCAL_ACCOUNT} not found.",
-                )
-                return
-            if (region, name) in served.unavailable:
-                self._sagemaker_error(503, "ServiceUnavailable", f"Endpoint {name} is unavailable.")
-                return
-            try:
-                request = ChatCompletionRequest.model_validate_json(body)
-            except ValidationError as error:
-                self._sagemaker_error(
-                    400, "ValidationError", f"invalid request body: {error.error_count()} error(s)"
-                )
-                return
-            served.record(region, name, request.messages)
-            if streaming:
-                self._sagemaker_stream(name, region, request)
-                return
-            completion = _complete(
-                served.backend,
-                name,
-                region,
-                request.messages,
-                request.max_tokens or DEFAULT_MAX_TOKENS,
+            return
+        if (region, name) in self.served.unavailable:
+            self._sagemaker_error(503, "ServiceUnavailable", f"Endpoint {name} is unavailable.")
+            return
+        try:
+            request = ChatCompletionRequest.model_validate_json(body)
+        except ValidationError as error:
+            self._sagemaker_error(
+                400, "ValidationError", f"invalid request body: {error.error_count()} error(s)"
             )
+            return
+        self.served.record(region, name, request.messages)
+        if streaming:
+            self._sagemaker_stream(name, region, request)
+            return
+        completion = _complete(
+            self.served.backend,
+            name,
+            region,
+            request.messages,
+            request.max_tokens or DEFAULT_MAX_TOKENS,
+        )
+        self.send_json(
+            200,
+            completion.model_dump(),
+            {
+                "x-Amzn-Invoked-Production-Variant": "AllTraffic",
+                "x-amzn-RequestId": str(uuid.uuid4()),
+            },
+        )
+
+    def _sagemaker_stream(self, name: str, region: str, request: ChatCompletionRequest) -> None:
+        """``InvokeEndpointWithResponseStream``: the OpenAI SSE stream of an LMI/vLLM
+        container, carried in ``PayloadPart`` events of the AWS event-stream encoding."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.amazon.eventstream")
+        self.send_header("X-Amzn-Invoked-Production-Variant", "AllTraffic")
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        pieces = self.served.backend.stream(
+            name, region, request.messages, request.max_tokens or DEFAULT_MAX_TOKENS
+        )
+        for sse in _sse_chunks(name, pieces):
+            self.wfile.write(payload_part(sse))
+            self.wfile.flush()
+
+    def _openai_chat(self, body: bytes) -> None:
+        try:
+            request = ChatCompletionRequest.model_validate_json(body)
+        except ValidationError as error:
             self.send_json(
-                200,
-                completion.model_dump(),
+                400,
                 {
-                    "x-Amzn-Invoked-Production-Variant": "AllTraffic",
-                    "x-amzn-RequestId": str(uuid.uuid4()),
+                    "error": {
+                        "type": "invalid_request_error",
+                        "message": f"{error.error_count()} invalid field(s)",
+                    }
                 },
             )
-
-        def _sagemaker_stream(self, name: str, region: str, request: ChatCompletionRequest) -> None:
-            """``InvokeEndpointWithResponseStream``: the OpenAI SSE stream of an LMI/vLLM
-            container, carried in ``PayloadPart`` events of the AWS event-stream encoding."""
-            self.send_response(200)
-            self.send_header("Content-Type", "application/vnd.amazon.eventstream")
-            self.send_header("X-Amzn-Invoked-Production-Variant", "AllTraffic")
-            self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.close_connection = True
-            pieces = served.backend.stream(
-                name, region, request.messages, request.max_tokens or DEFAULT_MAX_TOKENS
+            return
+        target = self.served.resolve_openai_model(request.model)
+        if target is None:
+            self.send_json(
+                404,
+                {
+                    "error": {
+                        "type": "invalid_request_error",
+                        "message": f"model {request.model!r} not found",
+                    }
+                },
             )
-            for sse in _sse_chunks(name, pieces):
-                self.wfile.write(payload_part(sse))
-                self.wfile.flush()
+            return
+        region, name = target
+        self.served.record(target[0], target[1], request.messages)
+        max_tokens = request.max_tokens or DEFAULT_MAX_TOKENS
+        if not request.stream:
+            completion = _complete(self.served.backend, name, region, request.messages, max_tokens)
+            self.send_json(200, completion.model_dump())
+            return
+        self._stream(name, self.served.backend.stream(name, region, request.messages, max_tokens))
 
-        def _openai_chat(self, body: bytes) -> None:
-            try:
-                request = ChatCompletionRequest.model_validate_json(body)
-            except ValidationError as error:
-                self.send_json(
-                    400,
-                    {
-                        "error": {
-                            "type": "invalid_request_error",
-                            "message": f"{error.error_count()} invalid field(s)",
-                        }
-                    },
-                )
-                return
-            target = served.resolve_openai_model(request.model)
-            if target is None:
-                self.send_json(
-                    404,
-                    {
-                        "error": {
-                            "type": "invalid_request_error",
-                            "message": f"model {request.model!r} not found",
-                        }
-                    },
-                )
-                return
-            region, name = target
-            served.record(target[0], target[1], request.messages)
-            max_tokens = request.max_tokens or DEFAULT_MAX_TOKENS
-            if not request.stream:
-                completion = _complete(served.backend, name, region, request.messages, max_tokens)
-                self.send_json(200, completion.model_dump())
-                return
-            self._stream(name, served.backend.stream(name, region, request.messages, max_tokens))
+    def _stream(self, name: str, pieces: Iterable[str]) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        for sse in _sse_chunks(name, pieces):
+            self.wfile.write(sse)
+            self.wfile.flush()
 
-        def _stream(self, name: str, pieces: Iterable[str]) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Cache-Control", "no-cache")
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.close_connection = True
-            for sse in _sse_chunks(name, pieces):
-                self.wfile.write(sse)
-                self.wfile.flush()
 
-    return ModelHandler
+def make_handler(served: ServedEndpoints) -> type[QuietHandler]:
+    """The handler class bound to ``served`` (http.server makes one instance per request)."""
+    return type("BoundModelHandler", (ModelHandler,), {"served": served})
 
 
 def serve_in_background(

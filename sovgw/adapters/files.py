@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from sovgw.adapters.aws import audit_record_key
+from sovgw.adapters.aws.audit import audit_record_key
 from sovgw.domain.audit import AuditRecord
 from sovgw.ports import AuditSink
 

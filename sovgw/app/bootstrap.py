@@ -161,14 +161,11 @@ def build_dependencies(
     import boto3  # noqa: PLC0415
     from botocore.config import Config  # noqa: PLC0415
 
-    from sovgw.adapters.aws import (  # noqa: PLC0415
-        AwsBreakGlass,
-        EventBridgePublisher,
-        S3AuditSink,
-        SageMakerModels,
-        SecretsManagerVersions,
-        SqsDeadLetters,
-    )
+    from sovgw.adapters.aws.audit import S3AuditSink  # noqa: PLC0415
+    from sovgw.adapters.aws.break_glass import AwsBreakGlass  # noqa: PLC0415
+    from sovgw.adapters.aws.events import EventBridgePublisher, SqsDeadLetters  # noqa: PLC0415
+    from sovgw.adapters.aws.sagemaker import SageMakerModels  # noqa: PLC0415
+    from sovgw.adapters.aws.secrets import SecretsManagerVersions  # noqa: PLC0415
     from sovgw.adapters.salesforce.credentials import load_credential_pool  # noqa: PLC0415
     from sovgw.adapters.upstreams import ModelRouter  # noqa: PLC0415
     from sovgw.adapters.vault import KmsMappingVault  # noqa: PLC0415

@@ -38,7 +38,7 @@ class SecretsManagerKeys:
     def __call__(self, endpoint: ModelEndpoint) -> str | None:
         import boto3  # noqa: PLC0415
 
-        from sovgw.adapters.aws import read_json_secret  # noqa: PLC0415
+        from sovgw.adapters.aws.secrets import read_json_secret  # noqa: PLC0415
 
         jurisdiction = self._owners.get(endpoint.name)
         if jurisdiction is None:
@@ -70,7 +70,7 @@ def build_proxy(
     import boto3  # noqa: PLC0415
     from botocore.config import Config  # noqa: PLC0415
 
-    from sovgw.adapters.aws import SageMakerModels  # noqa: PLC0415
+    from sovgw.adapters.aws.sagemaker import SageMakerModels  # noqa: PLC0415
     from sovgw.adapters.upstreams import ModelRouter, OpenAICompatible  # noqa: PLC0415
 
     client_config = Config(
@@ -107,7 +107,7 @@ def proxy_audit_sink(jurisdiction: Jurisdiction | None, audit_dir: Path) -> Audi
         return FileAuditSink(audit_dir)
     import boto3  # noqa: PLC0415
 
-    from sovgw.adapters.aws import S3AuditSink  # noqa: PLC0415
+    from sovgw.adapters.aws.audit import S3AuditSink  # noqa: PLC0415
 
     s3 = boto3.session.Session(region_name=jurisdiction.region).client("s3")
     return S3AuditSink(s3, jurisdiction.audit_bucket)

@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 
-from sovgw.adapters.aws import audit_record_key
+from sovgw.adapters.aws.audit import audit_record_key
 from sovgw.adapters.valkey_budget import ValkeyBudgetStore
 from sovgw.adapters.valkey_grants import ValkeyGrantStore
 from sovgw.audit_tools import open_store

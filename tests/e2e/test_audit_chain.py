@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from sovgw.adapters.audit_store import S3AuditStore
-from sovgw.adapters.aws import S3AuditSink
+from sovgw.adapters.aws.audit import S3AuditSink
 from sovgw.domain.audit import AuditRecord, Outcome, Stage, audit_record_id
 from sovgw.local.stack import LocalSovereignStack
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from sovgw.adapters.aws import audit_record_key
+from sovgw.adapters.aws.audit import audit_record_key
 from sovgw.domain.audit import Stage, audit_record_id
 from sovgw.local.stack import LocalSovereignStack
 from tests.conftest import ROOT

@@ -5,7 +5,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from sovgw.adapters.aws import S3AuditSink
+from sovgw.adapters.aws.audit import S3AuditSink
 from sovgw.domain.audit import AuditRecord, Outcome, Stage
 from sovgw.domain.errors import UpstreamUnavailable
 

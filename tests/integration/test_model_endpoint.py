@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from model_serving.backends import DeterministicBackend
 from model_serving.endpoint_server import ServedEndpoints, serve_in_background
-from sovgw.adapters.aws import SageMakerModels
+from sovgw.adapters.aws.sagemaker import SageMakerModels
 from sovgw.adapters.upstreams import ModelRouter
 from sovgw.config import ModelEndpoint, TrustTier
 from sovgw.domain.errors import RejectedInput, UpstreamUnavailable

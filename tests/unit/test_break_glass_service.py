@@ -50,7 +50,9 @@ class World:
             sleep=self.clock.sleep,
         )
 
-    def request(self, request_id: str = "req-00000001", scope: str = SCOPE) -> None:
+    def request(
+        self, request_id: str = "req-00000001", scope: str = SCOPE, minutes: int = 30
+    ) -> None:
         self.service.request(
             BreakGlassRequest(
                 request_id=request_id,
@@ -61,7 +63,7 @@ class World:
                 reason="Regulator deadline on a whistleblower case",
                 case_reference="CASE-4711",
                 scope=scope,
-                duration_s=1800,
+                duration_s=minutes * 60,
             )
         )
 
@@ -238,16 +240,4 @@ def test_one_worker_drives_a_grant_at_a_time(world: World) -> None:
 
 def test_the_longest_grant_is_the_jurisdictions(world: World) -> None:
     with pytest.raises(BreakGlassError, match="over the jurisdiction's maximum"):
-        world.service.request(
-            BreakGlassRequest(
-                request_id="req-00000009",
-                org_id=ORG,
-                jurisdiction="eu-de",
-                requested_by=ANNA,
-                target_user=ANNA,
-                reason="Regulator deadline on a whistleblower case",
-                case_reference="CASE-4711",
-                scope=SCOPE,
-                duration_s=7200,
-            )
-        )
+        world.request(minutes=120)

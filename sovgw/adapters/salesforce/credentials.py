@@ -82,7 +82,7 @@ def load_credential_pool(secrets_client: Any, org: OrgBinding) -> list[PooledCre
     """The org's pool from Secrets Manager (AWSCURRENT of each secret; one that does not exist
     yet is skipped). The credential id names the secret version, so each rotation gets a
     fresh id."""
-    from sovgw.adapters.aws import read_secret_version  # noqa: PLC0415 - boto only at the edge
+    from sovgw.adapters.aws.secrets import read_secret_version  # noqa: PLC0415 - boto only at the edge
 
     pool: list[PooledCredential] = []
     for name, emergency in org.credential_pool_secrets:

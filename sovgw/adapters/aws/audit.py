@@ -1,0 +1,63 @@
+"""``AuditSink`` onto the jurisdiction's Object Lock bucket, one object per record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sovgw.adapters.aws.errors import (
+    error_code,
+)
+from sovgw.domain.audit import AuditRecord
+from sovgw.domain.errors import UpstreamUnavailable
+
+
+def audit_record_key(jurisdiction: str, org_id: str | None, record_id: str) -> str:
+    """Where an audit record lives in its jurisdiction's bucket (one stream per org)."""
+    return f"records/{jurisdiction}/{org_id or '-'}/{record_id}.json"
+
+
+class S3AuditSink:
+    """``AuditSink`` writing one JSON object per record into an Object Lock bucket.
+
+    The key is derived from the record id and written with ``If-None-Match: *``, so a retry
+    or replay never adds a second copy.
+    """
+
+    def __init__(
+        self,
+        s3_client: Any,
+        bucket: str,
+        invocation_links: Callable[[], Mapping[str, str]] = dict,
+    ) -> None:
+        self._s3 = s3_client
+        self._bucket = bucket
+        self._invocation_links = invocation_links
+
+    def key_for(self, record: AuditRecord) -> str:
+        return audit_record_key(record.jurisdiction, record.org_id, record.record_id)
+
+    def write(self, record: AuditRecord) -> str:
+        """Store once; links the record to the invocation writing it (Lambda request id, trace)."""
+        missing = {
+            k: v for k, v in self._invocation_links().items() if not getattr(record.links, k)
+        }
+        if missing:
+            record = record.model_copy(update={"links": record.links.model_copy(update=missing)})
+        key = self.key_for(record)
+        try:
+            self._s3.put_object(
+                Bucket=self._bucket,
+                Key=key,
+                Body=record.model_dump_json().encode(),
+                ContentType="application/json",
+                IfNoneMatch="*",
+            )
+        except ClientError as error:
+            if error_code(error) not in {"PreconditionFailed", "ConditionalRequestConflict"}:
+                raise UpstreamUnavailable(f"audit store failed: {error_code(error)}") from None
+        except BotoCoreError as error:
+            raise UpstreamUnavailable(f"audit store unreachable: {type(error).__name__}") from None
+        return f"s3://{self._bucket}/{key}"
