@@ -48,5 +48,8 @@ class RedactingFormatter(LambdaPowertoolsFormatter):
         return super().serialize(redact(log))
 
 
-def make_logger(service: str = "sovgw") -> Logger:
+GATEWAY_LOGGER = "sovgw"  # the stdlib logger behind every gateway Logger (Powertools names it so)
+
+
+def make_logger(service: str = GATEWAY_LOGGER) -> Logger:
     return Logger(service=service, logger_formatter=RedactingFormatter())

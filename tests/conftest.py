@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from sovgw.adapters.salesforce.oauth import SalesforceCredentials, http_session
+from sovgw.logs import GATEWAY_LOGGER
 from sovgw.sfsim.http_api import SalesforceSimulatorServer
 from sovgw.sfsim.state import ConnectedApp, SimOrg
 
@@ -109,6 +110,6 @@ def capture_gateway_logs() -> Iterator[list[str]]:
 
     handler = _CaptureGatewayLogs()
     handler.setFormatter(logger.registered_formatter)
-    logging.getLogger("sovgw").addHandler(handler)
+    logging.getLogger(GATEWAY_LOGGER).addHandler(handler)
     yield GATEWAY_LOG_LINES
-    logging.getLogger("sovgw").removeHandler(handler)
+    logging.getLogger(GATEWAY_LOGGER).removeHandler(handler)

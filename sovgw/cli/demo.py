@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 from pathlib import Path
 
 from sovgw.cli.common import CommandError
 from sovgw.local.demo import run_demo
+from sovgw.logs import GATEWAY_LOGGER
 
 
 def configure(demo: argparse.ArgumentParser) -> None:
@@ -17,7 +19,9 @@ def configure(demo: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+    # The demo prints its own table: the gateway logs only errors unless told otherwise. The
+    # loggers already exist (made on import), so their level is set, not just the variable.
+    logging.getLogger(GATEWAY_LOGGER).setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL", "ERROR"))
     root = Path(args.root).resolve()
     if not (root / "config" / "gateway.yaml").exists():
         raise CommandError(f"{root} is not the sovgw repository (config/gateway.yaml missing)")
