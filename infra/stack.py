@@ -91,7 +91,9 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
         opts,
     )
     audit = AuditStore(
-        f"sovgw-{jurisdiction.id}-audit", AuditStoreArgs(jurisdiction, key.arn), opts
+        f"sovgw-{jurisdiction.id}-audit",
+        AuditStoreArgs(jurisdiction, config.account_id, key.arn),
+        opts,
     )
     trail = CloudTrailLog(
         f"sovgw-{jurisdiction.id}-trail",

@@ -69,6 +69,25 @@ def cloudtrail_events(s3: Any, bucket: str, prefix: str) -> dict[str, list[dict[
     return by_request
 
 
+def deleters(s3: Any, bucket: str, prefix: str, audit_bucket: str) -> dict[str, str]:
+    """Who set each delete marker in ``audit_bucket``: object key → principal ARN, from
+    CloudTrail's S3 data events (``DeleteObject``/``DeleteObjects``) in its log files."""
+    found: dict[str, str] = {}
+    for events in cloudtrail_events(s3, bucket, prefix).values():
+        for event in events:
+            parameters = event.get("requestParameters") or {}
+            if event.get("eventName") not in {"DeleteObject", "DeleteObjects"}:
+                continue
+            if parameters.get("bucketName") != audit_bucket:
+                continue
+            keys = [parameters.get("key")] + [
+                o.get("Key") for o in (parameters.get("Delete") or {}).get("Object", [])
+            ]
+            principal = (event.get("userIdentity") or {}).get("arn", "unknown principal")
+            found |= {key: principal for key in keys if key}
+    return found
+
+
 def retention_of(store: S3AuditStore) -> str:
     s3 = store.s3
     try:

@@ -152,6 +152,11 @@ def break_glass_role_name(jurisdiction_id: str) -> str:
     return f"sovgw-{jurisdiction_id}-break-glass"
 
 
+def break_glass_role_arn(account_id: str, jurisdiction_id: str) -> str:
+    """The break-glass role's ARN: also the only principal an evidence bucket lets delete."""
+    return f"arn:aws:iam::{account_id}:role/{break_glass_role_name(jurisdiction_id)}"
+
+
 def break_glass_schedule_group(jurisdiction_id: str) -> str:
     """Where each grant's one-time expiry schedule lives."""
     return f"sovgw-{jurisdiction_id}-break-glass"

@@ -1,5 +1,6 @@
 """seal: on its schedule (hourly in AWS), sign a digest over every unsealed audit record of each
-org's stream in this jurisdiction (``sovgw audit seal`` does the same for an operator)."""
+org's stream in this jurisdiction; a stream with nothing new gets an empty (heartbeat) digest,
+so a missing period or a cut tail shows by time (``sovgw audit verify --max-age-minutes``)."""
 
 from __future__ import annotations
 
@@ -20,12 +21,15 @@ def handle(event: Mapping[str, Any], deps: Dependencies) -> dict[str, Any]:
     parse_event(ScheduledEvent, event)
     store = open_store(deps.jurisdiction)
     sealed: dict[str, int] = {}
+    heartbeats = 0
     for stream in store.streams(deps.jurisdiction.id):
-        digest = store.seal(stream)
-        if digest is not None:
+        digest = store.seal(stream, heartbeat=True)
+        if digest is not None and digest.entries:
             sealed[stream] = len(digest.entries)
-    logger.info("sealed", streams=len(sealed), records=sum(sealed.values()))
-    return {"status": "sealed", "sealed": sealed}
+        elif digest is not None:
+            heartbeats += 1
+    logger.info("sealed", streams=len(sealed), records=sum(sealed.values()), heartbeats=heartbeats)
+    return {"status": "sealed", "sealed": sealed, "heartbeats": heartbeats}
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -10,11 +10,13 @@ import pulumi_aws as aws
 
 from infra.components.buckets import locked_bucket
 from sovgw.config import Jurisdiction
+from sovgw.wiring import break_glass_role_arn
 
 
 @dataclass(frozen=True)
 class AuditStoreArgs:
     jurisdiction: Jurisdiction
+    account_id: str
     kms_key_arn: pulumi.Input[str]
     retention_days: int = 3650
 
@@ -33,6 +35,7 @@ class AuditStore(pulumi.ComponentResource):
             args.kms_key_arn,
             args.retention_days,
             parent=self,
+            exempt_role_arn=break_glass_role_arn(args.account_id, args.jurisdiction.id),
         )
         self.digest_key = aws.kms.Key(
             f"{name}-digest-key",

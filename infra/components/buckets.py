@@ -1,5 +1,7 @@
 """The one way this stack makes an evidence bucket: Object Lock (COMPLIANCE), versioned,
-SSE-KMS, never public, TLS only. Used by the audit store and the CloudTrail log."""
+SSE-KMS, never public, TLS only, and no principal but the break-glass role may delete (which
+under Object Lock means: set a delete marker) or change what protects the evidence. Used by
+the audit store and the CloudTrail log."""
 
 from __future__ import annotations
 
@@ -10,6 +12,30 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+# Hiding evidence (a delete marker), or loosening what protects it. Object Lock already refuses
+# to delete a locked version; this also refuses the marker, at the source.
+TAMPER_ACTIONS = (
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketVersioning",
+    "s3:PutObjectLegalHold",
+    "s3:PutBucketObjectLockConfiguration",
+)
+
+
+def tamper_deny(bucket_arn: str, exempt_role_arn: str) -> dict[str, Any]:
+    """Deny ``TAMPER_ACTIONS`` to every principal but the one named role."""
+    return {
+        "Sid": "DenyTamperingExceptBreakGlass",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": list(TAMPER_ACTIONS),
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"ArnNotEquals": {"aws:PrincipalArn": exempt_role_arn}},
+    }
+
 
 def locked_bucket(
     name: str,
@@ -18,10 +44,12 @@ def locked_bucket(
     retention_days: int,
     *,
     parent: pulumi.Resource,
+    exempt_role_arn: str,
     extra_statements: Callable[[str], list[dict[str, Any]]] = lambda _: [],
 ) -> tuple[aws.s3.Bucket, aws.s3.BucketPolicy]:
     """Create the bucket and its settings; ``extra_statements(arn)`` adds policy statements
-    (for example the CloudTrail service's write access) next to the TLS-only deny."""
+    (for example the CloudTrail service's write access) next to the TLS-only and tamper denies
+    (``exempt_role_arn``: the only principal that may delete or change protection)."""
     child = pulumi.ResourceOptions(parent=parent)
     bucket = aws.s3.Bucket(
         f"{name}-bucket",
@@ -81,6 +109,7 @@ def locked_bucket(
                             "Resource": [arn, f"{arn}/*"],
                             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
                         },
+                        tamper_deny(arn, exempt_role_arn),
                         *extra_statements(arn),
                     ],
                 }

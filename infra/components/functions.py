@@ -29,7 +29,7 @@ from sovgw.config import Jurisdiction, OrgBinding
 from sovgw.wiring import (
     FUNCTIONS,
     Function,
-    break_glass_role_name,
+    break_glass_role_arn,
     break_glass_schedule_group,
     case_changes_rule_name,
     dead_letter_queue_name,
@@ -126,7 +126,7 @@ def _break_glass_statements(args: FunctionsArgs) -> list[dict[str, Any]]:
     """Open and close grants: schedules, the break-glass role's sessions, the subscription
     rule, and the rotation of the emergency credential after a grant."""
     j, account = args.jurisdiction, args.account_id
-    role = f"arn:aws:iam::{account}:role/{break_glass_role_name(j.id)}"
+    role = break_glass_role_arn(account, j.id)
     return [
         {
             "Effect": "Allow",

@@ -15,6 +15,7 @@ import pulumi_aws as aws
 
 from infra.components.buckets import locked_bucket
 from sovgw.config import Jurisdiction
+from sovgw.wiring import break_glass_role_arn
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class CloudTrailLog(pulumi.ComponentResource):
             args.kms_key_arn,
             args.retention_days,
             parent=self,
+            exempt_role_arn=break_glass_role_arn(args.account_id, args.jurisdiction.id),
             extra_statements=cloudtrail_access,
         )
         self.trail = aws.cloudtrail.Trail(

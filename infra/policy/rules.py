@@ -97,6 +97,47 @@ def audit_bucket_locked(resource_type: str, props: Mapping[str, Any], region: st
     return []
 
 
+# What no principal but the break-glass role may do to an evidence bucket.
+EVIDENCE_TAMPER_ACTIONS = frozenset(
+    {
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:PutBucketPolicy",
+        "s3:PutBucketVersioning",
+        "s3:PutObjectLegalHold",
+        "s3:PutBucketObjectLockConfiguration",
+    }
+)
+
+
+def evidence_tamper_denied(resource_type: str, props: Mapping[str, Any], region: str) -> list[str]:
+    """Every bucket policy (the stack's only ones guard evidence) denies hiding an object or
+    loosening its protection to all principals but one named break-glass role."""
+    if resource_type != "aws:s3/bucketPolicy:BucketPolicy":
+        return []
+    raw = props.get("policy")
+    document = json.loads(raw) if isinstance(raw, str) else raw or {}
+    for statement in document.get("Statement") or []:
+        actions = statement.get("Action") or []
+        actions = {actions} if isinstance(actions, str) else set(actions)
+        exempt = ((statement.get("Condition") or {}).get("ArnNotEquals") or {}).get(
+            "aws:PrincipalArn"
+        )
+        if (
+            statement.get("Effect") == "Deny"
+            and statement.get("Principal") == "*"
+            and actions >= EVIDENCE_TAMPER_ACTIONS
+            and isinstance(exempt, str)
+            and exempt.endswith("-break-glass")
+            and set(statement.get("Condition")) == {"ArnNotEquals"}
+        ):
+            return []
+    return [
+        "evidence bucket policy does not deny deletes and protection changes to all principals "
+        "but the break-glass role"
+    ]
+
+
 def model_isolated(resource_type: str, props: Mapping[str, Any], region: str) -> list[str]:
     """Models run without network access, inside the VPC."""
     if resource_type != "aws:sagemaker/model:Model":
@@ -142,6 +183,10 @@ CHECKS: dict[str, tuple[str, Check]] = {
     "no-internet-path": ("no internet or NAT gateway, public IP or open egress", no_internet_path),
     "cmk-encryption": ("customer-managed keys on data at rest", cmk_encryption),
     "audit-object-lock": ("Object Lock (COMPLIANCE) on evidence buckets", audit_bucket_locked),
+    "evidence-tamper-deny": (
+        "only the break-glass role may delete evidence or change its protection",
+        evidence_tamper_denied,
+    ),
     "model-network-isolation": ("models isolated from the network", model_isolated),
     "no-wildcard-iam": ("no wildcard IAM actions", no_wildcard_iam),
 }

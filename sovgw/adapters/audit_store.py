@@ -1,13 +1,18 @@
 """Audit records and digests in S3 (Object Lock, versioned), digests signed with KMS.
 
 Verification uses the public key (KMS ``GetPublicKey``) and local signature checks, so an
-auditor needs read access only.
+auditor needs read access only. It reads the bucket's history, not only its latest view:
+Object Lock lets anyone with ``s3:DeleteObject`` hide an object behind a delete marker but
+keeps every version, so a hidden record, digest or whole stream is a finding, and what it hid
+can be recovered.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,12 +23,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from sovgw.domain.audit_chain import (
     GENESIS,
+    DeleteMarker,
     Digest,
     Signature,
     StoredRecord,
     VerifyResult,
     build_digest,
     sha256_hex,
+    staleness,
     verify_chain,
 )
 
@@ -46,17 +53,52 @@ class S3AuditStore:
         return self._s3
 
     def streams(self, jurisdiction: str) -> list[str]:
-        """``<jurisdiction>/<org>`` for every org with records."""
-        found: list[str] = []
-        paginator = self._s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(
-            Bucket=self.bucket, Prefix=f"records/{jurisdiction}/", Delimiter="/"
-        ):
-            found += [
-                p["Prefix"].removeprefix("records/").rstrip("/")
-                for p in page.get("CommonPrefixes", [])
-            ]
-        return found
+        """``<jurisdiction>/<org>`` for every org with records or digests, hidden ones too: the
+        listing is of versions, so a stream behind delete markers still appears."""
+        found: set[str] = set()
+        paginator = self._s3.get_paginator("list_object_versions")
+        for kind in ("records", "digests"):
+            for page in paginator.paginate(
+                Bucket=self.bucket, Prefix=f"{kind}/{jurisdiction}/", Delimiter="/"
+            ):
+                found |= {
+                    p["Prefix"].removeprefix(f"{kind}/").rstrip("/")
+                    for p in page.get("CommonPrefixes", [])
+                }
+        return sorted(found)
+
+    def _history(self, prefix: str) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
+        """Every stored version under ``prefix`` by key (newest first) and every delete marker."""
+        versions: dict[str, list[dict[str, Any]]] = {}
+        markers: list[dict[str, Any]] = []
+        paginator = self._s3.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for version in page.get("Versions", []):
+                versions.setdefault(version["Key"], []).append(version)
+            markers += page.get("DeleteMarkers", [])
+        for kept in versions.values():
+            kept.sort(key=lambda v: (v["LastModified"], v.get("IsLatest", False)), reverse=True)
+        return versions, markers
+
+    def hidden(self, stream: str) -> list[DeleteMarker]:
+        """Every delete marker on a record or digest of ``stream``, with the version it hides."""
+        found: list[DeleteMarker] = []
+        for kind in ("records", "digests"):
+            versions, markers = self._history(f"{kind}/{stream}/")
+            for marker in markers:
+                kept = versions.get(marker["Key"], [])
+                found.append(
+                    DeleteMarker(
+                        key=marker["Key"],
+                        created=marker["LastModified"],
+                        hides=kept[0].get("VersionId") if kept else None,
+                    )
+                )
+        return sorted(found, key=lambda m: (m.created, m.key))
+
+    def recover(self, marker: DeleteMarker) -> bytes | None:
+        """What a delete marker hides (the version Object Lock kept)."""
+        return self.fetch_version(marker.key, marker.hides) if marker.hides else None
 
     def current_records(self, stream: str) -> dict[str, StoredRecord]:
         latest: dict[str, StoredRecord] = {}
@@ -89,16 +131,21 @@ class S3AuditStore:
             return None
 
     def digests(self, stream: str) -> list[tuple[bytes, Digest]]:
+        """Every digest of the chain, each as its newest stored version: one hidden behind a
+        delete marker is still read (and reported by ``verify``), so the chain stays whole."""
         found = []
-        paginator = self._s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=f"digests/{stream}/"):
-            for item in page.get("Contents", []):
-                raw = bytes(self._s3.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read())
+        versions, _ = self._history(f"digests/{stream}/")
+        for key, kept in versions.items():
+            raw = self.fetch_version(key, kept[0].get("VersionId"))
+            if raw is not None:
                 found.append((raw, Digest.model_validate_json(raw)))
         return sorted(found, key=lambda pair: pair[1].sequence)
 
-    def seal(self, stream: str, now: datetime | None = None) -> Digest | None:
-        """Append every unsealed record of ``stream`` to its chain in a new signed digest."""
+    def seal(
+        self, stream: str, now: datetime | None = None, *, heartbeat: bool = False
+    ) -> Digest | None:
+        """Append every unsealed record of ``stream`` to its chain in a new signed digest
+        (with ``heartbeat``, an empty one too: the periodic sealer's proof of life)."""
         existing = self.digests(stream)
         sealed = {e.record_id for _, d in existing for e in d.entries}
         unsealed = [r for rid, r in self.current_records(stream).items() if rid not in sealed]
@@ -109,6 +156,7 @@ class S3AuditStore:
             sha256_hex(previous_raw) if previous_raw else None,
             unsealed,
             now or datetime.now(UTC),
+            heartbeat=heartbeat,
         )
         if digest is None:
             return None
@@ -156,10 +204,36 @@ class S3AuditStore:
         return True
 
     def verify(
-        self, stream: str, since: datetime | None = None, until: datetime | None = None
+        self,
+        stream: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        max_age_s: float | None = None,
+        now: datetime | None = None,
+        principals: Mapping[str, str] | None = None,
     ) -> VerifyResult:
         """Verify the whole chain, or the digests created in [since, until] anchored on the
-        digest before them (whose own signature is checked too)."""
+        digest before them (whose own signature is checked too). Every delete marker in the
+        stream's history is a finding (with who set it, from ``principals``: key → CloudTrail
+        principal), and so is a chain whose newest digest is older than ``max_age_s``."""
+        result = self._verify_chain(stream, since, until)
+        problems = [
+            replace(marker, principal=(principals or {}).get(marker.key)).problem()
+            for marker in self.hidden(stream)
+        ]
+        if max_age_s is not None and since is None and until is None:
+            oldest = None
+            if result.newest_digest is None:  # never sealed: judged by its oldest record
+                records = self.current_records(stream).values()
+                oldest = min((r.time for r in records if r.time is not None), default=None)
+            stale = staleness(result.newest_digest, oldest, now or datetime.now(UTC), max_age_s)
+            problems += [stale] if stale else []
+        return replace(result, problems=result.problems + tuple(problems))
+
+    def _verify_chain(
+        self, stream: str, since: datetime | None, until: datetime | None
+    ) -> VerifyResult:
         everything = self.digests(stream)
         chosen = [
             (raw, d)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sovgw import audit_tools
 from sovgw.adapters.audit_store import S3AuditStore
 from sovgw.cli.common import add_config, gateway_config, jurisdiction_of
 from sovgw.domain.art30 import render
 
+DEFAULT_MAX_AGE_MINUTES = 120  # two periods of the hourly sealer (sovgw.wiring.SCHEDULES)
 SUBCOMMANDS = (
     ("seal", "sign a digest over unsealed records (the periodic sealer)"),
     ("verify", "detect modified, deleted, inserted or reordered records"),
@@ -31,6 +32,19 @@ def configure(audit: argparse.ArgumentParser) -> None:
         if name == "verify":
             command.add_argument("--from", dest="since", help="ISO time: digests created from")
             command.add_argument("--to", dest="until", help="ISO time: digests created until")
+            command.add_argument(
+                "--max-age-minutes",
+                type=int,
+                default=DEFAULT_MAX_AGE_MINUTES,
+                help="a chain whose newest digest is older is a finding (the sealer runs hourly)",
+            )
+            command.add_argument(
+                "--recover", action="store_true", help="show what each delete marker hides"
+            )
+            command.add_argument(
+                "--cloudtrail-bucket", help="name who set each delete marker (S3 data events)"
+            )
+            command.add_argument("--cloudtrail-prefix", default="AWSLogs/")
         if name == "trace":
             command.add_argument("identifier")
             command.add_argument("--cloudtrail-bucket", help="bucket holding CloudTrail log files")
@@ -62,19 +76,43 @@ def seal(args: argparse.Namespace) -> int:
 
 
 def verify(args: argparse.Namespace) -> int:
+    """One line per stream, one per finding under it; exit 1 on any finding."""
     store, streams = _store_and_streams(args)
     since = datetime.fromisoformat(args.since) if args.since else None
     until = datetime.fromisoformat(args.until) if args.until else None
+    principals = (
+        audit_tools.deleters(store.s3, args.cloudtrail_bucket, args.cloudtrail_prefix, store.bucket)
+        if args.cloudtrail_bucket
+        else None
+    )
+    now = datetime.now(UTC)
     bad = 0
     for stream in streams:
-        result = store.verify(stream, since, until)
+        result = store.verify(
+            stream,
+            since,
+            until,
+            max_age_s=args.max_age_minutes * 60,
+            now=now,
+            principals=principals,
+        )
         status = "OK" if result.ok else "TAMPERED"
+        newest = (
+            f", newest digest {int((now - result.newest_digest).total_seconds() // 60)} min ago"
+            if result.newest_digest
+            else ", no digest yet"
+        )
         print(
             f"{status} {stream}: {result.records} sealed records in {result.digests} digests, "
-            f"{result.unsealed} not yet sealed"
+            f"{result.unsealed} not yet sealed{newest}"
         )
         for problem in result.problems:
             print(f"  {problem}")
+        if args.recover:
+            for marker in store.hidden(stream):
+                kept = store.recover(marker)
+                shown = kept.decode("utf-8", "replace") if kept else "(nothing kept)"
+                print(f"  recovered {marker.key} version {marker.hides}: {shown}")
         bad += len(result.problems)
     return 1 if bad else 0
 

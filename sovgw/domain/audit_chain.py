@@ -87,10 +87,14 @@ def build_digest(
     previous_sha256: str | None,
     unsealed: Sequence[StoredRecord],
     created: datetime,
+    *,
+    heartbeat: bool = False,
 ) -> Digest | None:
-    """The next digest for ``unsealed`` records (None when there is nothing to seal)."""
+    """The next digest for ``unsealed`` records. Without any: None, or with ``heartbeat`` an
+    empty digest, so that the chain grows every period and a missing period or a truncated
+    tail shows by time (as CloudTrail delivers digest files every hour, empty or not)."""
     live = [r for r in unsealed if r.body is not None and r.time is not None]
-    if not live:
+    if not live and not heartbeat:
         return None
     live.sort(key=lambda r: (r.time, r.record_id))
     head = previous.head if previous else GENESIS
@@ -123,7 +127,7 @@ def build_digest(
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # modified | deleted | inserted | reordered | broken-digest
+    kind: str  # modified | deleted | inserted | reordered | broken-digest | hidden | stale
     subject: str
     detail: str
 
@@ -137,6 +141,7 @@ class VerifyResult:
     records: int
     unsealed: int
     problems: tuple[Problem, ...]
+    newest_digest: datetime | None = None
 
     @property
     def ok(self) -> bool:
@@ -201,4 +206,32 @@ def verify_chain(
                     "inserted", record.record_id, "written before the last seal but never sealed"
                 )
             )
-    return VerifyResult(len(digests), len(sealed), len(unsealed), tuple(problems))
+    return VerifyResult(len(digests), len(sealed), len(unsealed), tuple(problems), last_created)
+
+
+@dataclass(frozen=True)
+class DeleteMarker:
+    """A delete marker in the audit bucket: Object Lock keeps the versions it hides."""
+
+    key: str
+    created: datetime
+    hides: str | None  # the version id it hides (None: nothing was ever stored there)
+    principal: str | None = None  # from CloudTrail's data event, when its logs are given
+
+    def problem(self) -> Problem:
+        by = f" by {self.principal}" if self.principal else ""
+        kept = f"; version {self.hides} keeps it (verify --recover)" if self.hides else ""
+        return Problem("hidden", self.key, f"delete marker at {self.created.isoformat()}{by}{kept}")
+
+
+def staleness(
+    newest_digest: datetime | None, oldest_record: datetime | None, now: datetime, max_age: float
+) -> Problem | None:
+    """A chain whose newest digest is older than ``max_age`` seconds (the sealer writes one
+    every period, empty or not): its tail may have been cut, or the sealer stopped."""
+    since = newest_digest or oldest_record
+    if since is None or (now - since).total_seconds() <= max_age:
+        return None
+    what = "newest digest" if newest_digest else "first unsealed record (no digest yet)"
+    age = int((now - since).total_seconds() // 60)
+    return Problem("stale", "chain", f"{what} is {age} min old (limit {int(max_age // 60)} min)")

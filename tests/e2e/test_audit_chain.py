@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import itertools
 import json
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,9 @@ import pytest
 
 from sovgw.adapters.audit_store import S3AuditStore
 from sovgw.adapters.aws.audit import S3AuditSink
+from sovgw.cli import main
 from sovgw.domain.audit import AuditRecord, Outcome, Stage, audit_record_id
+from sovgw.domain.audit_chain import Problem
 from sovgw.local.stack import LocalSovereignStack
 
 _orgs = itertools.count(1)
@@ -30,13 +33,13 @@ def audit(stack: LocalSovereignStack) -> tuple[S3AuditStore, S3AuditSink, str, A
 
 
 def _write(sink: S3AuditSink, stream: str, n: int, start: datetime) -> list[str]:
-    org = stream.split("/")[1]
+    jurisdiction, org = stream.split("/")
     ids = []
     for i in range(n):
         record = AuditRecord(
             record_id=audit_record_id(f"{org}-{start.isoformat()}-{i}", Stage.ROUTING),
             stage=Stage.ROUTING,
-            jurisdiction="eu-de",
+            jurisdiction=jurisdiction,
             org_id=org,
             outcome=Outcome.OK,
             time=start + timedelta(seconds=i),
@@ -160,9 +163,126 @@ def test_the_scheduled_sealer_seals_what_is_unsealed(stack: LocalSovereignStack)
         "resources": [],
         "detail": {},
     }
-    handle(tick, deps)
+    stream = "eu-fr/00D5F0000000002UAA"
+    s3 = stack.session("eu-west-3").client("s3")
+    written = _write(S3AuditSink(s3, deps.jurisdiction.audit_bucket), stream, 2, datetime.now(UTC))
+    first = handle(tick, deps)
+    assert first["sealed"][stream] >= len(written)
     again = handle(tick, deps)
-    assert again["sealed"] == {}, "nothing left to seal"
     store = open_store(deps.jurisdiction)
-    for stream in store.streams("eu-fr"):
-        assert store.verify(stream).problems == ()
+    assert again["sealed"] == {}, "nothing left to seal"
+    assert again["heartbeats"] == len(store.streams("eu-fr")) >= 1, "an empty digest each"
+    for each in store.streams("eu-fr"):
+        assert store.verify(each).problems == ()
+
+
+def _hidden(problems: tuple[Problem, ...]) -> set[str]:
+    return {p.subject for p in problems if p.kind == "hidden"}
+
+
+def test_a_truncated_tail_is_found_in_the_history(audit: Any) -> None:
+    """Delete markers on the newest digest and the records it sealed (a plain DeleteObject,
+    which Object Lock allows) no longer make the chain look shorter and whole."""
+    store, sink, stream, s3 = audit
+    _sealed(store, sink, stream)
+    tail = _write(sink, stream, 3, datetime.now(UTC))
+    assert store.seal(stream) is not None
+    keys = [f"digests/{stream}/00000002.json"] + [f"records/{stream}/{i}.json" for i in tail]
+    for key in keys:
+        s3.delete_object(Bucket=store.bucket, Key=key)
+    result = store.verify(stream)
+    assert not result.ok and result.digests == 2, "the hidden digest is still read"
+    assert _hidden(result.problems) == set(keys)
+    assert {p.subject for p in result.problems if p.kind == "deleted"} == set(tail)
+
+
+def test_a_stream_hidden_whole_is_still_listed_and_found(audit: Any) -> None:
+    store, sink, stream, s3 = audit
+    ids = _sealed(store, sink, stream)
+    keys = [f"digests/{stream}/00000001.json"] + [f"records/{stream}/{i}.json" for i in ids]
+    for key in keys:
+        s3.delete_object(Bucket=store.bucket, Key=key)
+    assert not s3.list_objects_v2(Bucket=store.bucket, Prefix=f"records/{stream}/").get("Contents")
+    assert stream in store.streams("eu-de")
+    assert _hidden(store.verify(stream).problems) == set(keys)
+
+
+def test_records_hidden_before_their_seal_are_found(audit: Any) -> None:
+    store, sink, stream, s3 = audit
+    _sealed(store, sink, stream)
+    early = _write(sink, stream, 2, datetime.now(UTC))
+    for record_id in early:
+        s3.delete_object(Bucket=store.bucket, Key=f"records/{stream}/{record_id}.json")
+    assert store.seal(stream) is None, "nothing visible to seal"
+    assert _hidden(store.verify(stream).problems) == {f"records/{stream}/{i}.json" for i in early}
+
+
+def test_a_hidden_middle_digest_is_named_and_recovered(audit: Any) -> None:
+    store, sink, stream, s3 = audit
+    _sealed(store, sink, stream)
+    for second in (1, 2):
+        _write(sink, stream, 1, datetime.now(UTC) + timedelta(seconds=second))
+        assert store.seal(stream, now=datetime.now(UTC) + timedelta(seconds=second)) is not None
+    key = f"digests/{stream}/00000002.json"
+    original = s3.get_object(Bucket=store.bucket, Key=key)["Body"].read()
+    s3.delete_object(Bucket=store.bucket, Key=key)
+    result = store.verify(stream)
+    assert [(p.kind, p.subject) for p in result.problems] == [("hidden", key)]
+    assert "verify --recover" in result.problems[0].detail
+    (marker,) = store.hidden(stream)
+    assert store.recover(marker) == original
+
+
+def test_a_stale_chain_is_a_finding_and_heartbeats_keep_it_fresh(audit: Any) -> None:
+    store, sink, stream, _ = audit
+    _sealed(store, sink, stream)
+    later = datetime.now(UTC) + timedelta(hours=3)
+    stale = store.verify(stream, max_age_s=7200, now=later).problems
+    assert [p.kind for p in stale] == ["stale"] and "limit 120 min" in stale[0].detail
+    beat = store.seal(stream, now=later, heartbeat=True)
+    assert beat is not None and beat.entries == () and beat.sequence == 2
+    fresh = store.verify(stream, max_age_s=7200, now=later + timedelta(minutes=5))
+    assert fresh.ok and fresh.digests == 2 and fresh.newest_digest == later
+
+
+def test_the_principal_that_hid_a_record_comes_from_cloudtrail(
+    audit: Any, stack: LocalSovereignStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CloudTrail's S3 data event (documented log file format) names who set the marker; the
+    CLI prints one line per finding and exits 1."""
+    store, sink, stream, s3 = audit
+    ids = _sealed(store, sink, stream)
+    key = f"records/{stream}/{ids[0]}.json"
+    s3.delete_object(Bucket=store.bucket, Key=key)
+    trail_bucket = "sovgw-trail-test-deleters"
+    s3.create_bucket(
+        Bucket=trail_bucket, CreateBucketConfiguration={"LocationConstraint": "eu-central-1"}
+    )
+    intruder = "arn:aws:iam::000000000000:role/ops-admin"
+    log = {
+        "Records": [
+            {
+                "eventSource": "s3.amazonaws.com",
+                "eventName": "DeleteObject",
+                "eventTime": "2026-12-01T10:00:00Z",
+                "awsRegion": "eu-central-1",
+                "requestID": "DEL123",
+                "userIdentity": {"type": "AssumedRole", "arn": intruder},
+                "requestParameters": {"bucketName": store.bucket, "key": key},
+            }
+        ]
+    }
+    s3.put_object(
+        Bucket=trail_bucket,
+        Key="AWSLogs/000000000000/CloudTrail/eu-central-1/2026/12/01/x.json.gz",
+        Body=gzip.compress(json.dumps(log).encode()),
+    )
+    org = stream.split("/")[1]
+    args = ["audit", "verify", "--jurisdiction", "eu-de", "--org", org]
+    code = main([*args, "--cloudtrail-bucket", trail_bucket, "--recover"])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 1
+    assert out[0].startswith(f"TAMPERED {stream}: 4 sealed records in 1 digests")
+    (hidden,) = [line for line in out if line.startswith("  hidden: ")]
+    assert key in hidden and f"by {intruder}" in hidden
+    assert any(line.startswith(f"  recovered {key}") and ids[0] in line for line in out)

@@ -35,6 +35,32 @@ def test_the_model_endpoint_stack_passes_too() -> None:
 
 
 WILDCARD = json.dumps({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+TLS_ONLY = json.dumps(
+    {
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ]
+    }
+)
+DELETES_ONLY = json.dumps(
+    {
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+                "Condition": {
+                    "ArnNotEquals": {"aws:PrincipalArn": "arn:aws:iam::1:role/sovgw-x-break-glass"}
+                },
+            }
+        ]
+    }
+)
 SEEDED: list[tuple[str, str, dict[str, Any], str]] = [
     ("region-pinned", "pulumi:providers:aws", {"region": "us-east-1"}, "not the stack's"),
     ("region-pinned", "aws:s3/bucket:Bucket", {"region": "us-west-2"}, "resource region"),
@@ -84,6 +110,13 @@ SEEDED: list[tuple[str, str, dict[str, Any], str]] = [
         "outside the VPC",
     ),
     ("no-wildcard-iam", "aws:iam/rolePolicy:RolePolicy", {"policy": WILDCARD}, "s3:*"),
+    ("evidence-tamper-deny", "aws:s3/bucketPolicy:BucketPolicy", {"policy": TLS_ONLY}, "deletes"),
+    (
+        "evidence-tamper-deny",
+        "aws:s3/bucketPolicy:BucketPolicy",
+        {"policy": DELETES_ONLY},
+        "protection changes",
+    ),
 ]
 
 

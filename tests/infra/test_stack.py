@@ -642,3 +642,22 @@ def test_every_function_is_deployed_as_sovgw_wiring_declares_it() -> None:
         if declared.handler.endswith(".lambda_handler"):
             module = importlib.import_module(declared.handler.rsplit(".", 1)[0])
             assert callable(module.lambda_handler)
+
+
+def test_evidence_buckets_let_only_the_break_glass_role_delete_or_loosen() -> None:
+    """A plain DeleteObject sets a delete marker even under Object Lock: the bucket policy
+    refuses it, and any change to the bucket's protection, to all but the break-glass role."""
+    mocks = _run("eu-de")
+    policies = [json.loads(p["policy"]) for p in mocks.of_type("s3/bucketPolicy:BucketPolicy")]
+    assert len(policies) == 2, "the audit bucket and the CloudTrail bucket"
+    for policy in policies:
+        (deny,) = [s for s in policy["Statement"] if s["Sid"] == "DenyTamperingExceptBreakGlass"]
+        assert deny["Effect"] == "Deny" and deny["Principal"] == "*"
+        assert {"s3:DeleteObject", "s3:PutBucketPolicy", "s3:PutBucketVersioning"} <= set(
+            deny["Action"]
+        )
+        assert deny["Condition"] == {
+            "ArnNotEquals": {
+                "aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/sovgw-eu-de-break-glass"
+            }
+        }
