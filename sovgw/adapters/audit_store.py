@@ -81,17 +81,25 @@ class S3AuditStore:
         return versions, markers
 
     def hidden(self, stream: str) -> list[DeleteMarker]:
-        """Every delete marker on a record or digest of ``stream``, with the version it hides."""
+        """Every delete marker on a record or digest of ``stream``, with the version it hid
+        (the newest one stored before it)."""
         found: list[DeleteMarker] = []
         for kind in ("records", "digests"):
             versions, markers = self._history(f"{kind}/{stream}/")
             for marker in markers:
-                kept = versions.get(marker["Key"], [])
+                hid = next(
+                    (
+                        v
+                        for v in versions.get(marker["Key"], [])
+                        if v["LastModified"] <= marker["LastModified"]
+                    ),
+                    None,
+                )
                 found.append(
                     DeleteMarker(
                         key=marker["Key"],
                         created=marker["LastModified"],
-                        hides=kept[0].get("VersionId") if kept else None,
+                        hides=hid.get("VersionId") if hid else None,
                     )
                 )
         return sorted(found, key=lambda m: (m.created, m.key))
