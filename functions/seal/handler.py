@@ -1,6 +1,7 @@
 """seal: on its schedule (hourly in AWS), sign a digest over every unsealed audit record of each
 org's stream in this jurisdiction; a stream with nothing new gets an empty (heartbeat) digest,
-so a missing period or a cut tail shows by time (``sovgw audit verify --max-age-minutes``)."""
+so a missing period or a cut tail shows by time (``sovgw audit verify --max-age-minutes``); and
+the jurisdiction's manifest records every stream's head, so a vanished stream shows too."""
 
 from __future__ import annotations
 

@@ -25,13 +25,17 @@ from sovgw.domain.audit_chain import (
     GENESIS,
     DeleteMarker,
     Digest,
+    Manifest,
+    Problem,
     Signature,
     StoredRecord,
     VerifyResult,
     build_digest,
+    next_manifest,
     sha256_hex,
     staleness,
     verify_chain,
+    verify_manifests,
 )
 
 SIGNING_ALGORITHM = "ECDSA_SHA_256"
@@ -168,21 +172,7 @@ class S3AuditStore:
         )
         if digest is None:
             return None
-        signed = self._kms.sign(
-            KeyId=self._signing_key,
-            Message=digest.signed_bytes(),
-            MessageType="RAW",
-            SigningAlgorithm=SIGNING_ALGORITHM,
-        )
-        digest = digest.model_copy(
-            update={
-                "signature": Signature(
-                    key_id=signed["KeyId"],
-                    algorithm=SIGNING_ALGORITHM,
-                    value=base64.b64encode(signed["Signature"]).decode(),
-                )
-            }
-        )
+        digest = digest.model_copy(update={"signature": self._sign(digest.signed_bytes())})
         self._s3.put_object(
             Bucket=self.bucket,
             Key=f"digests/{stream}/{digest.sequence:08d}.json",
@@ -192,8 +182,67 @@ class S3AuditStore:
         )
         return digest
 
-    def _signature_valid(self, digest: Digest) -> bool:
-        if digest.signature is None or digest.signature.algorithm != SIGNING_ALGORITHM:
+    def _sign(self, message: bytes) -> Signature:
+        signed = self._kms.sign(
+            KeyId=self._signing_key,
+            Message=message,
+            MessageType="RAW",
+            SigningAlgorithm=SIGNING_ALGORITHM,
+        )
+        return Signature(
+            key_id=signed["KeyId"],
+            algorithm=SIGNING_ALGORITHM,
+            value=base64.b64encode(signed["Signature"]).decode(),
+        )
+
+    def seal_manifest(self, jurisdiction: str, now: datetime | None = None) -> Manifest:
+        """Append the head of every stream of the jurisdiction to its signed manifest chain
+        (after each sealing run), so ``verify_jurisdiction`` knows which streams must exist."""
+        manifests = self.manifests(jurisdiction)
+        digests = {stream: self.digests(stream) for stream in self.streams(jurisdiction)}
+        manifest = next_manifest(
+            jurisdiction, manifests[-1] if manifests else None, digests, now or datetime.now(UTC)
+        )
+        manifest = manifest.model_copy(update={"signature": self._sign(manifest.signed_bytes())})
+        self._s3.put_object(
+            Bucket=self.bucket,
+            Key=f"manifests/{jurisdiction}/{manifest.sequence:08d}.json",
+            Body=manifest.model_dump_json(indent=2).encode(),
+            ContentType="application/json",
+            IfNoneMatch="*",
+        )
+        return manifest
+
+    def manifests(self, jurisdiction: str) -> list[tuple[bytes, Manifest]]:
+        """The jurisdiction's manifests, each as its newest stored version (hidden ones too)."""
+        found = []
+        versions, _ = self._history(f"manifests/{jurisdiction}/")
+        for key, kept in versions.items():
+            raw = self.fetch_version(key, kept[0].get("VersionId"))
+            if raw is not None:
+                found.append((raw, Manifest.model_validate_json(raw)))
+        return sorted(found, key=lambda pair: pair[1].sequence)
+
+    def verify_jurisdiction(self, jurisdiction: str) -> list[Problem]:
+        """The manifest chain against the streams: vanished, truncated or unknown streams, and
+        delete markers on manifests."""
+        streams = set(self.streams(jurisdiction))
+        manifests = self.manifests(jurisdiction)
+        if manifests:
+            streams |= set(manifests[-1][1].heads)
+        problems = verify_manifests(
+            manifests, {s: self.digests(s) for s in sorted(streams)}, self._signature_valid
+        )
+        _, markers = self._history(f"manifests/{jurisdiction}/")
+        problems += [
+            DeleteMarker(key=m["Key"], created=m["LastModified"], hides=None).problem()
+            for m in markers
+        ]
+        return problems
+
+    def _signature_valid(self, signed: Digest | Manifest) -> bool:
+        """A digest's or manifest's signature, checked with the public key only."""
+        if signed.signature is None or signed.signature.algorithm != SIGNING_ALGORITHM:
             return False
         if self._public_key is None:
             der = self._kms.get_public_key(KeyId=self._signing_key)["PublicKey"]
@@ -203,8 +252,8 @@ class S3AuditStore:
             self._public_key = loaded
         try:
             self._public_key.verify(
-                base64.b64decode(digest.signature.value),
-                digest.signed_bytes(),
+                base64.b64decode(signed.signature.value),
+                signed.signed_bytes(),
                 ec.ECDSA(hashes.SHA256()),
             )
         except (InvalidSignature, ValueError):

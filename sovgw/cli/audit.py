@@ -55,11 +55,15 @@ def configure(audit: argparse.ArgumentParser) -> None:
 
 
 def _store_and_streams(args: argparse.Namespace) -> tuple[S3AuditStore, list[str]]:
+    """The one org's stream, or every stream of the jurisdiction: those in the bucket and
+    those its newest manifest names (a vanished stream is still verified)."""
     jurisdiction = jurisdiction_of(gateway_config(args), args.jurisdiction)
     store = audit_tools.open_store(jurisdiction)
     if getattr(args, "org", None):
         return store, [f"{jurisdiction.id}/{args.org}"]
-    return store, store.streams(jurisdiction.id)
+    manifests = store.manifests(jurisdiction.id)
+    named = set(manifests[-1][1].heads) if manifests else set()
+    return store, sorted(set(store.streams(jurisdiction.id)) | named)
 
 
 def seal(args: argparse.Namespace) -> int:
@@ -72,6 +76,9 @@ def seal(args: argparse.Namespace) -> int:
             else "nothing to seal"
         )
         print(f"{stream}: {done}")
+    if not getattr(args, "org", None):
+        manifest = store.seal_manifest(args.jurisdiction)
+        print(f"manifest #{manifest.sequence}: {len(manifest.heads)} streams")
     return 0
 
 
@@ -114,6 +121,14 @@ def verify(args: argparse.Namespace) -> int:
                 shown = kept.decode("utf-8", "replace") if kept else "(nothing kept)"
                 print(f"  recovered {marker.key} version {marker.hides}: {shown}")
         bad += len(result.problems)
+    if not args.org:
+        findings = store.verify_jurisdiction(args.jurisdiction)
+        manifests = store.manifests(args.jurisdiction)
+        newest = f"#{manifests[-1][1].sequence}" if manifests else "none yet"
+        print(f"{'OK' if not findings else 'TAMPERED'} manifest {args.jurisdiction}: {newest}")
+        for problem in findings:
+            print(f"  {problem}")
+        bad += len(findings)
     return 1 if bad else 0
 
 

@@ -235,3 +235,97 @@ def staleness(
     what = "newest digest" if newest_digest else "first unsealed record (no digest yet)"
     age = int((now - since).total_seconds() // 60)
     return Problem("stale", "chain", f"{what} is {age} min old (limit {int(max_age // 60)} min)")
+
+
+MANIFEST_VERSION = "sovgw-audit-manifest/1"
+
+
+class StreamHead(BaseModel):
+    """Where one stream's chain stood when a manifest was written."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sequence: int
+    digest_sha256: str
+
+
+class Manifest(BaseModel):
+    """The jurisdiction's own signed chain: at every seal, the head of every stream. A stream
+    that vanishes, or loses its newest digests, no longer matches the newest manifest; one the
+    manifest never named is unknown."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: str = MANIFEST_VERSION
+    jurisdiction: str
+    sequence: int
+    created: datetime
+    previous_manifest_sha256: str | None
+    heads: dict[str, StreamHead]
+    signature: Signature | None = None
+
+    def signed_bytes(self) -> bytes:
+        return canonical(self.model_dump(mode="json", exclude={"signature"}))
+
+
+def next_manifest(
+    jurisdiction: str,
+    previous: tuple[bytes, Manifest] | None,
+    digests: Mapping[str, Sequence[tuple[bytes, Digest]]],
+    created: datetime,
+) -> Manifest:
+    """The manifest after ``previous`` naming the newest digest of every stream."""
+    heads = {
+        stream: StreamHead(sequence=chain[-1][1].sequence, digest_sha256=sha256_hex(chain[-1][0]))
+        for stream, chain in digests.items()
+        if chain
+    }
+    return Manifest(
+        jurisdiction=jurisdiction,
+        sequence=previous[1].sequence + 1 if previous else 1,
+        created=created,
+        previous_manifest_sha256=sha256_hex(previous[0]) if previous else None,
+        heads=heads,
+    )
+
+
+def verify_manifests(
+    manifests: Sequence[tuple[bytes, Manifest]],
+    digests: Mapping[str, Sequence[tuple[bytes, Digest]]],
+    signature_valid: Any,
+) -> list[Problem]:
+    """The manifest chain is signed and linked; every stream its newest manifest names still
+    has that digest; no stream sealed before it is missing from it."""
+    problems: list[Problem] = []
+    previous_sha: str | None = None
+    for expected, (raw, manifest) in enumerate(manifests, start=1):
+        name = f"manifest {manifest.jurisdiction}#{manifest.sequence}"
+        if manifest.signature is None or not signature_valid(manifest):
+            problems.append(Problem("broken-manifest", name, "signature does not verify"))
+        if manifest.sequence != expected or manifest.previous_manifest_sha256 != previous_sha:
+            problems.append(Problem("broken-manifest", name, "does not link to the one before"))
+        previous_sha = sha256_hex(raw)
+    if not manifests:
+        return problems
+    newest = manifests[-1][1]
+    for stream, head in sorted(newest.heads.items()):
+        found = {d.sequence: sha256_hex(raw) for raw, d in digests.get(stream, ())}
+        if not found:
+            problems.append(
+                Problem("vanished", stream, f"named by manifest #{newest.sequence}, no digest left")
+            )
+        elif found.get(head.sequence) != head.digest_sha256:
+            problems.append(
+                Problem(
+                    "truncated",
+                    stream,
+                    f"digest #{head.sequence} named by manifest #{newest.sequence} is missing "
+                    "or differs",
+                )
+            )
+    for stream, chain in sorted(digests.items()):
+        if stream not in newest.heads and any(d.created < newest.created for _, d in chain):
+            problems.append(
+                Problem("unknown-stream", stream, f"sealed before manifest #{newest.sequence}")
+            )
+    return problems

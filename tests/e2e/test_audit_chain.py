@@ -286,3 +286,68 @@ def test_the_principal_that_hid_a_record_comes_from_cloudtrail(
     (hidden,) = [line for line in out if line.startswith("  hidden: ")]
     assert key in hidden and f"by {intruder}" in hidden
     assert any(line.startswith(f"  recovered {key}") and ids[0] in line for line in out)
+
+
+@pytest.fixture
+def unlocked(stack: LocalSovereignStack) -> tuple[S3AuditStore, S3AuditSink, Any]:
+    """A versioned bucket without Object Lock (a lapsed retention, a misconfigured copy): the
+    one place where versions can really be purged, which the manifest must still catch."""
+    session = stack.session("eu-central-1")
+    s3 = session.client("s3")
+    bucket = f"sovgw-audit-unlocked-{next(_orgs)}"
+    s3.create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-central-1"}
+    )
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    store = S3AuditStore(s3, session.client("kms"), bucket, "alias/sovgw-eu-de-audit-digest")
+    return store, S3AuditSink(s3, bucket), s3
+
+
+def _purge(s3: Any, bucket: str, prefix: str) -> None:
+    listing = s3.list_object_versions(Bucket=bucket, Prefix=prefix)
+    for item in listing.get("Versions", []) + listing.get("DeleteMarkers", []):
+        s3.delete_object(Bucket=bucket, Key=item["Key"], VersionId=item["VersionId"])
+
+
+def test_the_manifest_finds_a_vanished_a_truncated_and_an_unknown_stream(unlocked: Any) -> None:
+    store, sink, s3 = unlocked
+    kept, gone, cut = (f"eu-de/00D5E00000{next(_orgs):05d}AAA" for _ in range(3))
+    start = datetime.now(UTC) - timedelta(minutes=10)
+    for stream in (kept, gone, cut):
+        _write(sink, stream, 2, start)
+        assert store.seal(stream, now=start + timedelta(minutes=1)) is not None
+    _write(sink, cut, 1, start + timedelta(minutes=2))
+    assert store.seal(cut, now=start + timedelta(minutes=3)) is not None
+    manifest = store.seal_manifest("eu-de", now=start + timedelta(minutes=4))
+    assert set(manifest.heads) == {kept, gone, cut} and manifest.heads[cut].sequence == 2
+    assert store.verify_jurisdiction("eu-de") == []
+
+    _purge(s3, store.bucket, f"digests/{gone}/")
+    _purge(s3, store.bucket, f"records/{gone}/")
+    _purge(s3, store.bucket, f"digests/{cut}/00000002.json")
+    intruder = f"eu-de/00D5E00000{next(_orgs):05d}AAA"
+    _write(sink, intruder, 1, start)
+    assert store.seal(intruder, now=start + timedelta(minutes=2)) is not None
+
+    found = {(p.kind, p.subject) for p in store.verify_jurisdiction("eu-de")}
+    assert found == {("vanished", gone), ("truncated", cut), ("unknown-stream", intruder)}
+    assert gone not in store.streams("eu-de"), "nothing of it is left in the bucket"
+
+
+def test_manifests_are_signed_linked_and_never_hidden(unlocked: Any) -> None:
+    store, sink, s3 = unlocked
+    stream = f"eu-de/00D5E00000{next(_orgs):05d}AAA"
+    _write(sink, stream, 1, datetime.now(UTC))
+    store.seal(stream)
+    first = store.seal_manifest("eu-de")
+    second = store.seal_manifest("eu-de")
+    assert (first.sequence, second.sequence) == (1, 2) and store.verify_jurisdiction("eu-de") == []
+    key = "manifests/eu-de/00000001.json"
+    body = json.loads(s3.get_object(Bucket=store.bucket, Key=key)["Body"].read())
+    body["heads"] = {}
+    s3.put_object(Bucket=store.bucket, Key=key, Body=json.dumps(body).encode())
+    s3.delete_object(Bucket=store.bucket, Key="manifests/eu-de/00000002.json")
+    found = [(p.kind, p.subject.split("/")[-1]) for p in store.verify_jurisdiction("eu-de")]
+    assert ("broken-manifest", "manifest eu-de#1") in found
+    assert ("broken-manifest", "manifest eu-de#2") in found, "#2 no longer links to #1"
+    assert ("hidden", "00000002.json") in found

@@ -54,10 +54,12 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
 def test_seal_then_verify_reports_ok(
     stack: LocalSovereignStack, fr_request: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert _run(capsys, "audit", "seal", "--jurisdiction", "eu-fr")[0] == 0
+    code, sealed = _run(capsys, "audit", "seal", "--jurisdiction", "eu-fr")
+    assert code == 0 and "streams" in sealed.splitlines()[-1]
     code, out = _run(capsys, "audit", "verify", "--jurisdiction", "eu-fr")
     assert code == 0, out
     assert f"OK eu-fr/{FR_ORG}" in out
+    assert out.splitlines()[-1].startswith("OK manifest eu-fr: #")
 
 
 def test_trace_by_contract_id_joins_cloudtrail(
