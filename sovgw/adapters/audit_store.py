@@ -84,6 +84,14 @@ class S3AuditStore:
             kept.sort(key=lambda v: (v["LastModified"], v.get("IsLatest", False)), reverse=True)
         return versions, markers
 
+    def _newest(self, prefix: str) -> list[bytes]:
+        """The newest stored version of every key under ``prefix``, hidden or not."""
+        versions, _ = self._history(prefix)
+        found = (
+            self.fetch_version(key, kept[0].get("VersionId")) for key, kept in versions.items()
+        )
+        return [raw for raw in found if raw is not None]
+
     def hidden(self, stream: str) -> list[DeleteMarker]:
         """Every delete marker on a record or digest of ``stream``, with the version it hid
         (the newest one stored before it)."""
@@ -145,12 +153,9 @@ class S3AuditStore:
     def digests(self, stream: str) -> list[tuple[bytes, Digest]]:
         """Every digest of the chain, each as its newest stored version: one hidden behind a
         delete marker is still read (and reported by ``verify``), so the chain stays whole."""
-        found = []
-        versions, _ = self._history(f"digests/{stream}/")
-        for key, kept in versions.items():
-            raw = self.fetch_version(key, kept[0].get("VersionId"))
-            if raw is not None:
-                found.append((raw, Digest.model_validate_json(raw)))
+        found = [
+            (raw, Digest.model_validate_json(raw)) for raw in self._newest(f"digests/{stream}/")
+        ]
         return sorted(found, key=lambda pair: pair[1].sequence)
 
     def seal(
@@ -172,15 +177,19 @@ class S3AuditStore:
         )
         if digest is None:
             return None
-        digest = digest.model_copy(update={"signature": self._sign(digest.signed_bytes())})
+        return self._put_signed(f"digests/{stream}/{digest.sequence:08d}.json", digest)
+
+    def _put_signed[T: (Digest, Manifest)](self, key: str, unsigned: T) -> T:
+        """Sign with the KMS key and write once (``IfNoneMatch``: never over another)."""
+        signed = unsigned.model_copy(update={"signature": self._sign(unsigned.signed_bytes())})
         self._s3.put_object(
             Bucket=self.bucket,
-            Key=f"digests/{stream}/{digest.sequence:08d}.json",
-            Body=digest.model_dump_json(indent=2).encode(),
+            Key=key,
+            Body=signed.model_dump_json(indent=2).encode(),
             ContentType="application/json",
             IfNoneMatch="*",
         )
-        return digest
+        return signed
 
     def _sign(self, message: bytes) -> Signature:
         signed = self._kms.sign(
@@ -203,24 +212,14 @@ class S3AuditStore:
         manifest = next_manifest(
             jurisdiction, manifests[-1] if manifests else None, digests, now or datetime.now(UTC)
         )
-        manifest = manifest.model_copy(update={"signature": self._sign(manifest.signed_bytes())})
-        self._s3.put_object(
-            Bucket=self.bucket,
-            Key=f"manifests/{jurisdiction}/{manifest.sequence:08d}.json",
-            Body=manifest.model_dump_json(indent=2).encode(),
-            ContentType="application/json",
-            IfNoneMatch="*",
-        )
-        return manifest
+        return self._put_signed(f"manifests/{jurisdiction}/{manifest.sequence:08d}.json", manifest)
 
     def manifests(self, jurisdiction: str) -> list[tuple[bytes, Manifest]]:
         """The jurisdiction's manifests, each as its newest stored version (hidden ones too)."""
-        found = []
-        versions, _ = self._history(f"manifests/{jurisdiction}/")
-        for key, kept in versions.items():
-            raw = self.fetch_version(key, kept[0].get("VersionId"))
-            if raw is not None:
-                found.append((raw, Manifest.model_validate_json(raw)))
+        found = [
+            (raw, Manifest.model_validate_json(raw))
+            for raw in self._newest(f"manifests/{jurisdiction}/")
+        ]
         return sorted(found, key=lambda pair: pair[1].sequence)
 
     def verify_jurisdiction(self, jurisdiction: str) -> list[Problem]:
