@@ -105,6 +105,9 @@ class BreakGlassPolicy:
     sweep_interval_s: int = 30
     open_timeout_s: int = 60
     lease_ttl_s: int = 90
+    # The sweeper leaves a fresh approval's opening to the approving worker this long: taking
+    # the lease first, it would make the approval's own retries end GrantBusy, not with why.
+    sweeper_grace_s: int = 5
 
 
 @dataclass(frozen=True)
@@ -339,7 +342,8 @@ class BreakGlassService:
             raise BreakGlassError("the request changed while approving it; look at it again")
         grant = grant.model_copy(update={**decided, "status": GrantStatus.GRANTING})
         self.store.hold(org_id, request_id, expires_at)
-        self.store.mark_due(org_id, request_id, now)  # the sweeper finishes what this cannot
+        # the sweeper finishes what this worker cannot (it died, or gave up for now)
+        self.store.mark_due(org_id, request_id, now + self.policy.sweeper_grace_s * 1000)
         self._audit(grant, "approved", Outcome.OK)
         return self._finish_opening(grant, patient=True)
 

@@ -241,3 +241,17 @@ def test_one_worker_drives_a_grant_at_a_time(world: World) -> None:
 def test_the_longest_grant_is_the_jurisdictions(world: World) -> None:
     with pytest.raises(BreakGlassError, match="over the jurisdiction's maximum"):
         world.request(minutes=120)
+
+
+def test_the_sweeper_leaves_a_fresh_approval_to_its_worker_then_takes_over(world: World) -> None:
+    """Right after an approval the approving worker drives the opening; the sweeper steps in
+    only after the grace, so the approval's own retries end with why, not with GrantBusy."""
+    world.request()
+    world.store.leased.add((ORG, "req-00000001"))  # the approving worker loses the race
+    with pytest.raises(GrantBusy):
+        world.service.approve(ORG, "req-00000001", JONAS)
+    world.store.leased.clear()
+    assert world.service.sweep() == [], "not yet: the approval's worker may still be opening"
+    world.clock.now_ms += world.service.policy.sweeper_grace_s * 1000
+    assert world.service.sweep() == [f"{ORG}/req-00000001"]
+    assert world.status() is GrantStatus.GRANTED
