@@ -4,7 +4,6 @@ assignments with their expiry, the grant record, its sessions), over the EMERGEN
 from __future__ import annotations
 
 import contextlib
-from typing import Any
 from urllib.parse import quote
 
 from simple_salesforce.format import format_soql
@@ -22,14 +21,11 @@ class SalesforceBreakGlass:
     def __init__(self, records: SalesforceRecords) -> None:
         self._records = records
 
-    def _query(self, soql: str) -> list[dict[str, Any]]:
-        return self._records.query(soql)
-
     def user_exists(self, user_id: str) -> bool:
-        return bool(self._query(format_soql(schema.USER_SOQL, user_id)))
+        return bool(self._records.query(format_soql(schema.USER_SOQL, user_id)))
 
     def permission_set_id(self, name: str) -> str | None:
-        rows = self._query(format_soql(schema.PERMISSION_SET_SOQL, name))
+        rows = self._records.query(format_soql(schema.PERMISSION_SET_SOQL, name))
         return str(rows[0]["Id"]) if rows else None
 
     def holds_permission_set(self, user_id: str, name: str, at_ms: int) -> bool:
@@ -38,7 +34,7 @@ class SalesforceBreakGlass:
         permission_set = self.permission_set_id(name)
         if permission_set is None:
             return False
-        rows = self._query(format_soql(schema.ASSIGNMENTS_SOQL, user_id, permission_set))
+        rows = self._records.query(format_soql(schema.ASSIGNMENTS_SOQL, user_id, permission_set))
         return any(
             not row.get("ExpirationDate") or epoch_seconds(row["ExpirationDate"]) * 1000 > at_ms
             for row in rows
@@ -49,7 +45,7 @@ class SalesforceBreakGlass:
     ) -> str | None:
         """The assignment an earlier try of this grant made (same user, set and expiry), so a
         retried step never assigns twice; someone's standing assignment is never taken."""
-        rows = self._query(format_soql(schema.ASSIGNMENTS_SOQL, user_id, permission_set_id))
+        rows = self._records.query(format_soql(schema.ASSIGNMENTS_SOQL, user_id, permission_set_id))
         for row in rows:
             expires = row.get("ExpirationDate")
             if expires and int(epoch_seconds(expires)) == expires_at_ms // 1000:
