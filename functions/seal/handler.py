@@ -21,16 +21,22 @@ FUNCTION = "seal"
 def handle(event: Mapping[str, Any], deps: Dependencies) -> dict[str, Any]:
     parse_event(ScheduledEvent, event)
     store = open_store(deps.jurisdiction)
-    sealed: dict[str, int] = {}
-    heartbeats = 0
-    for stream in store.streams(deps.jurisdiction.id):
-        digest = store.seal(stream, heartbeat=True)
-        if digest is not None and digest.entries:
-            sealed[stream] = len(digest.entries)
-        elif digest is not None:
-            heartbeats += 1
-    logger.info("sealed", streams=len(sealed), records=sum(sealed.values()), heartbeats=heartbeats)
-    return {"status": "sealed", "sealed": sealed, "heartbeats": heartbeats}
+    digests, manifest = store.seal_jurisdiction(deps.jurisdiction.id, heartbeat=True)
+    sealed = {stream: len(d.entries) for stream, d in digests.items() if d and d.entries}
+    heartbeats = sum(1 for d in digests.values() if d is not None and not d.entries)
+    logger.info(
+        "sealed",
+        streams=len(sealed),
+        records=sum(sealed.values()),
+        heartbeats=heartbeats,
+        manifest=manifest.sequence,
+    )
+    return {
+        "status": "sealed",
+        "sealed": sealed,
+        "heartbeats": heartbeats,
+        "manifest": manifest.sequence,
+    }
 
 
 @logger.inject_lambda_context(clear_state=True)

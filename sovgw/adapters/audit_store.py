@@ -71,7 +71,7 @@ class S3AuditStore:
                 }
         return sorted(found)
 
-    def _history(self, prefix: str) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
+    def _history(self, prefix: str) -> History:
         """Every stored version under ``prefix`` by key (newest first) and every delete marker."""
         versions: dict[str, list[dict[str, Any]]] = {}
         markers: list[dict[str, Any]] = []
@@ -86,7 +86,9 @@ class S3AuditStore:
 
     def _newest(self, prefix: str) -> list[bytes]:
         """The newest stored version of every key under ``prefix``, hidden or not."""
-        versions, _ = self._history(prefix)
+        return self._newest_of(self._history(prefix)[0])
+
+    def _newest_of(self, versions: Mapping[str, list[dict[str, Any]]]) -> list[bytes]:
         found = (
             self.fetch_version(key, kept[0].get("VersionId")) for key, kept in versions.items()
         )
@@ -95,50 +97,30 @@ class S3AuditStore:
     def hidden(self, stream: str) -> list[DeleteMarker]:
         """Every delete marker on a record or digest of ``stream``, with the version it hid
         (the newest one stored before it)."""
-        found: list[DeleteMarker] = []
-        for kind in ("records", "digests"):
-            versions, markers = self._history(f"{kind}/{stream}/")
-            for marker in markers:
-                hid = next(
-                    (
-                        v
-                        for v in versions.get(marker["Key"], [])
-                        if v["LastModified"] <= marker["LastModified"]
-                    ),
-                    None,
-                )
-                found.append(
-                    DeleteMarker(
-                        key=marker["Key"],
-                        created=marker["LastModified"],
-                        hides=hid.get("VersionId") if hid else None,
-                    )
-                )
-        return sorted(found, key=lambda m: (m.created, m.key))
+        return _markers(self._history(f"records/{stream}/"), self._history(f"digests/{stream}/"))
 
     def recover(self, marker: DeleteMarker) -> bytes | None:
         """What a delete marker hides (the version Object Lock kept)."""
         return self.fetch_version(marker.key, marker.hides) if marker.hides else None
 
     def current_records(self, stream: str) -> dict[str, StoredRecord]:
+        """What each record key of ``stream`` holds now (``body`` None: a delete marker)."""
+        return self._current(self._history(f"records/{stream}/"))
+
+    def _current(self, history: History) -> dict[str, StoredRecord]:
+        versions, markers = history
         latest: dict[str, StoredRecord] = {}
-        paginator = self._s3.get_paginator("list_object_versions")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=f"records/{stream}/"):
-            for marker in page.get("DeleteMarkers", []):
-                if marker["IsLatest"]:
-                    rid = marker["Key"].rsplit("/", 1)[1].removesuffix(".json")
-                    latest[rid] = StoredRecord(
-                        marker["Key"], marker.get("VersionId"), None, None, rid
-                    )
-            for version in page.get("Versions", []):
-                if not version["IsLatest"]:
-                    continue
-                body = self.fetch_version(version["Key"], version.get("VersionId"))
-                rid = version["Key"].rsplit("/", 1)[1].removesuffix(".json")
-                time = _record_time(body)
-                latest[rid] = StoredRecord(
-                    version["Key"], version.get("VersionId"), body, time, rid
-                )
+        for marker in markers:
+            if marker["IsLatest"]:
+                rid = marker["Key"].rsplit("/", 1)[1].removesuffix(".json")
+                latest[rid] = StoredRecord(marker["Key"], marker.get("VersionId"), None, None, rid)
+        for key, kept in versions.items():
+            version = next((v for v in kept if v["IsLatest"]), None)
+            if version is None:
+                continue
+            body = self.fetch_version(key, version.get("VersionId"))
+            rid = key.rsplit("/", 1)[1].removesuffix(".json")
+            latest[rid] = StoredRecord(key, version.get("VersionId"), body, _record_time(body), rid)
         return latest
 
     def fetch_version(self, key: str, version_id: str | None) -> bytes | None:
@@ -153,10 +135,7 @@ class S3AuditStore:
     def digests(self, stream: str) -> list[tuple[bytes, Digest]]:
         """Every digest of the chain, each as its newest stored version: one hidden behind a
         delete marker is still read (and reported by ``verify``), so the chain stays whole."""
-        found = [
-            (raw, Digest.model_validate_json(raw)) for raw in self._newest(f"digests/{stream}/")
-        ]
-        return sorted(found, key=lambda pair: pair[1].sequence)
+        return _chain(self._newest(f"digests/{stream}/"))
 
     def seal(
         self, stream: str, now: datetime | None = None, *, heartbeat: bool = False
@@ -203,6 +182,17 @@ class S3AuditStore:
             algorithm=SIGNING_ALGORITHM,
             value=base64.b64encode(signed["Signature"]).decode(),
         )
+
+    def seal_jurisdiction(
+        self, jurisdiction: str, now: datetime | None = None, *, heartbeat: bool = False
+    ) -> tuple[dict[str, Digest | None], Manifest]:
+        """A sealing run: every stream of the jurisdiction (see ``seal``), then the manifest
+        naming every stream's head. The scheduled sealer and ``sovgw audit seal`` both run it."""
+        sealed = {
+            stream: self.seal(stream, now, heartbeat=heartbeat)
+            for stream in self.streams(jurisdiction)
+        }
+        return sealed, self.seal_manifest(jurisdiction, now)
 
     def seal_manifest(self, jurisdiction: str, now: datetime | None = None) -> Manifest:
         """Append the head of every stream of the jurisdiction to its signed manifest chain
@@ -273,24 +263,32 @@ class S3AuditStore:
         digest before them (whose own signature is checked too). Every delete marker in the
         stream's history is a finding (with who set it, from ``principals``: key → CloudTrail
         principal), and so is a chain whose newest digest is older than ``max_age_s``."""
-        result = self._verify_chain(stream, since, until)
-        problems = [
-            replace(marker, principal=(principals or {}).get(marker.key)).problem()
-            for marker in self.hidden(stream)
-        ]
+        record_history = self._history(f"records/{stream}/")
+        digest_history = self._history(f"digests/{stream}/")
+        records = self._current(record_history)
+        result = self._verify_chain(
+            _chain(self._newest_of(digest_history[0])), records, since, until
+        )
+        hidden = tuple(
+            replace(marker, principal=(principals or {}).get(marker.key))
+            for marker in _markers(record_history, digest_history)
+        )
+        problems = [marker.problem() for marker in hidden]
         if max_age_s is not None and since is None and until is None:
             oldest = None
             if result.newest_digest is None:  # never sealed: judged by its oldest record
-                records = self.current_records(stream).values()
-                oldest = min((r.time for r in records if r.time is not None), default=None)
+                oldest = min((r.time for r in records.values() if r.time), default=None)
             stale = staleness(result.newest_digest, oldest, now or datetime.now(UTC), max_age_s)
             problems += [stale] if stale else []
-        return replace(result, problems=result.problems + tuple(problems))
+        return replace(result, problems=result.problems + tuple(problems), hidden=hidden)
 
     def _verify_chain(
-        self, stream: str, since: datetime | None, until: datetime | None
+        self,
+        everything: list[tuple[bytes, Digest]],
+        records: Mapping[str, StoredRecord],
+        since: datetime | None,
+        until: datetime | None,
     ) -> VerifyResult:
-        everything = self.digests(stream)
         chosen = [
             (raw, d)
             for raw, d in everything
@@ -305,12 +303,45 @@ class S3AuditStore:
                 anchor = (sha256_hex(before_raw), before.head)
         return verify_chain(
             chosen,
-            self.current_records(stream),
+            records,
             self._signature_valid,
             self.fetch_version,
             anchor=anchor,
             check_unsealed=since is None and until is None,
         )
+
+
+type History = tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]
+
+
+def _chain(raws: list[bytes]) -> list[tuple[bytes, Digest]]:
+    """Digests parsed and in chain order."""
+    found = [(raw, Digest.model_validate_json(raw)) for raw in raws]
+    return sorted(found, key=lambda pair: pair[1].sequence)
+
+
+def _markers(*histories: History) -> list[DeleteMarker]:
+    """The delete markers of ``histories``, each with the version it hid (the newest one
+    stored before it)."""
+    found: list[DeleteMarker] = []
+    for versions, markers in histories:
+        for marker in markers:
+            hid = next(
+                (
+                    v
+                    for v in versions.get(marker["Key"], [])
+                    if v["LastModified"] <= marker["LastModified"]
+                ),
+                None,
+            )
+            found.append(
+                DeleteMarker(
+                    key=marker["Key"],
+                    created=marker["LastModified"],
+                    hides=hid.get("VersionId") if hid else None,
+                )
+            )
+    return sorted(found, key=lambda m: (m.created, m.key))
 
 
 def _record_time(body: bytes | None) -> datetime | None:

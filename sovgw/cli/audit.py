@@ -54,30 +54,36 @@ def configure(audit: argparse.ArgumentParser) -> None:
             command.add_argument("--format", choices=["md", "html", "csv"], default="md")
 
 
+def _store(args: argparse.Namespace) -> S3AuditStore:
+    return audit_tools.open_store(jurisdiction_of(gateway_config(args), args.jurisdiction))
+
+
 def _store_and_streams(args: argparse.Namespace) -> tuple[S3AuditStore, list[str]]:
     """The one org's stream, or every stream of the jurisdiction: those in the bucket and
     those its newest manifest names (a vanished stream is still verified)."""
-    jurisdiction = jurisdiction_of(gateway_config(args), args.jurisdiction)
-    store = audit_tools.open_store(jurisdiction)
+    store = _store(args)
     if getattr(args, "org", None):
-        return store, [f"{jurisdiction.id}/{args.org}"]
-    manifests = store.manifests(jurisdiction.id)
+        return store, [f"{args.jurisdiction}/{args.org}"]
+    manifests = store.manifests(args.jurisdiction)
     named = set(manifests[-1][1].heads) if manifests else set()
-    return store, sorted(set(store.streams(jurisdiction.id)) | named)
+    return store, sorted(set(store.streams(args.jurisdiction)) | named)
 
 
 def seal(args: argparse.Namespace) -> int:
-    store, streams = _store_and_streams(args)
-    for stream in streams:
-        digest = store.seal(stream)
+    """One org's stream, or a whole sealing run (every stream, then the manifest)."""
+    if args.org:
+        store, streams = _store_and_streams(args)
+        digests = {stream: store.seal(stream) for stream in streams}
+    else:
+        digests, manifest = _store(args).seal_jurisdiction(args.jurisdiction)
+    for stream, digest in digests.items():
         done = (
             f"digest #{digest.sequence}, {len(digest.entries)} records"
             if digest
             else "nothing to seal"
         )
         print(f"{stream}: {done}")
-    if not getattr(args, "org", None):
-        manifest = store.seal_manifest(args.jurisdiction)
+    if not args.org:
         print(f"manifest #{manifest.sequence}: {len(manifest.heads)} streams")
     return 0
 
@@ -116,7 +122,7 @@ def verify(args: argparse.Namespace) -> int:
         for problem in result.problems:
             print(f"  {problem}")
         if args.recover:
-            for marker in store.hidden(stream):
+            for marker in result.hidden:
                 kept = store.recover(marker)
                 shown = kept.decode("utf-8", "replace") if kept else "(nothing kept)"
                 print(f"  recovered {marker.key} version {marker.hides}: {shown}")

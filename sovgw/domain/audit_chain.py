@@ -142,6 +142,7 @@ class VerifyResult:
     unsealed: int
     problems: tuple[Problem, ...]
     newest_digest: datetime | None = None
+    hidden: tuple[DeleteMarker, ...] = ()
 
     @property
     def ok(self) -> bool:

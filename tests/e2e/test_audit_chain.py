@@ -172,6 +172,9 @@ def test_the_scheduled_sealer_seals_what_is_unsealed(stack: LocalSovereignStack)
     store = open_store(deps.jurisdiction)
     assert again["sealed"] == {}, "nothing left to seal"
     assert again["heartbeats"] == len(store.streams("eu-fr")) >= 1, "an empty digest each"
+    assert again["manifest"] == first["manifest"] + 1
+    assert store.verify_jurisdiction("eu-fr") == []
+    assert set(store.manifests("eu-fr")[-1][1].heads) == set(store.streams("eu-fr"))
     for each in store.streams("eu-fr"):
         assert store.verify(each).problems == ()
 
