@@ -135,7 +135,7 @@ class S3AuditStore:
     def digests(self, stream: str) -> list[tuple[bytes, Digest]]:
         """Every digest of the chain, each as its newest stored version: one hidden behind a
         delete marker is still read (and reported by ``verify``), so the chain stays whole."""
-        return _chain(self._newest(f"digests/{stream}/"))
+        return _in_order(Digest, self._newest(f"digests/{stream}/"))
 
     def seal(
         self, stream: str, now: datetime | None = None, *, heartbeat: bool = False
@@ -197,32 +197,37 @@ class S3AuditStore:
     def seal_manifest(self, jurisdiction: str, now: datetime | None = None) -> Manifest:
         """Append the head of every stream of the jurisdiction to its signed manifest chain
         (after each sealing run), so ``verify_jurisdiction`` knows which streams must exist."""
-        manifests = self.manifests(jurisdiction)
         digests = {stream: self.digests(stream) for stream in self.streams(jurisdiction)}
         manifest = next_manifest(
-            jurisdiction, manifests[-1] if manifests else None, digests, now or datetime.now(UTC)
+            jurisdiction, self.newest_manifest(jurisdiction), digests, now or datetime.now(UTC)
         )
         return self._put_signed(f"manifests/{jurisdiction}/{manifest.sequence:08d}.json", manifest)
 
+    def newest_manifest(self, jurisdiction: str) -> tuple[bytes, Manifest] | None:
+        """The manifest with the highest sequence (keys sort by it), read alone: the chain
+        grows every hour, and only verification needs all of it."""
+        versions, _ = self._history(f"manifests/{jurisdiction}/")
+        if not versions:
+            return None
+        newest = max(versions)
+        raw = self.fetch_version(newest, versions[newest][0].get("VersionId"))
+        return (raw, Manifest.model_validate_json(raw)) if raw is not None else None
+
     def manifests(self, jurisdiction: str) -> list[tuple[bytes, Manifest]]:
         """The jurisdiction's manifests, each as its newest stored version (hidden ones too)."""
-        found = [
-            (raw, Manifest.model_validate_json(raw))
-            for raw in self._newest(f"manifests/{jurisdiction}/")
-        ]
-        return sorted(found, key=lambda pair: pair[1].sequence)
+        return _in_order(Manifest, self._newest(f"manifests/{jurisdiction}/"))
 
     def verify_jurisdiction(self, jurisdiction: str) -> list[Problem]:
         """The manifest chain against the streams: vanished, truncated or unknown streams, and
         delete markers on manifests."""
+        versions, markers = self._history(f"manifests/{jurisdiction}/")
+        manifests = _in_order(Manifest, self._newest_of(versions))
         streams = set(self.streams(jurisdiction))
-        manifests = self.manifests(jurisdiction)
         if manifests:
             streams |= set(manifests[-1][1].heads)
         problems = verify_manifests(
             manifests, {s: self.digests(s) for s in sorted(streams)}, self._signature_valid
         )
-        _, markers = self._history(f"manifests/{jurisdiction}/")
         problems += [
             DeleteMarker(key=m["Key"], created=m["LastModified"], hides=None).problem()
             for m in markers
@@ -267,7 +272,7 @@ class S3AuditStore:
         digest_history = self._history(f"digests/{stream}/")
         records = self._current(record_history)
         result = self._verify_chain(
-            _chain(self._newest_of(digest_history[0])), records, since, until
+            _in_order(Digest, self._newest_of(digest_history[0])), records, since, until
         )
         hidden = tuple(
             replace(marker, principal=(principals or {}).get(marker.key))
@@ -314,9 +319,9 @@ class S3AuditStore:
 type History = tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]
 
 
-def _chain(raws: list[bytes]) -> list[tuple[bytes, Digest]]:
-    """Digests parsed and in chain order."""
-    found = [(raw, Digest.model_validate_json(raw)) for raw in raws]
+def _in_order[T: (Digest, Manifest)](model: type[T], raws: list[bytes]) -> list[tuple[bytes, T]]:
+    """Digests or manifests parsed, in chain order (by sequence)."""
+    found = [(raw, model.model_validate_json(raw)) for raw in raws]
     return sorted(found, key=lambda pair: pair[1].sequence)
 
 

@@ -64,8 +64,8 @@ def _store_and_streams(args: argparse.Namespace) -> tuple[S3AuditStore, list[str
     store = _store(args)
     if getattr(args, "org", None):
         return store, [f"{args.jurisdiction}/{args.org}"]
-    manifests = store.manifests(args.jurisdiction)
-    named = set(manifests[-1][1].heads) if manifests else set()
+    newest = store.newest_manifest(args.jurisdiction)
+    named = set(newest[1].heads) if newest else set()
     return store, sorted(set(store.streams(args.jurisdiction)) | named)
 
 
@@ -129,8 +129,8 @@ def verify(args: argparse.Namespace) -> int:
         bad += len(result.problems)
     if not args.org:
         findings = store.verify_jurisdiction(args.jurisdiction)
-        manifests = store.manifests(args.jurisdiction)
-        newest = f"#{manifests[-1][1].sequence}" if manifests else "none yet"
+        last = store.newest_manifest(args.jurisdiction)
+        newest = f"#{last[1].sequence}" if last else "none yet"
         print(f"{'OK' if not findings else 'TAMPERED'} manifest {args.jurisdiction}: {newest}")
         for problem in findings:
             print(f"  {problem}")
