@@ -13,15 +13,19 @@ from sovgw.adapters.audit_store import S3AuditStore
 from sovgw.config import GatewayConfig, Jurisdiction
 from sovgw.domain.art30 import Art30Record, build_art30
 from sovgw.domain.audit import AuditRecord
+from sovgw.ports import AuditAnchors
 
 
-def open_store(jurisdiction: Jurisdiction) -> S3AuditStore:
+def open_store(jurisdiction: Jurisdiction, anchors: AuditAnchors | None = None) -> S3AuditStore:
+    """The jurisdiction's audit store; ``anchors`` only for sealing (verifying reads S3 alone,
+    so an auditor needs no access to the VPC's store)."""
     session = boto3.session.Session(region_name=jurisdiction.region)
     return S3AuditStore(
         session.client("s3"),
         session.client("kms"),
         jurisdiction.audit_bucket,
         jurisdiction.digest_signing_key_alias,
+        anchors,
     )
 
 

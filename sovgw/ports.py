@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from sovgw.config import ModelEndpoint
 from sovgw.domain.audit import AuditRecord
+from sovgw.domain.audit_chain import Anchor
 from sovgw.domain.budget import Admission, Lane
 from sovgw.domain.levels import DataLevel
 from sovgw.domain.write_back import AIResult, GrantRecord
@@ -98,6 +99,27 @@ class AuditSink(Protocol):
 
     def write(self, record: AuditRecord) -> str:
         """Store ``record`` and return where it lives (e.g. an S3 URI)."""
+        ...
+
+
+class AuditAnchors(Protocol):
+    """Each stream's append-only anchor sequence: a record's hash taken as it is written, kept
+    outside the audit bucket until the next digest seals it (no unsealed window)."""
+
+    def append(self, stream: str, record_id: str, sha256: str) -> int:
+        """Append and return the anchor's position (a counter per stream, never reused)."""
+        ...
+
+    def after(self, stream: str, position: int) -> list[Anchor]:
+        """Every anchor of ``stream`` past ``position``, in order."""
+        ...
+
+    def streams(self, jurisdiction: str) -> set[str]:
+        """Every stream of ``jurisdiction`` that ever anchored a record."""
+        ...
+
+    def release(self, stream: str, through: int) -> None:
+        """Forget the anchors up to ``through``: a signed digest holds them now."""
         ...
 
 

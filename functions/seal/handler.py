@@ -20,7 +20,7 @@ FUNCTION = "seal"
 
 def handle(event: Mapping[str, Any], deps: Dependencies) -> dict[str, Any]:
     parse_event(ScheduledEvent, event)
-    store = open_store(deps.jurisdiction)
+    store = open_store(deps.jurisdiction, deps.audit_anchors)
     digests, manifest = store.seal_jurisdiction(deps.jurisdiction.id, heartbeat=True)
     sealed = {stream: len(d.entries) for stream, d in digests.items() if d and d.entries}
     heartbeats = sum(1 for d in digests.values() if d is not None and not d.entries)

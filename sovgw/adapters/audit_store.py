@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from sovgw.domain.audit_chain import (
     GENESIS,
+    Anchor,
     DeleteMarker,
     Digest,
     Manifest,
@@ -37,6 +38,7 @@ from sovgw.domain.audit_chain import (
     verify_chain,
     verify_manifests,
 )
+from sovgw.ports import AuditAnchors
 
 SIGNING_ALGORITHM = "ECDSA_SHA_256"
 
@@ -44,9 +46,17 @@ SIGNING_ALGORITHM = "ECDSA_SHA_256"
 class S3AuditStore:
     """One jurisdiction's audit bucket and digest-signing key."""
 
-    def __init__(self, s3_client: Any, kms_client: Any, bucket: str, signing_key: str) -> None:
+    def __init__(
+        self,
+        s3_client: Any,
+        kms_client: Any,
+        bucket: str,
+        signing_key: str,
+        anchors: AuditAnchors | None = None,
+    ) -> None:
         self._s3 = s3_client
         self._kms = kms_client
+        self._anchors = anchors
         self.bucket = bucket
         self._signing_key = signing_key
         self._public_key: ec.EllipticCurvePublicKey | None = None
@@ -58,7 +68,8 @@ class S3AuditStore:
 
     def streams(self, jurisdiction: str) -> list[str]:
         """``<jurisdiction>/<org>`` for every org with records or digests, hidden ones too: the
-        listing is of versions, so a stream behind delete markers still appears."""
+        listing is of versions, so a stream behind delete markers still appears; with anchors,
+        also every stream that anchored a record."""
         found: set[str] = set()
         paginator = self._s3.get_paginator("list_object_versions")
         for kind in ("records", "digests"):
@@ -69,6 +80,8 @@ class S3AuditStore:
                     p["Prefix"].removeprefix(f"{kind}/").rstrip("/")
                     for p in page.get("CommonPrefixes", [])
                 }
+        if self._anchors is not None:  # a stream whose every version is gone still anchored
+            found |= self._anchors.streams(jurisdiction)
         return sorted(found)
 
     def _history(self, prefix: str) -> History:
@@ -143,9 +156,16 @@ class S3AuditStore:
         """Append every unsealed record of ``stream`` to its chain in a new signed digest
         (with ``heartbeat``, an empty one too: the periodic sealer's proof of life)."""
         existing = self.digests(stream)
-        sealed = {e.record_id for _, d in existing for e in d.entries}
-        unsealed = [r for rid, r in self.current_records(stream).items() if rid not in sealed]
         previous_raw, previous = existing[-1] if existing else (None, None)
+        # Anchors first: each was taken after its record was stored, so the listing below
+        # holds every record they name (S3 lists are strongly consistent).
+        anchors: list[Anchor] = (
+            self._anchors.after(stream, previous.anchored_through if previous else 0)
+            if self._anchors is not None
+            else []
+        )
+        sealed = {e.record_id: e.sha256 for _, d in existing for e in d.entries}
+        unsealed = [r for rid, r in self.current_records(stream).items() if rid not in sealed]
         digest = build_digest(
             stream,
             previous,
@@ -153,10 +173,15 @@ class S3AuditStore:
             unsealed,
             now or datetime.now(UTC),
             heartbeat=heartbeat,
+            anchors=anchors,
+            sealed_before=sealed,
         )
         if digest is None:
             return None
-        return self._put_signed(f"digests/{stream}/{digest.sequence:08d}.json", digest)
+        signed = self._put_signed(f"digests/{stream}/{digest.sequence:08d}.json", digest)
+        if self._anchors is not None and anchors:
+            self._anchors.release(stream, signed.anchored_through)
+        return signed
 
     def _put_signed[T: (Digest, Manifest)](self, key: str, unsigned: T) -> T:
         """Sign with the KMS key and write once (``IfNoneMatch``: never over another)."""

@@ -34,3 +34,19 @@ def grant_index(org_id: str, prefix: str = PREFIX) -> str:
 def session_key(org_id: str, kind: str, part: str = "") -> str:
     """A shared Salesforce session of one scope kind (``integration``, ``grant:<id>``)."""
     return org_key(org_id, f"sf-session:{kind}{part}")
+
+
+def audit_anchors(stream: str, prefix: str = PREFIX) -> tuple[str, str]:
+    """A stream's anchor counter and its sorted set (position → ``<record id> <sha256>``),
+    under the stream's org (``<jurisdiction>/<org>``) as hash tag."""
+    jurisdiction, org_id = stream.split("/", 1)
+    return (
+        org_key(org_id, f"audit-anchors:{jurisdiction}:next", prefix),
+        org_key(org_id, f"audit-anchors:{jurisdiction}", prefix),
+    )
+
+
+def anchored_streams(jurisdiction: str, prefix: str = PREFIX) -> str:
+    """Set: every stream of the jurisdiction that ever anchored a record (not per org: the
+    sealer reads them all, so a stream whose every object is gone is still sealed)."""
+    return f"{prefix}:audit-anchors:{jurisdiction}:streams"

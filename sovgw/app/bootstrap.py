@@ -26,6 +26,7 @@ from sovgw.domain.budget import Lane
 from sovgw.domain.errors import RejectedInput
 from sovgw.domain.failover import BreakerBoard
 from sovgw.ports import (
+    AuditAnchors,
     AuditSink,
     AwsAccess,
     CrmRecords,
@@ -87,6 +88,7 @@ class Dependencies:
     breakers: BreakerBoard = field(default_factory=BreakerBoard)
     budget_store: ValkeyBudgetStore | None = None
     sessions: SessionCache | None = None
+    audit_anchors: AuditAnchors | None = None
     salesforce_ca_bundle: str | None = None
     clock_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
     _crm_cache: dict[tuple[str, Lane], CrmRecords] = field(default_factory=dict)
@@ -115,6 +117,7 @@ class SharedStore:
     budget: ValkeyBudgetStore | None = None
     sessions: SessionCache | None = None
     publish_metrics: Callable[[str], None] | None = None
+    audit_anchors: AuditAnchors | None = None
 
 
 def _shared_store(
@@ -124,6 +127,7 @@ def _shared_store(
     jurisdiction shares, and the budget metrics published as calls are observed."""
     from sovgw.adapters.budget_metrics import ThrottledPublisher  # noqa: PLC0415
     from sovgw.adapters.sessions import ValkeySessions  # noqa: PLC0415
+    from sovgw.adapters.valkey_anchors import ValkeyAuditAnchors  # noqa: PLC0415
     from sovgw.adapters.valkey_budget import ValkeyBudgetStore, connect_store  # noqa: PLC0415
     from sovgw.adapters.vault import KmsMappingVault  # noqa: PLC0415
 
@@ -143,7 +147,7 @@ def _shared_store(
         budget.client, KmsMappingVault(kms, jurisdiction.kms_alias, ttl=timedelta(hours=24))
     )
     metrics = ThrottledPublisher(budget.health, jurisdiction.id) if emit_metrics else None
-    return SharedStore(budget, sessions, metrics)
+    return SharedStore(budget, sessions, metrics, ValkeyAuditAnchors(budget.client))
 
 
 def build_dependencies(
@@ -191,7 +195,9 @@ def build_dependencies(
     return Dependencies(
         config=config,
         jurisdiction=jurisdiction,
-        audit=S3AuditSink(session.client("s3"), jurisdiction.audit_bucket, invocation_links),
+        audit=S3AuditSink(
+            session.client("s3"), jurisdiction.audit_bucket, invocation_links, shared.audit_anchors
+        ),
         publisher=EventBridgePublisher(session.client("events"), jurisdiction.event_bus),
         dead_letters=SqsDeadLetters(
             session.client("sqs"), partial(dead_letter_queue_name, jurisdiction.id)
@@ -206,6 +212,7 @@ def build_dependencies(
         aws_break_glass=AwsBreakGlass(session, jurisdiction.id, jurisdiction.event_bus),
         budget_store=shared.budget,
         sessions=shared.sessions,
+        audit_anchors=shared.audit_anchors,
         salesforce_ca_bundle=settings.salesforce_ca_bundle,
     )
 
@@ -252,6 +259,25 @@ def dependencies_from_env() -> Dependencies:
     return build_dependencies(
         load_config(settings.config_path), settings.jurisdiction, settings, emit_metrics=True
     )
+
+
+def operator_audit_anchors(jurisdiction: Jurisdiction) -> AuditAnchors | None:
+    """The anchor sequences for ``sovgw audit seal`` run by an operator beside the store
+    (``SOVGW_BUDGET_STORE_URL`` set); None elsewhere, and sealing then leaves them to the
+    scheduled sealer."""
+    from sovgw.adapters.valkey_anchors import ValkeyAuditAnchors  # noqa: PLC0415
+    from sovgw.adapters.valkey_budget import connect_store  # noqa: PLC0415
+
+    settings = Settings.from_env()
+    if not settings.budget_store_url:
+        return None
+    client = connect_store(
+        settings.budget_store_url,
+        iam_user=settings.budget_store_iam_user,
+        cache_name=settings.budget_store_name,
+        region=jurisdiction.region,
+    )
+    return ValkeyAuditAnchors(client)
 
 
 def operator_dependencies(config: GatewayConfig, jurisdiction_id: str) -> Dependencies:

@@ -55,7 +55,12 @@ def configure(audit: argparse.ArgumentParser) -> None:
 
 
 def _store(args: argparse.Namespace) -> S3AuditStore:
-    return audit_tools.open_store(jurisdiction_of(gateway_config(args), args.jurisdiction))
+    jurisdiction = jurisdiction_of(gateway_config(args), args.jurisdiction)
+    if args.audit_command != "seal":
+        return audit_tools.open_store(jurisdiction)
+    from sovgw.app.bootstrap import operator_audit_anchors  # noqa: PLC0415
+
+    return audit_tools.open_store(jurisdiction, operator_audit_anchors(jurisdiction))
 
 
 def _store_and_streams(args: argparse.Namespace) -> tuple[S3AuditStore, list[str]]:

@@ -13,11 +13,12 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-DIGEST_VERSION = "sovgw-audit-digest/1"
+DIGEST_VERSION = "sovgw-audit-digest/2"
+DIGEST_VERSION_BEFORE_ANCHORS = "sovgw-audit-digest/1"
 GENESIS = "0" * 64
 
 
@@ -53,6 +54,36 @@ class Signature(BaseModel):
     value: str
 
 
+@dataclass(frozen=True)
+class Anchor:
+    """A record's hash, taken when the record was written, at a position of its stream's
+    append-only anchor sequence (one counter per stream, outside the audit bucket)."""
+
+    position: int
+    record_id: str
+    sha256: str
+
+
+class AnchorGap(BaseModel):
+    """An anchored record the sealer did not find as anchored: deleted (every version gone)
+    or changed before it could be sealed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    position: int
+    record_id: str
+    sha256: str
+    found: Literal["gone", "differs"]
+
+    def problem(self) -> Problem:
+        what = "gone before its seal" if self.found == "gone" else "changed before its seal"
+        return Problem(
+            f"{'deleted' if self.found == 'gone' else 'modified'}-before-seal",
+            self.record_id,
+            f"anchored at #{self.position} (sha256 {self.sha256[:12]}…), {what}",
+        )
+
+
 class Digest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -64,10 +95,15 @@ class Digest(BaseModel):
     previous_head: str
     head: str
     entries: tuple[ChainEntry, ...]
+    anchored_through: int = 0
+    anchor_gaps: tuple[AnchorGap, ...] = ()
     signature: Signature | None = None
 
     def signed_bytes(self) -> bytes:
-        return canonical(self.model_dump(mode="json", exclude={"signature"}))
+        exclude = {"signature"}
+        if self.version == DIGEST_VERSION_BEFORE_ANCHORS:  # signed before these fields existed
+            exclude |= {"anchored_through", "anchor_gaps"}
+        return canonical(self.model_dump(mode="json", exclude=exclude))
 
 
 @dataclass(frozen=True)
@@ -89,12 +125,20 @@ def build_digest(
     created: datetime,
     *,
     heartbeat: bool = False,
+    anchors: Sequence[Anchor] = (),
+    sealed_before: Mapping[str, str] | None = None,
 ) -> Digest | None:
     """The next digest for ``unsealed`` records. Without any: None, or with ``heartbeat`` an
     empty digest, so that the chain grows every period and a missing period or a truncated
-    tail shows by time (as CloudTrail delivers digest files every hour, empty or not)."""
+    tail shows by time (as CloudTrail delivers digest files every hour, empty or not).
+
+    ``anchors`` are the hashes taken at write time since the previous digest's
+    ``anchored_through``; ``sealed_before`` maps the record ids earlier digests sealed to their
+    hashes. An anchored record that is neither sealed before nor here as anchored is sealed as
+    a gap, so a record deleted or changed between its write and its seal is a finding."""
     live = [r for r in unsealed if r.body is not None and r.time is not None]
-    if not live and not heartbeat:
+    gaps = anchor_gaps(anchors, live, sealed_before or {})
+    if not live and not heartbeat and not gaps:
         return None
     live.sort(key=lambda r: (r.time, r.record_id))
     head = previous.head if previous else GENESIS
@@ -122,12 +166,40 @@ def build_digest(
         previous_head=previous.head if previous else GENESIS,
         head=head,
         entries=tuple(entries),
+        anchored_through=max(
+            (a.position for a in anchors), default=previous.anchored_through if previous else 0
+        ),
+        anchor_gaps=gaps,
     )
+
+
+def anchor_gaps(
+    anchors: Sequence[Anchor], live: Sequence[StoredRecord], sealed_before: Mapping[str, str]
+) -> tuple[AnchorGap, ...]:
+    """Anchored records neither sealed before nor stored now as they were anchored (a record
+    anchored twice, by a retried write, counts once)."""
+    now = {r.record_id: sha256_hex(r.body) for r in live if r.body is not None}
+    gaps: dict[str, AnchorGap] = {}
+    for anchor in sorted(anchors, key=lambda a: a.position):
+        if anchor.sha256 in (sealed_before.get(anchor.record_id), now.get(anchor.record_id)):
+            continue
+        found: Literal["gone", "differs"] = "differs" if anchor.record_id in now else "gone"
+        gaps.setdefault(
+            anchor.record_id,
+            AnchorGap(
+                position=anchor.position,
+                record_id=anchor.record_id,
+                sha256=anchor.sha256,
+                found=found,
+            ),
+        )
+    return tuple(gaps.values())
 
 
 @dataclass(frozen=True)
 class Problem:
     kind: str  # modified | deleted | inserted | reordered | broken-digest | hidden | stale
+    #          | deleted-before-seal | modified-before-seal | (manifests) vanished | truncated …
     subject: str
     detail: str
 
@@ -198,6 +270,7 @@ def verify_chain(
                 problems.append(Problem("modified", entry.record_id, "sealed version altered"))
         if running != digest.head:
             problems.append(Problem("broken-digest", name, "head does not match its entries"))
+        problems += [gap.problem() for gap in digest.anchor_gaps]
         previous_sha, head, last_created = sha256_hex(raw), digest.head, digest.created
     unsealed = [r for rid, r in records.items() if rid not in sealed and r.body is not None]
     for record in sorted(unsealed, key=lambda r: r.record_id) if check_unsealed else ():

@@ -13,6 +13,7 @@ import pytest
 
 from sovgw.adapters.audit_store import S3AuditStore
 from sovgw.adapters.aws.audit import S3AuditSink
+from sovgw.adapters.valkey_anchors import ValkeyAuditAnchors
 from sovgw.cli import main
 from sovgw.domain.audit import AuditRecord, Outcome, Stage, audit_record_id
 from sovgw.domain.audit_chain import Problem
@@ -354,3 +355,71 @@ def test_manifests_are_signed_linked_and_never_hidden(unlocked: Any) -> None:
     assert ("broken-manifest", "manifest eu-de#1") in found
     assert ("broken-manifest", "manifest eu-de#2") in found, "#2 no longer links to #1"
     assert ("hidden", "00000002.json") in found
+
+
+@pytest.fixture
+def anchored(
+    unlocked: Any, stack: LocalSovereignStack
+) -> tuple[S3AuditStore, S3AuditSink, S3AuditSink, Any]:
+    """The unlocked bucket with anchors in the stack's redis-server (own key prefix): a sink
+    that anchors, and one that does not (the same attack without anchors, for contrast)."""
+    store, plain, s3 = unlocked
+    anchors = ValkeyAuditAnchors(stack.valkey_client(), prefix=f"test{next(_orgs)}")
+    kms = stack.session("eu-central-1").client("kms")
+    anchored_store = S3AuditStore(s3, kms, store.bucket, "alias/sovgw-eu-de-audit-digest", anchors)
+    return anchored_store, S3AuditSink(s3, store.bucket, anchors=anchors), plain, s3
+
+
+def test_records_purged_before_their_seal_are_found_by_their_anchors(anchored: Any) -> None:
+    store, sink, plain, s3 = anchored
+    start = datetime.now(UTC) - timedelta(minutes=10)
+    watched, unwatched = (f"eu-de/00D5E00000{next(_orgs):05d}AAA" for _ in range(2))
+    _write(sink, watched, 3, start)
+    _write(plain, unwatched, 3, start)
+    assert store.seal(watched) is not None and store.seal(unwatched) is not None
+    purged = _write(sink, watched, 2, start + timedelta(minutes=1))
+    _write(plain, unwatched, 2, start + timedelta(minutes=1))
+    for stream in (watched, unwatched):
+        _purge(s3, store.bucket, f"records/{stream}/")
+        listing = s3.list_object_versions(Bucket=store.bucket, Prefix=f"records/{stream}/")
+        assert "Versions" not in listing, "every version is gone: nothing to see in S3"
+
+    assert store.verify(unwatched).ok is False, "sealed records purged: named as deleted"
+    kinds_before = {p.kind for p in store.verify(unwatched).problems}
+    second = store.seal(watched)
+    assert second is not None and len(second.anchor_gaps) == 2
+    found = [(p.kind, p.subject) for p in store.verify(watched).problems]
+    assert set(found) >= {("deleted-before-seal", rid) for rid in purged}
+    assert "deleted-before-seal" not in kinds_before, "without anchors the unsealed two vanish"
+
+
+def test_a_stream_purged_whole_before_any_seal_is_still_sealed_and_found(anchored: Any) -> None:
+    store, sink, _, s3 = anchored
+    stream = f"eu-de/00D5E00000{next(_orgs):05d}AAA"
+    ids = _write(sink, stream, 2, datetime.now(UTC))
+    _purge(s3, store.bucket, f"records/{stream}/")
+    assert stream in store.streams("eu-de"), "known from its anchors, not from the bucket"
+    digests, _ = store.seal_jurisdiction("eu-de")
+    sealed = digests[stream]
+    assert sealed is not None and {g.record_id for g in sealed.anchor_gaps} == set(ids)
+    assert {p.kind for p in store.verify(stream).problems} == {"deleted-before-seal"}
+
+
+def test_a_record_changed_before_its_seal_and_a_retried_write(anchored: Any) -> None:
+    store, sink, _, s3 = anchored
+    stream = f"eu-de/00D5E00000{next(_orgs):05d}AAA"
+    start = datetime.now(UTC)
+    ids = _write(sink, stream, 2, start)
+    retry = S3AuditSink(
+        s3, store.bucket, lambda: {"lambda_request_id": "retry-1"}, anchors=sink.anchors
+    )
+    assert _write(retry, stream, 2, start) == ids, "a retry (other links): stored once"
+    key = f"records/{stream}/{ids[0]}.json"
+    body = json.loads(s3.get_object(Bucket=store.bucket, Key=key)["Body"].read())
+    body["outcome"] = "denied"
+    s3.put_object(Bucket=store.bucket, Key=key, Body=json.dumps(body).encode())
+    digest = store.seal(stream)
+    assert digest is not None and len(digest.entries) == 2
+    assert [(g.record_id, g.found) for g in digest.anchor_gaps] == [(ids[0], "differs")]
+    found = [(p.kind, p.subject) for p in store.verify(stream).problems]
+    assert found == [("modified-before-seal", ids[0])]

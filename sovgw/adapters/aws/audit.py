@@ -7,11 +7,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sovgw.adapters.aws.errors import (
-    error_code,
-)
+from sovgw.adapters.aws.errors import error_code
 from sovgw.domain.audit import AuditRecord
+from sovgw.domain.audit_chain import sha256_hex
 from sovgw.domain.errors import UpstreamUnavailable
+from sovgw.ports import AuditAnchors
 
 
 def audit_record_key(jurisdiction: str, org_id: str | None, record_id: str) -> str:
@@ -23,7 +23,9 @@ class S3AuditSink:
     """``AuditSink`` writing one JSON object per record into an Object Lock bucket.
 
     The key is derived from the record id and written with ``If-None-Match: *``, so a retry
-    or replay never adds a second copy.
+    or replay never adds a second copy. With ``anchors``, the stored object's hash is then
+    appended to the stream's anchor sequence, which the next digest seals: a record deleted
+    before its seal is still a finding. A record is written only when both are done.
     """
 
     def __init__(
@@ -31,10 +33,16 @@ class S3AuditSink:
         s3_client: Any,
         bucket: str,
         invocation_links: Callable[[], Mapping[str, str]] = dict,
+        anchors: AuditAnchors | None = None,
     ) -> None:
         self._s3 = s3_client
         self._bucket = bucket
         self._invocation_links = invocation_links
+        self._anchors = anchors
+
+    @property
+    def anchors(self) -> AuditAnchors | None:
+        return self._anchors
 
     def key_for(self, record: AuditRecord) -> str:
         return audit_record_key(record.jurisdiction, record.org_id, record.record_id)
@@ -47,17 +55,30 @@ class S3AuditSink:
         if missing:
             record = record.model_copy(update={"links": record.links.model_copy(update=missing)})
         key = self.key_for(record)
+        body = record.model_dump_json().encode()
         try:
             self._s3.put_object(
                 Bucket=self._bucket,
                 Key=key,
-                Body=record.model_dump_json().encode(),
+                Body=body,
                 ContentType="application/json",
                 IfNoneMatch="*",
             )
         except ClientError as error:
             if error_code(error) not in {"PreconditionFailed", "ConditionalRequestConflict"}:
                 raise UpstreamUnavailable(f"audit store failed: {error_code(error)}") from None
+            body = self._stored(key)  # a replay: its first write (other links) is what counts
         except BotoCoreError as error:
             raise UpstreamUnavailable(f"audit store unreachable: {type(error).__name__}") from None
+        if self._anchors is not None:
+            stream = key.removeprefix("records/").rsplit("/", 1)[0]
+            self._anchors.append(stream, record.record_id, sha256_hex(body))
         return f"s3://{self._bucket}/{key}"
+
+    def _stored(self, key: str) -> bytes:
+        try:
+            return bytes(self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read())
+        except ClientError as error:
+            raise UpstreamUnavailable(f"audit store failed: {error_code(error)}") from None
+        except BotoCoreError as error:
+            raise UpstreamUnavailable(f"audit store unreachable: {type(error).__name__}") from None

@@ -1,0 +1,5 @@
+import sys
+
+from benchmarks.audit_write.bench import main
+
+sys.exit(main())
