@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pulumi
 
-from infra.stack import ModelSettings, StackConfig, build_stack
+from infra.stack import LogArchiveSettings, ModelSettings, StackConfig, build_stack
 from sovgw.config import load_config
 
 PROJECT = Path(__file__).resolve().parent.parent  # the directory of Pulumi.yaml
@@ -47,6 +47,9 @@ outputs = build_stack(
         model=ModelSettings(**model) if (model := settings.get_object("model")) else None,
         proxy_adapter_layer_arn=settings.get("proxyAdapterLayerArn"),
         salesforce_endpoint_services=tuple(settings.get_object("salesforcePrivateConnect") or ()),
+        log_archive=LogArchiveSettings(**archive)
+        if (archive := settings.get_object("logArchive"))
+        else None,
     )
 )
 for key, value in outputs.items():

@@ -17,6 +17,7 @@ from infra.components.event_wiring import EventWiring, EventWiringArgs
 from infra.components.functions import Functions, FunctionsArgs, schedule_functions
 from infra.components.key_policy import jurisdiction_key_policy
 from infra.components.lambdas import LambdaPlacement
+from infra.components.log_archive import AUDIT_PREFIXES, TRAIL_PREFIXES, LogArchive, LogArchiveArgs
 from infra.components.model_endpoint import ModelEndpointArgs, SovereignModelEndpoint
 from infra.components.network import NetworkArgs, SovereignNetwork
 from infra.components.proxy import ProxyArgs, SovereignProxyApi
@@ -35,6 +36,7 @@ OUTPUT_PROXY_URL = "proxyUrl"
 OUTPUT_BUDGET_STORE = "budgetStoreUrl"
 OUTPUT_CREDENTIAL_SECRETS = "credentialSecrets"
 OUTPUT_BREAK_GLASS_ROLE = "breakGlassRoleArn"
+OUTPUT_LOG_ARCHIVE_BUCKET = "logArchiveBucket"
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,14 @@ class ModelSettings:
 
 
 @dataclass(frozen=True)
+class LogArchiveSettings:
+    """Where the evidence is copied (``sovgw:logArchive``): another account, same region."""
+
+    account_id: str
+    deploy_role_arn: str  # assumed to create the archive account's bucket and key
+
+
+@dataclass(frozen=True)
 class StackConfig:
     """What ``Pulumi.<jurisdiction>.yaml`` provides."""
 
@@ -59,6 +69,40 @@ class StackConfig:
     model: ModelSettings | None = None
     proxy_adapter_layer_arn: str | None = None
     salesforce_endpoint_services: tuple[str, ...] = ()
+    log_archive: LogArchiveSettings | None = None
+
+
+def _log_archive(
+    config: StackConfig,
+    audit: AuditStore,
+    trail: CloudTrailLog,
+    key_arn: pulumi.Output[str],
+    opts: pulumi.ResourceOptions,
+) -> LogArchive | None:
+    """The copy of the audit bucket and the CloudTrail log in the log-archive account."""
+    jurisdiction = config.jurisdiction
+    if config.log_archive is None:
+        pulumi.log.warn(
+            "sovgw:logArchive is not set: the evidence has no copy in a log-archive account "
+            "(the policy pack's evidence-replicated check fails this stack)"
+        )
+        return None
+    if config.log_archive.account_id == config.account_id:
+        raise ValueError("sovgw:logArchive.account_id must be another account than the stack's")
+    archive = LogArchive(
+        f"sovgw-{jurisdiction.id}-log-archive",
+        LogArchiveArgs(
+            jurisdiction,
+            config.account_id,
+            config.log_archive.account_id,
+            config.log_archive.deploy_role_arn,
+            key_arn,
+        ),
+        opts,
+    )
+    archive.replicate(f"sovgw-{jurisdiction.id}-audit", audit.evidence, AUDIT_PREFIXES)
+    archive.replicate(f"sovgw-{jurisdiction.id}-trail", trail.evidence, TRAIL_PREFIXES)
+    return archive
 
 
 def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
@@ -109,6 +153,10 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
     endpoint_names: list[str] = []
     deployed_names: list[pulumi.Output[str]] = []
     key_users: list[pulumi.Output[str]] = []
+    archive = _log_archive(config, audit, trail, key.arn, opts)
+    if archive is not None:
+        key_users.append(archive.role.arn)
+        outputs[OUTPUT_LOG_ARCHIVE_BUCKET] = archive.evidence.bucket.bucket
     if config.model is not None:
         plan = plan_serving(
             MODEL_PRESETS[config.model.preset],

@@ -29,7 +29,7 @@ class AuditStore(pulumi.ComponentResource):
     ) -> None:
         super().__init__("sovgw:audit:AuditStore", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.bucket, _ = locked_bucket(
+        self.evidence = locked_bucket(
             name,
             f"sovgw-audit-{args.jurisdiction.id}",
             args.kms_key_arn,
@@ -37,6 +37,7 @@ class AuditStore(pulumi.ComponentResource):
             parent=self,
             exempt_role_arn=break_glass_role_arn(args.account_id, args.jurisdiction.id),
         )
+        self.bucket = self.evidence.bucket
         self.digest_key = aws.kms.Key(
             f"{name}-digest-key",
             description=f"sovgw {args.jurisdiction.id} audit digests",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -37,6 +38,13 @@ def tamper_deny(bucket_arn: str, exempt_role_arn: str) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class EvidenceBucket:
+    bucket: aws.s3.Bucket
+    policy: aws.s3.BucketPolicy
+    versioning: aws.s3.BucketVersioning
+
+
 def locked_bucket(
     name: str,
     bucket_name: str,
@@ -44,21 +52,23 @@ def locked_bucket(
     retention_days: int,
     *,
     parent: pulumi.Resource,
-    exempt_role_arn: str,
+    exempt_role_arn: pulumi.Input[str],
     extra_statements: Callable[[str], list[dict[str, Any]]] = lambda _: [],
-) -> tuple[aws.s3.Bucket, aws.s3.BucketPolicy]:
+    provider: pulumi.ProviderResource | None = None,
+) -> EvidenceBucket:
     """Create the bucket and its settings; ``extra_statements(arn)`` adds policy statements
     (for example the CloudTrail service's write access) next to the TLS-only and tamper denies
-    (``exempt_role_arn``: the only principal that may delete or change protection)."""
-    child = pulumi.ResourceOptions(parent=parent)
+    (``exempt_role_arn``: the only principal that may delete or change protection);
+    ``provider``: another account's (the log archive's)."""
+    child = pulumi.ResourceOptions(parent=parent, provider=provider)
     bucket = aws.s3.Bucket(
         f"{name}-bucket",
         bucket=bucket_name,
         object_lock_enabled=True,
         force_destroy=False,
-        opts=pulumi.ResourceOptions(parent=parent, protect=True),
+        opts=pulumi.ResourceOptions(parent=parent, protect=True, provider=provider),
     )
-    aws.s3.BucketVersioning(
+    versioning = aws.s3.BucketVersioning(
         f"{name}-versioning",
         bucket=bucket.id,
         versioning_configuration={"status": "Enabled"},
@@ -93,28 +103,30 @@ def locked_bucket(
         restrict_public_buckets=True,
         opts=child,
     )
+
+    def document(arn: str, exempt: str) -> str:
+        return json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "DenyInsecureTransport",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [arn, f"{arn}/*"],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    },
+                    tamper_deny(arn, exempt),
+                    *extra_statements(arn),
+                ],
+            }
+        )
+
     policy = aws.s3.BucketPolicy(
         f"{name}-policy",
         bucket=bucket.id,
-        policy=bucket.arn.apply(
-            lambda arn: json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "DenyInsecureTransport",
-                            "Effect": "Deny",
-                            "Principal": "*",
-                            "Action": "s3:*",
-                            "Resource": [arn, f"{arn}/*"],
-                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                        },
-                        tamper_deny(arn, exempt_role_arn),
-                        *extra_statements(arn),
-                    ],
-                }
-            )
-        ),
+        policy=pulumi.Output.all(bucket.arn, exempt_role_arn).apply(lambda v: document(*v)),
         opts=child,
     )
-    return bucket, policy
+    return EvidenceBucket(bucket, policy, versioning)

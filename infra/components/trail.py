@@ -93,7 +93,7 @@ class CloudTrailLog(pulumi.ComponentResource):
                 },
             ]
 
-        self.bucket, policy = locked_bucket(
+        self.evidence = locked_bucket(
             name,
             f"sovgw-trail-{args.jurisdiction.id}-{args.account_id}",
             args.kms_key_arn,
@@ -102,6 +102,7 @@ class CloudTrailLog(pulumi.ComponentResource):
             exempt_role_arn=break_glass_role_arn(args.account_id, args.jurisdiction.id),
             extra_statements=cloudtrail_access,
         )
+        self.bucket = self.evidence.bucket
         self.trail = aws.cloudtrail.Trail(
             f"{name}-trail",
             name=trail_name,
@@ -111,6 +112,6 @@ class CloudTrailLog(pulumi.ComponentResource):
             include_global_service_events=False,
             enable_log_file_validation=True,
             advanced_event_selectors=_selectors(args.audit_bucket_arn),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.evidence.policy]),
         )
         self.register_outputs({"trail_arn": self.trail.arn, "bucket": self.bucket.bucket})

@@ -9,9 +9,11 @@ from pulumi_policy import (
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
 
-from infra.policy.rules import CHECKS, Check
+from infra.policy.rules import CHECKS, STACK_CHECKS, Check, StackCheck
 
 
 def _policy(name: str, description: str, check: Check) -> ResourceValidationPolicy:
@@ -32,5 +34,17 @@ def _policy(name: str, description: str, check: Check) -> ResourceValidationPoli
     )
 
 
+def _stack_policy(name: str, description: str, check: StackCheck) -> StackValidationPolicy:
+    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        resources = [(r.resource_type, r.props) for r in args.resources]
+        for violation in check(resources, ""):
+            report_violation(violation, None)
+
+    return StackValidationPolicy(name=name, description=description, validate=validate)
+
+
 def policies() -> list[Policy]:
-    return [_policy(name, description, check) for name, (description, check) in CHECKS.items()]
+    return [
+        *(_policy(name, description, check) for name, (description, check) in CHECKS.items()),
+        *(_stack_policy(name, text, check) for name, (text, check) in STACK_CHECKS.items()),
+    ]

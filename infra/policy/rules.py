@@ -6,7 +6,8 @@ Each check returns the violations it finds (empty: compliant)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 OPEN_WORLD = {"0.0.0.0/0", "::/0"}
@@ -85,9 +86,12 @@ def cmk_encryption(resource_type: str, props: Mapping[str, Any], region: str) ->
     return []
 
 
+EVIDENCE_BUCKET_PREFIXES = ("sovgw-audit-", "sovgw-trail-", "sovgw-log-archive-")
+
+
 def audit_bucket_locked(resource_type: str, props: Mapping[str, Any], region: str) -> list[str]:
     """Evidence buckets are created with Object Lock, and lock in COMPLIANCE mode."""
-    evidence = str(props.get("bucket", "")).startswith(("sovgw-audit-", "sovgw-trail-"))
+    evidence = str(props.get("bucket", "")).startswith(EVIDENCE_BUCKET_PREFIXES)
     if resource_type == "aws:s3/bucket:Bucket" and evidence and not props.get("objectLockEnabled"):
         return [f"evidence bucket {props.get('bucket')} without Object Lock"]
     if resource_type == "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration":
@@ -176,6 +180,80 @@ def no_wildcard_iam(resource_type: str, props: Mapping[str, Any], region: str) -
                     ):
                         found.append(f"wildcard action {action!r} in {key}")
     return found
+
+
+# What must reach the log-archive account: every digest, manifest and record of the audit
+# bucket, and CloudTrail's log and digest files.
+REPLICATED_PREFIXES = frozenset({"digests/", "manifests/", "records/", "AWSLogs/"})
+_AUDIT_BUCKET = re.compile(r"^sovgw-audit-(?P<jurisdiction>[a-z0-9-]+)$")
+_ROLE_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/")
+Resources = Sequence[tuple[str, Mapping[str, Any]]]
+StackCheck = Callable[[Resources, str], list[str]]
+
+
+def evidence_replicated(resources: Resources, region: str) -> list[str]:
+    """The audit and CloudTrail evidence replicate, every new version, to an Object Lock bucket
+    in the stack that another account owns; delete markers are not replicated."""
+    jurisdictions = [
+        audit_bucket["jurisdiction"]
+        for resource_type, props in resources
+        if resource_type == "aws:s3/bucket:Bucket"
+        and (audit_bucket := _AUDIT_BUCKET.match(str(props.get("bucket", ""))))
+    ]
+    locked = {
+        f"arn:aws:s3:::{props.get('bucket')}"
+        for resource_type, props in resources
+        if resource_type == "aws:s3/bucket:Bucket" and props.get("objectLockEnabled")
+    }
+    configs = [
+        props
+        for resource_type, props in resources
+        if resource_type == "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
+    ]
+    found: list[str] = []
+    for jurisdiction in jurisdictions:
+        role_suffix = f":role/sovgw-{jurisdiction}-evidence-replication"
+        mine = [c for c in configs if str(c.get("role", "")).endswith(role_suffix)]
+        covered: set[str] = set()
+        for config in mine:
+            account = _ROLE_ACCOUNT.match(str(config.get("role")))
+            for rule in config.get("rules") or ():
+                problems = _replication_rule_problems(rule, account["account"] if account else "")
+                problems += (
+                    []
+                    if (rule.get("destination") or {}).get("bucket") in locked
+                    else ["replicates to a bucket without Object Lock, or outside the stack"]
+                )
+                found += [f"evidence replication rule {rule.get('id')}: {p}" for p in problems]
+                if not problems:
+                    covered.add(str((rule.get("filter") or {}).get("prefix")))
+        found += [
+            f"{jurisdiction}: evidence under {prefix} is not replicated to a log-archive account"
+            for prefix in sorted(REPLICATED_PREFIXES - covered)
+        ]
+    return found
+
+
+def _replication_rule_problems(rule: Mapping[str, Any], source_account: str) -> list[str]:
+    destination = rule.get("destination") or {}
+    problems = []
+    if rule.get("status") != "Enabled":
+        problems.append("is not enabled")
+    if (rule.get("deleteMarkerReplication") or {}).get("status") != "Disabled":
+        problems.append("replicates delete markers (a hidden object would be hidden twice)")
+    if not destination.get("account") or destination.get("account") == source_account:
+        problems.append("the archive is not another account")
+    if (destination.get("accessControlTranslation") or {}).get("owner") != "Destination":
+        problems.append("replicas are not owned by the archive account")
+    return problems
+
+
+STACK_CHECKS: dict[str, tuple[str, StackCheck]] = {
+    "evidence-replicated": (
+        "audit and CloudTrail evidence copied to a locked bucket of a log-archive account",
+        evidence_replicated,
+    ),
+}
 
 
 CHECKS: dict[str, tuple[str, Check]] = {

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
 import pytest
-from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy
+from pulumi_policy import (
+    PolicyResource,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
 
 from infra.policy.pack import policies
-from infra.policy.rules import CHECKS
-from tests.infra.test_stack import GATEWAY, _model_settings, _run, _run_with_model
+from infra.policy.rules import CHECKS, STACK_CHECKS, evidence_replicated
+from tests.infra.test_stack import GATEWAY, RecordingMocks, _model_settings, _run, _run_with_model
 
 
 @pytest.mark.parametrize("jurisdiction_id", ["eu-de", "eu-fr", "ch"])
@@ -24,7 +31,53 @@ def test_every_stack_passes_every_policy(jurisdiction_id: str) -> None:
         for violation in check(resource_type, props, region)
     ]
     assert violations == []
+    assert _stack_violations(mocks) == []
     assert len(mocks.resources) > 100
+
+
+def _stack_violations(mocks: RecordingMocks) -> list[str]:
+    resources = [(resource_type, props) for resource_type, _, props in mocks.resources]
+    return [v for _, check in STACK_CHECKS.values() for v in check(resources, "")]
+
+
+def test_a_stack_without_a_log_archive_fails_the_pack() -> None:
+    violations = _stack_violations(_run("eu-de", archive=None))
+    assert sorted(violations) == [
+        f"eu-de: evidence under {prefix} is not replicated to a log-archive account"
+        for prefix in ("AWSLogs/", "digests/", "manifests/", "records/")
+    ]
+
+
+def _replicated_stack(**changes: Any) -> list[tuple[str, dict[str, Any]]]:
+    """The eu-de stack's resources, its replication rules changed by ``changes`` (a dotted
+    path into each rule → its new value)."""
+    resources = [(t, copy.deepcopy(props)) for t, _, props in _run("eu-de").resources]
+    for resource_type, props in resources:
+        if resource_type.endswith("BucketReplicationConfig"):
+            for rule in props["rules"]:
+                for path, value in changes.items():
+                    *parents, leaf = path.split(".")
+                    target = rule
+                    for part in parents:
+                        target = target[part]
+                    target[leaf] = value
+    return resources
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"deleteMarkerReplication.status": "Enabled"}, "replicates delete markers"),
+        ({"destination.account": "111122223333"}, "not another account"),
+        ({"destination.accessControlTranslation.owner": "Source"}, "not owned by the archive"),
+        ({"destination.bucket": "arn:aws:s3:::unlocked-copy"}, "without Object Lock"),
+        ({"status": "Disabled"}, "not enabled"),
+    ],
+)
+def test_the_pack_rejects_each_weakened_replication(changes: dict[str, Any], message: str) -> None:
+    violations = evidence_replicated(_replicated_stack(**changes), "")
+    assert violations and all(message in v or "is not replicated" in v for v in violations)
+    assert any(message in v for v in violations)
 
 
 def test_the_model_endpoint_stack_passes_too() -> None:
@@ -139,3 +192,16 @@ def test_the_pack_rejects_each_seeded_violation(
     assert callable(found.validate)
     found.validate(args, lambda text, urn: reported.append(text))
     assert reported and message in reported[0]
+
+
+def test_the_packs_stack_policy_reports_through_pulumi_policy() -> None:
+    """The same check, as the Pulumi CLI would call the pack's stack policy."""
+    (stack_policy,) = [p for p in policies() if isinstance(p, StackValidationPolicy)]
+    resources = [
+        PolicyResource(t, props, f"urn:{n}", n, None, None, None, [], {})  # type: ignore[arg-type]
+        for t, n, props in _run("eu-de", archive=None).resources
+    ]
+    reported: list[str] = []
+    assert callable(stack_policy.validate)
+    stack_policy.validate(StackValidationArgs(resources), lambda text, urn: reported.append(text))
+    assert len(reported) == 4 and all("not replicated" in r for r in reported)

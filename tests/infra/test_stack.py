@@ -14,6 +14,7 @@ import pulumi
 import pytest
 import yaml
 
+from infra.stack import LogArchiveSettings
 from sovgw.config import load_config
 from sovgw.wiring import FUNCTIONS, INVOKED_DIRECTLY, ROUTES, function_name
 from tests.conftest import ROOT
@@ -41,7 +42,15 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return [inputs for typ, _, inputs in self.resources if typ.endswith(suffix)]
 
 
-def _run(jurisdiction_id: str, code_path: str | None = CODE) -> RecordingMocks:
+ARCHIVE_ACCOUNT = "444455556666"
+ARCHIVE = LogArchiveSettings(
+    ARCHIVE_ACCOUNT, f"arn:aws:iam::{ARCHIVE_ACCOUNT}:role/sovgw-log-archive-deploy"
+)
+
+
+def _run(
+    jurisdiction_id: str, code_path: str | None = CODE, archive: LogArchiveSettings | None = ARCHIVE
+) -> RecordingMocks:
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="sovgw", stack=jurisdiction_id, preview=False)
     from infra.stack import StackConfig, build_stack  # noqa: PLC0415
@@ -51,18 +60,24 @@ def _run(jurisdiction_id: str, code_path: str | None = CODE) -> RecordingMocks:
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def program() -> pulumi.Output[Any]:
-        outputs = build_stack(StackConfig(jurisdiction, ACCOUNT, GATEWAY, code_path))
+        outputs = build_stack(
+            StackConfig(jurisdiction, ACCOUNT, GATEWAY, code_path, log_archive=archive)
+        )
         return pulumi.Output.all(*outputs.values())
 
     program()
     return mocks
 
 
+def _providers(mocks: RecordingMocks, name: str) -> list[dict[str, Any]]:
+    return [i for t, n, i in mocks.resources if t == "pulumi:providers:aws" and n == name]
+
+
 @pytest.mark.parametrize("jurisdiction_id", ["eu-de", "eu-fr", "ch"])
 def test_provider_is_pinned_to_the_region_and_account(jurisdiction_id: str) -> None:
     mocks = _run(jurisdiction_id)
     region = GATEWAY.jurisdiction(jurisdiction_id).region  # type: ignore[union-attr]
-    (provider,) = [i for t, _, i in mocks.resources if t == "pulumi:providers:aws"]
+    (provider,) = _providers(mocks, f"aws-{jurisdiction_id}")
     assert provider["region"] == region
     assert json.loads(provider["allowedAccountIds"]) == [ACCOUNT]
     for subnet in mocks.of_type("ec2/subnet:Subnet"):
@@ -188,7 +203,9 @@ def _run_with_model(model: Any) -> RecordingMocks:
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def program() -> pulumi.Output[Any]:
-        outputs = build_stack(StackConfig(jurisdiction, ACCOUNT, GATEWAY, CODE, model))
+        outputs = build_stack(
+            StackConfig(jurisdiction, ACCOUNT, GATEWAY, CODE, model, log_archive=ARCHIVE)
+        )
         return pulumi.Output.all(*outputs.values())
 
     program()
@@ -297,7 +314,7 @@ def test_the_program_runs_from_infra_as_pulumi_runs_it(
     settings["sovgw:codePath"] = "functions"
     assert not (ROOT / "infra" / "functions").exists()
     mocks = run_as_language_host(stack_file, settings, monkeypatch)
-    (provider,) = [i for t, _, i in mocks.resources if t == "pulumi:providers:aws"]
+    (provider,) = _providers(mocks, f"aws-{stack}")
     assert provider["region"] == jurisdiction.region
     assert json.loads(provider["allowedAccountIds"]) == [settings["sovgw:accountId"]]
     endpoints = [e["name"] for e in mocks.of_type("sagemaker/endpoint:Endpoint")]
@@ -649,15 +666,75 @@ def test_evidence_buckets_let_only_the_break_glass_role_delete_or_loosen() -> No
     refuses it, and any change to the bucket's protection, to all but the break-glass role."""
     mocks = _run("eu-de")
     policies = [json.loads(p["policy"]) for p in mocks.of_type("s3/bucketPolicy:BucketPolicy")]
-    assert len(policies) == 2, "the audit bucket and the CloudTrail bucket"
+    assert len(policies) == 3, "the audit, CloudTrail and log-archive buckets"
+    exempt = set()
     for policy in policies:
         (deny,) = [s for s in policy["Statement"] if s["Sid"] == "DenyTamperingExceptBreakGlass"]
         assert deny["Effect"] == "Deny" and deny["Principal"] == "*"
         assert {"s3:DeleteObject", "s3:PutBucketPolicy", "s3:PutBucketVersioning"} <= set(
             deny["Action"]
         )
-        assert deny["Condition"] == {
-            "ArnNotEquals": {
-                "aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/sovgw-eu-de-break-glass"
-            }
-        }
+        assert set(deny["Condition"]) == {"ArnNotEquals"}
+        exempt.add(deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
+    assert exempt == {
+        f"arn:aws:iam::{ACCOUNT}:role/sovgw-eu-de-break-glass",
+        f"arn:aws:iam::{ARCHIVE_ACCOUNT}:role/sovgw-eu-de-log-archive-break-glass",
+    }, "each account's own break-glass role, one per bucket"
+
+
+def test_evidence_is_replicated_to_a_locked_bucket_of_the_log_archive_account() -> None:
+    mocks = _run("eu-de")
+    (archive_provider,) = _providers(mocks, "aws-eu-de-log-archive")
+    assert archive_provider["region"] == "eu-central-1", "same region: no transfer"
+    assert json.loads(archive_provider["allowedAccountIds"]) == [ARCHIVE_ACCOUNT]
+    assert json.loads(archive_provider["assumeRoles"])[0]["roleArn"] == ARCHIVE.deploy_role_arn
+    archive_name = f"sovgw-log-archive-eu-de-{ARCHIVE_ACCOUNT}"
+    (bucket,) = [b for b in mocks.of_type("s3/bucket:Bucket") if b["bucket"] == archive_name]
+    assert bucket["objectLockEnabled"] is True
+    configs = mocks.of_type("s3/bucketReplicationConfig:BucketReplicationConfig")
+    assert {c["bucket"] for c in configs} == {
+        "sovgw-eu-de-audit-bucket-id",
+        "sovgw-eu-de-trail-bucket-id",
+    }
+    rules = [rule for c in configs for rule in c["rules"]]
+    assert {r["filter"]["prefix"] for r in rules} == {
+        "digests/",
+        "manifests/",
+        "records/",
+        "AWSLogs/",
+    }
+    for rule in rules:
+        assert rule["deleteMarkerReplication"] == {"status": "Disabled"}
+        destination = rule["destination"]
+        assert destination["bucket"] == f"arn:aws:s3:::{archive_name}"
+        assert destination["account"] == ARCHIVE_ACCOUNT
+        assert destination["accessControlTranslation"] == {"owner": "Destination"}
+        assert destination["encryptionConfiguration"]["replicaKmsKeyId"]
+    role = f"arn:aws:iam::{ACCOUNT}:role/sovgw-eu-de-evidence-replication"
+    assert {c["role"] for c in configs} == {role}
+    (archive_policy,) = [
+        json.loads(p["policy"])
+        for p in mocks.of_type("s3/bucketPolicy:BucketPolicy")
+        if "GatewayReplicatesObjects" in p["policy"]
+    ]
+    allowed = [s for s in archive_policy["Statement"] if s["Effect"] == "Allow"]
+    assert {s["Principal"]["AWS"] for s in allowed} == {role}
+    granted = {a for s in allowed for a in s["Action"]}
+    assert not any("Delete" in a or "Put" in a for a in granted), granted
+    (key_policy,) = [
+        json.loads(k["policy"]) for k in mocks.of_type("kms/key:Key") if "log archive" in str(k)
+    ]
+    principals = {json.dumps(s["Principal"]) for s in key_policy["Statement"]}
+    assert json.dumps({"AWS": role}) in principals
+
+
+def test_without_a_log_archive_the_stack_warns_and_the_same_account_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *a, **k: warnings.append(message))
+    mocks = _run("eu-de", archive=None)
+    assert not mocks.of_type("s3/bucketReplicationConfig:BucketReplicationConfig")
+    assert any("sovgw:logArchive is not set" in w for w in warnings)
+    with pytest.raises(Exception, match="another account"):
+        _run("eu-de", archive=LogArchiveSettings(ACCOUNT, f"arn:aws:iam::{ACCOUNT}:role/x"))
