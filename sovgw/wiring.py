@@ -7,7 +7,11 @@ this, so what runs locally is what ``pulumi up`` creates.
 - a route is an EventBridge rule (pattern) with one target function, its retry policy and its
   dead-letter queue. Salesforce events that no route claims go to ``unrouted``, which
   dead-letters them with the reason, so nothing is dropped silently;
-- the names of break-glass resources and the trust policy of the role a grant opens.
+- the names of break-glass resources and the trust policy of the role a grant opens;
+- how long each store keeps what it holds (``RETENTION``; the evidence buckets: their Object
+  Lock, ``AUDIT_RETENTION_DAYS``), and what no one but the
+  break-glass role may do to evidence (``evidence_tamper_deny``): the stack creates them so,
+  the local stack too, and the Art. 30 report states them.
 """
 
 from __future__ import annotations
@@ -139,6 +143,92 @@ def queue_name(jurisdiction_id: str, function_name: str) -> str:
 def dead_letter_queue_name(jurisdiction_id: str, function_name: str) -> str:
     """Where a function's failed or rejected events land, with the reason (both environments)."""
     return f"sovgw-{jurisdiction_id}-{function_name}-dlq"
+
+
+# --- retention: how long each store keeps what it holds --------------------------------------
+
+AUDIT_RETENTION_DAYS = 3650  # Object Lock COMPLIANCE default retention of evidence
+LOG_RETENTION_DAYS = 400  # function logs (redacted: no personal values)
+FLOW_LOG_RETENTION_DAYS = 365
+EVENT_ARCHIVE_RETENTION_DAYS = 4  # covers relay replay (72 h) plus a day of EventBridge retries
+DEAD_LETTER_RETENTION_DAYS = 14  # SQS's maximum: an operator has two weeks to redrive
+PSEUDONYM_MAPPING_TTL_HOURS = 1  # placeholder → value mappings, KMS-sealed
+SALESFORCE_SESSION_TTL_HOURS = 24  # shared Salesforce sessions, KMS-sealed
+
+
+@dataclass(frozen=True)
+class Retention:
+    """One store of the deployment: what it holds and when that is erased."""
+
+    store: str
+    holds: str
+    days: float
+    erasure: str
+
+
+RETENTION = (
+    Retention(
+        "Event archive (EventBridge, per org bus)",
+        "Salesforce platform events as relayed: record ids, purpose, requester id",
+        EVENT_ARCHIVE_RETENTION_DAYS,
+        "expires with the archive's retention",
+    ),
+    Retention(
+        "Dead-letter queues (SQS, KMS)",
+        "events that failed or were refused, with the reason",
+        DEAD_LETTER_RETENTION_DAYS,
+        "SQS deletes messages at the end of their retention",
+    ),
+    Retention(
+        "Pseudonymisation mappings (shared store, KMS-sealed)",
+        "placeholder to personal value, to restore a model answer",
+        PSEUDONYM_MAPPING_TTL_HOURS / 24,
+        "expire; sealed with the jurisdiction key, useless after",
+    ),
+    Retention(
+        "Salesforce sessions (shared store, KMS-sealed)",
+        "access tokens, no personal data",
+        SALESFORCE_SESSION_TTL_HOURS / 24,
+        "expire; revoked at the end of a break-glass grant",
+    ),
+    Retention(
+        "Function logs (CloudWatch Logs, KMS)",
+        "operational events, personal values redacted",
+        LOG_RETENTION_DAYS,
+        "deleted by the log group's retention",
+    ),
+    Retention(
+        "VPC flow logs (CloudWatch Logs, KMS)",
+        "network metadata of the private subnets",
+        FLOW_LOG_RETENTION_DAYS,
+        "deleted by the log group's retention",
+    ),
+)
+
+# Hiding evidence (a delete marker), or loosening what protects it. Object Lock already refuses
+# to delete a locked version; this also refuses the marker, at the source.
+TAMPER_ACTIONS = (
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketVersioning",
+    "s3:PutObjectLegalHold",
+    "s3:PutBucketObjectLockConfiguration",
+)
+TAMPER_DENY_SID = "DenyTamperingExceptBreakGlass"
+
+
+def evidence_tamper_deny(bucket_arn: str, exempt_role_arn: str) -> dict[str, Any]:
+    """Deny ``TAMPER_ACTIONS`` on an evidence bucket to every principal but the one named role."""
+    return {
+        "Sid": TAMPER_DENY_SID,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": list(TAMPER_ACTIONS),
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"ArnNotEquals": {"aws:PrincipalArn": exempt_role_arn}},
+    }
 
 
 # --- break-glass: what a grant opens in AWS ------------------------------------------------

@@ -10,7 +10,7 @@ import pulumi_aws as aws
 
 from infra.components.buckets import locked_bucket
 from sovgw.config import Jurisdiction
-from sovgw.wiring import break_glass_role_arn
+from sovgw.wiring import AUDIT_RETENTION_DAYS, break_glass_role_arn
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class AuditStoreArgs:
     jurisdiction: Jurisdiction
     account_id: str
     kms_key_arn: pulumi.Input[str]
-    retention_days: int = 3650
+    retention_days: int = AUDIT_RETENTION_DAYS
 
 
 class AuditStore(pulumi.ComponentResource):

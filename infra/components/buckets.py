@@ -13,29 +13,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-# Hiding evidence (a delete marker), or loosening what protects it. Object Lock already refuses
-# to delete a locked version; this also refuses the marker, at the source.
-TAMPER_ACTIONS = (
-    "s3:DeleteObject",
-    "s3:DeleteObjectVersion",
-    "s3:PutBucketPolicy",
-    "s3:DeleteBucketPolicy",
-    "s3:PutBucketVersioning",
-    "s3:PutObjectLegalHold",
-    "s3:PutBucketObjectLockConfiguration",
-)
-
-
-def tamper_deny(bucket_arn: str, exempt_role_arn: str) -> dict[str, Any]:
-    """Deny ``TAMPER_ACTIONS`` to every principal but the one named role."""
-    return {
-        "Sid": "DenyTamperingExceptBreakGlass",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": list(TAMPER_ACTIONS),
-        "Resource": [bucket_arn, f"{bucket_arn}/*"],
-        "Condition": {"ArnNotEquals": {"aws:PrincipalArn": exempt_role_arn}},
-    }
+from sovgw.wiring import evidence_tamper_deny
 
 
 @dataclass(frozen=True)
@@ -117,7 +95,7 @@ def locked_bucket(
                         "Resource": [arn, f"{arn}/*"],
                         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
                     },
-                    tamper_deny(arn, exempt),
+                    evidence_tamper_deny(arn, exempt),
                     *extra_statements(arn),
                 ],
             }

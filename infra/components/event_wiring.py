@@ -17,9 +17,7 @@ import pulumi_aws as aws
 
 from sovgw.config import Jurisdiction, OrgBinding
 from sovgw.contracts import SALESFORCE_SOURCE_PREFIX
-from sovgw.wiring import ROUTES, Route, rule_name
-
-ARCHIVE_RETENTION_DAYS = 4  # covers relay replay (72 h) plus a day of EventBridge retries
+from sovgw.wiring import EVENT_ARCHIVE_RETENTION_DAYS, ROUTES, Route, rule_name
 
 
 def is_salesforce_route(route: Route) -> bool:
@@ -58,7 +56,7 @@ class EventWiring(pulumi.ComponentResource):
             aws.cloudwatch.EventArchive(
                 f"{name}-{key}-archive",
                 event_source_arn=bus.arn,
-                retention_days=ARCHIVE_RETENTION_DAYS,
+                retention_days=EVENT_ARCHIVE_RETENTION_DAYS,
                 opts=child,
             )
             routes = [r for r in ROUTES if is_salesforce_route(r) == (key != "internal")]

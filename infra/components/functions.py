@@ -27,6 +27,7 @@ from infra.components.lambdas import (
 )
 from sovgw.config import Jurisdiction, OrgBinding
 from sovgw.wiring import (
+    DEAD_LETTER_RETENTION_DAYS,
     FUNCTIONS,
     Function,
     break_glass_role_arn,
@@ -186,7 +187,7 @@ class Functions(pulumi.ComponentResource):
             fn.name: aws.sqs.Queue(
                 f"{name}-{fn.name}-dlq",
                 name=dead_letter_queue_name(j.id, fn.name),
-                message_retention_seconds=1_209_600,
+                message_retention_seconds=DEAD_LETTER_RETENTION_DAYS * 86_400,
                 kms_master_key_id=args.kms_key_arn,
                 opts=child,
             )

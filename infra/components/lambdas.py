@@ -14,7 +14,7 @@ import pulumi_aws as aws
 
 from infra.components.iam import service_role
 from sovgw.config import Jurisdiction
-from sovgw.wiring import RUNTIME_ENVIRONMENT
+from sovgw.wiring import LOG_RETENTION_DAYS, RUNTIME_ENVIRONMENT
 
 ENI_ACTIONS = [
     "ec2:CreateNetworkInterface",
@@ -107,9 +107,6 @@ def function_role(
     role = service_role(resource_name, "lambda.amazonaws.com", opts)
     aws.iam.RolePolicy(resource_name, role=role.id, policy=policy, opts=opts)
     return role
-
-
-LOG_RETENTION_DAYS = 400
 
 
 def private_function(

@@ -25,6 +25,7 @@ import pulumi_aws as aws
 from infra.components.buckets import EvidenceBucket, locked_bucket
 from infra.components.key_policy import ADMINISTER
 from sovgw.config import Jurisdiction
+from sovgw.wiring import AUDIT_RETENTION_DAYS
 
 AUDIT_PREFIXES = ("digests/", "manifests/", "records/")
 TRAIL_PREFIXES = ("AWSLogs/",)
@@ -45,7 +46,7 @@ class LogArchiveArgs:
     archive_account_id: str
     deploy_role_arn: str  # assumed in the archive account to create its side
     source_kms_key_arn: pulumi.Input[str]
-    retention_days: int = 3650
+    retention_days: int = AUDIT_RETENTION_DAYS
 
 
 class LogArchive(pulumi.ComponentResource):

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.iam import service_role
+from sovgw.wiring import FLOW_LOG_RETENTION_DAYS
 
 INTERFACE_SERVICES = (
     "sagemaker.runtime",
@@ -151,7 +152,10 @@ class SovereignNetwork(pulumi.ComponentResource):
             opts=child,
         )
         flow_logs = aws.cloudwatch.LogGroup(
-            f"{name}-flow-logs", retention_in_days=365, kms_key_id=args.flow_log_key_arn, opts=child
+            f"{name}-flow-logs",
+            retention_in_days=FLOW_LOG_RETENTION_DAYS,
+            kms_key_id=args.flow_log_key_arn,
+            opts=child,
         )
         flow_role = service_role(f"{name}-flow-logs", "vpc-flow-logs.amazonaws.com", child)
         aws.iam.RolePolicy(

@@ -15,7 +15,7 @@ import pulumi_aws as aws
 
 from infra.components.buckets import locked_bucket
 from sovgw.config import Jurisdiction
-from sovgw.wiring import break_glass_role_arn
+from sovgw.wiring import AUDIT_RETENTION_DAYS, break_glass_role_arn
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class TrailArgs:
     account_id: str
     kms_key_arn: pulumi.Input[str]
     audit_bucket_arn: pulumi.Input[str]
-    retention_days: int = 3650
+    retention_days: int = AUDIT_RETENTION_DAYS
 
 
 def _selectors(

@@ -30,17 +30,21 @@ from sovgw.wiring import (
     ROUTES,
     RetryPolicy,
     Route,
+    break_glass_role_arn,
     break_glass_role_name,
     break_glass_schedule_group,
     break_glass_trust_policy,
     case_changes_rule_name,
     dead_letter_queue_name,
+    evidence_tamper_deny,
     function,
     queue_name,
     rule_name,
 )
 
-AUDIT_RETENTION_DAYS = 1
+# A day, not the stack's ten years: LocalStack keeps locked versions as S3 does, and tests
+# may purge only an unlocked bucket.
+LOCAL_AUDIT_RETENTION_DAYS = 1
 
 
 @dataclass(frozen=True)
@@ -145,15 +149,42 @@ class LocalDeployment:
                 raise
 
     def _create_audit_bucket(self) -> None:
+        """As the stack's: Object Lock (COMPLIANCE), SSE-KMS with the jurisdiction key, and
+        the tamper deny in its policy (which LocalStack stores but does not enforce)."""
         bucket = self.jurisdiction.audit_bucket
         self._ensure_bucket(bucket, ObjectLockEnabledForBucket=True)
         self._s3.put_object_lock_configuration(
             Bucket=bucket,
             ObjectLockConfiguration={
                 "ObjectLockEnabled": "Enabled",
-                "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": AUDIT_RETENTION_DAYS}},
+                "Rule": {
+                    "DefaultRetention": {"Mode": "COMPLIANCE", "Days": LOCAL_AUDIT_RETENTION_DAYS}
+                },
             },
         )
+        self._s3.put_bucket_encryption(
+            Bucket=bucket,
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    {
+                        "ApplyServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": "aws:kms",
+                            "KMSMasterKeyID": self._jurisdiction_key(),
+                        },
+                        "BucketKeyEnabled": True,
+                    }
+                ]
+            },
+        )
+        account = self._session.client("sts").get_caller_identity()["Account"]
+        arn = f"arn:aws:s3:::{bucket}"
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                evidence_tamper_deny(arn, break_glass_role_arn(account, self.jurisdiction.id))
+            ],
+        }
+        self._s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
 
     def _jurisdiction_key(self) -> str:
         """The jurisdiction's customer-managed KMS key (created once, found by alias)."""
@@ -166,6 +197,7 @@ class LocalDeployment:
                 raise
         arn = str(kms.create_key(Description=f"sovgw {self.jurisdiction.id}")["KeyMetadata"]["Arn"])
         kms.create_alias(AliasName=alias, TargetKeyId=arn)
+        kms.enable_key_rotation(KeyId=arn)
         return arn
 
     def _create_digest_signing_key(self) -> None:

@@ -15,9 +15,10 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from infra.policy.evaluate import RecordingMocks
 from infra.policy.pack import policies
 from infra.policy.rules import CHECKS, STACK_CHECKS, evidence_replicated
-from tests.infra.test_stack import GATEWAY, RecordingMocks, _model_settings, _run, _run_with_model
+from tests.infra.test_stack import GATEWAY, _model_settings, _run, _run_with_model
 
 
 @pytest.mark.parametrize("jurisdiction_id", ["eu-de", "eu-fr", "ch"])

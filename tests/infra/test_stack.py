@@ -6,14 +6,13 @@ from __future__ import annotations
 import importlib
 import json
 import re
-import runpy
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
-import yaml
 
+from infra.policy.evaluate import RecordingMocks, run_as_language_host
 from infra.stack import LogArchiveSettings
 from sovgw.config import load_config
 from sovgw.wiring import FUNCTIONS, INVOKED_DIRECTLY, ROUTES, function_name
@@ -22,24 +21,6 @@ from tests.conftest import ROOT
 ACCOUNT = "111122223333"
 GATEWAY = load_config(ROOT / "config" / "gateway.yaml")
 CODE = str(ROOT / "functions")  # stands in for the package `make package` builds
-
-
-class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.resources: list[tuple[str, str, dict[str, Any]]] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.resources.append((args.typ, args.name, dict(args.inputs)))
-        outputs = {**args.inputs, "arn": f"arn:aws:mock:::{args.name}", "keyId": f"{args.name}-key"}
-        outputs.setdefault("bucket", args.name)
-        outputs.setdefault("name", args.name)
-        return f"{args.name}-id", outputs
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
-        return {}, None
-
-    def of_type(self, suffix: str) -> list[dict[str, Any]]:
-        return [inputs for typ, _, inputs in self.resources if typ.endswith(suffix)]
 
 
 ARCHIVE_ACCOUNT = "444455556666"
@@ -276,34 +257,8 @@ def readme_settings(jurisdiction_id: str) -> dict[str, str]:
     return {**flat, **{key: json.dumps(value) for key, value in nested.items()}}
 
 
-def run_as_language_host(
-    stack_file: Path, settings: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> RecordingMocks:
-    """What ``pulumi up`` does with ``main: infra/``: the working directory is ``infra/``, the
-    program is ``.`` (run as ``__main__``), configuration from the stack file plus ``settings``."""
-    stack = stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
-    config = yaml.safe_load(stack_file.read_text(encoding="utf-8"))["config"]
-    main = yaml.safe_load((ROOT / "Pulumi.yaml").read_text(encoding="utf-8"))["main"]
-    mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project="sovgw", stack=stack, preview=False)
-    pulumi.runtime.set_all_config({**{k: str(v) for k, v in config.items()}, **settings})
-    monkeypatch.chdir(ROOT / main)
-
-    @pulumi.runtime.test  # type: ignore[untyped-decorator]
-    def program() -> None:
-        runpy.run_path(".", run_name="__main__")
-
-    try:
-        program()
-    finally:
-        pulumi.runtime.set_all_config({})
-    return mocks
-
-
 @pytest.mark.parametrize("stack_file", STACK_FILES, ids=lambda p: p.name)
-def test_the_program_runs_from_infra_as_pulumi_runs_it(
-    stack_file: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_program_runs_from_infra_as_pulumi_runs_it(stack_file: Path) -> None:
     stack = stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
     jurisdiction = GATEWAY.jurisdiction(stack)
     assert jurisdiction is not None
@@ -313,7 +268,7 @@ def test_the_program_runs_from_infra_as_pulumi_runs_it(
     # the project (not to infra/) stands in for it, so a working-directory lookup would fail.
     settings["sovgw:codePath"] = "functions"
     assert not (ROOT / "infra" / "functions").exists()
-    mocks = run_as_language_host(stack_file, settings, monkeypatch)
+    mocks = run_as_language_host(stack_file, settings)
     (provider,) = _providers(mocks, f"aws-{stack}")
     assert provider["region"] == jurisdiction.region
     assert json.loads(provider["allowedAccountIds"]) == [settings["sovgw:accountId"]]
@@ -334,7 +289,7 @@ def test_a_missing_code_package_is_named_with_its_resolved_path(
     with pytest.raises(
         FileNotFoundError, match=r"sovgw:codePath .*build/no-such-package.*make package"
     ):
-        run_as_language_host(ROOT / "Pulumi.eu-de.yaml", settings, monkeypatch)
+        run_as_language_host(ROOT / "Pulumi.eu-de.yaml", settings)
 
 
 def test_functions_are_private_bounded_and_dead_letter_on_failure() -> None:
