@@ -12,7 +12,7 @@ VENV := .venv
 LS_VENV := .localstack-venv
 BIN := $(VENV)/bin
 
-.PHONY: help demo test lint unit integration e2e schemas lock clean bench-dlp package redis-server
+.PHONY: help demo test lint unit integration e2e schemas lock clean bench-dlp package redis-server chromium
 
 help:
 	@echo "make demo   - run the pipeline on the embedded local stack (LocalStack + simulators)"
@@ -39,6 +39,13 @@ redis-server:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >/dev/null \
 		|| { echo "error: redis-server is needed: apt-get install redis-server" >&2; exit 1; }; }
 
+# Headless Chromium renders the Art. 30 record to PDF (`sovgw audit report --format pdf`) and
+# the tests check the HTML and PDF in it: Debian's package, installed once.
+chromium:
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium (Art. 30 PDF, report tests)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
+		|| { echo "error: chromium is needed: apt-get install chromium" >&2; exit 1; }; }
+
 demo: $(BIN)/.installed $(LS_VENV)/bin/.installed redis-server
 	$(BIN)/sovgw demo
 
@@ -47,7 +54,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy sovgw functions model_serving benchmarks infra tests
 
-test: lint $(LS_VENV)/bin/.installed redis-server
+test: lint $(LS_VENV)/bin/.installed redis-server chromium
 	$(BIN)/pytest
 
 unit: $(BIN)/.installed
@@ -56,7 +63,7 @@ unit: $(BIN)/.installed
 integration: $(BIN)/.installed redis-server
 	$(BIN)/pytest tests/integration
 
-e2e: $(BIN)/.installed $(LS_VENV)/bin/.installed redis-server
+e2e: $(BIN)/.installed $(LS_VENV)/bin/.installed redis-server chromium
 	$(BIN)/pytest tests/e2e
 
 schemas: $(BIN)/.installed

@@ -5,15 +5,20 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
 
 from sovgw.adapters.audit_store import S3AuditStore
+from sovgw.adapters.aws.measures import read_measures
 from sovgw.config import GatewayConfig, Jurisdiction
-from sovgw.domain.art30 import Art30Record, build_art30
+from sovgw.domain.art30 import Art30Report, ChainResult, ErasureLimit, Measure, build_art30
 from sovgw.domain.audit import AuditRecord
+from sovgw.domain.minimise import PURPOSES
 from sovgw.ports import AuditAnchors
+from sovgw.wiring import RETENTION, SCHEDULES
 
 
 def open_store(jurisdiction: Jurisdiction, anchors: AuditAnchors | None = None) -> S3AuditStore:
@@ -107,7 +112,141 @@ def retention_of(store: S3AuditStore) -> str:
     return f"S3 Object Lock {retention['Mode']}, {period} per record version, bucket {store.bucket}"
 
 
-def art30(config: GatewayConfig, jurisdiction: Jurisdiction) -> Art30Record:
+def _limit(days: float) -> str:
+    return f"{round(days * 24)} hours" if days < 1 else f"{days:g} days"
+
+
+def erasure_limits(store: S3AuditStore) -> list[ErasureLimit]:
+    """How long each store of the deployment keeps what it holds (``sovgw.wiring.RETENTION``),
+    the audit trail's own lock as read from its bucket, and what the gateway does not keep."""
+    limits = [ErasureLimit(r.store, r.holds, _limit(r.days), r.erasure) for r in RETENTION]
+    return [
+        ErasureLimit(
+            "Prompts and model answers",
+            "minimised, pseudonymised text of the fields a purpose reads",
+            "not stored",
+            "held in memory for one request; the audit record keeps a SHA-256 of the prompt",
+        ),
+        ErasureLimit(
+            "AI results (AI_Result__c in the org)",
+            "the model's answer, written back to Salesforce",
+            "the controller's Salesforce retention",
+            "deleted in Salesforce by the controller; the gateway keeps no copy",
+        ),
+        *limits,
+        ErasureLimit(
+            "Audit trail (S3 Object Lock, KMS)",
+            "decisions with categories and counts, never values",
+            retention_of(store),
+            "immutable until the lock ends; then deletable by the break-glass role only",
+        ),
+    ]
+
+
+def declared_measures(jurisdiction: Jurisdiction) -> list[Measure]:
+    """Measures the code and policy declare (the deployment runs them as declared)."""
+    grants = jurisdiction.policy.break_glass
+    return [
+        Measure(
+            "minimisation",
+            "Each purpose reads only its allow-listed fields; personal data is found and "
+            "masked or pseudonymised before any model sees it",
+            f"{len(PURPOSES)} purposes with field allow-lists (sovgw/domain/minimise.py)",
+            "declared",
+            True,
+        ),
+        Measure(
+            "access control",
+            "Break-glass emergency access: approved by a second person, time-bound, revoked "
+            "automatically at expiry",
+            f"at most {grants.max_duration_minutes} min per grant, approval within "
+            f"{grants.approval_timeout_minutes} min (routing policy {jurisdiction.policy.version})",
+            "declared",
+            True,
+        ),
+        Measure(
+            "integrity",
+            "Audit trail sealed every period, empty or not; jurisdiction manifest; each record "
+            "anchored when written",
+            f"sealer schedule {SCHEDULES['seal']} (sovgw/wiring.py)",
+            "declared",
+            True,
+        ),
+    ]
+
+
+def policy_measures(path: Path | None, jurisdiction: Jurisdiction) -> list[Measure]:
+    """The policy pack's results for this stack (``python -m infra.policy.evaluate``)."""
+    if path is None:
+        return [
+            Measure(
+                "policy pack",
+                "Policy pack sovgw-sovereignty over the stack (region, network, keys, evidence)",
+                "no results given (--policy-results, from python -m infra.policy.evaluate)",
+                "policy pack",
+                False,
+            )
+        ]
+    results = json.loads(path.read_text(encoding="utf-8"))
+    if results.get("stack") != jurisdiction.id:
+        raise ValueError(f"{path} holds the results of stack {results.get('stack')!r}")
+    return [
+        Measure(
+            "policy pack",
+            f"{check['name']}: {check['description']}",
+            f"passed over {results['resources']} resources ({results['evaluated_at'][:10]})"
+            if not check["violations"]
+            else "; ".join(check["violations"][:3]),
+            "policy pack",
+            not check["violations"],
+        )
+        for check in results["checks"]
+    ]
+
+
+def _chain(
+    store: S3AuditStore, stream: str, since: datetime | None, until: datetime | None
+) -> ChainResult:
+    result = store.verify(stream, since, until)
+    return ChainResult(
+        stream,
+        result.ok,
+        result.digests,
+        result.records,
+        result.unsealed,
+        tuple(str(p) for p in result.problems),
+    )
+
+
+def art30(
+    config: GatewayConfig,
+    jurisdiction: Jurisdiction,
+    *,
+    org: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    policy_results: Path | None = None,
+) -> Art30Report:
+    """The record of processing for the jurisdiction (one org's with ``org``) in the period,
+    with the deployment's measures read live and the chain verified for the same period."""
     store = open_store(jurisdiction)
-    orgs = [f"{o.name} ({o.org_id})" for o in config.orgs_of(jurisdiction.id)]
-    return build_art30(jurisdiction, orgs, all_records(store, jurisdiction), retention_of(store))
+    kms = boto3.session.Session(region_name=jurisdiction.region).client("kms")
+    streams = [
+        s for s in store.streams(jurisdiction.id) if org is None or s.split("/")[1][:15] == org[:15]
+    ]
+    return build_art30(
+        jurisdiction,
+        config.orgs_of(jurisdiction.id),
+        all_records(store, jurisdiction),
+        generated=datetime.now(UTC),
+        since=since,
+        until=until,
+        org=org,
+        erasure=erasure_limits(store),
+        measures=[
+            *read_measures(store.s3, kms, jurisdiction),
+            *declared_measures(jurisdiction),
+            *policy_measures(policy_results, jurisdiction),
+        ],
+        chain=[_chain(store, stream, since, until) for stream in streams],
+    )

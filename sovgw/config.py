@@ -21,7 +21,7 @@ from sovgw.policy import (
 )
 
 SALESFORCE_ORG_ID_PATTERN = r"^00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$"
-__all__ = ["GatewayConfig", "Jurisdiction", "ModelEndpoint", "OrgBinding", "TrustTier"]
+__all__ = ["Contact", "GatewayConfig", "Jurisdiction", "ModelEndpoint", "OrgBinding", "TrustTier"]
 
 
 class Jurisdiction(Frozen):
@@ -78,13 +78,25 @@ class Jurisdiction(Frozen):
         return f"alias/sovgw-{self.id}-audit-digest"
 
 
+class Contact(Frozen):
+    """Who answers for the processing (GDPR Art. 30(1)(a)): a name and how to reach them."""
+
+    name: str = Field(min_length=1)
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    address: str | None = None
+    phone: str | None = None
+
+
 class OrgBinding(Frozen):
-    """A Salesforce org, the jurisdiction its data belongs to and where its credentials live."""
+    """A Salesforce org, the jurisdiction its data belongs to and where its credentials live;
+    its controller and data protection officer, for the record of processing."""
 
     org_id: str = Field(pattern=SALESFORCE_ORG_ID_PATTERN)
     name: str
     jurisdiction: str
     relay_channel_id: str = Field(pattern=r"^0YL[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$")
+    controller: Contact | None = None
+    dpo: Contact | None = None
 
     @property
     def credentials_secret(self) -> str:

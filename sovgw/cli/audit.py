@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sovgw import audit_tools
 from sovgw.adapters.audit_store import S3AuditStore
-from sovgw.cli.common import add_config, gateway_config, jurisdiction_of
-from sovgw.domain.art30 import render
+from sovgw.cli.common import CommandError, add_config, gateway_config, jurisdiction_of
+from sovgw.reports.art30 import FORMATS, render
 
 DEFAULT_MAX_AGE_MINUTES = 120  # two periods of the hourly sealer (sovgw.wiring.SCHEDULES)
 SUBCOMMANDS = (
@@ -51,7 +53,16 @@ def configure(audit: argparse.ArgumentParser) -> None:
             command.add_argument("--cloudtrail-prefix", default="AWSLogs/")
         if name == "report":
             command.add_argument("--art30", action="store_true", required=True)
-            command.add_argument("--format", choices=["md", "html", "csv"], default="md")
+            command.add_argument("--format", choices=FORMATS, default="md")
+            command.add_argument("--org", help="one org's record (default: every org)")
+            command.add_argument("--from", dest="since", help="ISO time: records from")
+            command.add_argument("--to", dest="until", help="ISO time: records before")
+            command.add_argument(
+                "--policy-results",
+                type=Path,
+                help="the policy pack's results for the stack (python -m infra.policy.evaluate)",
+            )
+            command.add_argument("--out", type=Path, help="write here (required for pdf)")
 
 
 def _store(args: argparse.Namespace) -> S3AuditStore:
@@ -96,8 +107,7 @@ def seal(args: argparse.Namespace) -> int:
 def verify(args: argparse.Namespace) -> int:
     """One line per stream, one per finding under it; exit 1 on any finding."""
     store, streams = _store_and_streams(args)
-    since = datetime.fromisoformat(args.since) if args.since else None
-    until = datetime.fromisoformat(args.until) if args.until else None
+    since, until = _time(args.since), _time(args.until)
     principals = (
         audit_tools.deleters(store.s3, args.cloudtrail_bucket, args.cloudtrail_prefix, store.bucket)
         if args.cloudtrail_bucket
@@ -172,8 +182,46 @@ def trace(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
+    """The Art. 30 record; exit 1 when data left the jurisdiction or the chain is broken (the
+    other gaps are listed in the record and counted on stderr)."""
     config = gateway_config(args)
     jurisdiction = jurisdiction_of(config, args.jurisdiction)
-    art30 = audit_tools.art30(config, jurisdiction)
-    print(render(art30, args.format), end="")
-    return 1 if art30.transfers_outside_jurisdiction else 0
+    if args.format == "pdf" and args.out is None:
+        raise CommandError("--format pdf writes a file: give --out report.pdf")
+    art30 = audit_tools.art30(
+        config,
+        jurisdiction,
+        org=args.org,
+        since=_time(args.since),
+        until=_time(args.until),
+        policy_results=args.policy_results,
+    )
+    if args.format == "pdf":
+        from sovgw.adapters.chromium import ChromiumMissing, print_pdf  # noqa: PLC0415
+
+        try:
+            print_pdf(render(art30, "html"), args.out)
+        except ChromiumMissing as error:
+            raise CommandError(str(error)) from None
+    elif args.out is not None:
+        args.out.write_text(render(art30, args.format), encoding="utf-8")
+    else:
+        print(render(art30, args.format), end="")
+    if args.out is not None:
+        print(f"wrote {args.out}", file=sys.stderr)
+    if art30.gaps:
+        print(f"{len(art30.gaps)} gap(s): " + "; ".join(art30.gaps), file=sys.stderr)
+    broken = art30.transfers or any(not c.ok for c in art30.chain)
+    return 1 if broken else 0
+
+
+def _time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise CommandError(
+            f"not an ISO time: {value!r} (e.g. 2026-11-01 or 2026-11-01T00:00Z)"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
