@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.components.iam import service_role
 from sovgw.config import Jurisdiction
 from sovgw.wiring import (
     CASE_CHANGES_PATTERN,
@@ -62,23 +63,12 @@ class BreakGlassResources(pulumi.ComponentResource):
         self.group = aws.scheduler.ScheduleGroup(
             f"{name}-schedules", name=break_glass_schedule_group(j), opts=child
         )
-        scheduler_role = aws.iam.Role(
+        scheduler_role = service_role(
             f"{name}-scheduler",
-            name=scheduler_role_name(j),
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "scheduler.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                            "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
-                        }
-                    ],
-                }
-            ),
-            opts=child,
+            "scheduler.amazonaws.com",
+            child,
+            role_name=scheduler_role_name(j),
+            source_account=args.account_id,
         )
         aws.iam.RolePolicy(
             f"{name}-scheduler",

@@ -23,6 +23,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.buckets import EvidenceBucket, locked_bucket
+from infra.components.iam import service_role
 from infra.components.key_policy import ADMINISTER
 from sovgw.config import Jurisdiction
 from sovgw.wiring import AUDIT_RETENTION_DAYS
@@ -97,25 +98,13 @@ class LogArchive(pulumi.ComponentResource):
             extra_statements=self._replication_access,
             provider=self.archive_provider,
         )
-        self.role = aws.iam.Role(
+        self.role = service_role(
             f"{name}-replication",
-            name=replication_role_name(jurisdiction.id),
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "s3.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                            "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
-                        }
-                    ],
-                }
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
+            "s3.amazonaws.com",
+            pulumi.ResourceOptions(parent=self),
+            role_name=replication_role_name(jurisdiction.id),
+            source_account=args.account_id,
         )
-        self._sources: list[pulumi.Output[str]] = []
         self.register_outputs(
             {"bucket": self.evidence.bucket.bucket, "replication_role": self.role.arn}
         )

@@ -162,6 +162,19 @@ class LocalDeployment:
                 },
             },
         )
+        self._encrypt_with_jurisdiction_key(bucket)
+        account = self._session.client("sts").get_caller_identity()["Account"]
+        arn = f"arn:aws:s3:::{bucket}"
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                evidence_tamper_deny(arn, break_glass_role_arn(account, self.jurisdiction.id))
+            ],
+        }
+        self._s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+
+    def _encrypt_with_jurisdiction_key(self, bucket: str) -> None:
+        """SSE-KMS with the jurisdiction's key by default, as the stack's buckets."""
         self._s3.put_bucket_encryption(
             Bucket=bucket,
             ServerSideEncryptionConfiguration={
@@ -176,15 +189,6 @@ class LocalDeployment:
                 ]
             },
         )
-        account = self._session.client("sts").get_caller_identity()["Account"]
-        arn = f"arn:aws:s3:::{bucket}"
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [
-                evidence_tamper_deny(arn, break_glass_role_arn(account, self.jurisdiction.id))
-            ],
-        }
-        self._s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
 
     def _jurisdiction_key(self) -> str:
         """The jurisdiction's customer-managed KMS key (created once, found by alias)."""
@@ -220,20 +224,7 @@ class LocalDeployment:
     def _create_models_bucket(self) -> None:
         bucket = self.jurisdiction.models_bucket
         self._ensure_bucket(bucket)
-        self._s3.put_bucket_encryption(
-            Bucket=bucket,
-            ServerSideEncryptionConfiguration={
-                "Rules": [
-                    {
-                        "ApplyServerSideEncryptionByDefault": {
-                            "SSEAlgorithm": "aws:kms",
-                            "KMSMasterKeyID": self._jurisdiction_key(),
-                        },
-                        "BucketKeyEnabled": True,
-                    }
-                ]
-            },
-        )
+        self._encrypt_with_jurisdiction_key(bucket)
 
     def _create_queues(self, function_name: str) -> None:
         dlq_url = self._sqs.create_queue(
