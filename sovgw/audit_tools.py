@@ -230,7 +230,7 @@ def art30(
     """The record of processing for the jurisdiction (one org's with ``org``) in the period,
     with the deployment's measures read live and the chain verified for the same period."""
     store = open_store(jurisdiction)
-    kms = boto3.session.Session(region_name=jurisdiction.region).client("kms")
+    session = boto3.session.Session(region_name=jurisdiction.region)
     streams = [
         s for s in store.streams(jurisdiction.id) if org is None or s.split("/")[1][:15] == org[:15]
     ]
@@ -244,7 +244,7 @@ def art30(
         org=org,
         erasure=erasure_limits(store),
         measures=[
-            *read_measures(store.s3, kms, jurisdiction),
+            *read_measures(store.s3, session.client("kms"), session.client("ec2"), jurisdiction),
             *declared_measures(jurisdiction),
             *policy_measures(policy_results, jurisdiction),
         ],

@@ -204,6 +204,7 @@ def test_art30_report_describes_what_happened(
     assert "rotation on" in text and "aws:kms" in text and "7/7 actions denied" in text
     assert "evidence-replicated: " in text and "passed over" in text, "policy pack results"
     assert "no replication configuration on sovgw-audit-eu-fr" in text, "a gap, named"
+    assert "no VPC tagged sovgw-eu-fr-vpc found" in text, "LocalStack runs no VPC: a gap"
     assert "14 days" in text and "not stored" in text, "(f) erasure limits"
     assert "sovgw audit trace " in text and "--jurisdiction eu-fr" in text
     assert f"eu-fr/{FR_ORG}" in text

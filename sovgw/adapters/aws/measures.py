@@ -22,9 +22,9 @@ def _read(call: Callable[[], Any]) -> Any:
         return None
 
 
-def read_measures(s3: Any, kms: Any, jurisdiction: Jurisdiction) -> list[Measure]:
+def read_measures(s3: Any, kms: Any, ec2: Any, jurisdiction: Jurisdiction) -> list[Measure]:
     bucket = jurisdiction.audit_bucket
-    found: list[Measure] = []
+    found: list[Measure] = [_private_network(ec2, jurisdiction)]
 
     key = _read(lambda: kms.describe_key(KeyId=jurisdiction.kms_alias)["KeyMetadata"])
     rotation = _read(lambda: kms.get_key_rotation_status(KeyId=key["KeyId"])) if key else None
@@ -122,3 +122,33 @@ def read_measures(s3: Any, kms: Any, jurisdiction: Jurisdiction) -> list[Measure
         )
     )
     return found
+
+
+def _private_network(ec2: Any, jurisdiction: Jurisdiction) -> Measure:
+    """The jurisdiction's VPC (tagged by the stack) has no internet or NAT gateway, and
+    reaches AWS services through VPC endpoints."""
+    name = f"sovgw-{jurisdiction.id}-vpc"
+    vpcs = _read(
+        lambda: ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [name]}])["Vpcs"]
+    )
+    measure = "Private network: no internet or NAT gateway; AWS services through VPC endpoints"
+    if not vpcs:
+        return Measure("network", measure, f"no VPC tagged {name} found", "live", False)
+    vpc = vpcs[0]["VpcId"]
+    by_vpc = [{"Name": "vpc-id", "Values": [vpc]}]
+    gateways = _read(
+        lambda: ec2.describe_internet_gateways(
+            Filters=[{"Name": "attachment.vpc-id", "Values": [vpc]}]
+        )["InternetGateways"]
+    )
+    nats = _read(lambda: ec2.describe_nat_gateways(Filter=by_vpc)["NatGateways"])
+    endpoints = _read(lambda: ec2.describe_vpc_endpoints(Filters=by_vpc)["VpcEndpoints"]) or []
+    closed = gateways == [] and not [n for n in nats or [] if n.get("State") != "deleted"]
+    return Measure(
+        "network",
+        measure,
+        f"{vpc}: {len(gateways or [])} internet gateway(s), {len(nats or [])} NAT gateway(s), "
+        f"{len(endpoints)} VPC endpoint(s)",
+        "live",
+        closed and nats is not None,
+    )
