@@ -15,7 +15,9 @@ from tests.unit.test_policy_tools import CONFIG
 
 
 @pytest.fixture
-def clients() -> Iterator[dict[str, Any]]:
+def clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    # The e2e stack (same session, may run first) points boto3 at LocalStack by environment.
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         yield {n: boto3.client(n, region_name="eu-west-3") for n in ("s3", "kms", "ec2")}
 
