@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,8 +34,11 @@ def open_store(jurisdiction: Jurisdiction, anchors: AuditAnchors | None = None) 
     )
 
 
-def all_records(store: S3AuditStore, jurisdiction: Jurisdiction) -> Iterator[AuditRecord]:
-    for stream in store.streams(jurisdiction.id):
+def all_records(
+    store: S3AuditStore, jurisdiction: Jurisdiction, streams: Iterable[str] | None = None
+) -> Iterator[AuditRecord]:
+    """The records of every stream of the jurisdiction, or of ``streams`` only."""
+    for stream in store.streams(jurisdiction.id) if streams is None else streams:
         for stored in store.current_records(stream).values():
             if stored.body is not None:
                 yield AuditRecord.model_validate_json(stored.body)
@@ -237,7 +240,7 @@ def art30(
     return build_art30(
         jurisdiction,
         config.orgs_of(jurisdiction.id),
-        all_records(store, jurisdiction),
+        all_records(store, jurisdiction, streams),
         generated=datetime.now(UTC),
         since=since,
         until=until,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
@@ -269,4 +269,4 @@ def _with_gaps(report: Art30Report) -> Art30Report:
     ]
     gaps += [f"audit chain {c.stream} does not verify" for c in report.chain if not c.ok]
     gaps += [f"measure not in place: {m.measure}" for m in report.measures if not m.in_place]
-    return Art30Report(**{**report.__dict__, "gaps": tuple(gaps)})
+    return replace(report, gaps=tuple(gaps))

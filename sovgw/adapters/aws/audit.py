@@ -14,9 +14,14 @@ from sovgw.domain.errors import UpstreamUnavailable
 from sovgw.ports import AuditAnchors
 
 
+def audit_stream(jurisdiction: str, org_id: str | None) -> str:
+    """The chain a record belongs to: one per org of the jurisdiction (``-``: no org)."""
+    return f"{jurisdiction}/{org_id or '-'}"
+
+
 def audit_record_key(jurisdiction: str, org_id: str | None, record_id: str) -> str:
     """Where an audit record lives in its jurisdiction's bucket (one stream per org)."""
-    return f"records/{jurisdiction}/{org_id or '-'}/{record_id}.json"
+    return f"records/{audit_stream(jurisdiction, org_id)}/{record_id}.json"
 
 
 class S3AuditSink:
@@ -71,7 +76,7 @@ class S3AuditSink:
         except BotoCoreError as error:
             raise UpstreamUnavailable(f"audit store unreachable: {type(error).__name__}") from None
         if self._anchors is not None:
-            stream = key.removeprefix("records/").rsplit("/", 1)[0]
+            stream = audit_stream(record.jurisdiction, record.org_id)
             self._anchors.append(stream, record.record_id, sha256_hex(body))
         return f"s3://{self._bucket}/{key}"
 
