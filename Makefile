@@ -46,6 +46,14 @@ chromium:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
 		|| { echo "error: chromium is needed: apt-get install chromium" >&2; exit 1; }; }
 
+# Salesforce's own source converter (npm @salesforce/source-deploy-retrieve) checks the SFDX
+# project offline; Debian's Node 20 runs it with undici held at 6.x (package.json overrides).
+SF_TOOLS := salesforce/tools
+$(SF_TOOLS)/node_modules/.installed: $(SF_TOOLS)/package.json $(SF_TOOLS)/package-lock.json
+	@command -v npm >/dev/null || { echo "error: Node.js and npm are needed (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	cd $(SF_TOOLS) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 demo: $(BIN)/.installed $(LS_VENV)/bin/.installed redis-server
 	$(BIN)/sovgw demo
 
@@ -54,13 +62,13 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy sovgw functions model_serving benchmarks infra tests
 
-test: lint $(LS_VENV)/bin/.installed redis-server chromium
+test: lint $(LS_VENV)/bin/.installed redis-server chromium $(SF_TOOLS)/node_modules/.installed
 	$(BIN)/pytest
 
 unit: $(BIN)/.installed
 	$(BIN)/pytest tests/unit
 
-integration: $(BIN)/.installed redis-server
+integration: $(BIN)/.installed redis-server $(SF_TOOLS)/node_modules/.installed
 	$(BIN)/pytest tests/integration
 
 e2e: $(BIN)/.installed $(LS_VENV)/bin/.installed redis-server chromium

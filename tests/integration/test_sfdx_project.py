@@ -1,0 +1,236 @@
+"""The Salesforce half as an SFDX project (``salesforce/``): Salesforce's own converter
+(npm ``@salesforce/source-deploy-retrieve``) turns it into a Metadata API package holding every
+type; what the functions read and write exists there; the integration permission set is least
+privilege, read from its XML."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sovgw.adapters.salesforce import schema
+from sovgw.contracts import AIRequestPayload, BreakGlassApprovalPayload, BreakGlassRequestPayload
+from sovgw.domain.break_glass import APPROVER_PERMISSION_SET
+from sovgw.domain.minimise import PURPOSES
+from tests.conftest import ROOT
+
+PROJECT = ROOT / "salesforce"
+SOURCE = PROJECT / "force-app" / "main" / "default"
+NS = {"md": "http://soap.sforce.com/2006/04/metadata"}
+# Permissions that would let the integration user see or change more than its purposes.
+FORBIDDEN_USER_PERMISSIONS = {
+    "ViewAllData",
+    "ModifyAllData",
+    "CustomizeApplication",
+    "ManageUsers",
+    "AuthorApex",
+    "ViewSetup",
+}
+# Salesforce allows no field-level security on required fields and auto-numbers: they are always
+# readable, so the permission set cannot (and need not) name them.
+ALWAYS_READABLE = {
+    "Contract.ContractNumber",
+    "AI_Result__c.Request_Event_Id__c",
+    "AI_Result__c.Related_Record__c",
+    "AI_Result__c.Status__c",
+    "Break_Glass_Grant__c.Request_Id__c",
+    "Break_Glass_Grant__c.Status__c",
+}
+EVENTS = {
+    "AI_Request__e": AIRequestPayload,
+    "Break_Glass_Request__e": BreakGlassRequestPayload,
+    "Break_Glass_Approval__e": BreakGlassApprovalPayload,
+}
+
+
+def converted(tmp: Path) -> dict[str, set[str]]:
+    """The package.xml Salesforce's converter writes: type → members."""
+    node = shutil.which("node")
+    assert node, "Node.js is needed (Debian's nodejs)"
+    done = subprocess.run(
+        [node, str(PROJECT / "tools" / "convert.js"), str(PROJECT), str(tmp)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    package = ET.fromstring(done.stdout)  # noqa: S314 (the converter's output, not input)
+    return {
+        t.findtext("md:name", namespaces=NS) or "": {
+            m.text or "" for m in t.findall("md:members", NS)
+        }
+        for t in package.findall("md:types", NS)
+    }
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
+    return converted(tmp_path_factory.mktemp("mdapi"))
+
+
+def _xml(path: Path) -> ET.Element:
+    """A file of the repository's own SFDX project (trusted, not outside input)."""
+    return ET.parse(path).getroot()  # noqa: S314
+
+
+def _fields(sobject: str) -> dict[str, ET.Element]:
+    folder = SOURCE / "objects" / sobject / "fields"
+    return {
+        path.name.removesuffix(".field-meta.xml"): _xml(path)
+        for path in folder.glob("*.field-meta.xml")
+    }
+
+
+def _permission_set(name: str) -> ET.Element:
+    return _xml(SOURCE / "permissionsets" / f"{name}.permissionset-meta.xml")
+
+
+def least_privilege_problems(permission_set: ET.Element) -> list[str]:
+    """What makes a permission set more than the integration needs."""
+    problems = [
+        f"user permission {name}"
+        for p in permission_set.findall("md:userPermissions", NS)
+        if (name := p.findtext("md:name", namespaces=NS)) in FORBIDDEN_USER_PERMISSIONS
+        and p.findtext("md:enabled", namespaces=NS) == "true"
+    ]
+    for grant in permission_set.findall("md:objectPermissions", NS):
+        for wide in ("modifyAllRecords", "viewAllRecords", "allowDelete"):
+            if grant.findtext(f"md:{wide}", namespaces=NS) == "true":
+                problems.append(f"{wide} on {grant.findtext('md:object', namespaces=NS)}")
+    return problems
+
+
+def test_salesforce_converts_the_project_with_every_type(package: dict[str, set[str]]) -> None:
+    assert package["CustomObject"] == {
+        *EVENTS,
+        schema.AI_RESULT,
+        schema.BREAK_GLASS_GRANT,
+        schema.DATA_CLASSIFICATION,
+    }
+    seed = yaml.safe_load((ROOT / "config" / "sfsim-seed.yaml").read_text(encoding="utf-8"))
+    assert package["CustomMetadata"] == {
+        f"Data_Classification.{row['DeveloperName']}" for row in seed["classification"]
+    }
+    objects = sorted({o for spec in PURPOSES.values() for o in spec.fields})
+    assert package["PermissionSet"] == {
+        "Sovgw_Integration",
+        APPROVER_PERMISSION_SET,
+        *(f"Break_Glass_{o}_{a}" for o in objects for a in ("Read", "Edit")),
+    }
+    assert package["ConnectedApp"] == {"Sovgw_Gateway"}
+
+
+@pytest.mark.parametrize("event", sorted(EVENTS))
+def test_each_platform_event_has_exactly_the_fields_its_contract_reads(event: str) -> None:
+    model: Any = EVENTS[event]
+    declared = _fields(event)
+    read = {name for name in model.model_fields if name.endswith("__c")}
+    assert set(declared) == read
+    for name, xml in declared.items():
+        assert xml.findtext("md:required", namespaces=NS) == "true", f"{event}.{name}"
+        limit = next(
+            (m.max_length for m in model.model_fields[name].metadata if hasattr(m, "max_length")),
+            None,
+        )
+        if limit is not None:
+            assert int(xml.findtext("md:length", namespaces=NS) or 0) >= limit, f"{event}.{name}"
+
+
+def test_the_objects_hold_every_field_the_functions_write() -> None:
+    assert set(schema.AI_RESULT_FIELDS.values()) == set(_fields(schema.AI_RESULT))
+    grant = {schema.BREAK_GLASS_GRANT_EXTERNAL_ID, *schema.BREAK_GLASS_GRANT_FIELDS.values()}
+    assert grant == set(_fields(schema.BREAK_GLASS_GRANT))
+    assert set(schema.DATA_CLASSIFICATION_FIELDS.values()) == set(
+        _fields(schema.DATA_CLASSIFICATION)
+    )
+    for upsert_key, sobject in (
+        (schema.AI_RESULT_EXTERNAL_ID, schema.AI_RESULT),
+        (schema.BREAK_GLASS_GRANT_EXTERNAL_ID, schema.BREAK_GLASS_GRANT),
+    ):
+        key = _fields(sobject)[upsert_key]
+        assert key.findtext("md:externalId", namespaces=NS) == "true"
+        assert key.findtext("md:unique", namespaces=NS) == "true", "an upsert key is unique"
+
+
+def test_every_field_a_purpose_reads_is_classified() -> None:
+    """A field without a record would be PRIVILEGED (fail closed): classify each on purpose."""
+    records = {
+        (values["Object__c"], values["Field__c"])
+        for path in (SOURCE / "customMetadata").glob("Data_Classification.*.md-meta.xml")
+        for values in [
+            {
+                v.findtext("md:field", namespaces=NS): v.findtext("md:value", namespaces=NS)
+                for v in _xml(path).findall("md:values", NS)
+            }
+        ]
+    }
+    read = {
+        (o, f) for spec in PURPOSES.values() for o, fields in spec.fields.items() for f in fields
+    }
+    assert read <= records
+
+
+def test_the_integration_permission_set_is_least_privilege() -> None:
+    integration = _permission_set("Sovgw_Integration")
+    assert least_privilege_problems(integration) == []
+    enabled = {
+        p.findtext("md:name", namespaces=NS)
+        for p in integration.findall("md:userPermissions", NS)
+        if p.findtext("md:enabled", namespaces=NS) == "true"
+    }
+    assert enabled == {"ApiEnabled"}
+    readable = {
+        f.findtext("md:field", namespaces=NS)
+        for f in integration.findall("md:fieldPermissions", NS)
+        if f.findtext("md:editable", namespaces=NS) == "false"
+    }
+    allow_listed = {
+        f"{o}.{f}"
+        for spec in PURPOSES.values()
+        for o, fields in spec.fields.items()
+        for f in fields
+    }
+    assert readable == allow_listed - ALWAYS_READABLE, "read on exactly the allow-listed fields"
+    objects = {
+        o.findtext("md:object", namespaces=NS): o
+        for o in integration.findall("md:objectPermissions", NS)
+    }
+    for event in EVENTS:
+        assert objects[event].findtext("md:allowCreate", namespaces=NS) == "true", "publish"
+    assert objects[schema.AI_RESULT].findtext("md:allowCreate", namespaces=NS) == "true"
+    for record in ("Case", "Contract"):
+        assert objects[record].findtext("md:allowEdit", namespaces=NS) == "false"
+
+
+def test_the_least_privilege_check_fails_on_each_wide_permission() -> None:
+    for name in sorted(FORBIDDEN_USER_PERMISSIONS):
+        widened = _permission_set("Sovgw_Integration")
+        extra = ET.SubElement(widened, f"{{{NS['md']}}}userPermissions")
+        ET.SubElement(extra, f"{{{NS['md']}}}enabled").text = "true"
+        ET.SubElement(extra, f"{{{NS['md']}}}name").text = name
+        assert least_privilege_problems(widened) == [f"user permission {name}"]
+    widened = _permission_set("Sovgw_Integration")
+    case = next(
+        o
+        for o in widened.findall("md:objectPermissions", NS)
+        if o.findtext("md:object", namespaces=NS) == "Case"
+    )
+    view_all = case.find("md:viewAllRecords", NS)
+    assert view_all is not None
+    view_all.text = "true"
+    assert least_privilege_problems(widened) == ["viewAllRecords on Case"]
+
+
+def test_the_connected_app_grants_the_api_scope_only() -> None:
+    app = _xml(SOURCE / "connectedApps" / "Sovgw_Gateway.connectedApp-meta.xml")
+    oauth = app.find("md:oauthConfig", NS)
+    assert oauth is not None
+    assert [s.text for s in oauth.findall("md:scopes", NS)] == ["Api"]
+    assert oauth.findtext("md:isClientCredentialEnabled", namespaces=NS) == "true"
