@@ -31,6 +31,9 @@ class Jurisdiction(Frozen):
     region: str = Field(pattern=AWS_REGION_PATTERN)
     allowed_regions: tuple[str, ...] = Field(min_length=1)
     policy: RoutingPolicy
+    # The AWS account of the jurisdiction's stack, where Salesforce Event Relay delivers
+    # (``sovgw salesforce relay metadata``); optional until the relay is set up.
+    aws_account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
 
     @field_validator("allowed_regions")
     @classmethod

@@ -1,4 +1,4 @@
-// Convert the SFDX project (source format) to Metadata API format with Salesforce's own
+// Convert the SFDX project (source format, every package directory) to Metadata API format with Salesforce's own
 // library, as `sf project convert source` does, and print the package manifest it wrote.
 // Usage: node convert.js <project dir> <output dir>
 'use strict';
@@ -12,10 +12,11 @@ async function main() {
     console.error('usage: node convert.js <project dir> <output dir>');
     process.exit(2);
   }
-  const components = ComponentSet.fromSource(path.join(project, 'force-app'));
-  components.sourceApiVersion = JSON.parse(
-    fs.readFileSync(path.join(project, 'sfdx-project.json'), 'utf8')
-  ).sourceApiVersion;
+  const settings = JSON.parse(fs.readFileSync(path.join(project, 'sfdx-project.json'), 'utf8'));
+  const components = ComponentSet.fromSource({
+    fsPaths: settings.packageDirectories.map((directory) => path.join(project, directory.path)),
+  });
+  components.sourceApiVersion = settings.sourceApiVersion;
   const result = await new MetadataConverter().convert(components, 'metadata', {
     type: 'directory',
     outputDirectory: output,

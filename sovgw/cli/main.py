@@ -39,6 +39,7 @@ COMMANDS = (
     ),
     Command("break-glass", "break_glass", "emergency access: request, approve, revoke"),
     Command("scan", "scan", "classify JSON Lines (text or Salesforce records)"),
+    Command("salesforce", "salesforce", "the Salesforce half: Event Relay metadata"),
 )
 
 

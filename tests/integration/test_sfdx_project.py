@@ -5,6 +5,7 @@ privilege, read from its XML."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -15,12 +16,15 @@ import pytest
 import yaml
 
 from sovgw.adapters.salesforce import schema
+from sovgw.cli import main
+from sovgw.config import load_config
 from sovgw.contracts import AIRequestPayload, BreakGlassApprovalPayload, BreakGlassRequestPayload
 from sovgw.domain.break_glass import APPROVER_PERMISSION_SET
 from sovgw.domain.minimise import PURPOSES
 from tests.conftest import ROOT
 
 PROJECT = ROOT / "salesforce"
+GATEWAY = load_config(ROOT / "config" / "gateway.yaml")
 SOURCE = PROJECT / "force-app" / "main" / "default"
 NS = {"md": "http://soap.sforce.com/2006/04/metadata"}
 # Permissions that would let the integration user see or change more than its purposes.
@@ -49,12 +53,12 @@ EVENTS = {
 }
 
 
-def converted(tmp: Path) -> dict[str, set[str]]:
-    """The package.xml Salesforce's converter writes: type → members."""
+def converted(tmp: Path, project: Path = PROJECT) -> dict[str, set[str]]:
+    """The package.xml Salesforce's converter writes for ``project``: type → members."""
     node = shutil.which("node")
     assert node, "Node.js is needed (Debian's nodejs)"
     done = subprocess.run(
-        [node, str(PROJECT / "tools" / "convert.js"), str(PROJECT), str(tmp)],
+        [node, str(PROJECT / "tools" / "convert.js"), str(project), str(tmp)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -234,3 +238,87 @@ def test_the_connected_app_grants_the_api_scope_only() -> None:
     assert oauth is not None
     assert [s.text for s in oauth.findall("md:scopes", NS)] == ["Api"]
     assert oauth.findtext("md:isClientCredentialEnabled", namespaces=NS) == "true"
+
+
+@pytest.mark.parametrize("jurisdiction_id", ["eu-de", "eu-fr", "ch"])
+def test_each_jurisdictions_relay_converts_and_joins_up(
+    jurisdiction_id: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sovgw salesforce relay metadata`` output, deployed beside force-app: Salesforce's
+    converter takes it, and the relay names the channel, the channel carries every routed
+    event, and the named credential holds the account and region as Event Relay needs them."""
+    project = tmp_path / "project"
+    shutil.copytree(PROJECT / "force-app", project / "force-app")
+    relay = project / "relays" / jurisdiction_id
+    code = main(
+        [
+            *("salesforce", "relay", "metadata", "--jurisdiction", jurisdiction_id),
+            *("--account", "123456789012", "--out", str(relay)),
+            *("--config", str(ROOT / "config" / "gateway.yaml")),
+        ]
+    )
+    assert code == 0 and "sf project deploy start" in capsys.readouterr().out
+    (project / "sfdx-project.json").write_text(
+        json.dumps(
+            {
+                "packageDirectories": [
+                    {"path": "force-app", "default": True},
+                    {"path": f"relays/{jurisdiction_id}"},
+                ],
+                "sourceApiVersion": "62.0",
+            }
+        ),
+        encoding="utf-8",
+    )
+    package = converted(tmp_path / "out", project)
+    name = "Sovgw_" + jurisdiction_id.replace("-", "_")
+    assert package["PlatformEventChannel"] == {f"{name}__chn"}
+    assert package["EventRelayConfig"] == {name}
+    assert package["NamedCredential"] == {f"{name}_AWS"}
+    members = [
+        _xml(path)
+        for path in (relay / "main" / "default" / "platformEventChannelMembers").glob("*.xml")
+    ]
+    assert len(package["PlatformEventChannelMember"]) == len(members) == 3
+    assert {m.findtext("md:selectedEntity", namespaces=NS) for m in members} == set(EVENTS)
+    assert {m.findtext("md:eventChannel", namespaces=NS) for m in members} == {f"{name}__chn"}
+    base = relay / "main" / "default"
+    config = _xml(base / "eventRelays" / f"{name}.eventRelay-meta.xml")
+    assert config.findtext("md:eventChannel", namespaces=NS) == f"{name}__chn"
+    assert config.findtext("md:destinationResourceName", namespaces=NS) == f"callout:{name}_AWS"
+    assert config.findtext("md:relayOption", namespaces=NS) == '{"ReplayRecovery":"EARLIEST"}'
+    credential = _xml(base / "namedCredentials" / f"{name}_AWS.namedCredential-meta.xml")
+    region = GATEWAY.jurisdiction(jurisdiction_id).region  # type: ignore[union-attr]
+    assert credential.findtext("md:endpoint", namespaces=NS) == (
+        f"arn:aws:{region.upper()}:123456789012"
+    )
+
+
+def test_relay_metadata_needs_an_account(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    arguments = ["salesforce", "relay", "metadata", "--jurisdiction", "eu-de"]
+    assert main([*arguments, "--out", str(tmp_path)]) == 2
+    assert "pass --account or set aws_account_id" in capsys.readouterr().err
+    assert main([*arguments, "--account", "12345", "--out", str(tmp_path)]) == 2
+    assert "not a 12-digit AWS account id" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir()), "nothing written"
+
+
+def test_the_account_comes_from_the_gateway_configuration(tmp_path: Path) -> None:
+    """One jurisdiction file: its aws_account_id is the relay's account unless --account."""
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    gateway = tmp_path / "config" / "gateway.yaml"
+    raw = yaml.safe_load(gateway.read_text(encoding="utf-8"))
+    raw["jurisdictions"][0]["aws_account_id"] = "210987654321"
+    gateway.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    jurisdiction = raw["jurisdictions"][0]["id"]
+    out = tmp_path / "relay"
+    arguments = ["salesforce", "relay", "metadata", "--jurisdiction", jurisdiction]
+    assert main([*arguments, "--out", str(out), "--config", str(gateway)]) == 0
+    (credential,) = (out / "main" / "default" / "namedCredentials").glob("*.xml")
+    assert (
+        _xml(credential)
+        .findtext("md:endpoint", namespaces=NS, default="")
+        .endswith(":210987654321")
+    )
