@@ -38,10 +38,31 @@ jurisdiction = gateway.jurisdiction(settings.require("jurisdiction"))
 if jurisdiction is None:
     raise ValueError(f"unknown jurisdiction {settings.require('jurisdiction')!r}")
 code_path = settings.get("codePath")
+
+
+def account_of(jurisdiction_id: str, configured: str | None, declared: str | None) -> str:
+    """The stack's account: ``sovgw:accountId``, or the jurisdiction's ``aws_account_id`` in the
+    gateway configuration (which the Salesforce relay metadata also reads); never two."""
+    if configured and declared and configured != declared:
+        raise ValueError(
+            f"sovgw:accountId is {configured} but the gateway configuration gives "
+            f"{jurisdiction_id} the account {declared}: set one of them"
+        )
+    account = configured or declared
+    if not account:
+        raise ValueError(
+            "no AWS account: pulumi config set sovgw:accountId <id>, or aws_account_id in the "
+            "jurisdiction's entry of the gateway configuration"
+        )
+    return account
+
+
 outputs = build_stack(
     StackConfig(
         jurisdiction=jurisdiction,
-        account_id=settings.require("accountId"),
+        account_id=account_of(
+            jurisdiction.id, settings.get("accountId"), jurisdiction.aws_account_id
+        ),
         gateway=gateway,
         code_path=str(project_path(code_path, "codePath")) if code_path else None,
         model=ModelSettings(**model) if (model := settings.get_object("model")) else None,

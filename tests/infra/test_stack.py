@@ -6,11 +6,13 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
+import yaml
 
 from infra.policy.evaluate import RecordingMocks, run_as_language_host
 from infra.stack import LogArchiveSettings
@@ -693,3 +695,26 @@ def test_without_a_log_archive_the_stack_warns_and_the_same_account_is_refused(
     assert any("sovgw:logArchive is not set" in w for w in warnings)
     with pytest.raises(Exception, match="another account"):
         _run("eu-de", archive=LogArchiveSettings(ACCOUNT, f"arn:aws:iam::{ACCOUNT}:role/x"))
+
+
+def test_the_account_may_come_from_the_gateway_configuration_but_never_twice(
+    tmp_path: Path,
+) -> None:
+    """One jurisdiction file can drive both the stack and the Salesforce relay metadata."""
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    gateway = tmp_path / "config" / "gateway.yaml"
+    raw = yaml.safe_load(gateway.read_text(encoding="utf-8"))
+    for entry in raw["jurisdictions"]:
+        if entry["id"] == "eu-de":
+            entry["aws_account_id"] = "210987654321"
+    gateway.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    settings = {"sovgw:gatewayConfig": str(gateway), "sovgw:codePath": "functions"}
+    mocks = run_as_language_host(ROOT / "Pulumi.eu-de.yaml", settings)
+    (provider,) = _providers(mocks, "aws-eu-de")
+    assert json.loads(provider["allowedAccountIds"]) == ["210987654321"]
+    with pytest.raises(ValueError, match="set one of them"):
+        run_as_language_host(
+            ROOT / "Pulumi.eu-de.yaml", {**settings, "sovgw:accountId": "111122223333"}
+        )
+    with pytest.raises(ValueError, match="no AWS account"):
+        run_as_language_host(ROOT / "Pulumi.eu-de.yaml", {"sovgw:codePath": "functions"})
