@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from sovgw.adapters.aws.errors import error_code
+from sovgw.adapters.aws.errors import aws_errors, error_code
 from sovgw.domain.audit import AuditRecord
 from sovgw.domain.audit_chain import sha256_hex
-from sovgw.domain.errors import UpstreamUnavailable
 from sovgw.ports import AuditAnchors
 
 
@@ -61,29 +61,27 @@ class S3AuditSink:
             record = record.model_copy(update={"links": record.links.model_copy(update=missing)})
         key = self.key_for(record)
         body = record.model_dump_json().encode()
-        try:
-            self._s3.put_object(
-                Bucket=self._bucket,
-                Key=key,
-                Body=body,
-                ContentType="application/json",
-                IfNoneMatch="*",
-            )
-        except ClientError as error:
-            if error_code(error) not in {"PreconditionFailed", "ConditionalRequestConflict"}:
-                raise UpstreamUnavailable(f"audit store failed: {error_code(error)}") from None
-            body = self._stored(key)  # a replay: its first write (other links) is what counts
-        except BotoCoreError as error:
-            raise UpstreamUnavailable(f"audit store unreachable: {type(error).__name__}") from None
+        with _store_errors():
+            try:
+                self._s3.put_object(
+                    Bucket=self._bucket,
+                    Key=key,
+                    Body=body,
+                    ContentType="application/json",
+                    IfNoneMatch="*",
+                )
+            except ClientError as error:
+                if error_code(error) not in {"PreconditionFailed", "ConditionalRequestConflict"}:
+                    raise
+                # A replay: its first write (other links) is what counts.
+                body = bytes(self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read())
         if self._anchors is not None:
             stream = audit_stream(record.jurisdiction, record.org_id)
             self._anchors.append(stream, record.record_id, sha256_hex(body))
         return f"s3://{self._bucket}/{key}"
 
-    def _stored(self, key: str) -> bytes:
-        try:
-            return bytes(self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read())
-        except ClientError as error:
-            raise UpstreamUnavailable(f"audit store failed: {error_code(error)}") from None
-        except BotoCoreError as error:
-            raise UpstreamUnavailable(f"audit store unreachable: {type(error).__name__}") from None
+
+def _store_errors() -> AbstractContextManager[None]:
+    """Every failure of the audit bucket may heal: the event is retried, then dead-lettered,
+    never dropped (no AWS error code is final here)."""
+    return aws_errors("audit store", refused=frozenset(), absent=frozenset())
