@@ -133,9 +133,19 @@ class LocalSovereignStack:
         assert jurisdiction is not None
         spec = self.seed["orgs"][binding.org_id]
         org = sim.add_org(binding.org_id, binding.name)
+        sim.deploy_project(org)
         users = spec["users"]
         for user in users:
-            sim.add_user(org, user["Username"], user["Email"], user["LastName"], user_id=user["Id"])
+            sim.add_user(
+                org,
+                user["Username"],
+                user["Email"],
+                user["LastName"],
+                user_id=user["Id"],
+                profile=user.get("profile"),
+            )
+            for permission_set in user.get("permission_sets", ()):
+                sim.assign_permission_set(org, user["Id"], permission_set)
         for sobject, records in spec.get("records", {}).items():
             for record in records:
                 values = {k: v for k, v in record.items() if k != "Id"}

@@ -101,7 +101,7 @@ def _query(call: Call) -> tuple[int, Any]:
     text = call.param("q")
     if not text:
         raise RestError(400, "MALFORMED_QUERY", "Query string is empty")
-    return 200, call.sim.rest.query(call.org, text, call.version)
+    return 200, call.sim.rest.query(call.org, text, call.version, call.user_id)
 
 
 def _upsert(call: Call) -> tuple[int, Any]:
@@ -149,7 +149,14 @@ REST_ROUTES = (
         re.compile(_RECORD),
         lambda c: (
             200,
-            c.sim.rest.get(c.org, c.match["sobject"], c.match["id"], c.param("fields"), c.version),
+            c.sim.rest.get(
+                c.org,
+                c.match["sobject"],
+                c.match["id"],
+                c.param("fields"),
+                c.version,
+                user_id=c.user_id,
+            ),
         ),
     ),
     Route(
@@ -161,13 +168,17 @@ REST_ROUTES = (
         "PATCH",
         re.compile(_RECORD),
         _no_content(
-            lambda c: c.sim.rest.update(c.org, c.match["sobject"], c.match["id"], c.json())
+            lambda c: c.sim.rest.update(
+                c.org, c.match["sobject"], c.match["id"], c.json(), c.user_id
+            )
         ),
     ),
     Route(
         "DELETE",
         re.compile(_RECORD),
-        _no_content(lambda c: c.sim.rest.delete(c.org, c.match["sobject"], c.match["id"])),
+        _no_content(
+            lambda c: c.sim.rest.delete(c.org, c.match["sobject"], c.match["id"], c.user_id)
+        ),
     ),
 )
 API_VERSIONS = ("59.0", "60.0", "61.0", "62.0", "63.0", "64.0", "65.0")

@@ -15,6 +15,14 @@ import yaml
 
 from sovgw.sfsim import soql
 from sovgw.sfsim.ids import IdFactory
+from sovgw.sfsim.metadata import (
+    CMDT_FIELDS,
+    ObjectAccess,
+    PermissionSetSource,
+    ProjectMetadata,
+    default_source,
+    load_project,
+)
 
 SYSTEM_FIELDS = ("Id", "CreatedDate", "CreatedById", "LastModifiedDate", "SystemModstamp")
 EVENT_FIELDS = ("CreatedDate", "CreatedById", "EventUuid", "ReplayId")
@@ -24,6 +32,9 @@ EVENT_RETENTION = timedelta(hours=72)
 API_WINDOW = timedelta(hours=24)
 JWT_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+# The profile Salesforce recommends for integration users: no access of its own, everything
+# through permission sets (so field-level security is exactly what the permission sets grant).
+MINIMUM_ACCESS_PROFILE = "Minimum Access - API Only Integrations"
 
 
 class RestError(Exception):
@@ -53,16 +64,23 @@ class FieldSpec:
     name: str
     type: str
     required: bool
+    length: int | None = None
+    picklist: tuple[str, ...] | None = None  # the values of a restricted picklist
+
+    @property
+    def max_length(self) -> int | None:
+        return self.length or STRING_LIMITS.get(self.type)
 
 
 @dataclass(frozen=True)
 class ObjectType:
     name: str
     prefix: str
-    kind: str
+    kind: str  # sobject | platform_event | custom_metadata
     fields: dict[str, FieldSpec]
     readonly: bool = False
     external_ids: tuple[str, ...] = ()
+    setup: bool = False  # governed by user permissions, not object permissions and FLS
 
     def field(self, name: str) -> FieldSpec:
         spec = self.fields.get(name.lower())
@@ -72,33 +90,124 @@ class ObjectType:
             )
         return spec
 
+    def always_accessible(self, spec: FieldSpec) -> bool:
+        """Fields Salesforce allows no field-level security on: system fields, required fields
+        and auto-numbers; every custom metadata field (its type access governs them)."""
+        return (
+            spec.required
+            or spec.type in READ_ONLY_TYPES
+            or spec.name in SYSTEM_FIELDS
+            or spec.name in EVENT_FIELDS
+            or self.kind == "custom_metadata"
+        )
 
-def load_schema() -> dict[str, ObjectType]:
-    """Object types from ``schema.yaml``, keyed by lower-case API name."""
-    raw = yaml.safe_load(resources.files("sovgw.sfsim").joinpath("schema.yaml").read_text())
+
+def _system_fields(kind: str) -> dict[str, FieldSpec]:
+    names = EVENT_FIELDS if kind == "platform_event" else SYSTEM_FIELDS
+    if kind == "custom_metadata":
+        names = (*names, *CMDT_FIELDS)
+    types = {"Id": "id", "CreatedById": "id", "EventUuid": "id", "ReplayId": "id"}
+    return {
+        name.lower(): FieldSpec(
+            name, types.get(name, "string" if name in CMDT_FIELDS else "datetime"), False
+        )
+        for name in names
+    }
+
+
+def _standard_objects() -> dict[str, ObjectType]:
+    raw = yaml.safe_load(
+        resources.files("sovgw.sfsim").joinpath("standard_objects.yaml").read_text()
+    )
     types: dict[str, ObjectType] = {}
-    for kind, section in (("sobject", "sobjects"), ("platform_event", "platform_events")):
-        for name, spec in raw[section].items():
-            fields: dict[str, FieldSpec] = {}
-            system = SYSTEM_FIELDS if kind == "sobject" else EVENT_FIELDS
-            for system_field in system:
-                ftype = "id" if system_field == "Id" else "datetime"
-                if system_field in {"CreatedById", "EventUuid", "ReplayId"}:
-                    ftype = "id"
-                fields[system_field.lower()] = FieldSpec(system_field, ftype, False)
-            for fname, ftype in spec["fields"].items():
-                required = ftype.endswith("!")
-                fields[fname.lower()] = FieldSpec(fname, ftype.rstrip("!"), required)
-            prefix = spec.get("prefix", "e00")
-            types[name.lower()] = ObjectType(
-                name,
-                prefix,
-                kind,
-                fields,
-                spec.get("readonly", False),
-                tuple(spec.get("external_ids", ())),
-            )
+    for name, spec in raw["sobjects"].items():
+        fields = _system_fields("sobject")
+        for fname, ftype in spec["fields"].items():
+            fields[fname.lower()] = FieldSpec(fname, ftype.rstrip("!"), ftype.endswith("!"))
+        types[name.lower()] = ObjectType(
+            name,
+            spec["prefix"],
+            "sobject",
+            fields,
+            readonly=spec.get("readonly", False),
+            setup=spec.get("setup", False),
+        )
     return types
+
+
+def _project_objects(project: ProjectMetadata) -> dict[str, ObjectType]:
+    """Custom objects get key prefixes a01, a02 ... in name order (an org assigns its own)."""
+    types: dict[str, ObjectType] = {}
+    counters = {"sobject": 0, "platform_event": 0, "custom_metadata": 0}
+    for source in project.objects:
+        counters[source.kind] += 1
+        letter = {"sobject": "a", "platform_event": "e", "custom_metadata": "m"}[source.kind]
+        fields = _system_fields(source.kind)
+        for f in source.fields:
+            fields[f.name.lower()] = FieldSpec(f.name, f.type, f.required, f.length, f.picklist)
+        types[source.name.lower()] = ObjectType(
+            source.name,
+            f"{letter}{counters[source.kind]:02d}",
+            source.kind,
+            fields,
+            readonly=source.kind == "custom_metadata",  # deployed, never DML'd through the API
+            external_ids=tuple(f.name for f in source.fields if f.external_id),
+        )
+    return types
+
+
+def load_schema(project: ProjectMetadata | None = None) -> dict[str, ObjectType]:
+    """Standard objects and the project's own, keyed by lower-case API name."""
+    project = project or load_project(default_source())
+    return {**_standard_objects(), **_project_objects(project)}
+
+
+@dataclass(frozen=True)
+class UserAccess:
+    """What a minimum-access user may do: the union of its assigned permission sets. Setup
+    objects are outside it (user permissions govern them; the simulator does not model those)."""
+
+    objects: dict[str, ObjectAccess]
+    fields: dict[str, tuple[bool, bool]]
+    custom_metadata_types: frozenset[str]
+
+    @classmethod
+    def union(cls, grants: list[PermissionSetSource]) -> UserAccess:
+        objects: dict[str, ObjectAccess] = {}
+        fields: dict[str, tuple[bool, bool]] = {}
+        for grant in grants:
+            for name, access in grant.objects.items():
+                had = objects.get(name, ObjectAccess(False, False, False, False))
+                objects[name] = ObjectAccess(
+                    had.read or access.read,
+                    had.create or access.create,
+                    had.edit or access.edit,
+                    had.delete or access.delete,
+                )
+            for name, (readable, editable) in grant.fields.items():
+                was = fields.get(name, (False, False))
+                fields[name] = (was[0] or readable, was[1] or editable)
+        types = frozenset().union(*(g.custom_metadata_types for g in grants))
+        return cls(objects, fields, types)
+
+    def may(self, otype: ObjectType, operation: str) -> bool:
+        """``operation``: read, create, edit or delete."""
+        if otype.setup:
+            return True
+        if otype.kind == "custom_metadata":
+            return operation == "read" and otype.name.lower() in self.custom_metadata_types
+        access = self.objects.get(otype.name.lower())
+        return access is not None and bool(getattr(access, operation))
+
+    def reads(self, otype: ObjectType, spec: FieldSpec) -> bool:
+        if otype.setup or otype.always_accessible(spec):
+            return self.may(otype, "read")
+        return self.fields.get(f"{otype.name}.{spec.name}".lower(), (False, False))[0]
+
+    def edits(self, otype: ObjectType, spec: FieldSpec) -> bool:
+        if otype.setup or otype.always_accessible(spec):
+            return True
+        return self.fields.get(f"{otype.name}.{spec.name}".lower(), (False, False))[1]
 
 
 @dataclass
@@ -121,6 +230,7 @@ class UserAuth:
     failed_attempts: int = 0
     locked_until: datetime | None = None
     logins: deque[datetime] = field(default_factory=deque)
+    profile: str = "System Administrator"
 
 
 @dataclass

@@ -17,6 +17,7 @@ from sovgw.sfsim.model import (
     PublishedEvent,
     RelayChannel,
     SimOrg,
+    UserAccess,
 )
 from sovgw.sfsim.store import OrgStore
 
@@ -31,8 +32,17 @@ class RelayApi:
 
     # --- Platform events and Event Relay ------------------------------------------------------
 
-    def publish(self, org: SimOrg, otype: ObjectType, values: Any, user_id: str) -> dict[str, Any]:
-        fields = self.store.validated(org, otype, values, creating=True, system=False)
+    def publish(
+        self,
+        org: SimOrg,
+        otype: ObjectType,
+        values: Any,
+        user_id: str,
+        access: UserAccess | None = None,
+    ) -> dict[str, Any]:
+        fields = self.store.validated(
+            org, otype, values, creating=True, system=False, access=access
+        )
         org.replay_counter += secrets.randbelow(3) + 1
         event = PublishedEvent(
             name=otype.name,

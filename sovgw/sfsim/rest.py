@@ -4,7 +4,6 @@ and SOQL; a platform event inserted through it is published by the relay."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
 from typing import Any
 
 from sovgw.sfsim import soql
@@ -14,6 +13,7 @@ from sovgw.sfsim.model import (
     ObjectType,
     RestError,
     SimOrg,
+    UserAccess,
 )
 from sovgw.sfsim.relay import RelayApi
 from sovgw.sfsim.store import OrgStore
@@ -72,24 +72,34 @@ class RestApi:
             },
         }
 
-    def _visible(self, org: SimOrg, otype: ObjectType) -> dict[str, dict[str, Any]]:
-        table = org.records.setdefault(otype.name, {})
-        if otype.name == "PermissionSetAssignment":
-            lag = timedelta(seconds=org.assignment_expiry_lag_seconds)
-            for record_id, record in list(table.items()):
-                expiry = record.get("ExpirationDate")
-                if (
-                    expiry
-                    and datetime.fromisoformat(expiry.replace("+0000", "+00:00")) + lag
-                    <= self.store.now()
-                ):
-                    del table[record_id]
-        return table
+    def _allowed(
+        self, org: SimOrg, otype: ObjectType, user_id: str | None, operation: str
+    ) -> UserAccess | None:
+        """The caller's access (None: unrestricted); refuses an object it may not ``operation``."""
+        access = self.store.access(org, user_id)
+        if access is None or access.may(otype, operation):
+            return access
+        if operation == "read":
+            raise RestError(404, "NOT_FOUND", "The requested resource does not exist")
+        raise RestError(
+            400,
+            "INSUFFICIENT_ACCESS_OR_READONLY",
+            f"insufficient access rights on object {otype.name} to {operation}",
+        )
 
     def _shape(
-        self, otype: ObjectType, record: Mapping[str, Any], fields: list[str] | None, version: str
+        self,
+        otype: ObjectType,
+        record: Mapping[str, Any],
+        fields: list[str] | None,
+        version: str,
+        access: UserAccess | None = None,
     ) -> dict[str, Any]:
-        names = fields or [spec.name for spec in otype.fields.values()]
+        names = fields or [
+            spec.name
+            for spec in otype.fields.values()
+            if access is None or access.reads(otype, spec)
+        ]
         shaped: dict[str, Any] = {
             "attributes": {
                 "type": otype.name,
@@ -101,22 +111,43 @@ class RestApi:
         return shaped
 
     def get(
-        self, org: SimOrg, sobject: str, record_id: str, fields: str | None, version: str
+        self,
+        org: SimOrg,
+        sobject: str,
+        record_id: str,
+        fields: str | None,
+        version: str,
+        *,
+        user_id: str | None = None,
     ) -> dict[str, Any]:
         with self.store.lock:
             otype = self.store.object_type(sobject)
-            if otype.kind != "sobject" or not is_valid_id(record_id):
+            if otype.kind == "platform_event" or not is_valid_id(record_id):
                 raise RestError(404, "NOT_FOUND", "The requested resource does not exist")
-            record = self._visible(org, otype).get(to18(record_id))
+            access = self._allowed(org, otype, user_id, "read")
+            record = self.store.visible(org, otype).get(to18(record_id))
             if record is None:
                 raise RestError(404, "NOT_FOUND", "The requested resource does not exist")
             names = None
             if fields:
                 try:
-                    names = [otype.field(name.strip()).name for name in fields.split(",")]
+                    names = [
+                        self._readable(otype, name.strip(), access) for name in fields.split(",")
+                    ]
                 except soql.SoqlError as error:
                     raise RestError(400, error.code, error.message) from None
-            return self._shape(otype, record, names, version)
+            return self._shape(otype, record, names, version, access)
+
+    @staticmethod
+    def _readable(otype: ObjectType, name: str, access: UserAccess | None) -> str:
+        """A field's API name, or INVALID_FIELD as for an unknown one when the caller's
+        field-level security hides it (Salesforce does not say the field exists)."""
+        spec = otype.field(name)
+        if access is not None and not access.reads(otype, spec):
+            raise soql.SoqlError(
+                "INVALID_FIELD", f"No such column '{name}' on entity '{otype.name}'."
+            )
+        return spec.name
 
     def create(self, org: SimOrg, sobject: str, values: Any, user_id: str) -> dict[str, Any]:
         with self.store.lock:
@@ -127,9 +158,12 @@ class RestApi:
                     "INVALID_TYPE_FOR_OPERATION",
                     f"entity type {otype.name} does not support insert",
                 )
+            access = self._allowed(org, otype, user_id, "create")
             if otype.kind == "platform_event":
-                return self.relay.publish(org, otype, values, user_id)
-            record = self.store.validated(org, otype, values, creating=True, system=False)
+                return self.relay.publish(org, otype, values, user_id, access)
+            record = self.store.validated(
+                org, otype, values, creating=True, system=False, access=access
+            )
             record_id = org.ids.next(otype.prefix)
             self.store.store_new(org, otype, record, record_id, user_id)
             return {"id": record_id, "success": True, "errors": []}
@@ -152,23 +186,29 @@ class RestApi:
                 raise RestError(
                     400, "INVALID_FIELD", f"{spec.name} is given in the URL; omit it from the body"
                 )
-            table = self._visible(org, otype)
+            table = self.store.visible(org, otype)
             matches = [rid for rid, rec in table.items() if rec.get(spec.name) == value]
             if len(matches) > 1:
                 raise RestError(
                     300, "MULTIPLE_RECORDS", f"more than one record has {spec.name} = {value}"
                 )
             if matches:
-                changes = self.store.validated(org, otype, values, creating=False, system=False)
+                access = self._allowed(org, otype, user_id, "edit")
+                changes = self.store.validated(
+                    org, otype, values, creating=False, system=False, access=access
+                )
                 table[matches[0]].update(changes, LastModifiedDate=self.store.iso(self.store.now()))
                 return False, {"id": matches[0], "success": True, "errors": [], "created": False}
             created = self.create(org, sobject, {**dict(values), spec.name: value}, user_id)
             return True, {**created, "created": True}
 
-    def update(self, org: SimOrg, sobject: str, record_id: str, values: Any) -> None:
+    def update(
+        self, org: SimOrg, sobject: str, record_id: str, values: Any, user_id: str | None = None
+    ) -> None:
         with self.store.lock:
             otype = self.store.object_type(sobject)
-            table = self._visible(org, otype)
+            access = self._allowed(org, otype, user_id, "edit")
+            table = self.store.visible(org, otype)
             if (
                 otype.readonly
                 or otype.kind != "sobject"
@@ -176,30 +216,40 @@ class RestApi:
                 or to18(record_id) not in table
             ):
                 raise RestError(404, "NOT_FOUND", "The requested resource does not exist")
-            changes = self.store.validated(org, otype, values, creating=False, system=False)
+            changes = self.store.validated(
+                org, otype, values, creating=False, system=False, access=access
+            )
             table[to18(record_id)].update(
                 changes, LastModifiedDate=self.store.iso(self.store.now())
             )
 
-    def delete(self, org: SimOrg, sobject: str, record_id: str) -> None:
+    def delete(self, org: SimOrg, sobject: str, record_id: str, user_id: str | None = None) -> None:
         with self.store.lock:
             otype = self.store.object_type(sobject)
-            table = self._visible(org, otype)
+            self._allowed(org, otype, user_id, "delete")
+            table = self.store.visible(org, otype)
             if otype.readonly or not is_valid_id(record_id) or to18(record_id) not in table:
                 raise RestError(404, "NOT_FOUND", "The requested resource does not exist")
             del table[to18(record_id)]
 
-    def query(self, org: SimOrg, text: str, version: str) -> dict[str, Any]:
+    def query(
+        self, org: SimOrg, text: str, version: str, user_id: str | None = None
+    ) -> dict[str, Any]:
         with self.store.lock:
+            access = self.store.access(org, user_id)
 
             def resolve_object(name: str) -> str:
                 otype = self.store.types.get(name.lower())
-                if otype is None or otype.kind != "sobject":
+                if (
+                    otype is None
+                    or otype.kind == "platform_event"
+                    or (access is not None and not access.may(otype, "read"))
+                ):
                     raise soql.SoqlError("INVALID_TYPE", f"sObject type '{name}' is not supported.")
                 return otype.name
 
             def resolve_field(sobject: str, name: str) -> str:
-                return self.store.types[sobject.lower()].field(name).name
+                return self._readable(self.store.types[sobject.lower()], name, access)
 
             try:
                 parsed = soql.parse(text, resolve_object, resolve_field)
@@ -208,11 +258,13 @@ class RestApi:
             if org.relay is not None and parsed.sobject == "EventRelayFeedback":
                 self.relay.refresh_feedback(org)
             otype = self.store.types[parsed.sobject.lower()]
-            rows = soql.execute(parsed, list(self._visible(org, otype).values()))
+            rows = soql.execute(parsed, list(self.store.visible(org, otype).values()))
             if parsed.count_only:
                 return {"totalSize": len(rows), "done": True, "records": []}
             return {
                 "totalSize": len(rows),
                 "done": True,
-                "records": [self._shape(otype, row, parsed.fields, version) for row in rows],
+                "records": [
+                    self._shape(otype, row, parsed.fields, version, access) for row in rows
+                ],
             }

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from sovgw.sfsim.metadata import ProjectMetadata
 from sovgw.sfsim.model import (
     ConnectedApp,
     Fault,
@@ -46,8 +47,12 @@ __all__ = [
 class Simulator(OrgStore):
     """One simulated instance: the org store (seeding, time) and the APIs that serve it."""
 
-    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
-        super().__init__(clock)
+    def __init__(
+        self,
+        clock: Callable[[], datetime] | None = None,
+        project: ProjectMetadata | None = None,
+    ) -> None:
+        super().__init__(clock, project)
         self.oauth = OAuthApi(self)
         self.relay = RelayApi(self)
         self.rest = RestApi(self, self.relay)

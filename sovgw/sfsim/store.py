@@ -10,9 +10,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sovgw.sfsim.ids import is_valid_id, to18
+from sovgw.sfsim.metadata import ProjectMetadata, default_source, load_project
 from sovgw.sfsim.model import (
     API_WINDOW,
     EVENT_FIELDS,
+    MINIMUM_ACCESS_PROFILE,
     READ_ONLY_TYPES,
     STRING_LIMITS,
     SYSTEM_FIELDS,
@@ -23,6 +25,7 @@ from sovgw.sfsim.model import (
     ObjectType,
     RestError,
     SimOrg,
+    UserAccess,
     UserAuth,
     hash_password,
     load_schema,
@@ -32,11 +35,16 @@ from sovgw.sfsim.model import (
 class OrgStore:
     """All orgs, tokens and connected apps of one simulated Salesforce instance."""
 
-    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], datetime] | None = None,
+        project: ProjectMetadata | None = None,
+    ) -> None:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._offset = timedelta()
         self.lock = threading.RLock()
-        self.types = load_schema()
+        self.project = project or load_project(default_source())
+        self.types = load_schema(self.project)
         self.orgs: dict[str, SimOrg] = {}
         self.apps: dict[str, tuple[str, ConnectedApp]] = {}
         self.tokens: dict[str, IssuedToken] = {}
@@ -76,6 +84,7 @@ class OrgStore:
         *,
         password: str | None = None,
         user_id: str | None = None,
+        profile: str | None = None,
     ) -> str:
         with self.lock:
             user_id = self.insert(
@@ -85,10 +94,74 @@ class OrgStore:
                 record_id=user_id,
             )
             auth = UserAuth(username=username)
+            if profile is not None:
+                auth.profile = profile
             if password is not None:
                 auth.password_hash = hash_password(password, auth.salt)
             org.users[user_id] = auth
             return user_id
+
+    def deploy_project(self, org: SimOrg) -> None:
+        """What ``sf project deploy start`` leaves in an org besides the schema: the custom
+        metadata records and the permission sets (as ``PermissionSet`` records)."""
+        with self.lock:
+            for sobject, values in self.project.custom_metadata_records:
+                self.insert(org, sobject, values)
+            for permission_set in self.project.permission_sets.values():
+                self.insert(
+                    org,
+                    "PermissionSet",
+                    {"Name": permission_set.name, "Label": permission_set.label},
+                )
+
+    def assign_permission_set(self, org: SimOrg, user_id: str, name: str) -> str:
+        with self.lock:
+            matches = [
+                record_id
+                for record_id, record in org.records.get("PermissionSet", {}).items()
+                if record["Name"] == name
+            ]
+            if len(matches) != 1:
+                raise KeyError(f"org {org.org_id} has {len(matches)} permission sets named {name}")
+            return self.insert(
+                org,
+                "PermissionSetAssignment",
+                {"AssigneeId": user_id, "PermissionSetId": matches[0]},
+            )
+
+    def access(self, org: SimOrg, user_id: str | None) -> UserAccess | None:
+        """What ``user_id`` may touch, or None when its profile does not restrict it (an
+        administrator, or the simulator's own seeding)."""
+        with self.lock:
+            auth = org.users.get(user_id or "")
+            if auth is None or auth.profile != MINIMUM_ACCESS_PROFILE:
+                return None
+            sets = {r["Id"]: r["Name"] for r in org.records.get("PermissionSet", {}).values()}
+            assigned = self.visible(org, self.object_type("PermissionSetAssignment")).values()
+            return UserAccess.union(
+                [
+                    self.project.permission_sets[sets[a["PermissionSetId"]]]
+                    for a in assigned
+                    if a["AssigneeId"] == user_id
+                    and sets.get(a["PermissionSetId"]) in self.project.permission_sets
+                ]
+            )
+
+    def visible(self, org: SimOrg, otype: ObjectType) -> dict[str, dict[str, Any]]:
+        """The records of ``otype``; an expired permission set assignment disappears only
+        ``assignment_expiry_lag_seconds`` after its expiry, as Salesforce's job removes it."""
+        table = org.records.setdefault(otype.name, {})
+        if otype.name == "PermissionSetAssignment":
+            lag = timedelta(seconds=org.assignment_expiry_lag_seconds)
+            for record_id, record in list(table.items()):
+                expiry = record.get("ExpirationDate")
+                if (
+                    expiry
+                    and datetime.fromisoformat(expiry.replace("+0000", "+00:00")) + lag
+                    <= self.now()
+                ):
+                    del table[record_id]
+        return table
 
     def add_app(self, org: SimOrg, app: ConnectedApp) -> None:
         with self.lock:
@@ -172,6 +245,7 @@ class OrgStore:
         *,
         creating: bool,
         system: bool,
+        access: UserAccess | None = None,
     ) -> dict[str, Any]:
         if not isinstance(values, Mapping):
             raise RestError(400, "JSON_PARSER_ERROR", "Expected a JSON object")
@@ -180,7 +254,7 @@ class OrgStore:
             if name == "attributes":
                 continue
             spec = otype.fields.get(str(name).lower())
-            if spec is None:
+            if spec is None or (access is not None and not access.reads(otype, spec)):
                 raise RestError(
                     400, "INVALID_FIELD", f"No such column '{name}' on sobject of type {otype.name}"
                 )
@@ -188,6 +262,7 @@ class OrgStore:
                 spec.type in READ_ONLY_TYPES
                 or spec.name in SYSTEM_FIELDS
                 or spec.name in EVENT_FIELDS
+                or (access is not None and not access.edits(otype, spec))
             ):
                 raise RestError(
                     400,
@@ -198,6 +273,18 @@ class OrgStore:
                     [spec.name],
                 )
             record[spec.name] = self.coerce(spec, value)
+            if (
+                not system
+                and spec.picklist is not None
+                and value is not None
+                and value not in spec.picklist
+            ):
+                raise RestError(
+                    400,
+                    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                    f"{spec.name}: bad value for restricted picklist field: {value}",
+                    [spec.name],
+                )
         if creating:
             missing = [
                 s.name
@@ -241,7 +328,7 @@ class OrgStore:
         if kind in STRING_LIMITS:
             if not isinstance(value, str):
                 raise bad
-            if len(value) > STRING_LIMITS[kind]:
+            if len(value) > (spec.max_length or 0):
                 raise RestError(
                     400, "STRING_TOO_LONG", f"{spec.name}: data value too large", [spec.name]
                 )

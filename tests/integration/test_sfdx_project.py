@@ -118,10 +118,11 @@ def test_salesforce_converts_the_project_with_every_type(package: dict[str, set[
         schema.BREAK_GLASS_GRANT,
         schema.DATA_CLASSIFICATION,
     }
-    seed = yaml.safe_load((ROOT / "config" / "sfsim-seed.yaml").read_text(encoding="utf-8"))
     assert package["CustomMetadata"] == {
-        f"Data_Classification.{row['DeveloperName']}" for row in seed["classification"]
+        path.name.removesuffix(".md-meta.xml")
+        for path in (SOURCE / "customMetadata").glob("*.md-meta.xml")
     }
+    assert len(package["CustomMetadata"]) == 7
     objects = sorted({o for spec in PURPOSES.values() for o in spec.fields})
     assert package["PermissionSet"] == {
         "Sovgw_Integration",

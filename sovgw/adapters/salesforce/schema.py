@@ -2,8 +2,8 @@
 
 The domain speaks in its own terms (``AIResult``, ``GrantRecord``, data levels); this module
 names them in the org's schema. ``tests/integration/test_salesforce_schema.py`` checks each
-name against the simulator's schema, so a renamed field fails a test instead of a write in
-production (and against the SFDX metadata once the project ships it).
+name against the simulator's schema, which is parsed from the SFDX project an admin deploys
+(``salesforce/force-app``), so a renamed field fails a test instead of a write in production.
 """
 
 from __future__ import annotations
