@@ -46,6 +46,7 @@ ALWAYS_READABLE = {
     "Break_Glass_Grant__c.Request_Id__c",
     "Break_Glass_Grant__c.Status__c",
 }
+ASKED_ABOUT = ("Case", "Contract")
 EVENTS = {
     "AI_Request__e": AIRequestPayload,
     "Break_Glass_Request__e": BreakGlassRequestPayload,
@@ -126,10 +127,55 @@ def test_salesforce_converts_the_project_with_every_type(package: dict[str, set[
     objects = sorted({o for spec in PURPOSES.values() for o in spec.fields})
     assert package["PermissionSet"] == {
         "Sovgw_Integration",
+        "Sovgw_AI_Requester",
         APPROVER_PERMISSION_SET,
         *(f"Break_Glass_{o}_{a}" for o in objects for a in ("Read", "Edit")),
     }
     assert package["ConnectedApp"] == {"Sovgw_Gateway"}
+    assert package["Flow"] == {f"Sovgw_Ask_AI_{o}" for o in ASKED_ABOUT}
+    assert package["QuickAction"] == {f"{o}.Sovgw_Ask_AI" for o in ASKED_ABOUT}
+
+
+@pytest.mark.parametrize("sobject", ASKED_ABOUT)
+def test_the_quick_action_flow_publishes_a_request_the_gateway_accepts(sobject: str) -> None:
+    """Case and Contract each get a quick action running a screen flow that offers exactly the
+    purposes that read that object and publishes AI_Request__e with every field its contract
+    reads (the record, the purpose picked, the running user)."""
+    action = _xml(SOURCE / "quickActions" / f"{sobject}.Sovgw_Ask_AI.quickAction-meta.xml")
+    assert action.findtext("md:type", namespaces=NS) == "Flow"
+    flow_name = action.findtext("md:flowDefinition", namespaces=NS)
+    flow = _xml(SOURCE / "flows" / f"{flow_name}.flow-meta.xml")
+    assert flow.findtext("md:processType", namespaces=NS) == "Flow", "a screen flow"
+    assert flow.findtext("md:status", namespaces=NS) == "Active"
+    offered = {
+        c.findtext("md:value/md:stringValue", namespaces=NS) for c in flow.findall("md:choices", NS)
+    }
+    assert offered == {name for name, spec in PURPOSES.items() if sobject in spec.fields}
+    [create] = flow.findall("md:recordCreates", NS)
+    assert create.findtext("md:object", namespaces=NS) == "AI_Request__e"
+    assigned = {
+        a.findtext("md:field", namespaces=NS): a.findtext(
+            "md:value/md:elementReference", namespaces=NS
+        )
+        for a in create.findall("md:inputAssignments", NS)
+    }
+    assert assigned == {
+        "Record_Id__c": "recordId",
+        "Purpose__c": "Purpose",
+        "Requested_By__c": "$User.Id",
+    }
+    assert set(assigned) == {n for n in AIRequestPayload.model_fields if n.endswith("__c")}
+    record_id = next(
+        v
+        for v in flow.findall("md:variables", NS)
+        if v.findtext("md:name", namespaces=NS) == "recordId"
+    )
+    assert record_id.findtext("md:isInput", namespaces=NS) == "true", "the quick action passes it"
+    requester = _permission_set("Sovgw_AI_Requester")
+    assert flow_name in {
+        f.findtext("md:flow", namespaces=NS) for f in requester.findall("md:flowAccesses", NS)
+    }
+    assert least_privilege_problems(requester) == []
 
 
 @pytest.mark.parametrize("event", sorted(EVENTS))
