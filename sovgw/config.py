@@ -113,6 +113,12 @@ class OrgBinding(Frozen):
         return ((base, False), (f"{base}/b", False), (f"{base}/emergency", True))
 
     @property
+    def relay_monitor_secret(self) -> str:
+        """The credential that reads the relay's set-up and feedback (View Setup), kept apart
+        from the integration credentials, which must not see set-up."""
+        return f"{self.credentials_secret}/relay-monitor"
+
+    @property
     def event_source(self) -> str:
         """The partner event source Salesforce Event Relay publishes this org's events from."""
         return f"aws.partner/salesforce.com/{self.org_id}/{self.relay_channel_id}"

@@ -50,6 +50,15 @@ class Route:
     pattern: dict[str, Any]
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
+    @property
+    def from_salesforce(self) -> bool:
+        """Carries Salesforce events: its rule goes on each org's partner event bus, and on
+        the jurisdiction's own bus, where recovered events are put back (``relay replay``)."""
+        return any(
+            isinstance(s, dict) and str(s.get("prefix", "")).startswith(SALESFORCE_SOURCE_PREFIX)
+            for s in self.pattern.get("source", [])
+        )
+
 
 # Set on every function: pydantic skips its scan of installed packages for plugins (none are
 # used), which costs each cold start several milliseconds.

@@ -1,8 +1,10 @@
 """EventBridge wiring built from ``sovgw.wiring`` (the same declaration the local runner uses).
 
 Salesforce Event Relay publishes each org's events to a partner event bus named after the
-partner event source; routes for Salesforce events go there. Internal events use the
-jurisdiction's own bus. Every target has an explicit retry policy and a dead-letter queue
+partner event source; routes for Salesforce events go there. The jurisdiction's own bus carries
+internal events and every route, Salesforce's included, for events recovered by
+``sovgw salesforce relay replay`` (AWS reserves ``aws.*`` sources, so nothing else can put a
+Salesforce event there). Every target has an explicit retry policy and a dead-letter queue
 (the custom-bus default is only 5 attempts / 300 s), and every bus an archive for replay.
 """
 
@@ -16,15 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from sovgw.config import Jurisdiction, OrgBinding
-from sovgw.contracts import SALESFORCE_SOURCE_PREFIX
 from sovgw.wiring import EVENT_ARCHIVE_RETENTION_DAYS, ROUTES, Route, rule_name
-
-
-def is_salesforce_route(route: Route) -> bool:
-    return any(
-        isinstance(s, dict) and str(s.get("prefix", "")).startswith(SALESFORCE_SOURCE_PREFIX)
-        for s in route.pattern.get("source", [])
-    )
 
 
 @dataclass(frozen=True)
@@ -59,7 +53,7 @@ class EventWiring(pulumi.ComponentResource):
                 retention_days=EVENT_ARCHIVE_RETENTION_DAYS,
                 opts=child,
             )
-            routes = [r for r in ROUTES if is_salesforce_route(r) == (key != "internal")]
+            routes = [r for r in ROUTES if key == "internal" or r.from_salesforce]
             for route in routes:
                 self._route(name, key, bus, route, args)
         self.register_outputs({"buses": {k: b.name for k, b in self.buses.items()}})

@@ -4,10 +4,11 @@ Salesforce admin to deploy next to ``salesforce/force-app``."""
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from sovgw.adapters.salesforce.relay_metadata import relay_metadata
-from sovgw.cli.common import CommandError, add_config, gateway_config, jurisdiction_of
+from sovgw.cli.common import CommandError, add_config, gateway_config, jurisdiction_of, org_of
 
 
 def configure(salesforce: argparse.ArgumentParser) -> None:
@@ -26,6 +27,14 @@ def configure(salesforce: argparse.ArgumentParser) -> None:
     )
     add_config(metadata)
     metadata.set_defaults(run=write_metadata)
+    status = actions.add_parser(
+        "status",
+        help="is the org's relay delivering? each set-up step, the next command (exit 1: not)",
+    )
+    status.add_argument("--org", required=True)
+    status.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_config(status)
+    status.set_defaults(run=show_status)
 
 
 def write_metadata(args: argparse.Namespace) -> int:
@@ -48,3 +57,29 @@ def write_metadata(args: argparse.Namespace) -> int:
         print(path)
     print(f"next: sf project deploy start --source-dir {args.out} --target-org <alias>")
     return 0
+
+
+def show_status(args: argparse.Namespace) -> int:
+    from sovgw.app.bootstrap import Settings  # noqa: PLC0415 - boto3 only for this command
+    from sovgw.app.relay import relay_health  # noqa: PLC0415
+    from sovgw.domain.errors import RejectedInput, UpstreamUnavailable  # noqa: PLC0415
+
+    config = gateway_config(args)
+    binding = org_of(config, args.org)
+    try:
+        health = relay_health(config, binding, Settings.from_env())
+    except (RejectedInput, UpstreamUnavailable) as error:
+        raise CommandError(str(error), status=1) from None
+    if args.json:
+        print(json.dumps(health.as_dict(), indent=2))
+    else:
+        for step in health.steps:
+            mark = {"ok": "ok  ", "missing": "MISS", "unchecked": "??  "}[step.state.value]
+            print(f"{mark} {step.name}: {step.detail}")
+            if step.next_command:
+                print(f"     next: {step.next_command}")
+        print(f"last relayed event: {health.last_relayed or 'none'}")
+        if health.feedback_error:
+            print(f"last relay error: {health.feedback_error}")
+        print("delivering" if health.delivering else "NOT delivering")
+    return 0 if health.delivering else 1

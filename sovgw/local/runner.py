@@ -103,16 +103,26 @@ class LocalDeployment:
         self._create_audit_bucket()
         self._create_models_bucket()
         self._create_digest_signing_key()
-        try:
-            self._events.create_event_bus(Name=self.jurisdiction.event_bus)
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ResourceAlreadyExistsException":
-                raise
+        for bus in self.buses():
+            try:
+                self._events.create_event_bus(Name=bus)
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+                    raise
         for fn in FUNCTIONS:
             self._create_queues(fn.name)
-        for route in ROUTES:
-            self._create_rule(route)
+        for fn in FUNCTIONS:
+            self._create_rules(fn.name)
         self._create_break_glass_resources()
+
+    def buses(self) -> dict[str, str]:
+        """Bus name → rule-name suffix, as the stack makes them: the jurisdiction's own bus,
+        and one partner event bus per org, named after the org's Event Relay source."""
+        orgs = [o for o in self.deps.config.orgs if o.jurisdiction == self.jurisdiction.id]
+        return {
+            self.jurisdiction.event_bus: "",
+            **{org.event_source: f"-{org.org_id[:15]}" for org in orgs},
+        }
 
     def _create_break_glass_resources(self) -> None:
         """What the stack gives break-glass: the schedule group, the AWS role a grant may
@@ -248,17 +258,28 @@ class LocalDeployment:
         self.queue_urls[function_name] = url
         self.dlq_urls[function_name] = dlq_url
 
-    def _create_rule(self, route: Route) -> None:
-        name = rule_name(self.jurisdiction.id, route)
-        rule_arn = self._events.put_rule(
-            Name=name,
-            EventBusName=self.jurisdiction.event_bus,
-            EventPattern=json.dumps(route.pattern),
-        )["RuleArn"]
-        queue_url = self.queue_urls[route.function]
+    def _create_rules(self, function_name: str) -> None:
+        """Every rule that targets ``function_name``, on every bus that carries its route;
+        the queue lets exactly those rules send to it."""
+        queue_url = self.queue_urls[function_name]
         queue_arn = self._sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
+        rules: list[tuple[str, str, Route]] = [
+            (bus, f"{rule_name(self.jurisdiction.id, route)}{suffix}", route)
+            for route in ROUTES
+            if route.function == function_name
+            for bus, suffix in self.buses().items()
+            if suffix == "" or route.from_salesforce
+        ]
+        if not rules:
+            return
+        rule_arns = [
+            self._events.put_rule(
+                Name=name, EventBusName=bus, EventPattern=json.dumps(route.pattern)
+            )["RuleArn"]
+            for bus, name, route in rules
+        ]
         policy = {
             "Version": "2012-10-17",
             "Statement": [
@@ -267,20 +288,17 @@ class LocalDeployment:
                     "Principal": {"Service": "events.amazonaws.com"},
                     "Action": "sqs:SendMessage",
                     "Resource": queue_arn,
-                    "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+                    "Condition": {"ArnEquals": {"aws:SourceArn": rule_arns}},
                 }
             ],
         }
         self._sqs.set_queue_attributes(
             QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)}
         )
-        self._events.put_targets(
-            Rule=name,
-            EventBusName=self.jurisdiction.event_bus,
-            Targets=[{"Id": route.function, "Arn": queue_arn}],
-        )
-
-    # --- running ----------------------------------------------------------------------------
+        for bus, name, _ in rules:
+            self._events.put_targets(
+                Rule=name, EventBusName=bus, Targets=[{"Id": function_name, "Arn": queue_arn}]
+            )
 
     def _record(self, delivery: Delivery) -> None:
         with self._deliveries_lock:

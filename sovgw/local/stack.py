@@ -17,9 +17,15 @@ from botocore.exceptions import ClientError
 from model_serving.endpoint_server import ServedEndpoints, serve_in_background
 from sovgw.adapters.files import AuditByJurisdiction
 from sovgw.adapters.salesforce.oauth import SalesforceCredentials, http_session, request_token
+from sovgw.adapters.salesforce.relay_metadata import (
+    channel_name,
+    named_credential,
+    relay_endpoint,
+    relay_name,
+)
 from sovgw.app.bootstrap import Settings, build_dependencies
 from sovgw.app.proxy import build_proxy, upstream_secret_name
-from sovgw.config import GatewayConfig, OrgBinding
+from sovgw.config import GatewayConfig, Jurisdiction, OrgBinding
 from sovgw.httpd import BackgroundServer
 from sovgw.local.localstack import LocalStackProcess, start_localstack
 from sovgw.local.runner import LocalDeployment
@@ -29,7 +35,8 @@ from sovgw.proxy.apps import load_proxy_config
 from sovgw.proxy.core import SovereignProxy
 from sovgw.proxy.http_server import serve_proxy
 from sovgw.sfsim.http_api import SalesforceSimulatorServer, eventbridge_sender
-from sovgw.sfsim.state import ConnectedApp, RelayChannel
+from sovgw.sfsim.model import MINIMUM_ACCESS_PROFILE
+from sovgw.sfsim.state import ConnectedApp, RelayChannel, SimOrg
 
 INTEGRATION_CLIENT_ID_PREFIX = "3MVG9sovgw"
 
@@ -176,8 +183,51 @@ class LocalSovereignStack:
             )
             client = self.session(jurisdiction.region).client("secretsmanager")
             _put_secret(client, secret_name, secret_value)
+        self._seed_relay_monitor(binding, org, jurisdiction)
+
+    def _seed_relay_monitor(
+        self, binding: OrgBinding, org: SimOrg, jurisdiction: Jurisdiction
+    ) -> None:
+        """The relay as deploying its metadata leaves it (channel, named credential naming this
+        account and region, running), and the separate monitor user that may read it."""
+        assert self.salesforce is not None
+        sim = self.salesforce.sim
+        session = self.session(jurisdiction.region)
+        account = (
+            jurisdiction.aws_account_id or session.client("sts").get_caller_identity()["Account"]
+        )
         sim.relay.configure_relay(
-            org, RelayChannel(binding.relay_channel_id, jurisdiction.event_bus, jurisdiction.region)
+            org,
+            RelayChannel(
+                binding.relay_channel_id,
+                binding.event_source,
+                jurisdiction.region,
+                developer_name=relay_name(jurisdiction),
+                event_channel=channel_name(jurisdiction),
+                named_credential=named_credential(jurisdiction),
+                endpoint=relay_endpoint(jurisdiction, account),
+            ),
+        )
+        domain = binding.org_id[:15].lower()
+        monitor = sim.add_user(
+            org,
+            f"relay-monitor@{domain}.example",
+            f"relay-monitor@{domain}.example",
+            "Relay Monitor",
+            profile=MINIMUM_ACCESS_PROFILE,
+        )
+        sim.assign_permission_set(org, monitor, "Sovgw_Relay_Monitor")
+        credentials = SalesforceCredentials(
+            token_url=self.salesforce.token_url,
+            client_id=f"{INTEGRATION_CLIENT_ID_PREFIX}{binding.org_id[:15]}M",
+            client_secret=secrets.token_urlsafe(32),
+        )
+        secret = credentials.client_secret.get_secret_value()
+        sim.add_app(org, ConnectedApp(credentials.client_id, secret, run_as_user_id=monitor))
+        _put_secret(
+            session.client("secretsmanager"),
+            binding.relay_monitor_secret,
+            json.dumps({**credentials.model_dump(), "client_secret": secret}),
         )
 
     def start_proxy(self, proxy_config_path: Path) -> tuple[SovereignProxy, BackgroundServer]:
@@ -247,8 +297,8 @@ class LocalSovereignStack:
             return org.events[-1].event_uuid
 
     def put_envelope(self, envelope: dict[str, Any]) -> str:
-        """Put a stored envelope on the bus of the jurisdiction its org belongs to (the first
-        jurisdiction's bus for an unknown org, where ``classify`` will refuse it)."""
+        """Put a stored envelope where Event Relay would: on its org's partner event bus (the
+        first jurisdiction's own bus for an unknown org, where ``classify`` will refuse it)."""
         org_id = str(envelope.get("source", "")).split("/")[2:3]
         binding = self.config.org(org_id[0]) if org_id else None
         jurisdiction = (
@@ -264,7 +314,7 @@ class LocalSovereignStack:
                     "Source": envelope["source"],
                     "DetailType": envelope["detail-type"],
                     "Detail": json.dumps(envelope["detail"]),
-                    "EventBusName": jurisdiction.event_bus,
+                    "EventBusName": binding.event_source if binding else jurisdiction.event_bus,
                 }
             ]
         )

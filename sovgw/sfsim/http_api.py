@@ -125,6 +125,8 @@ _STAGED = r"^/apps/oauth/credentials/(?P<client>[A-Za-z0-9_.]+)/staged"
 REST_ROUTES = (
     Route("GET", re.compile(r"^/limits/?$"), lambda c: (200, c.sim.rest.limits(c.org))),
     Route("GET", re.compile(r"^/query(?:All)?/?$"), _query),
+    # The Tooling API's query: the same engine; set-up objects such as EventRelayConfig.
+    Route("GET", re.compile(r"^/tooling/query/?$"), _query),
     Route(
         "POST",
         re.compile(_STAGED + r"/rotate/?$"),

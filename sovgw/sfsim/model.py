@@ -81,6 +81,7 @@ class ObjectType:
     readonly: bool = False
     external_ids: tuple[str, ...] = ()
     setup: bool = False  # governed by user permissions, not object permissions and FLS
+    user_permission: str | None = None  # needed to read it (ViewSetup for relay set-up)
 
     def field(self, name: str) -> FieldSpec:
         spec = self.fields.get(name.lower())
@@ -131,6 +132,7 @@ def _standard_objects() -> dict[str, ObjectType]:
             fields,
             readonly=spec.get("readonly", False),
             setup=spec.get("setup", False),
+            user_permission=spec.get("user_permission"),
         )
     return types
 
@@ -170,6 +172,7 @@ class UserAccess:
     objects: dict[str, ObjectAccess]
     fields: dict[str, tuple[bool, bool]]
     custom_metadata_types: frozenset[str]
+    user_permissions: frozenset[str] = frozenset()
 
     @classmethod
     def union(cls, grants: list[PermissionSetSource]) -> UserAccess:
@@ -188,12 +191,13 @@ class UserAccess:
                 was = fields.get(name, (False, False))
                 fields[name] = (was[0] or readable, was[1] or editable)
         types = frozenset().union(*(g.custom_metadata_types for g in grants))
-        return cls(objects, fields, types)
+        permissions = frozenset().union(*(g.user_permissions for g in grants))
+        return cls(objects, fields, types, permissions)
 
     def may(self, otype: ObjectType, operation: str) -> bool:
         """``operation``: read, create, edit or delete."""
         if otype.setup:
-            return True
+            return otype.user_permission is None or otype.user_permission in self.user_permissions
         if otype.kind == "custom_metadata":
             return operation == "read" and otype.name.lower() in self.custom_metadata_types
         access = self.objects.get(otype.name.lower())
@@ -271,11 +275,18 @@ class Fault:
 
 @dataclass
 class RelayChannel:
-    """An Event Relay from this org to one EventBridge bus (platform events channel)."""
+    """An Event Relay from this org to one EventBridge bus (platform events channel), with
+    the set-up records Salesforce keeps for it: its ``EventRelayConfig`` and, when
+    ``endpoint`` is given, the named credential it calls out to."""
 
     channel_id: str
     bus_name: str
     region: str
+    developer_name: str = "Sovgw_Relay"
+    event_channel: str = "Sovgw__chn"
+    named_credential: str = "Sovgw_AWS"
+    endpoint: str | None = None
+    config_id: str | None = None
     status: str = "RUN"
     error_code: str | None = None
     error_message: str | None = None

@@ -62,8 +62,34 @@ class RelayApi:
         return {"id": org.ids.next("e00"), "success": True, "errors": []}
 
     def configure_relay(self, org: SimOrg, channel: RelayChannel) -> None:
+        """What deploying the relay metadata does: the named credential (when the channel has
+        an endpoint) and the ``EventRelayConfig``, running from the latest event on."""
         with self.store.lock:
             channel.position = org.replay_counter
+            if channel.endpoint is not None:
+                self.store.insert(
+                    org,
+                    "NamedCredential",
+                    {
+                        "DeveloperName": channel.named_credential,
+                        "MasterLabel": channel.named_credential,
+                        "Endpoint": channel.endpoint,
+                        "PrincipalType": "Anonymous",
+                    },
+                )
+            channel.config_id = self.store.insert(
+                org,
+                "EventRelayConfig",
+                {
+                    "DeveloperName": channel.developer_name,
+                    "MasterLabel": channel.developer_name,
+                    "EventChannel": channel.event_channel,
+                    "DestinationResourceName": f"callout:{channel.named_credential}",
+                    "RelayOption": '{"ReplayRecovery":"EARLIEST"}',
+                    "State": "RUN",
+                    "UsageType": "Normal",
+                },
+            )
             org.relay = channel
             self.refresh_feedback(org)
 
@@ -81,8 +107,24 @@ class RelayApi:
                 )
                 relay.error_code = relay.error_message = None
             relay.status = state
+            if state in {"RUN", "PAUSE", "STOP"} and relay.config_id is not None:
+                config = org.records.get("EventRelayConfig", {}).get(relay.config_id)
+                if config is not None:
+                    config["State"] = state
             self.refresh_feedback(org)
             self.wakeup.notify_all()
+
+    def record_error(self, org: SimOrg, code: str, message: str) -> None:
+        """The relay fails as a refused delivery makes it: ERROR, with the feedback row's
+        error, until an admin stops and restarts it."""
+        with self.store.lock:
+            relay = org.relay
+            if relay is None:
+                raise KeyError(f"org {org.org_id} has no relay")
+            relay.status = "ERROR"
+            relay.error_code, relay.error_message = code, message
+            relay.error_time = self.store.now()
+            self.refresh_feedback(org)
 
     def refresh_feedback(self, org: SimOrg) -> None:
         relay = org.relay
@@ -93,6 +135,7 @@ class RelayApi:
             self.store.insert(org, "EventRelayFeedback", {"EventRelayNumber": "ERF-0001"})
         record = next(iter(table.values()))
         record.update(
+            EventRelayConfigId=relay.config_id,
             RemoteResource=f"aws.partner/salesforce.com/{org.org_id}/{relay.channel_id}",
             Status=relay.status,
             ErrorCode=relay.error_code,
@@ -120,12 +163,7 @@ class RelayApi:
             try:
                 self.sender(org, relay, event)
             except Exception as error:
-                with self.store.lock:
-                    relay.status = "ERROR"
-                    relay.error_code = "RELAY_DELIVERY_FAILED"
-                    relay.error_message = type(error).__name__
-                    relay.error_time = self.store.now()
-                    self.refresh_feedback(org)
+                self.record_error(org, "RELAY_DELIVERY_FAILED", type(error).__name__)
                 continue
             with self.store.lock:
                 relay.position = max(relay.position, event.replay_id)

@@ -128,6 +128,7 @@ def test_salesforce_converts_the_project_with_every_type(package: dict[str, set[
     assert package["PermissionSet"] == {
         "Sovgw_Integration",
         "Sovgw_AI_Requester",
+        "Sovgw_Relay_Monitor",
         APPROVER_PERMISSION_SET,
         *(f"Break_Glass_{o}_{a}" for o in objects for a in ("Read", "Edit")),
     }
@@ -258,6 +259,20 @@ def test_the_integration_permission_set_is_least_privilege() -> None:
     assert objects[schema.AI_RESULT].findtext("md:allowCreate", namespaces=NS) == "true"
     for record in ("Case", "Contract"):
         assert objects[record].findtext("md:allowEdit", namespaces=NS) == "false"
+
+
+def test_the_relay_monitor_sees_set_up_and_nothing_else() -> None:
+    """View Setup (to read the relay's configuration and feedback) lives in its own permission
+    set for a separate monitor user, so the integration user never gets it."""
+    monitor = _permission_set("Sovgw_Relay_Monitor")
+    enabled = {
+        p.findtext("md:name", namespaces=NS)
+        for p in monitor.findall("md:userPermissions", NS)
+        if p.findtext("md:enabled", namespaces=NS) == "true"
+    }
+    assert enabled == {"ApiEnabled", "ViewSetup"}
+    for grant in ("objectPermissions", "fieldPermissions", "customMetadataTypeAccesses"):
+        assert monitor.findall(f"md:{grant}", NS) == [], grant
 
 
 def test_the_least_privilege_check_fails_on_each_wide_permission() -> None:

@@ -32,6 +32,10 @@ def _name(jurisdiction: Jurisdiction) -> str:
     return "Sovgw_" + jurisdiction.id.replace("-", "_")
 
 
+def relay_name(jurisdiction: Jurisdiction) -> str:
+    return _name(jurisdiction)
+
+
 def channel_name(jurisdiction: Jurisdiction) -> str:
     return f"{_name(jurisdiction)}__chn"
 
@@ -76,7 +80,7 @@ def relay_metadata(jurisdiction: Jurisdiction, account_id: str) -> dict[str, str
                 "protocol": "NoAuthentication",
             },
         ),
-        f"eventRelays/{_name(jurisdiction)}.eventRelay-meta.xml": _document(
+        f"eventRelays/{relay_name(jurisdiction)}.eventRelay-meta.xml": _document(
             "EventRelayConfig",
             {
                 "destinationResourceName": f"callout:{credential}",

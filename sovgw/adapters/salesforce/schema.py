@@ -58,12 +58,26 @@ ASSIGNMENTS_SOQL = (
     "SELECT Id, ExpirationDate FROM PermissionSetAssignment "
     "WHERE AssigneeId = {} AND PermissionSetId = {}"
 )
+# Event Relay set-up (read by the relay monitor credential, which has View Setup).
+NAMED_CREDENTIAL_SOQL = "SELECT Endpoint FROM NamedCredential WHERE DeveloperName = {} LIMIT 1"
+RELAY_CONFIG_SOQL = (
+    "SELECT Id, DeveloperName, State, EventChannel FROM EventRelayConfig "
+    "WHERE EventChannel = {} LIMIT 1"
+)
+RELAY_FEEDBACK_SOQL = (
+    "SELECT Status, ErrorCode, ErrorMessage, ErrorTime, LastRelayedEventTime "
+    "FROM EventRelayFeedback WHERE EventRelayConfigId = {} LIMIT 1"
+)
+
 SOQL_TEMPLATES = (
     FIELD_LEVELS_SOQL,
     FIND_RESULT_SOQL,
     USER_SOQL,
     PERMISSION_SET_SOQL,
     ASSIGNMENTS_SOQL,
+    NAMED_CREDENTIAL_SOQL,
+    RELAY_CONFIG_SOQL,
+    RELAY_FEEDBACK_SOQL,
 )
 
 
