@@ -14,7 +14,12 @@ from infra.components.break_glass import BreakGlassArgs, BreakGlassResources
 from infra.components.budget_store import BudgetStore, BudgetStoreArgs
 from infra.components.credentials import CredentialsArgs, SalesforceCredentialPools
 from infra.components.event_wiring import EventWiring, EventWiringArgs
-from infra.components.functions import Functions, FunctionsArgs, schedule_functions
+from infra.components.functions import (
+    Functions,
+    FunctionsArgs,
+    relay_gap_alarms,
+    schedule_functions,
+)
 from infra.components.key_policy import jurisdiction_key_policy
 from infra.components.lambdas import LambdaPlacement
 from infra.components.log_archive import AUDIT_PREFIXES, TRAIL_PREFIXES, LogArchive, LogArchiveArgs
@@ -250,6 +255,7 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
             SCHEDULES,
             opts,
         )
+        relay_gap_alarms(f"sovgw-{jurisdiction.id}", jurisdiction, orgs, opts)
         wiring = EventWiring(
             f"sovgw-{jurisdiction.id}-events",
             EventWiringArgs(

@@ -19,6 +19,10 @@ from sovgw.domain.errors import RejectedInput
 from sovgw.domain.requests import ClassifiedRequest
 
 SALESFORCE_SOURCE_PREFIX = "aws.partner/salesforce.com/"
+# Events ``sovgw salesforce relay replay`` read back from Salesforce and put on the
+# jurisdiction's bus (``aws.*`` sources are reserved to AWS): the rest of the source is the same.
+REPLAY_SOURCE_PREFIX = "sovgw.replay/salesforce.com/"
+SALESFORCE_SOURCES = (SALESFORCE_SOURCE_PREFIX, REPLAY_SOURCE_PREFIX)
 CLASSIFY_SOURCE = "sovgw.classify"
 USER_ID = r"^005[a-zA-Z0-9]{12}([a-zA-Z0-9]{3})?$"
 RECORD_ID = r"^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$"
@@ -83,6 +87,14 @@ class BreakGlassApprovalPayload(PlatformEventFields):
     Decision__c: Literal["Approved", "Rejected"]
 
 
+class HeartbeatPayload(PlatformEventFields):
+    """``Sovgw_Heartbeat__e``: published by the relay watcher each minute; its arrival proves
+    the relay delivers, its absence is a gap and its age the relay's lag."""
+
+    Beat_Id__c: str = Field(min_length=1, max_length=36)
+    Sent_At__c: datetime
+
+
 class ChangeEventHeader(_Strict):
     """Change Data Capture header, as Salesforce sends it."""
 
@@ -127,11 +139,18 @@ class _RelayDetail(_Strict):
 class _RelayEnvelope(_Envelope):
     """An event Salesforce Event Relay put on the bus: the source names the org."""
 
-    source: str = Field(pattern=r"^aws\.partner/salesforce\.com/00D[a-zA-Z0-9]{12,15}/0YL\w+$")
+    source: str = Field(
+        pattern=r"^(aws\.partner|sovgw\.replay)/salesforce\.com/00D[a-zA-Z0-9]{12,15}/0YL\w+$"
+    )
 
     @property
     def org_id(self) -> str:
         return self.source.split("/")[2]
+
+    @property
+    def replayed(self) -> bool:
+        """Put back by ``relay replay`` rather than delivered by Event Relay."""
+        return self.source.startswith(REPLAY_SOURCE_PREFIX)
 
 
 class AIRequestEvent(_RelayEnvelope):
@@ -155,6 +174,14 @@ class BreakGlassApprovalEvent(_RelayEnvelope):
         payload: BreakGlassApprovalPayload
 
     detail_type: Literal["Break_Glass_Approval__e"] = Field(alias="detail-type")
+    detail: Detail
+
+
+class HeartbeatEvent(_RelayEnvelope):
+    class Detail(_RelayDetail):
+        payload: HeartbeatPayload
+
+    detail_type: Literal["Sovgw_Heartbeat__e"] = Field(alias="detail-type")
     detail: Detail
 
 
@@ -208,7 +235,7 @@ class Contract:
 
 def _salesforce(detail_type: str) -> Callable[[Mapping[str, Any]], bool]:
     def recognises(event: Mapping[str, Any]) -> bool:
-        return str(event.get("source", "")).startswith(SALESFORCE_SOURCE_PREFIX) and (
+        return str(event.get("source", "")).startswith(SALESFORCE_SOURCES) and (
             event.get("detail-type") == detail_type
         )
 
@@ -221,11 +248,12 @@ CONTRACTS: tuple[Contract, ...] = (
     Contract(
         "break_glass_approval", BreakGlassApprovalEvent, _salesforce("Break_Glass_Approval__e")
     ),
+    Contract("heartbeat", HeartbeatEvent, _salesforce("Sovgw_Heartbeat__e")),
     Contract(
         "change_event",
         ChangeEvent,
         lambda e: (
-            str(e.get("source", "")).startswith(SALESFORCE_SOURCE_PREFIX)
+            str(e.get("source", "")).startswith(SALESFORCE_SOURCES)
             and str(e.get("detail-type", "")).endswith("ChangeEvent")
         ),
     ),

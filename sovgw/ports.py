@@ -22,6 +22,7 @@ from sovgw.domain.write_back import AIResult, GrantRecord
 
 if TYPE_CHECKING:  # domain types the ports speak in; the domain imports these ports
     from sovgw.domain.break_glass import Grant
+    from sovgw.domain.relay_watch import BusEvent, RelayReceipt
     from sovgw.domain.rotation import SecretState
 
 
@@ -288,3 +289,46 @@ class CredentialRetirement(Protocol):
 
     def retire(self, credential_id: str) -> None: ...
     def break_glass_active(self) -> bool: ...
+
+
+# --- Event Relay: what arrived, heartbeats, and Salesforce's event bus ------------------------
+
+
+class RelayLedger(Protocol):
+    """Per org: events and heartbeats received from the relay, and whether a gap is open."""
+
+    def received(self, org_id: str, receipt: RelayReceipt) -> None: ...
+
+    def heartbeat(self, org_id: str, sent_ms: int) -> None:
+        """Keep the newest heartbeat's send time (heartbeats may arrive out of order)."""
+        ...
+
+    def last_heartbeat(self, org_id: str) -> int | None: ...
+
+    def watching_since(self, org_id: str, now_ms: int) -> int:
+        """When the watcher first looked at this org (set once): the baseline before any
+        heartbeat has arrived."""
+        ...
+
+    def set_gap(self, org_id: str, open_since_ms: int | None) -> int | None:
+        """Record the gap's state (None: closed); return the previous one, atomically."""
+        ...
+
+    def received_since(self, org_id: str, since_ms: int) -> set[str]:
+        """Event uuids of everything received that was published at or after ``since_ms``."""
+        ...
+
+    def checkpoint(self, org_id: str, event_name: str, before_ms: int) -> str | None:
+        """The replay id of the last ``event_name`` received that was published before
+        ``before_ms`` (replay ids are compared only within one event's stream)."""
+        ...
+
+
+class HeartbeatSender(Protocol):
+    def publish_heartbeat(self, org_id: str, beat_id: str, sent_ms: int) -> None: ...
+
+
+class EventBus(Protocol):
+    def read(self, positions: Mapping[str, int]) -> list[BusEvent]:
+        """Every event after each position (event name → replay id; -2: all retained)."""
+        ...

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sovgw.contracts import CLASSIFY_SOURCE, SALESFORCE_SOURCE_PREFIX
+from sovgw.contracts import CLASSIFY_SOURCE, SALESFORCE_SOURCES
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class Route:
         """Carries Salesforce events: its rule goes on each org's partner event bus, and on
         the jurisdiction's own bus, where recovered events are put back (``relay replay``)."""
         return any(
-            isinstance(s, dict) and str(s.get("prefix", "")).startswith(SALESFORCE_SOURCE_PREFIX)
+            isinstance(s, dict) and str(s.get("prefix", "")).startswith(SALESFORCE_SOURCES)
             for s in self.pattern.get("source", [])
         )
 
@@ -71,6 +71,12 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("break_glass", "functions.break_glass.handler.lambda_handler", timeout_seconds=300),
     Function(
         "seal", "functions.seal.handler.lambda_handler", timeout_seconds=300, reserved_concurrency=1
+    ),
+    Function(
+        "relay_watch",
+        "functions.relay_watch.handler.lambda_handler",
+        memory_mb=256,
+        reserved_concurrency=2,
     ),
 )
 # Invoked by an AWS service, not by a route.
@@ -92,16 +98,25 @@ INVOKED_DIRECTLY: tuple[Function, ...] = (
     ),
 )
 # Functions that also run on a schedule (rule on the default bus): function → expression.
-SCHEDULES = {"seal": "rate(1 hour)", "break_glass": "rate(1 minute)"}
+SCHEDULES = {
+    "seal": "rate(1 hour)",
+    "break_glass": "rate(1 minute)",
+    "relay_watch": "rate(1 minute)",  # one heartbeat per org and period (HEARTBEAT_PERIOD_S)
+}
+HEARTBEAT_PERIOD_S = 60
 
 BREAK_GLASS_EVENTS = ("Break_Glass_Request__e", "Break_Glass_Approval__e")
-ROUTED_SALESFORCE_EVENTS = ("AI_Request__e", *BREAK_GLASS_EVENTS)
+HEARTBEAT_EVENT = "Sovgw_Heartbeat__e"
+ROUTED_SALESFORCE_EVENTS = ("AI_Request__e", *BREAK_GLASS_EVENTS, HEARTBEAT_EVENT)
+# What a Salesforce route's rule matches as source: Event Relay's partner source, or the same
+# source put back on the jurisdiction's bus by ``relay replay``.
+FROM_SALESFORCE = [{"prefix": prefix} for prefix in SALESFORCE_SOURCES]
 
 ROUTES: tuple[Route, ...] = (
     Route(
         "salesforce-ai-request",
         "classify",
-        {"source": [{"prefix": SALESFORCE_SOURCE_PREFIX}], "detail-type": ["AI_Request__e"]},
+        {"source": FROM_SALESFORCE, "detail-type": ["AI_Request__e"]},
     ),
     Route(
         "request-classified",
@@ -112,7 +127,7 @@ ROUTES: tuple[Route, ...] = (
         "salesforce-break-glass",
         "break_glass",
         {
-            "source": [{"prefix": SALESFORCE_SOURCE_PREFIX}],
+            "source": FROM_SALESFORCE,
             "detail-type": list(BREAK_GLASS_EVENTS),
         },
         # A decision is not worth retrying for long: refused input is dead-lettered at once,
@@ -120,10 +135,17 @@ ROUTES: tuple[Route, ...] = (
         RetryPolicy(maximum_retry_attempts=10, maximum_event_age_seconds=900),
     ),
     Route(
+        "salesforce-heartbeat",
+        "relay_watch",
+        {"source": FROM_SALESFORCE, "detail-type": [HEARTBEAT_EVENT]},
+        # A late heartbeat is worth nothing: the next one comes within a minute.
+        RetryPolicy(maximum_retry_attempts=2, maximum_event_age_seconds=120),
+    ),
+    Route(
         "salesforce-unrouted",
         "unrouted",
         {
-            "source": [{"prefix": SALESFORCE_SOURCE_PREFIX}],
+            "source": FROM_SALESFORCE,
             "detail-type": [{"anything-but": list(ROUTED_SALESFORCE_EVENTS)}],
         },
         RetryPolicy(local_max_receives=1),

@@ -12,6 +12,7 @@ from typing import Any
 from sovgw.domain.audit import AuditRecord
 from sovgw.domain.break_glass import Grant
 from sovgw.domain.errors import GatewayError
+from sovgw.domain.relay_watch import RelayReceipt
 from sovgw.domain.rotation import CURRENT, PENDING, SecretState
 from sovgw.domain.write_back import GrantRecord
 
@@ -291,3 +292,45 @@ class MemoryRetirement:
 
     def break_glass_active(self) -> bool:
         return self.grant_active
+
+
+class MemoryRelayLedger:
+    """``RelayLedger`` in memory (the Valkey one is tested against redis-server)."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, dict[str, tuple[RelayReceipt, int]]] = {}
+        self.beats: dict[str, int] = {}
+        self.started: dict[str, int] = {}
+        self.gaps: dict[str, int] = {}
+
+    def received(self, org_id: str, receipt: RelayReceipt) -> None:
+        self.events.setdefault(org_id, {})[receipt.event_uuid] = (receipt, receipt.published_ms)
+
+    def heartbeat(self, org_id: str, sent_ms: int) -> None:
+        self.beats[org_id] = max(sent_ms, self.beats.get(org_id, 0))
+
+    def last_heartbeat(self, org_id: str) -> int | None:
+        return self.beats.get(org_id)
+
+    def watching_since(self, org_id: str, now_ms: int) -> int:
+        return self.started.setdefault(org_id, now_ms)
+
+    def set_gap(self, org_id: str, open_since_ms: int | None) -> int | None:
+        previous = self.gaps.get(org_id)
+        if open_since_ms is None:
+            self.gaps.pop(org_id, None)
+        elif previous is None:
+            self.gaps[org_id] = open_since_ms
+        return previous
+
+    def received_since(self, org_id: str, since_ms: int) -> set[str]:
+        return {u for u, (_, at) in self.events.get(org_id, {}).items() if at >= since_ms}
+
+    def checkpoint(self, org_id: str, event_name: str, before_ms: int) -> str | None:
+        earlier = [
+            r
+            for r, at in self.events.get(org_id, {}).values()
+            if at < before_ms and r.event_name == event_name and r.replay_id
+        ]
+        newest = max(earlier, key=lambda r: (r.published_ms, int(r.replay_id or 0)), default=None)
+        return newest.replay_id if newest else None

@@ -135,6 +135,16 @@ class SalesforceCredentialPools(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
                 )
                 self.secrets[secret_name] = secret
+            # The relay monitor's credential (a separate user with View Setup only; not
+            # rotated by the pool's function, which rotates integration credentials).
+            self.secrets[org.relay_monitor_secret] = aws.secretsmanager.Secret(
+                f"{name}-{org.relay_monitor_secret.replace('/', '-')}",
+                name=org.relay_monitor_secret,
+                description=f"{org.name}: Salesforce relay monitor (Sovgw_Relay_Monitor)",
+                kms_key_id=args.kms_key_arn,
+                recovery_window_in_days=7,
+                opts=child,
+            )
         # API keys of the external (openai:) destinations the policy names, for the proxy.
         for endpoint in j.endpoints:
             if endpoint.base_url and endpoint.region in j.allowed_regions:

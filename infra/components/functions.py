@@ -25,6 +25,8 @@ from infra.components.lambdas import (
     invoke_endpoints_statement,
     private_function,
 )
+from sovgw.adapters.budget_metrics import NAMESPACE as METRIC_NAMESPACE
+from sovgw.adapters.relay_metrics import RELAY_GAP_METRIC, RELAY_METRICS_SERVICE
 from sovgw.config import Jurisdiction, OrgBinding
 from sovgw.wiring import (
     DEAD_LETTER_RETENTION_DAYS,
@@ -39,6 +41,10 @@ from sovgw.wiring import (
 )
 
 ASYNC_RETRIES = 2
+# Functions that call Salesforce (the org's credential pool), and those that reach the shared
+# store: the budget, sessions, and the relay ledger every Salesforce-event handler writes.
+SALESFORCE_CALLERS = {"classify", "route", "break_glass", "relay_watch"}
+STORE_USERS = SALESFORCE_CALLERS | {"unrouted"}
 
 
 @dataclass(frozen=True)
@@ -72,20 +78,25 @@ def _statements(
         statements.extend(_break_glass_statements(args))
     if fn.name == "seal":
         statements.extend(_sealer_statements(resolved))
-    if fn.name in {"classify", "route", "break_glass"}:
+    if fn.name in STORE_USERS and resolved.get("budget"):
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": ["elasticache:Connect"],
+                "Resource": list(resolved["budget"]),
+            }
+        )
+    if fn.name in SALESFORCE_CALLERS:
         secrets = [
             f"arn:aws:secretsmanager:{j.region}:{args.account_id}:secret:{name}-*"
             for o in args.orgs
             for name, _ in o.credential_pool_secrets
         ]
-        if resolved.get("budget"):
-            statements.append(
-                {
-                    "Effect": "Allow",
-                    "Action": ["elasticache:Connect"],
-                    "Resource": list(resolved["budget"]),
-                }
-            )
+        if fn.name == "relay_watch":  # the relay's feedback, as the org's monitor user
+            secrets += [
+                f"arn:aws:secretsmanager:{j.region}:{args.account_id}:secret:{o.relay_monitor_secret}-*"
+                for o in args.orgs
+            ]
         if secrets:
             statements.append(
                 {
@@ -271,3 +282,35 @@ def schedule_functions(
             source_arn=rule.arn,
             opts=opts,
         )
+
+
+def relay_gap_alarms(
+    name: str, jurisdiction: Jurisdiction, orgs: Sequence[OrgBinding], opts: pulumi.ResourceOptions
+) -> list[aws.cloudwatch.MetricAlarm]:
+    """One alarm per org on the relay watcher's ``RelayGap`` (each minute); missing data is a
+    gap too, since a watcher that stopped reporting proves nothing about the relay."""
+    return [
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-{org.org_id[:15]}-relay-gap",
+            name=f"sovgw-{jurisdiction.id}-{org.org_id[:15]}-relay-gap",
+            alarm_description=(
+                f"{org.name}: Event Relay gap (heartbeat missing or relay in ERROR); "
+                f"see sovgw salesforce relay status --org {org.org_id}, then relay replay"
+            ),
+            namespace=METRIC_NAMESPACE,
+            metric_name=RELAY_GAP_METRIC,
+            dimensions={
+                "Jurisdiction": jurisdiction.id,
+                "OrgId": org.org_id[:15],
+                "service": RELAY_METRICS_SERVICE,
+            },
+            statistic="Maximum",
+            period=60,
+            evaluation_periods=1,
+            threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="breaching",
+            opts=opts,
+        )
+        for org in orgs
+    ]

@@ -50,3 +50,9 @@ def anchored_streams(jurisdiction: str, prefix: str = PREFIX) -> str:
     """Set: every stream of the jurisdiction that ever anchored a record (not per org: the
     sealer reads them all, so a stream whose every object is gone is still sealed)."""
     return f"{prefix}:audit-anchors:{jurisdiction}:streams"
+
+
+def relay_key(org_id: str, name: str, prefix: str = PREFIX) -> str:
+    """The relay ledger of an org: ``received`` (sorted set, ``<uuid> <replay id>`` by publish
+    time), ``heartbeat`` (newest send time), ``watching`` (first check), ``gap`` (open since)."""
+    return org_key(org_id, f"relay:{name}", prefix)

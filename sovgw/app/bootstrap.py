@@ -34,6 +34,7 @@ from sovgw.ports import (
     EventPublisher,
     MappingVault,
     ModelInvoker,
+    RelayLedger,
     SecretVersions,
     SessionCache,
 )
@@ -89,6 +90,9 @@ class Dependencies:
     budget_store: ValkeyBudgetStore | None = None
     sessions: SessionCache | None = None
     audit_anchors: AuditAnchors | None = None
+    relay_ledger: RelayLedger | None = None
+    # The org's relay monitor (View Setup), for the relay's own feedback; None: not read.
+    relay_monitor: Callable[[OrgBinding], SalesforceRecords] | None = None
     salesforce_ca_bundle: str | None = None
     clock_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
     _crm_cache: dict[tuple[str, Lane], CrmRecords] = field(default_factory=dict)
@@ -118,6 +122,7 @@ class SharedStore:
     sessions: SessionCache | None = None
     publish_metrics: Callable[[str], None] | None = None
     audit_anchors: AuditAnchors | None = None
+    relay_ledger: RelayLedger | None = None
 
 
 def _shared_store(
@@ -129,6 +134,7 @@ def _shared_store(
     from sovgw.adapters.sessions import ValkeySessions  # noqa: PLC0415
     from sovgw.adapters.valkey_anchors import ValkeyAuditAnchors  # noqa: PLC0415
     from sovgw.adapters.valkey_budget import ValkeyBudgetStore, connect_store  # noqa: PLC0415
+    from sovgw.adapters.valkey_relay import ValkeyRelayLedger  # noqa: PLC0415
     from sovgw.adapters.vault import KmsMappingVault  # noqa: PLC0415
 
     if not settings.budget_store_url:
@@ -147,7 +153,13 @@ def _shared_store(
         budget.client, KmsMappingVault(kms, jurisdiction.kms_alias, ttl=timedelta(hours=24))
     )
     metrics = ThrottledPublisher(budget.health, jurisdiction.id) if emit_metrics else None
-    return SharedStore(budget, sessions, metrics, ValkeyAuditAnchors(budget.client))
+    return SharedStore(
+        budget,
+        sessions,
+        metrics,
+        ValkeyAuditAnchors(budget.client),
+        ValkeyRelayLedger(budget.client),
+    )
 
 
 def build_dependencies(
@@ -213,8 +225,27 @@ def build_dependencies(
         budget_store=shared.budget,
         sessions=shared.sessions,
         audit_anchors=shared.audit_anchors,
+        relay_ledger=shared.relay_ledger,
+        relay_monitor=partial(relay_monitor_records, secrets, settings.salesforce_ca_bundle),
         salesforce_ca_bundle=settings.salesforce_ca_bundle,
     )
+
+
+def relay_monitor_records(
+    secrets_client: Any, ca_bundle: str | None, binding: OrgBinding
+) -> SalesforceRecords:
+    """Salesforce as the org's relay monitor user (View Setup, nothing else)."""
+    from sovgw.adapters.aws.secrets import read_secret_version  # noqa: PLC0415
+    from sovgw.adapters.salesforce.oauth import SalesforceCredentials  # noqa: PLC0415
+    from sovgw.adapters.salesforce.records import SalesforceRecords  # noqa: PLC0415
+
+    found = read_secret_version(secrets_client, binding.relay_monitor_secret)
+    if found is None:
+        raise RejectedInput(
+            f"no relay monitor credential: create secret {binding.relay_monitor_secret} for a "
+            "user with the Sovgw_Relay_Monitor permission set"
+        )
+    return SalesforceRecords(SalesforceCredentials.model_validate(found[0]), ca_bundle=ca_bundle)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from sovgw.domain.audit import rejection_record
 from sovgw.domain.errors import GatewayError
+from sovgw.domain.relay_watch import relay_receipt
 from sovgw.logs import make_logger
 
 if TYPE_CHECKING:  # the composition root links its audit records to the invocation
@@ -47,6 +48,7 @@ def run_handler(
     token = _invocation.set(links)
     logger.set_correlation_id(str(event.get("id", "")))
     try:
+        _note_relay_receipt(event, deps)
         return logic(event, deps)
     except GatewayError as error:
         if error.retryable:
@@ -67,3 +69,16 @@ def run_handler(
         return {"status": "dead-lettered", "reason": reason}
     finally:
         _invocation.reset(token)
+
+
+def _note_relay_receipt(event: Mapping[str, Any], deps: Dependencies) -> None:
+    """Every event from an org's relay enters its ledger before it is handled (a refused one
+    was still delivered), so a replay puts back only what never arrived. Best effort: without
+    the entry, a replay puts the event back once more, and every stage deduplicates."""
+    receipt = relay_receipt(event)
+    if receipt is None or deps.relay_ledger is None:
+        return
+    try:
+        deps.relay_ledger.received(receipt.org_id, receipt)
+    except GatewayError as error:
+        logger.warning("relay ledger not updated", error=type(error).__name__)

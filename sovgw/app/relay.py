@@ -6,29 +6,15 @@ from __future__ import annotations
 import boto3
 
 from sovgw.adapters.aws.event_source import read_partner_bus
-from sovgw.adapters.aws.secrets import read_secret_version
-from sovgw.adapters.salesforce.oauth import SalesforceCredentials
-from sovgw.adapters.salesforce.records import SalesforceRecords
 from sovgw.adapters.salesforce.relay_metadata import channel_name, named_credential, relay_endpoint
 from sovgw.adapters.salesforce.relay_setup import read_relay_setup
-from sovgw.app.bootstrap import Settings
+from sovgw.app.bootstrap import Settings, build_dependencies, relay_monitor_records
 from sovgw.config import GatewayConfig, OrgBinding
+from sovgw.domain.budget import Lane
 from sovgw.domain.errors import RejectedInput
 from sovgw.domain.relay_health import RelayHealth, RelayObservations, judge
-
-
-def monitor_records(
-    binding: OrgBinding, secrets_client: object, settings: Settings
-) -> SalesforceRecords:
-    """Salesforce as the org's relay monitor user (View Setup, nothing else)."""
-    found = read_secret_version(secrets_client, binding.relay_monitor_secret)
-    if found is None:
-        raise RejectedInput(
-            f"no relay monitor credential: create secret {binding.relay_monitor_secret} for a "
-            "user with the Sovgw_Relay_Monitor permission set"
-        )
-    credentials = SalesforceCredentials.model_validate(found[0])
-    return SalesforceRecords(credentials, ca_bundle=settings.salesforce_ca_bundle)
+from sovgw.domain.relay_watch import ReplayOutcome, replay_missed, replay_record
+from sovgw.wiring import HEARTBEAT_EVENT, ROUTED_SALESFORCE_EVENTS
 
 
 def relay_health(config: GatewayConfig, binding: OrgBinding, settings: Settings) -> RelayHealth:
@@ -37,7 +23,9 @@ def relay_health(config: GatewayConfig, binding: OrgBinding, settings: Settings)
         raise RejectedInput(f"org {binding.org_id} names unknown jurisdiction")
     session = boto3.session.Session(region_name=jurisdiction.region)
     account = jurisdiction.aws_account_id or session.client("sts").get_caller_identity()["Account"]
-    records = monitor_records(binding, session.client("secretsmanager"), settings)
+    records = relay_monitor_records(
+        session.client("secretsmanager"), settings.salesforce_ca_bundle, binding
+    )
     setup = read_relay_setup(records, named_credential(jurisdiction), channel_name(jurisdiction))
     bus = read_partner_bus(session.client("events"), binding.event_source)
     return judge(
@@ -60,3 +48,30 @@ def relay_health(config: GatewayConfig, binding: OrgBinding, settings: Settings)
             bus_rules=bus.bus_rules,
         )
     )
+
+
+def replay(
+    config: GatewayConfig, binding: OrgBinding, since_ms: int, settings: Settings
+) -> ReplayOutcome:
+    """``relay replay``: what the relay missed since ``since_ms``, read back from Salesforce and
+    put on the jurisdiction's bus once; an audit record says how many and which."""
+    from sovgw.adapters.salesforce.streaming import EventBusReader  # noqa: PLC0415
+
+    deps = build_dependencies(config, binding.jurisdiction, settings)
+    if deps.relay_ledger is None:
+        raise RejectedInput("relay replay needs the shared store (SOVGW_BUDGET_STORE_URL)")
+    outcome = replay_missed(
+        binding.org_id,
+        binding.event_source,
+        [name for name in ROUTED_SALESFORCE_EVENTS if name != HEARTBEAT_EVENT],
+        since_ms,
+        ledger=deps.relay_ledger,
+        bus=EventBusReader(deps.salesforce(binding.org_id, Lane.ROUTINE, None)),
+        republisher=deps.publisher,
+    )
+    deps.audit.write(
+        replay_record(
+            binding.org_id, binding.jurisdiction, since_ms, outcome.read, outcome.put_back
+        )
+    )
+    return outcome

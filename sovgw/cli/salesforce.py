@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sovgw.adapters.salesforce.relay_metadata import relay_metadata
@@ -35,6 +36,19 @@ def configure(salesforce: argparse.ArgumentParser) -> None:
     status.add_argument("--json", action="store_true", help="print the report as JSON")
     add_config(status)
     status.set_defaults(run=show_status)
+    replay = actions.add_parser(
+        "replay",
+        help="put back on the bus what the relay missed since a time (read back from Salesforce)",
+    )
+    replay.add_argument("--org", required=True)
+    replay.add_argument(
+        "--since",
+        required=True,
+        type=_utc_time,
+        help="ISO 8601 time, e.g. 2026-12-01T09:00:00Z (Salesforce keeps events 72 h)",
+    )
+    add_config(replay)
+    replay.set_defaults(run=run_replay)
 
 
 def write_metadata(args: argparse.Namespace) -> int:
@@ -83,3 +97,41 @@ def show_status(args: argparse.Namespace) -> int:
             print(f"last relay error: {health.feedback_error}")
         print("delivering" if health.delivering else "NOT delivering")
     return 0 if health.delivering else 1
+
+
+def _utc_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give a time zone (e.g. Z): {text!r}")
+    return moment.astimezone(UTC)
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from sovgw.app.bootstrap import Settings  # noqa: PLC0415 - boto3 only for this command
+    from sovgw.app.relay import replay  # noqa: PLC0415
+    from sovgw.domain.errors import RejectedInput, UpstreamUnavailable  # noqa: PLC0415
+
+    config = gateway_config(args)
+    binding = org_of(config, args.org)
+    since_ms = int(args.since.timestamp() * 1000)
+    try:
+        outcome = replay(config, binding, since_ms, Settings.from_env())
+    except (RejectedInput, UpstreamUnavailable) as error:
+        raise CommandError(str(error), status=1) from None
+    print(
+        json.dumps(
+            {
+                "org": binding.org_id,
+                "since": args.since.isoformat(),
+                "read_back": outcome.read,
+                "already_received": outcome.already_received,
+                "put_back": list(outcome.put_back),
+                "from_replay_ids": dict(outcome.positions),
+            },
+            indent=2,
+        )
+    )
+    return 0

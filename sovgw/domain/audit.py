@@ -29,6 +29,7 @@ class Stage(StrEnum):
     REJECTION = "rejection"
     CREDENTIAL_ROTATION = "credential_rotation"
     BREAK_GLASS = "break_glass"
+    RELAY = "relay"  # a relay gap opened or closed, or a replay put missed events back
 
 
 class Outcome(StrEnum):
@@ -88,7 +89,9 @@ def audit_record_id(correlation_key: str, stage: Stage) -> str:
     return str(uuid.uuid5(_AUDIT_NAMESPACE, f"{correlation_key}/{stage.value}"))
 
 
-_ORG_IN_SOURCE = re.compile(r"^aws\.partner/salesforce\.com/(00D[a-zA-Z0-9]{12,15})/")
+_ORG_IN_SOURCE = re.compile(
+    r"^(?:aws\.partner|sovgw\.replay)/salesforce\.com/(00D[a-zA-Z0-9]{12,15})/"
+)
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 

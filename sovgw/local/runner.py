@@ -373,11 +373,15 @@ class LocalDeployment:
         self._threads.append(sweeper)
 
     def sweep_once(self) -> dict[str, Any]:
-        """One sweeper tick, as the stack's rate(30 seconds) schedule sends it."""
-        logic = _logic_for("break_glass")
+        """One break-glass sweeper tick, as the stack's schedule sends it."""
+        return self.tick("break_glass")
+
+    def tick(self, function_name: str) -> dict[str, Any]:
+        """One tick of a scheduled function (``sovgw.wiring.SCHEDULES``), run in-process."""
+        logic = _logic_for(function_name)
         tick = {
             "version": "0",
-            "id": f"sweep-{uuid.uuid4()}",
+            "id": f"tick-{uuid.uuid4()}",
             "detail-type": "Scheduled Event",
             "source": "aws.events",
             "account": "000000000000",
@@ -386,7 +390,7 @@ class LocalDeployment:
             "resources": [],
             "detail": {},
         }
-        return run_handler("break_glass", logic, tick, self.deps)
+        return run_handler(function_name, logic, tick, self.deps)
 
     def _sweep_loop(self, interval_s: float) -> None:
         while not self._stop.wait(interval_s):

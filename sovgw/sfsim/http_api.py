@@ -27,6 +27,7 @@ from sovgw.sfsim.tls import create_tls
 LATEST_VERSION = "65.0"
 STAGED_CREDENTIALS_SINCE = 65.0
 _DATA_PATH = re.compile(r"^/services/data/v(\d{2}\.\d)(/.*)?$")
+_COMETD_PATH = re.compile(r"^/cometd/\d{2}\.\d/?$")
 _UPSERT_PATH = re.compile(r"^/sobjects/([A-Za-z0-9_]+)/([A-Za-z0-9_]+__c)/([^/]+)/?$")
 
 
@@ -256,6 +257,9 @@ def make_handler(sim: Simulator) -> type[QuietHandler]:
             if method == "GET" and path == "/_sim/health":
                 self.send_json(200, {"status": "ok", "orgs": len(sim.orgs)})
                 return
+            if method == "POST" and _COMETD_PATH.match(path):
+                self._streaming()
+                return
             match = _DATA_PATH.match(path)
             if not match:
                 self.send_json(404, NOT_FOUND.body)
@@ -294,6 +298,21 @@ def make_handler(sim: Simulator) -> type[QuietHandler]:
                 self.end_headers()
             else:
                 self.send_json(status, answer, headers)
+
+        def _streaming(self) -> None:
+            """``/cometd/<version>``: the Streaming API (Bayeux messages in, a list out)."""
+            body = self.read_body()
+            if body is None:
+                return
+            try:
+                org, token = sim.rest.authenticate(self.headers.get("Authorization"))
+                try:
+                    messages = json.loads(body or b"[]")
+                except json.JSONDecodeError:
+                    raise RestError(400, "JSON_PARSER_ERROR", "Bayeux body is not JSON") from None
+                self.send_json(200, sim.streaming.handle(org, token.user_id, messages))
+            except RestError as error:
+                self.send_json(error.status, error.body)
 
         def do_GET(self) -> None:
             self._dispatch("GET")

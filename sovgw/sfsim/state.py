@@ -27,6 +27,7 @@ from sovgw.sfsim.oauth import OAuthApi
 from sovgw.sfsim.relay import RelayApi
 from sovgw.sfsim.rest import RestApi
 from sovgw.sfsim.store import OrgStore
+from sovgw.sfsim.streaming import StreamingApi
 
 __all__ = [
     "ConnectedApp",
@@ -56,3 +57,4 @@ class Simulator(OrgStore):
         self.oauth = OAuthApi(self)
         self.relay = RelayApi(self)
         self.rest = RestApi(self, self.relay)
+        self.streaming = StreamingApi(self, self.relay)

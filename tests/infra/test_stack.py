@@ -3,7 +3,9 @@ offline, every resource is recorded, and the sovereignty invariants are checked 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import json
 import re
 import shutil
@@ -16,8 +18,10 @@ import yaml
 
 from infra.policy.evaluate import RecordingMocks, run_as_language_host
 from infra.stack import LogArchiveSettings
+from sovgw.adapters.relay_metrics import RELAY_GAP_METRIC, publish_relay_metrics
 from sovgw.config import load_config
-from sovgw.wiring import FUNCTIONS, INVOKED_DIRECTLY, ROUTES, function_name
+from sovgw.domain.relay_watch import RelayCheck
+from sovgw.wiring import FUNCTIONS, INVOKED_DIRECTLY, ROUTES, SCHEDULES, function_name
 from tests.conftest import ROOT
 
 ACCOUNT = "111122223333"
@@ -133,16 +137,11 @@ def test_event_wiring_follows_the_single_declaration() -> None:
     orgs = GATEWAY.orgs_of("eu-de")
     buses = mocks.of_type("cloudwatch/eventBus:EventBus")
     assert {b.get("eventSourceName") for b in buses} - {None} == {o.event_source for o in orgs}
-    break_glass_rules = {
-        "sovgw-eu-de-break_glass-schedule",
-        "sovgw-eu-de-seal-schedule",
-        "sovgw-eu-de-case-changes",
-    }
-    rules = [
-        r
-        for r in mocks.of_type("cloudwatch/eventRule:EventRule")
-        if r.get("name") not in break_glass_rules
-    ]
+    all_rules = mocks.of_type("cloudwatch/eventRule:EventRule")
+    scheduled = {r["name"] for r in all_rules if r.get("scheduleExpression")}
+    assert scheduled == {f"sovgw-eu-de-{fn}-schedule" for fn in SCHEDULES}
+    break_glass_rules = {*scheduled, "sovgw-eu-de-case-changes"}
+    rules = [r for r in all_rules if r.get("name") not in break_glass_rules]
     patterns = [json.loads(r["eventPattern"]) for r in rules]
     for route in ROUTES:
         assert route.pattern in patterns
@@ -277,7 +276,7 @@ def test_the_program_runs_from_infra_as_pulumi_runs_it(stack_file: Path) -> None
     endpoints = [e["name"] for e in mocks.of_type("sagemaker/endpoint:Endpoint")]
     assert endpoints and all(name.startswith(f"sovgw-{stack}-llm") for name in endpoints)
     functions = mocks.of_type("lambda/function:Function")
-    assert len(functions) == 7, "5 functions, rotation, proxy"
+    assert len(functions) == len(FUNCTIONS) + len(INVOKED_DIRECTLY) == 8
     assert {str(f["code"].path) for f in functions} == {str(ROOT / "functions")}
     assert mocks.of_type("cloudwatch/eventRule:EventRule")
 
@@ -305,6 +304,7 @@ def test_functions_are_private_bounded_and_dead_letter_on_failure() -> None:
         "sovgw-eu-de-rotate",
         "sovgw-eu-de-break_glass",
         "sovgw-eu-de-seal",
+        "sovgw-eu-de-relay_watch",
     }
     for function in functions:
         assert function["runtime"] == "python3.13" and function["architectures"] == ["arm64"]
@@ -415,6 +415,7 @@ def test_credential_pools_rotate_daily_with_the_jurisdiction_key() -> None:
         "sovgw/eu-de/salesforce/00D5E0000000001UAA",
         "sovgw/eu-de/salesforce/00D5E0000000001UAA/b",
         "sovgw/eu-de/salesforce/00D5E0000000001UAA/emergency",
+        "sovgw/eu-de/salesforce/00D5E0000000001UAA/relay-monitor",  # not rotated: see below
     ]
     assert all(s["kmsKeyId"] == "arn:aws:mock:::sovgw-eu-de" for s in secrets)
     assert all("secretString" not in s for s in secrets), "no secret value in Pulumi state"
@@ -718,3 +719,33 @@ def test_the_account_may_come_from_the_gateway_configuration_but_never_twice(
         )
     with pytest.raises(ValueError, match="no AWS account"):
         run_as_language_host(ROOT / "Pulumi.eu-de.yaml", {"sovgw:codePath": "functions"})
+
+
+def test_each_org_has_a_relay_gap_alarm_on_what_the_watcher_emits() -> None:
+    """Dimensions exactly as the watcher's EMF documents carry them (Powertools adds
+    ``service``), and missing data alarms: a silent watcher proves nothing."""
+    mocks = _run("eu-de")
+    alarms = [
+        a for a in mocks.of_type("cloudwatch/metricAlarm:MetricAlarm")
+        if a.get("metricName") == RELAY_GAP_METRIC
+    ]  # fmt: skip
+    orgs = GATEWAY.orgs_of("eu-de")
+    assert len(alarms) == len(orgs) >= 1
+    emitted = io.StringIO()
+    with contextlib.redirect_stdout(emitted):
+        publish_relay_metrics(
+            [RelayCheck(orgs[0].org_id, 120.0, ("heartbeat_missing",), True, False)], "eu-de"
+        )
+    document = json.loads(emitted.getvalue().splitlines()[-1])
+    [dimensions] = document["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+    alarm = alarms[0]
+    assert set(alarm["dimensions"]) == set(dimensions)
+    assert all(document[k] == v for k, v in alarm["dimensions"].items())
+    assert alarm["treatMissingData"] == "breaching" and alarm["period"] == 60
+    policy = next(
+        json.loads(p["policy"])
+        for t, n, p in mocks.resources
+        if t.endswith("iam/rolePolicy:RolePolicy") and "relay_watch" in n
+    )
+    resources = {r for st in policy["Statement"] for r in st.get("Resource", [])}
+    assert any(orgs[0].relay_monitor_secret in r for r in resources), "reads the monitor secret"

@@ -18,7 +18,12 @@ import yaml
 from sovgw.adapters.salesforce import schema
 from sovgw.cli import main
 from sovgw.config import load_config
-from sovgw.contracts import AIRequestPayload, BreakGlassApprovalPayload, BreakGlassRequestPayload
+from sovgw.contracts import (
+    AIRequestPayload,
+    BreakGlassApprovalPayload,
+    BreakGlassRequestPayload,
+    HeartbeatPayload,
+)
 from sovgw.domain.break_glass import APPROVER_PERMISSION_SET
 from sovgw.domain.minimise import PURPOSES
 from tests.conftest import ROOT
@@ -51,6 +56,7 @@ EVENTS = {
     "AI_Request__e": AIRequestPayload,
     "Break_Glass_Request__e": BreakGlassRequestPayload,
     "Break_Glass_Approval__e": BreakGlassApprovalPayload,
+    "Sovgw_Heartbeat__e": HeartbeatPayload,
 }
 
 
@@ -341,7 +347,7 @@ def test_each_jurisdictions_relay_converts_and_joins_up(
         _xml(path)
         for path in (relay / "main" / "default" / "platformEventChannelMembers").glob("*.xml")
     ]
-    assert len(package["PlatformEventChannelMember"]) == len(members) == 3
+    assert len(package["PlatformEventChannelMember"]) == len(members) == len(EVENTS) == 4
     assert {m.findtext("md:selectedEntity", namespaces=NS) for m in members} == set(EVENTS)
     assert {m.findtext("md:eventChannel", namespaces=NS) for m in members} == {f"{name}__chn"}
     base = relay / "main" / "default"

@@ -18,6 +18,7 @@ class RelaySetup:
     relay_name: str | None
     relay_state: str | None
     feedback_status: str | None
+    feedback_code: str | None
     feedback_error: str | None
     last_relayed: str | None
 
@@ -40,6 +41,7 @@ def read_relay_setup(records: SalesforceRecords, credential: str, channel: str) 
         relay_name=config["DeveloperName"] if config else None,
         relay_state=config["State"] if config else None,
         feedback_status=feedback.get("Status") if feedback else None,
+        feedback_code=feedback.get("ErrorCode") if feedback else None,
         feedback_error=error,
         last_relayed=feedback.get("LastRelayedEventTime") if feedback else None,
     )

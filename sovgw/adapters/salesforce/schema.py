@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sovgw.domain.write_back import AIResult, GrantRecord
+from sovgw.wiring import HEARTBEAT_EVENT
 
 AI_RESULT = "AI_Result__c"
 AI_RESULT_EXTERNAL_ID = "Request_Event_Id__c"
@@ -42,6 +43,9 @@ BREAK_GLASS_GRANT_FIELDS = {
 
 DATA_CLASSIFICATION = "Data_Classification__mdt"
 DATA_CLASSIFICATION_FIELDS = {"object": "Object__c", "field": "Field__c", "level": "Level__c"}
+
+HEARTBEAT = HEARTBEAT_EVENT  # named once, in the wiring that routes it
+HEARTBEAT_FIELDS = {"beat_id": "Beat_Id__c", "sent_at": "Sent_At__c"}
 
 USER = "User"
 PERMISSION_SET = "PermissionSet"
