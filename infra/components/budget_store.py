@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from sovgw.adapters.budget_metrics import BUDGET_METRICS_SERVICE
 from sovgw.config import Jurisdiction, OrgBinding
 
 PORT = 6379
@@ -110,7 +111,12 @@ class BudgetStore(pulumi.ComponentResource):
                     alarm_description=f"{org.name}: {text}",
                     namespace="sovgw",
                     metric_name=metric,
-                    dimensions={"Jurisdiction": j, "OrgId": org.org_id[:15]},
+                    # Exactly the dimensions the EMF documents carry, or the alarm never sees them.
+                    dimensions={
+                        "Jurisdiction": j,
+                        "OrgId": org.org_id[:15],
+                        "service": BUDGET_METRICS_SERVICE,
+                    },
                     statistic="Maximum",
                     period=period,
                     evaluation_periods=1,

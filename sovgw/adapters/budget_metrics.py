@@ -15,13 +15,14 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 NAMESPACE = "sovgw"
+BUDGET_METRICS_SERVICE = "salesforce-budget"  # Powertools adds it as a dimension: alarms name it
 
 
 def publish_budget_metrics(
     health: Mapping[str, Any], jurisdiction: str, metrics: Metrics | None = None
 ) -> None:
     """Write one EMF document for the org (stdout: Lambda ships it to CloudWatch)."""
-    metrics = metrics or Metrics(namespace=NAMESPACE, service="salesforce-budget")
+    metrics = metrics or Metrics(namespace=NAMESPACE, service=BUDGET_METRICS_SERVICE)
     metrics.add_dimension(name="Jurisdiction", value=jurisdiction)
     metrics.add_dimension(name="OrgId", value=str(health["org_id"])[:15])
     metrics.add_metric(name="ApiUsed", unit=MetricUnit.Count, value=health["used"])

@@ -18,6 +18,7 @@ import yaml
 
 from infra.policy.evaluate import RecordingMocks, run_as_language_host
 from infra.stack import LogArchiveSettings
+from sovgw.adapters.budget_metrics import publish_budget_metrics
 from sovgw.adapters.relay_metrics import RELAY_GAP_METRIC, publish_relay_metrics
 from sovgw.config import load_config
 from sovgw.domain.relay_watch import RelayCheck
@@ -451,10 +452,14 @@ def test_budget_store_is_private_encrypted_iam_authenticated_and_alarmed() -> No
     assert group["ingress"][0]["cidrBlocks"] == ["10.40.0.0/16"] and group["egress"] == []
     alarms = {a["metricName"]: a for a in mocks.of_type("cloudwatch/metricAlarm:MetricAlarm")}
     assert alarms["ApiUsedPercent"]["threshold"] == 80
-    assert alarms["BreakerOpen"]["dimensions"] == {
-        "Jurisdiction": "eu-fr",
-        "OrgId": "00D5F0000000002",
-    }
+    health = {
+        "org_id": "00D5F0000000002UAA", "used": 1, "limit": 10, "used_fraction": 0.1,
+        "emergency_reserve_left": 1, "in_flight": 0, "breaker": "closed",
+        "refused_credentials": [],
+    }  # fmt: skip
+    emitted = _emitted(lambda: publish_budget_metrics(health, "eu-fr"))
+    for metric in ("ApiUsedPercent", "BreakerOpen"):
+        assert _alarm_sees(alarms[metric], emitted), f"{metric}: alarm and EMF dimensions differ"
     functions = {f["name"]: f for f in mocks.of_type("lambda/function:Function")}
     env = functions["sovgw-eu-fr-classify"]["environment"]["variables"]
     assert env["SOVGW_BUDGET_STORE_IAM_USER"] == "sovgw-eu-fr-functions"
@@ -731,16 +736,9 @@ def test_each_org_has_a_relay_gap_alarm_on_what_the_watcher_emits() -> None:
     ]  # fmt: skip
     orgs = GATEWAY.orgs_of("eu-de")
     assert len(alarms) == len(orgs) >= 1
-    emitted = io.StringIO()
-    with contextlib.redirect_stdout(emitted):
-        publish_relay_metrics(
-            [RelayCheck(orgs[0].org_id, 120.0, ("heartbeat_missing",), True, False)], "eu-de"
-        )
-    document = json.loads(emitted.getvalue().splitlines()[-1])
-    [dimensions] = document["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+    check = RelayCheck(orgs[0].org_id, 120.0, ("heartbeat_missing",), True, False)
     alarm = alarms[0]
-    assert set(alarm["dimensions"]) == set(dimensions)
-    assert all(document[k] == v for k, v in alarm["dimensions"].items())
+    assert _alarm_sees(alarm, _emitted(lambda: publish_relay_metrics([check], "eu-de")))
     assert alarm["treatMissingData"] == "breaching" and alarm["period"] == 60
     policy = next(
         json.loads(p["policy"])
@@ -749,3 +747,24 @@ def test_each_org_has_a_relay_gap_alarm_on_what_the_watcher_emits() -> None:
     )
     resources = {r for st in policy["Statement"] for r in st.get("Resource", [])}
     assert any(orgs[0].relay_monitor_secret in r for r in resources), "reads the monitor secret"
+
+
+def _emitted(publish: Any) -> dict[str, Any]:
+    """The EMF document ``publish`` writes (what CloudWatch turns into metrics)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        publish()
+    document: dict[str, Any] = json.loads(out.getvalue().splitlines()[-1])
+    return document
+
+
+def _alarm_sees(alarm: dict[str, Any], document: dict[str, Any]) -> bool:
+    """CloudWatch matches a metric by its exact dimension set: the alarm must name every
+    dimension the document declares, with the document's values."""
+    [dimensions] = document["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+    names = {m["Name"] for m in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    return (
+        alarm["metricName"] in names
+        and set(alarm["dimensions"]) == set(dimensions)
+        and all(document[k] == v for k, v in alarm["dimensions"].items())
+    )
