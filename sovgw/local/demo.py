@@ -6,6 +6,8 @@ jurisdiction's S3 bucket and the dead-letter queues, not from in-memory results.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import time
 from dataclasses import dataclass
@@ -246,6 +248,36 @@ def _budget_lines(stack: LocalSovereignStack, config: GatewayConfig) -> None:
         )
 
 
+def _relay_lines(stack: LocalSovereignStack, config: GatewayConfig) -> None:
+    """What ``sovgw salesforce relay status`` says per org, after one watcher period whose
+    heartbeats went through each org's relay and back."""
+    from sovgw.app.bootstrap import Settings  # noqa: PLC0415
+    from sovgw.app.relay import relay_health  # noqa: PLC0415
+
+    assert stack.salesforce is not None
+    print("\nEvent Relay per org (`sovgw salesforce relay status --org ...`):")
+    sent = stack.now_ms() // 1000 * 1000
+    with contextlib.redirect_stdout(io.StringIO()):  # its metrics (EMF) are for CloudWatch
+        for deployment in stack.deployments.values():
+            deployment.tick("relay_watch")
+    settings = Settings(salesforce_ca_bundle=str(stack.salesforce.ca_bundle))
+    for org in config.orgs:
+        ledger = stack.deployments[org.jurisdiction].deps.relay_ledger
+        deadline = time.monotonic() + 10
+        while ledger and (ledger.last_heartbeat(org.org_id) or 0) < sent:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        beat = ledger.last_heartbeat(org.org_id) if ledger else None
+        health = relay_health(config, org, settings)
+        state = (
+            "delivering" if health.delivering else "NOT delivering: " + "; ".join(health.problems)
+        )
+        steps = ", ".join(f"{s.name} {s.state.value}" for s in health.steps)
+        arrived = "heartbeat back" if beat and beat >= sent else "no heartbeat yet"
+        print(f"  {org.org_id[:15]} {org.jurisdiction:<6} {state} ({arrived}; {steps})")
+
+
 def _row(*cells: str) -> str:
     widths = (34, 7, 12, 36, 28)
     return "  ".join(c[:w].ljust(w) for c, w in zip(cells, widths, strict=False)) + "  " + cells[-1]
@@ -324,6 +356,7 @@ def run_demo(root: Path, timeout: float = 120.0) -> int:
         unexpected = _proxy_demo(stack, root)
         unexpected += _break_glass_demo(stack, BREAK_GLASS_ORG, BREAK_GLASS_REQUEST)
         _budget_lines(stack, config)
+        _relay_lines(stack, config)
         tampered = _seal_and_verify(config)
         print("stopping the stack.")
         return 1 if unfinished or tampered or unexpected else 0
