@@ -39,21 +39,29 @@ FIELD_TYPES = {
 CMDT_FIELDS = ("DeveloperName", "MasterLabel", "Label", "QualifiedApiName")
 
 
+# What the simulator checks a value against (``String`` limits when the metadata gives none).
+STRING_LIMITS = {"string": 255, "email": 80, "phone": 40, "picklist": 255, "textarea": 131_072}
+
+
 @dataclass(frozen=True)
-class SourceField:
+class FieldSpec:
     name: str
     type: str
     required: bool
     length: int | None = None
     picklist: tuple[str, ...] | None = None  # the values of a restricted picklist
-    external_id: bool = False
+
+    @property
+    def max_length(self) -> int | None:
+        return self.length or STRING_LIMITS.get(self.type)
 
 
 @dataclass(frozen=True)
 class SourceObject:
     name: str
     kind: str  # sobject | platform_event | custom_metadata
-    fields: tuple[SourceField, ...]
+    fields: tuple[FieldSpec, ...]
+    external_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,7 +119,8 @@ def _flag(node: ET.Element, name: str) -> bool:
     return _text(node, name) == "true"
 
 
-def _field(path: Path) -> SourceField:
+def _field(path: Path) -> tuple[FieldSpec, bool]:
+    """The field and whether it is an external id."""
     node = _xml(path)
     name = _text(node, "fullName") or path.name.removesuffix(".field-meta.xml")
     sf_type = _text(node, "type")
@@ -129,14 +138,14 @@ def _field(path: Path) -> SourceField:
             for value in value_set.findall("md:valueSetDefinition/md:value", NS)
         )
     length = _text(node, "length")
-    return SourceField(
+    spec = FieldSpec(
         name=name,
         type=kind,
         required=_flag(node, "required"),
         length=int(length) if length else None,
         picklist=picklist,
-        external_id=_flag(node, "externalId"),
     )
+    return spec, _flag(node, "externalId")
 
 
 def _object(folder: Path) -> SourceObject:
@@ -146,8 +155,13 @@ def _object(folder: Path) -> SourceObject:
     kind = {"__e": "platform_event", "__mdt": "custom_metadata"}.get(
         name[name.rfind("__") :], "sobject"
     )
-    fields = tuple(_field(path) for path in sorted((folder / "fields").glob("*.field-meta.xml")))
-    return SourceObject(name, kind, fields)
+    parsed = [_field(path) for path in sorted((folder / "fields").glob("*.field-meta.xml"))]
+    return SourceObject(
+        name,
+        kind,
+        tuple(spec for spec, _ in parsed),
+        tuple(spec.name for spec, external in parsed if external),
+    )
 
 
 def _access(node: ET.Element) -> ObjectAccess:

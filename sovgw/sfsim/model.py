@@ -17,6 +17,7 @@ from sovgw.sfsim import soql
 from sovgw.sfsim.ids import IdFactory
 from sovgw.sfsim.metadata import (
     CMDT_FIELDS,
+    FieldSpec,
     ObjectAccess,
     PermissionSetSource,
     ProjectMetadata,
@@ -27,7 +28,6 @@ from sovgw.sfsim.metadata import (
 SYSTEM_FIELDS = ("Id", "CreatedDate", "CreatedById", "LastModifiedDate", "SystemModstamp")
 EVENT_FIELDS = ("CreatedDate", "CreatedById", "EventUuid", "ReplayId")
 READ_ONLY_TYPES = {"id", "autonumber"}
-STRING_LIMITS = {"string": 255, "email": 80, "phone": 40, "picklist": 255, "textarea": 131_072}
 EVENT_RETENTION = timedelta(hours=72)
 API_WINDOW = timedelta(hours=24)
 JWT_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
@@ -57,19 +57,6 @@ class OAuthError(Exception):
         super().__init__(description)
         self.status = status
         self.body = {"error": error, "error_description": description}
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    name: str
-    type: str
-    required: bool
-    length: int | None = None
-    picklist: tuple[str, ...] | None = None  # the values of a restricted picklist
-
-    @property
-    def max_length(self) -> int | None:
-        return self.length or STRING_LIMITS.get(self.type)
 
 
 @dataclass(frozen=True)
@@ -145,15 +132,15 @@ def _project_objects(project: ProjectMetadata) -> dict[str, ObjectType]:
         counters[source.kind] += 1
         letter = {"sobject": "a", "platform_event": "e", "custom_metadata": "m"}[source.kind]
         fields = _system_fields(source.kind)
-        for f in source.fields:
-            fields[f.name.lower()] = FieldSpec(f.name, f.type, f.required, f.length, f.picklist)
+        for spec in source.fields:
+            fields[spec.name.lower()] = spec
         types[source.name.lower()] = ObjectType(
             source.name,
             f"{letter}{counters[source.kind]:02d}",
             source.kind,
             fields,
             readonly=source.kind == "custom_metadata",  # deployed, never DML'd through the API
-            external_ids=tuple(f.name for f in source.fields if f.external_id),
+            external_ids=source.external_ids,
         )
     return types
 

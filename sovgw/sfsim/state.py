@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sovgw.sfsim.metadata import ProjectMetadata
+from sovgw.sfsim.metadata import FieldSpec, ProjectMetadata
 from sovgw.sfsim.model import (
     ConnectedApp,
     Fault,
-    FieldSpec,
     IssuedToken,
     OAuthError,
     ObjectType,

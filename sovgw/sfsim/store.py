@@ -10,17 +10,21 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sovgw.sfsim.ids import is_valid_id, to18
-from sovgw.sfsim.metadata import ProjectMetadata, default_source, load_project
+from sovgw.sfsim.metadata import (
+    STRING_LIMITS,
+    FieldSpec,
+    ProjectMetadata,
+    default_source,
+    load_project,
+)
 from sovgw.sfsim.model import (
     API_WINDOW,
     EVENT_FIELDS,
     MINIMUM_ACCESS_PROFILE,
     READ_ONLY_TYPES,
-    STRING_LIMITS,
     SYSTEM_FIELDS,
     ConnectedApp,
     Fault,
-    FieldSpec,
     IssuedToken,
     ObjectType,
     RestError,
