@@ -15,7 +15,7 @@ from urllib3.exceptions import HTTPError
 
 from model_serving.schema import ChatCompletionRequest, ChatCompletionResponse, ChatMessage
 from sovgw.config import ModelEndpoint
-from sovgw.domain.errors import RejectedInput, UpstreamUnavailable
+from sovgw.domain.errors import UpstreamRefused, UpstreamUnavailable
 from sovgw.ports import ChatUpstream, ModelReply, UpstreamReply
 from sovgw.sse import MAX_EVENT_BYTES, StreamProtocolError, sse_data
 
@@ -81,9 +81,13 @@ class OpenAICompatible:
             response.drain_conn()
             raise UpstreamUnavailable(f"upstream {endpoint.ref} failed: HTTP {response.status}")
         if response.status != 200:
-            response.drain_conn()
-            raise RejectedInput(
+            code, param = _error_fields(response, stream=stream)
+            raise UpstreamRefused(
                 f"upstream {endpoint.ref} refused the request: HTTP {response.status}"
+                + (f" ({code})" if code else ""),
+                response.status,
+                code,
+                param,
             )
         return response
 
@@ -164,3 +168,24 @@ class ModelRouter:
             region=endpoint.region,
             aws_request_id=reply.aws_request_id,
         )
+
+
+def _error_fields(
+    response: urllib3.BaseHTTPResponse, *, stream: bool
+) -> tuple[str | None, str | None]:
+    """The OpenAI error ``code`` and ``param`` of a refusal (a bounded read; anything else in
+    the body, the message above all, is dropped)."""
+    try:
+        raw = response.read(65_536) if stream else response.data
+        error = json.loads(raw).get("error")
+    except (HTTPError, ValueError, AttributeError):
+        error = None
+    finally:
+        response.drain_conn()
+    if not isinstance(error, dict):
+        return None, None
+    code, param = error.get("code"), error.get("param")
+    return (
+        str(code)[:80] if isinstance(code, str | int) else None,
+        str(param)[:80] if isinstance(param, str) else None,
+    )

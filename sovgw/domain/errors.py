@@ -21,3 +21,17 @@ class UpstreamUnavailable(GatewayError):
 
 class SovereigntyViolation(GatewayError):
     """A call would have left the jurisdiction; raised before any data moves. Never retried."""
+
+
+class UpstreamRefused(RejectedInput):
+    """A model endpoint refused the request itself (HTTP 4xx): retrying or failing over will
+    not help. Carries the endpoint's status and its OpenAI error ``code`` and ``param`` (never
+    its message, which may quote the request)."""
+
+    def __init__(
+        self, message: str, status: int, code: str | None = None, param: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.param = param

@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 
 from sovgw.config import GatewayConfig, load_config
 from sovgw.domain.levels import DataLevel
-from sovgw.policy import Frozen, read_yaml
+from sovgw.policy import Frozen, TrustTier, read_yaml
 
 KEY_PREFIX = "sk-sovgw-"
 
@@ -32,6 +32,16 @@ def new_api_key() -> tuple[str, str]:
     return key, key_hash(key)
 
 
+class ModelAlias(Frozen):
+    """A model name clients send (an ``fnmatch`` pattern: ``gpt-4o``, ``claude-*``, ``*``)
+    and where it may go: ``auto`` (routing decides), a trust tier (``sovereign`` or
+    ``external``: routing decides among that tier's destinations), or one destination's name.
+    The policy still decides; an alias only narrows the choice."""
+
+    pattern: str = Field(min_length=1, max_length=200)
+    route: str = Field(default="auto", min_length=1, max_length=200)
+
+
 class CallerApp(Frozen):
     """A calling application. ``baseline_level`` is what its prompts are assumed to contain
     before any finding (free text has no field metadata), so the fail-closed default is the
@@ -42,6 +52,8 @@ class CallerApp(Frozen):
     jurisdiction: str
     purposes: tuple[str, ...] = Field(min_length=1)
     baseline_level: DataLevel = DataLevel.PRIVILEGED
+    # Tried before the configuration's aliases; the first pattern that matches wins.
+    model_aliases: tuple[ModelAlias, ...] = ()
 
     @property
     def default_purpose(self) -> str:
@@ -55,6 +67,7 @@ class ProxyConfig(Frozen):
     apps: tuple[CallerApp, ...] = ()
     max_body_bytes: int = Field(default=1_048_576, gt=0, le=10_485_760)
     upstream_read_timeout_s: float = Field(default=60.0, gt=0)
+    model_aliases: tuple[ModelAlias, ...] = ()
     base_dir: Path = Path()
 
     @model_validator(mode="after")
@@ -69,9 +82,25 @@ class ProxyConfig(Frozen):
     def gateway_config(self) -> GatewayConfig:
         config = load_config(self.base_dir / self.gateway)
         for app in self.apps:
-            if config.jurisdiction(app.jurisdiction) is None:
+            jurisdiction = config.jurisdiction(app.jurisdiction)
+            if jurisdiction is None:
                 raise ValueError(f"app {app.id} names unknown jurisdiction {app.jurisdiction}")
+            routes = {
+                "auto",
+                *(t.value for t in TrustTier),
+                *(e.name for e in jurisdiction.endpoints),
+            }
+            for alias in self.aliases_for(app):
+                if alias.route not in routes:
+                    raise ValueError(
+                        f"model alias {alias.pattern!r} of app {app.id} routes to "
+                        f"{alias.route!r}: not auto, a trust tier or a destination of "
+                        f"{jurisdiction.id}"
+                    )
         return config
+
+    def aliases_for(self, app: CallerApp) -> tuple[ModelAlias, ...]:
+        return (*app.model_aliases, *self.model_aliases)
 
     def authenticate(self, api_key: str) -> CallerApp | None:
         """The app whose key this is (compared in constant time; no index to go stale when

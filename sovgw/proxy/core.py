@@ -8,6 +8,7 @@ original values back, and values the upstream produced that the caller never sen
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import uuid
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sovgw.config import Jurisdiction, ModelEndpoint
 from sovgw.domain import dlp
 from sovgw.domain.audit import AuditLinks, AuditRecord, Outcome, Stage, audit_record_id
-from sovgw.domain.errors import GatewayError, RejectedInput
+from sovgw.domain.errors import GatewayError, UpstreamRefused, UpstreamUnavailable
 from sovgw.domain.failover import BreakerBoard, NoHealthyEndpoint, call_with_failover
 from sovgw.domain.levels import DataLevel, highest
 from sovgw.domain.pipeline import decision_fields
@@ -38,6 +39,7 @@ from sovgw.proxy.apps import CallerApp, ProxyConfig
 
 FORWARDED_FIELDS = (
     "messages",
+    "stream_options",
     "max_tokens",
     "max_completion_tokens",
     "temperature",
@@ -66,22 +68,46 @@ STRUCTURAL_WORDS = frozenset(
 
 
 class ProxyError(Exception):
-    """A refusal with its HTTP status and OpenAI-style error type; the message names rules and
-    fields, never values."""
+    """A refusal with its HTTP status and OpenAI's error shape (``type``, and the ``code`` and
+    ``param`` clients branch on); the message names rules and fields, never values."""
 
     def __init__(
-        self, status: int, kind: str, message: str, explanation: Mapping[str, Any] | None = None
+        self,
+        status: int,
+        kind: str,
+        message: str,
+        explanation: Mapping[str, Any] | None = None,
+        *,
+        code: str | None = None,
+        param: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.kind = kind
+        self.code = code
+        self.param = param
         self.explanation = dict(explanation or {})
 
     def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"type": self.kind, "message": str(self)}
+        error: dict[str, Any] = {
+            "message": str(self),
+            "type": self.kind,
+            "param": self.param,
+            "code": self.code,
+        }
         if self.explanation:
             error["sovgw"] = self.explanation
         return {"error": error}
+
+
+def model_not_found(name: str) -> ProxyError:
+    return ProxyError(
+        404,
+        "invalid_request_error",
+        f"The model `{name[:200]}` does not exist or you do not have access to it.",
+        code="model_not_found",
+        param="model",
+    )
 
 
 class _Message(BaseModel):
@@ -106,17 +132,27 @@ def parse_chat_request(raw: bytes) -> tuple[ChatRequest, dict[str, Any]]:
     try:
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        raise ProxyError(400, "invalid_request_error", "the body is not valid JSON") from None
+        raise ProxyError(
+            400, "invalid_request_error", "the body is not valid JSON", code="invalid_json"
+        ) from None
     if not isinstance(body, dict):
-        raise ProxyError(400, "invalid_request_error", "the body must be a JSON object")
+        raise ProxyError(
+            400, "invalid_request_error", "the body must be a JSON object", code="invalid_json"
+        )
     try:
         return ChatRequest.model_validate(body), body
     except ValidationError as error:
+        errors = error.errors(include_input=False)
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-            for e in error.errors(include_input=False)[:5]
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:5]
         )
-        raise ProxyError(400, "invalid_request_error", f"invalid request: {problems}") from None
+        raise ProxyError(
+            400,
+            "invalid_request_error",
+            f"invalid request: {problems}",
+            code="invalid_value",
+            param=".".join(str(p) for p in errors[0]["loc"]) if errors else None,
+        ) from None
 
 
 @dataclass
@@ -205,32 +241,79 @@ class SovereignProxy:
     def authenticate(self, authorization: str | None) -> CallerApp:
         scheme, _, key = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
-            raise ProxyError(401, "authentication_error", "an API key is required (Bearer)")
+            raise ProxyError(
+                401,
+                "authentication_error",
+                "an API key is required (Bearer)",
+                code="invalid_api_key",
+            )
         app = self.config.authenticate(key.strip())
         if app is None:
-            raise ProxyError(401, "authentication_error", "the API key is not valid")
+            raise ProxyError(
+                401, "authentication_error", "the API key is not valid", code="invalid_api_key"
+            )
         return app
 
     def jurisdiction_of(self, app: CallerApp) -> Jurisdiction:
         jurisdiction = self.config.gateway_config.jurisdiction(app.jurisdiction)
         if jurisdiction is None:  # load_proxy_config checked it; stay closed anyway
-            raise ProxyError(403, "permission_error", f"jurisdiction {app.jurisdiction} unknown")
+            raise ProxyError(
+                403,
+                "permission_error",
+                f"jurisdiction {app.jurisdiction} unknown",
+                code="jurisdiction_unknown",
+            )
         return jurisdiction
+
+    def route_of(self, app: CallerApp, name: str) -> str:
+        """Where a model name may go: ``auto``, a trust tier, or a destination's name (one of
+        the jurisdiction's, or the target of the first alias whose pattern matches); a name
+        that maps to nothing is OpenAI's 404 ``model_not_found``."""
+        if name in {AUTO_MODEL, ""}:
+            return AUTO_MODEL
+        for endpoint in self._destinations(app):
+            if name in {endpoint.name, endpoint.ref}:
+                return endpoint.name
+        for alias in self.config.aliases_for(app):
+            if fnmatch.fnmatchcase(name, alias.pattern):
+                return alias.route
+        raise model_not_found(name)
+
+    def _destinations(self, app: CallerApp) -> list[ModelEndpoint]:
+        jurisdiction = self.jurisdiction_of(app)
+        return [e for e in jurisdiction.endpoints if e.region in jurisdiction.allowed_regions]
+
+    def model(self, app: CallerApp, name: str) -> dict[str, Any]:
+        """``GET /v1/models/{id}``: the model object of any name this app may send."""
+        route = self.route_of(app, name)
+        return {
+            "id": name,
+            "object": "model",
+            "created": 0,
+            "owned_by": "sovgw",
+            "sovgw": {"route": route},
+        }
 
     def models(self, app: CallerApp) -> list[dict[str, Any]]:
         """The destinations this app's jurisdiction may use at all (routing decides per call)."""
-        jurisdiction = self.jurisdiction_of(app)
-        listed: list[dict[str, Any]] = [{"id": AUTO_MODEL, "object": "model", "owned_by": "sovgw"}]
-        for endpoint in jurisdiction.endpoints:
-            if endpoint.region in jurisdiction.allowed_regions:
-                listed.append(
-                    {
-                        "id": endpoint.name,
-                        "object": "model",
-                        "owned_by": endpoint.tier.value,
-                        "sovgw": {"region": endpoint.region, "tier": endpoint.tier.value},
-                    }
-                )
+        listed: list[dict[str, Any]] = [
+            {"id": AUTO_MODEL, "object": "model", "created": 0, "owned_by": "sovgw"}
+        ]
+        for endpoint in self._destinations(app):
+            listed.append(
+                {
+                    "id": endpoint.name,
+                    "object": "model",
+                    "created": 0,
+                    "owned_by": endpoint.tier.value,
+                    "sovgw": {"region": endpoint.region, "tier": endpoint.tier.value},
+                }
+            )
+        names = {m["id"] for m in listed}
+        for alias in self.config.aliases_for(app):
+            if not any(c in alias.pattern for c in "*?[") and alias.pattern not in names:
+                names.add(alias.pattern)
+                listed.append(self.model(app, alias.pattern))
         return listed
 
     def prepare(
@@ -248,6 +331,7 @@ class SovereignProxy:
                 "permission_error",
                 f"app {app.id} is bound to jurisdiction {app.jurisdiction}, "
                 f"not {jurisdiction_header}",
+                code="jurisdiction_mismatch",
             )
         purpose = purpose or app.default_purpose
         if purpose not in app.purposes:
@@ -255,8 +339,10 @@ class SovereignProxy:
                 403,
                 "permission_error",
                 f"app {app.id} may not use purpose {purpose!r}; allowed: {', '.join(app.purposes)}",
+                code="purpose_not_allowed",
             )
         request, body = parse_chat_request(raw_body)
+        route = self.route_of(app, request.model)
         jurisdiction = self.jurisdiction_of(app)
         masked = Masked()
         masked_body = {k: masked.tree(body[k]) for k in FORWARDED_FIELDS if k in body}
@@ -282,16 +368,24 @@ class SovereignProxy:
         )
         self._audit_routing(prepared)
         if not decision.allowed:
-            raise ProxyError(403, "policy_denied", decision.reason, decision.explanation())
-        if request.model not in {AUTO_MODEL, ""}:
-            chosen = [e for e in decision.endpoints if request.model in {e.name, e.ref}]
+            raise ProxyError(
+                403,
+                "permission_error",
+                decision.reason,
+                decision.explanation(),
+                code="policy_denied",
+            )
+        if route != AUTO_MODEL:
+            chosen = [e for e in decision.endpoints if route in {e.name, e.tier.value}]
             if not chosen:
                 raise ProxyError(
                     403,
-                    "policy_denied",
-                    f"model {request.model!r} may not receive this request; "
+                    "permission_error",
+                    f"model {request.model!r} (route {route}) may not receive this request; "
                     f"allowed: {', '.join(e.name for e in decision.endpoints)}",
-                    decision.explanation(),
+                    {**decision.explanation(), "allowed": False},
+                    code="policy_denied",
+                    param="model",
                 )
             prepared.endpoints = tuple(chosen)
         return prepared
@@ -356,19 +450,25 @@ class SovereignProxy:
                     yield {**last, "choices": [{"index": choice_index, "delta": delta}]}
 
         failure: str | None = None
+        finished = False
         try:
             for chunk in chunks:
                 last = {k: v for k, v in chunk.items() if k in {"id", "object", "created", "model"}}
                 for choice in chunk.get("choices") or ():
                     if choice.get("finish_reason"):
+                        finished = True
                         yield from flushed(int(choice.get("index", 0)))
                     _filter_delta(choice, filter_for)
                 yield chunk
             for index in sorted({k[0] for k in filters}):
                 yield from flushed(index)
+            if not finished:  # closed before any choice finished: the answer is cut short
+                raise UpstreamUnavailable(
+                    f"upstream {endpoint.ref} ended the stream before any finish_reason"
+                )
         except GatewayError as error:
             failure = str(error)
-            yield {"error": {"type": "upstream_error", "message": failure}}
+            yield _upstream_error(error).body()
         finally:
             for output in filters.values():
                 removed.update(output.removed)
@@ -421,12 +521,26 @@ class SovereignProxy:
         )
 
 
+# What a model endpoint's refusal means for the caller: its own request was refused (the same
+# status, so OpenAI clients raise BadRequestError and do not retry), or the gateway's
+# configuration is wrong (the endpoint's 401/403/404: a 502 for the caller).
+CALLER_STATUSES = frozenset({400, 409, 413, 415, 422})
+
+
 def _upstream_error(error: GatewayError) -> ProxyError:
     if isinstance(error, NoHealthyEndpoint):
-        return ProxyError(503, "upstream_unavailable", str(error))
-    if isinstance(error, RejectedInput):
-        return ProxyError(502, "upstream_error", str(error))
-    return ProxyError(502, "upstream_error", f"{type(error).__name__}: {error}")
+        return ProxyError(503, "server_error", str(error), code="upstream_unavailable")
+    if isinstance(error, UpstreamRefused) and error.status in CALLER_STATUSES:
+        return ProxyError(
+            error.status,
+            "invalid_request_error",
+            str(error),
+            code=error.code or "upstream_rejected_request",
+            param=error.param,
+        )
+    return ProxyError(
+        502, "server_error", f"{type(error).__name__}: {error}", code="upstream_error"
+    )
 
 
 def _restore_tree(value: Any, output: StreamingOutputFilter) -> Any:

@@ -78,7 +78,7 @@ def test_streaming_from_the_sovereign_endpoint_restores_values(
 
 def test_denial_and_failover_in_the_stack(stack: LocalSovereignStack, proxy_url: str) -> None:
     denied = _post(proxy_url, "northwind-faq", "Attorney-client privileged: our exposure?")
-    assert denied.status_code == 403 and denied.json()["error"]["type"] == "policy_denied"
+    assert denied.status_code == 403 and denied.json()["error"]["code"] == "policy_denied"
     stack.models.unavailable.add(("eu-central-1", "sovgw-eu-de-llm"))
     try:
         failed_over = _post(proxy_url, "contoso-legal", "Summarise our open HR cases.")

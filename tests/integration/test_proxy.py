@@ -4,6 +4,7 @@ split placeholders in SSE, identity, denials, failover and circuit breakers."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import openai
 import pytest
 import requests
 
@@ -74,6 +76,8 @@ def _capturing_server(capture: Capture) -> BackgroundServer:
             kind, value = capture.next_action()
             if kind == "status":
                 self.send_json(value, {"error": {"message": "upstream says no"}})
+            elif kind == "error":
+                self.send_json(*value)
             elif kind == "hang":
                 time.sleep(value)
                 self.send_json(200, _completion("too late"))
@@ -202,6 +206,7 @@ def _write_config(tmp: Path) -> Path:
                 "gateway": "gateway.yaml",
                 "max_body_bytes": 65536,
                 "upstream_read_timeout_s": 0.5,
+                "model_aliases": [{"pattern": "gpt-4o*", "route": "auto"}],
                 "apps": [
                     {
                         "id": "faq-bot",
@@ -209,6 +214,10 @@ def _write_config(tmp: Path) -> Path:
                         "jurisdiction": "eu-nl",
                         "purposes": ["faq"],
                         "baseline_level": "PUBLIC",
+                        "model_aliases": [
+                            {"pattern": "sovereign-only", "route": "sovereign"},
+                            {"pattern": "claude-*", "route": "vendor-b"},
+                        ],
                     },
                     {
                         "id": "legal-portal",
@@ -449,7 +458,8 @@ def test_privileged_content_and_secrets_never_reach_an_external_upstream(
     response = world.post({"messages": [{"role": "user", "content": content}]})
     assert response.status_code == 403
     error = response.json()["error"]
-    assert error["type"] == "policy_denied" and why in error["message"]
+    assert (error["type"], error["code"]) == ("permission_error", "policy_denied")
+    assert why in error["message"]
     assert error["sovgw"]["allowed"] is False
     assert world.a.requests == [] and world.b.requests == []
     (routing,) = world.audit_records()
@@ -457,13 +467,63 @@ def test_privileged_content_and_secrets_never_reach_an_external_upstream(
 
 
 def test_a_named_model_outside_the_decision_is_refused(world: ProxyWorld) -> None:
-    response = world.post({**REQUEST, "model": "abroad"})
-    assert response.status_code == 403 and "may not receive" in response.json()["error"]["message"]
+    """A destination outside the jurisdiction's regions is, to the caller, a model it has no
+    access to; an alias whose route the decision excludes is a refusal that says so."""
+    abroad = world.post({**REQUEST, "model": "abroad"})
+    assert abroad.status_code == 404 and abroad.json()["error"]["code"] == "model_not_found"
+    refused = world.post({**REQUEST, "model": "sovereign-only"})
+    error = refused.json()["error"]
+    assert refused.status_code == 403 and "may not receive" in error["message"]
+    assert (error["code"], error["param"], error["sovgw"]["allowed"]) == (
+        "policy_denied",
+        "model",
+        False,
+    )
     assert (
         world.post({**REQUEST, "model": "vendor-b"})
         .json()["sovgw"]["endpoint"]
         .startswith("vendor-b")
     )
+    assert world.a.requests == [] or all("abroad" not in r["line"] for r in world.a.requests)
+
+
+@pytest.mark.parametrize(
+    ("model", "endpoint"),
+    [("gpt-4o-mini", "vendor-a@eu-west-1"), ("gpt-4o", "vendor-a@eu-west-1"),
+     ("claude-3-5-haiku", "vendor-b@eu-west-1")],
+)  # fmt: skip
+def test_the_model_names_clients_send_are_aliases_the_policy_still_routes(
+    world: ProxyWorld, model: str, endpoint: str
+) -> None:
+    response = world.post({**REQUEST, "model": model})
+    assert response.status_code == 200 and response.json()["sovgw"]["endpoint"] == endpoint
+    assert response.headers["X-Sovgw-Endpoint"] == endpoint
+    sent = json.loads((world.a.requests or world.b.requests)[-1]["body"])
+    assert sent["model"] == endpoint.split("@", maxsplit=1)[0], (
+        "the upstream gets its own model name"
+    )
+
+
+def test_a_name_that_maps_to_nothing_is_model_not_found_everywhere(world: ProxyWorld) -> None:
+    response = world.post({**REQUEST, "model": "llama-9000"})
+    assert response.status_code == 404
+    assert response.json()["error"] == {
+        "message": "The model `llama-9000` does not exist or you do not have access to it.",
+        "type": "invalid_request_error",
+        "param": "model",
+        "code": "model_not_found",
+    }
+    assert world.a.requests == [] and world.b.requests == [] and world.audit_records() == []
+    auth = {"Authorization": f"Bearer {NL_KEY}"}
+    one = requests.get(
+        f"{world.url}/v1/models/gpt-4o-mini?api-version=2024-06-01", headers=auth, timeout=5
+    )
+    assert one.status_code == 200 and one.json()["id"] == "gpt-4o-mini"
+    assert one.json()["sovgw"]["route"] == "auto"
+    missing = requests.get(f"{world.url}/v1/models/llama-9000", headers=auth, timeout=5)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "model_not_found"
+    listed = requests.get(f"{world.url}/v1/models?x=1", headers=auth, timeout=5).json()
+    assert "sovereign-only" in [m["id"] for m in listed["data"]], "exact aliases are listed"
 
 
 @pytest.mark.parametrize(
@@ -531,5 +591,166 @@ def test_models_lists_only_in_region_destinations(world: ProxyWorld) -> None:
     listed = requests.get(
         f"{world.url}/v1/models", headers={"Authorization": f"Bearer {NL_KEY}"}, timeout=5
     ).json()
-    assert [m["id"] for m in listed["data"]] == ["auto", "vendor-a", "vendor-b"]
+    assert [m["id"] for m in listed["data"]] == ["auto", "vendor-a", "vendor-b", "sovereign-only"]
     assert requests.get(f"{world.url}/v1/models", timeout=5).status_code == 401
+
+
+def _raw(world: ProxyWorld, request: bytes, read_until_close: bool = True) -> bytes:
+    """One raw HTTP exchange on a fresh connection (what a careless client sends)."""
+    host, port = world.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(request)
+        received = b""
+        while read_until_close:
+            piece = conn.recv(65536)
+            if not piece:
+                break
+            received += piece
+        return received
+
+
+def _error_of(raw: bytes) -> tuple[int, dict[str, Any]]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)["error"]
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "code"),
+    [
+        (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400, "invalid_header"),
+        (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 411, "length_required"),
+        (b"PUT /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", 405, "method_not_allowed"),
+        (b"GET /v2/nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 404, None),
+    ],
+)  # fmt: skip
+def test_malformed_http_gets_a_json_error_and_nothing_left_on_the_connection(
+    world: ProxyWorld, request_bytes: bytes, status: int, code: str | None
+) -> None:
+    raw = _raw(world, request_bytes)
+    answered, error = _error_of(raw)
+    assert answered == status and error["code"] == code
+    assert set(error) >= {"message", "type", "param", "code"}
+    assert raw.count(b"HTTP/1.1 ") == 1, "a leftover chunk was not parsed as a second request"
+    assert requests.get(f"{world.url}/health", timeout=5).status_code == 200
+
+
+def test_an_upstream_refusal_reaches_the_caller_as_its_own_error_not_a_502(
+    world: ProxyWorld,
+) -> None:
+    world.a.script.append(
+        ("error", (400, {"error": {"message": f"too long: {EMAIL}", "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}}))
+    )  # fmt: skip
+    response = world.post(REQUEST)
+    assert response.status_code == 400, "a 400 is the caller's to fix: clients must not retry"
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("context_length_exceeded", "messages")
+    assert EMAIL not in response.text, "the upstream's message is not passed on"
+    assert len(world.a.requests) == 1 and world.b.requests == [], "no retry, no failover"
+    invocation = next(r for r in world.audit_records() if r["stage"] == "model_invocation")
+    assert invocation["outcome"] == "failed" and "HTTP 400" in invocation["reason"]
+
+
+def test_a_stream_the_upstream_cuts_short_is_an_error_not_an_answer(world: ProxyWorld) -> None:
+    world.a.script.append(("raw", [_chunk({"role": "assistant", "content": "The refund"})]))
+    response = requests.post(
+        f"{world.url}/v1/chat/completions",
+        json={**REQUEST, "stream": True, "stream_options": {"include_usage": True}},
+        headers={"Authorization": f"Bearer {NL_KEY}"},
+        timeout=10,
+    )
+    events = [
+        json.loads(line[6:]) for line in response.text.splitlines()
+        if line.startswith("data: {")
+    ]  # fmt: skip
+    assert events[-1]["error"]["code"] == "upstream_error"
+    assert "before any finish_reason" in events[-1]["error"]["message"]
+    sent = json.loads(world.a.requests[0]["body"])
+    assert sent["stream_options"] == {"include_usage": True}, "forwarded"
+    invocation = next(r for r in world.audit_records() if r["stage"] == "model_invocation")
+    assert invocation["outcome"] == "failed"
+
+
+def test_http_1_0_streams_end_with_the_connection_not_chunks(world: ProxyWorld) -> None:
+    body = json.dumps({"messages": [{"role": "user", "content": "hi"}], "stream": True}).encode()
+    raw = _raw(
+        world,
+        b"POST /v1/chat/completions HTTP/1.0\r\nHost: x\r\nAuthorization: Bearer "
+        + DE_KEY.encode()
+        + b"\r\nContent-Length: %d\r\n\r\n" % len(body)
+        + body,
+    )
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    assert b" 200 " in head.split(b"\r\n")[0] and b"chunked" not in head.lower()
+    assert rest.rstrip().endswith(b"data: [DONE]")
+
+
+# --- the official client, as the apps that call the proxy use it ------------------------------
+
+
+def _client(world: ProxyWorld, key: str = NL_KEY) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{world.url}/v1", api_key=key, max_retries=2, timeout=10)
+
+
+def test_the_openai_client_gets_answers_streams_and_models(world: ProxyWorld) -> None:
+    client = _client(world)
+    answer = client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": f"Hello, I am {EMAIL}"}]
+    )
+    assert answer.choices[0].message.content == "ok"
+    assert answer.model_extra and answer.model_extra["sovgw"]["endpoint"] == "vendor-a@eu-west-1"
+    world.a.script.append(
+        ("chunked", [_chunk({"role": "assistant", "content": "Hi "}),
+                     _chunk({"content": "there"}, finish="stop"), b"data: [DONE]\n\n"])
+    )  # fmt: skip
+    stream = client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "Hi there"
+    assert client.models.retrieve("claude-3-5-haiku").id == "claude-3-5-haiku"
+    assert "vendor-a" in [m.id for m in client.models.list()]
+
+
+def test_the_openai_client_raises_the_errors_it_branches_on(world: ProxyWorld) -> None:
+    client = _client(world)
+    with pytest.raises(openai.NotFoundError) as missing:
+        client.chat.completions.create(
+            model="llama-9000", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert missing.value.code == "model_not_found" and missing.value.param == "model"
+    with pytest.raises(openai.PermissionDeniedError) as denied:
+        client.chat.completions.create(
+            model="auto",
+            messages=[{"role": "user", "content": "Privileged & confidential: attorney-client"}],
+        )
+    assert denied.value.code == "policy_denied"
+    with pytest.raises(openai.AuthenticationError) as refused:
+        _client(world, key="sk-wrong").models.list()
+    assert refused.value.code == "invalid_api_key"
+    world.a.script.append(
+        ("error", (400, {"error": {"message": "too long", "type": "invalid_request_error",
+                               "param": "messages", "code": "context_length_exceeded"}}))
+    )  # fmt: skip
+    before = len(world.a.requests)
+    with pytest.raises(openai.BadRequestError) as too_long:
+        client.chat.completions.create(model="auto", messages=[{"role": "user", "content": "x"}])
+    assert too_long.value.code == "context_length_exceeded"
+    assert len(world.a.requests) == before + 1, "a 400 is not retried by the client"
+
+
+def test_the_openai_client_sees_a_cut_stream_as_an_error(world: ProxyWorld) -> None:
+    world.a.script.append(("raw", [_chunk({"role": "assistant", "content": "The refund"})]))
+    stream = _client(world).chat.completions.create(
+        model="auto", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+    with pytest.raises(openai.APIError, match="before any finish_reason"):
+        for _ in stream:
+            pass
+
+
+def test_an_alias_to_an_unknown_route_fails_the_configuration_at_start(tmp_path: Path) -> None:
+    path = _write_config(tmp_path)
+    config = json.loads(path.read_text())
+    config["model_aliases"].append({"pattern": "gpt-5*", "route": "vendor-z"})
+    path.write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="'gpt-5\\*' of app faq-bot routes to 'vendor-z'"):
+        load_proxy_config(path)
