@@ -39,7 +39,7 @@ class DeterministicBackend:
     def generate(
         self, endpoint: str, region: str, messages: list[ChatMessage], max_tokens: int
     ) -> str:
-        received = [m.model_dump() for m in messages]
+        received = [m.model_dump(exclude_none=True) for m in messages]
         digest = hashlib.sha256(json.dumps(received, sort_keys=True).encode()).hexdigest()
         return json.dumps(
             {
@@ -47,7 +47,7 @@ class DeterministicBackend:
                 "endpoint": endpoint,
                 "region": region,
                 "received_sha256": digest,
-                "received_chars": sum(len(m.content) for m in messages),
+                "received_chars": sum(len(m.text) for m in messages),
                 "received": received,
             },
             sort_keys=True,
@@ -92,7 +92,7 @@ class TransformersBackend:
 
     def _inputs(self, messages: list[ChatMessage]) -> tuple[Any, Any, Any]:
         tokenizer, model, device = self._load()
-        chat = [m.model_dump() for m in messages]
+        chat = [{"role": m.role, "content": m.text} for m in messages]
         if getattr(tokenizer, "chat_template", None):
             prompt = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
         else:

@@ -51,7 +51,7 @@ class ServedEndpoints:
 
     def record(self, region: str, name: str, messages: list[ChatMessage]) -> None:
         self.invocations.append((region, name))
-        self.received.append((region, name, [m.model_dump() for m in messages]))
+        self.received.append((region, name, [m.model_dump(exclude_none=True) for m in messages]))
 
     def resolve_openai_model(self, model: str | None) -> tuple[str, str] | None:
         """``name@region`` or a name that exists in exactly one region."""
@@ -71,7 +71,7 @@ def _complete(
     backends) and prompt words, since the local endpoint has no tokenizer of its own."""
     pieces = list(backend.stream(endpoint, region, messages, max_tokens))
     text = "".join(pieces)
-    prompt_tokens = sum(len(m.content.split()) for m in messages)
+    prompt_tokens = sum(len(m.text.split()) for m in messages)
     completion_tokens = len(pieces)
     return ChatCompletionResponse(
         id=f"chatcmpl-{uuid.uuid4().hex}",

@@ -163,7 +163,7 @@ class ModelRouter:
         except ValueError:
             raise UpstreamUnavailable(f"{endpoint.ref} answered outside the chat schema") from None
         return ModelReply(
-            text=completion.choices[0].message.content,
+            text=completion.choices[0].message.text,
             endpoint=endpoint.name,
             region=endpoint.region,
             aws_request_id=reply.aws_request_id,

@@ -125,3 +125,38 @@ def test_bad_requests_are_refused_with_a_reason(endpoint: Any) -> None:
     assert empty.status_code == 400
     huge = requests.post(f"{server.url}/v1/chat/completions", data=b"x" * 1_100_000, timeout=5)
     assert huge.status_code == 413
+
+
+def test_the_endpoint_takes_the_schema_vllm_takes(endpoint: Any) -> None:
+    """``tool`` and ``developer`` roles, content as parts, tool calls: what a tool-call round
+    trip sends (vLLM's OpenAI server accepts all of it; the local endpoint refused it)."""
+    server, _ = endpoint
+    messages = [
+        {"role": "developer", "content": "Use the lookup tool."},
+        {"role": "user", "content": [{"type": "text", "text": "Find [EMAIL_1]."}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "lookup", "arguments": '{"email": "[EMAIL_1]"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "account 42"},
+    ]
+    response = _runtime(server.url, "eu-central-1").invoke_endpoint(
+        EndpointName="llm-de",
+        ContentType="application/json",
+        Body=json.dumps({"messages": messages}),
+    )
+    report = json.loads(json.loads(response["Body"].read())["choices"][0]["message"]["content"])
+    assert report["received"] == [{k: v for k, v in m.items() if v is not None} for m in messages]
+    with pytest.raises(ClientError, match="ValidationError"):
+        _runtime(server.url, "eu-central-1").invoke_endpoint(
+            EndpointName="llm-de",
+            ContentType="application/json",
+            Body=json.dumps({"messages": [{"role": "hacker", "content": "x"}]}),
+        )

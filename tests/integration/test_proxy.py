@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import openai
 import pytest
@@ -754,3 +754,21 @@ def test_an_alias_to_an_unknown_route_fails_the_configuration_at_start(tmp_path:
     path.write_text(json.dumps(config))
     with pytest.raises(ValueError, match="'gpt-5\\*' of app faq-bot routes to 'vendor-z'"):
         load_proxy_config(path)
+
+
+def test_a_tool_call_round_trip_reaches_the_in_region_endpoint(world: ProxyWorld) -> None:
+    """Tool results, content parts and the developer role went to the local endpoint as a 502;
+    now they arrive (pseudonymised) as vLLM would take them."""
+    body = {
+        **REQUEST,
+        "messages": [
+            {"role": "developer", "content": "Use the lookup tool."},
+            {"role": "user", "content": [{"type": "text", "text": f"Find {EMAIL}."}]},
+            *cast("list[dict[str, Any]]", REQUEST["messages"])[2:],
+        ],
+    }
+    response = world.post(body, key=DE_KEY)
+    assert response.status_code == 200, response.text
+    received = world.served.received[-1][2]
+    assert [m["role"] for m in received] == ["developer", "user", "assistant", "tool"]
+    assert EMAIL not in json.dumps(received) and "[EMAIL_1]" in json.dumps(received)
