@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ class SecretsManagerKeys:
         }
         self._ttl_s = ttl_s
         self._cache: dict[str, tuple[float, str]] = {}
+        self._lock = threading.Lock()  # one read per expiry, not one per waiting request
 
     def __call__(self, endpoint: ModelEndpoint) -> str | None:
         import boto3  # noqa: PLC0415
@@ -43,14 +44,17 @@ class SecretsManagerKeys:
         jurisdiction = self._owners.get(endpoint.name)
         if jurisdiction is None:
             return None
-        cached = self._cache.get(endpoint.name)
-        if cached and time.monotonic() - cached[0] < self._ttl_s:
-            return cached[1]
-        client = boto3.session.Session().client("secretsmanager", region_name=jurisdiction.region)
-        secret = read_json_secret(client, upstream_secret_name(jurisdiction.id, endpoint))
-        key = str(secret["api_key"])
-        self._cache[endpoint.name] = (time.monotonic(), key)
-        return key
+        with self._lock:
+            cached = self._cache.get(endpoint.name)
+            if cached and time.monotonic() - cached[0] < self._ttl_s:
+                return cached[1]
+            client = boto3.session.Session().client(
+                "secretsmanager", region_name=jurisdiction.region
+            )
+            secret = read_json_secret(client, upstream_secret_name(jurisdiction.id, endpoint))
+            key = str(secret["api_key"])
+            self._cache[endpoint.name] = (time.monotonic(), key)
+            return key
 
 
 def build_proxy(
@@ -80,14 +84,21 @@ def build_proxy(
         max_pool_connections=64,
     )
 
-    @cache
+    clients: dict[str, Any] = {}
+    lock = threading.Lock()
+
     def runtime_client(region: str) -> Any:
-        return boto3.session.Session().client(
-            "sagemaker-runtime",
-            region_name=region,
-            endpoint_url=sagemaker_endpoint_url,
-            config=client_config,
-        )
+        """One client per region, made once: a burst of first requests waits for it instead
+        of each building its own (boto3 loads its service model per client)."""
+        with lock:
+            if region not in clients:
+                clients[region] = boto3.session.Session().client(
+                    "sagemaker-runtime",
+                    region_name=region,
+                    endpoint_url=sagemaker_endpoint_url,
+                    config=client_config,
+                )
+            return clients[region]
 
     overrides = dict(base_url_overrides or {})
     openai = OpenAICompatible(
@@ -96,9 +107,28 @@ def build_proxy(
         read_timeout_s=config.upstream_read_timeout_s,
         ca_bundle=ca_bundle,
     )
-    return SovereignProxy(
+    proxy = SovereignProxy(
         config=config, upstream=ModelRouter(SageMakerModels(runtime_client), openai), audit=audit
     )
+    warm_up(config, runtime_client)
+    return proxy
+
+
+def warm_up(config: ProxyConfig, runtime_client: Callable[[str], Any]) -> None:
+    """What the first requests would otherwise build under load, built before the port
+    accepts: the SageMaker client of every region a policy names, and the DLP engine."""
+    from sovgw.domain import dlp  # noqa: PLC0415
+
+    for region in sorted(
+        {
+            e.region
+            for j in config.gateway_config.jurisdictions
+            for e in j.endpoints
+            if not e.base_url and e.region in j.allowed_regions
+        }
+    ):
+        runtime_client(region)
+    dlp.detect("warm up: jan@example.nl, DE89 3704 0044 0532 0130 00")
 
 
 def proxy_audit_sink(jurisdiction: Jurisdiction | None, audit_dir: Path) -> AuditSink:

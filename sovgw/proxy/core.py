@@ -54,6 +54,8 @@ FORWARDED_FIELDS = (
     "response_format",
 )
 AUTO_MODEL = "auto"
+# Content parts DLP cannot read: their level is PRIVILEGED, whatever they hold.
+UNSCANNABLE_PARTS = frozenset({"image_url", "input_audio", "file", "input_image", "input_file"})
 # The vocabulary of chat requests and JSON Schema: words that cannot hold a finding, so
 # scanning them (every object key, every role) is skipped.
 STRUCTURAL_WORDS = frozenset(
@@ -177,12 +179,18 @@ class Masked:
         return pseudonymise(value, findings, self.table)
 
     def tree(self, value: Any) -> Any:
-        """Every string of a JSON value pseudonymised, object keys included."""
+        """Every string of a JSON value pseudonymised, object keys included. A content part
+        the scanner cannot read (an image, audio, a file) is the most sensitive level: only a
+        destination the policy allows PRIVILEGED data may receive it (fail closed)."""
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, list):
             return [self.tree(v) for v in value]
         if isinstance(value, dict):
+            if value.get("type") in UNSCANNABLE_PARTS:
+                self.counts["UNSCANNABLE_PART"] += 1
+                self.levels.append(DataLevel.PRIVILEGED)
+                self.residual_levels.append(DataLevel.PRIVILEGED)
             return {self.text(str(k)): self.tree(v) for k, v in value.items()}
         return value
 
