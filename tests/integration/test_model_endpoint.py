@@ -131,7 +131,7 @@ def test_the_endpoint_takes_the_schema_vllm_takes(endpoint: Any) -> None:
     """``tool`` and ``developer`` roles, content as parts, tool calls: what a tool-call round
     trip sends (vLLM's OpenAI server accepts all of it; the local endpoint refused it)."""
     server, _ = endpoint
-    messages = [
+    messages: list[dict[str, Any]] = [
         {"role": "developer", "content": "Use the lookup tool."},
         {"role": "user", "content": [{"type": "text", "text": "Find [EMAIL_1]."}]},
         {
