@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -77,7 +78,23 @@ def make_handler(proxy: SovereignProxy) -> type[QuietHandler]:
                 {"Allow": "GET, POST"},
             )
 
-        do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _not_allowed
+        do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _not_allowed
+
+        def send_error(
+            self, code: int, message: str | None = None, explain: str | None = None
+        ) -> None:
+            """What ``http.server`` refuses itself (a malformed request line, headers too long,
+            an unknown method) in OpenAI's JSON shape too, never its HTML page."""
+            self.close_connection = True
+            status = HTTPStatus(code)
+            self._error(
+                ProxyError(
+                    code,
+                    "invalid_request_error",
+                    message or status.phrase,
+                    code=status.phrase.lower().replace(" ", "_"),
+                )
+            )
 
         def _body_length(self) -> int | None:
             """Content-Length, or None after answering why the body cannot be read."""

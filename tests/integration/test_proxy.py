@@ -622,6 +622,8 @@ def _error_of(raw: bytes) -> tuple[int, dict[str, Any]]:
         (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 411, "length_required"),
         (b"PUT /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", 405, "method_not_allowed"),
         (b"GET /v2/nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 404, None),
+        (b"BREW /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n", 501, "not_implemented"),
+        (b"GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n", 431, "request_header_fields_too_large"),
     ],
 )  # fmt: skip
 def test_malformed_http_gets_a_json_error_and_nothing_left_on_the_connection(
