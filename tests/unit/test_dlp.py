@@ -124,3 +124,29 @@ def test_near_misses_are_not_findings(text: str) -> None:
 )
 def test_privilege_markers_survive_the_cheap_pre_check(text: str) -> None:
     assert [f.entity for f in dlp.detect(text)] == [EntityType.PRIVILEGED]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # issue #20: what pii-leak-benchmark's SSN-shaped values and US phones got through
+        ("TIN 912-70-1234 on the form", [("NATIONAL_ID", "US_ITIN", "912-70-1234")]),
+        ("ref 900-12-3456 here", [("NATIONAL_ID", "US_SSN", "900-12-3456")]),
+        ("SSN 900123456", [("NATIONAL_ID", "US_SSN", "900123456")]),
+        ("call (212) 555-0147 today", [("PHONE", "NANP", "(212) 555-0147")]),
+        ("fax (415)555.0199", [("PHONE", "NANP", "(415)555.0199")]),
+        # a Luhn-failing 16-digit reference grouped like a card: not a phone, nor its tail
+        ("reference 4938 0130 1730 6425 attached", []),
+        ("ref 0049 1511 2345 6789 0", []),
+        # still phones
+        ("+49 (0) 151 2345 6789", [("PHONE", None, "+49 (0) 151 2345 6789")]),
+        ("Tel. 030 1234567", [("PHONE", None, "030 1234567")]),
+        # not NANP: an area code starting with 1
+        ("(123) 456-7890", []),
+    ],
+)
+def test_us_identifiers_and_phone_lengths(
+    text: str, expected: list[tuple[str, str | None, str]]
+) -> None:
+    found = [(f.entity.value, f.subtype, text[f.start : f.end]) for f in dlp.detect(text)]
+    assert found == expected

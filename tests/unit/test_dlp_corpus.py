@@ -52,7 +52,7 @@ def test_windowed_detectors_declare_how_far_their_matches_reach() -> None:
             windowed.add(detector.subtype or detector.entity.value)
     assert windowed == {
         "CREDIT_CARD", "IBAN", "PHONE", "IPV4", "FR_NIR", "IT_CODICE_FISCALE", "ES_DNI",
-        "ES_NIE", "UK_NINO", "US_SSN", "DE_TAX_ID", "NL_BSN", "PL_PESEL",
+        "ES_NIE", "UK_NINO", "US_ITIN", "US_SSN", "DE_TAX_ID", "NL_BSN", "PL_PESEL", "NANP",
     }  # fmt: skip
 
 

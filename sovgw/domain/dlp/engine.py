@@ -87,8 +87,9 @@ def _card(text: str) -> bool:
 
 
 def _phone(text: str) -> bool:
-    """9 to 15 digits (E.164's maximum; a trunk "(0)" adds one)."""
-    return 9 <= sum(ch.isdigit() for ch in text) <= 16
+    """9 to 15 digits, E.164's maximum (a trunk "(0)" written inside is not dialled): a
+    16-digit run grouped like a phone is a card or a reference, never a phone."""
+    return 9 <= sum(ch.isdigit() for ch in text.replace("(0)", "")) <= 15
 
 
 def _ctx(words: str) -> re.Pattern[str]:
@@ -101,6 +102,10 @@ _ID_WORDS = _ctx(
     r"|order|invoice|ticket|rechnung|bestellung"
 )
 
+
+# A phone starts a run of digit groups; it never starts inside one (the last groups of a
+# 16-digit reference or card number are not a phone).
+_NOT_MID_RUN = r"(?<![\w+])(?<!\d )(?<!\d-)(?<!\d\.)(?<!\d/)"
 
 _I = re.IGNORECASE
 _PEM_KIND = "(?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?"
@@ -222,11 +227,19 @@ DETECTORS: tuple[Detector, ...] = (
         min_run_digits=6,
         max_length=13,
     ),
+    Detector(  # before US_SSN: the same span is kept with the first, more precise subtype
+        EntityType.NATIONAL_ID,
+        "US_ITIN",
+        re.compile(r"(?<![\d-])9\d{2}([- ])\d{2}\1\d{4}(?![\d-])"),
+        _digits(check.us_itin),
+        min_run_digits=9,
+        max_length=11,
+    ),
     Detector(
         EntityType.NATIONAL_ID,
         "US_SSN",
         re.compile(r"(?<![\d-])\d{3}([- ])\d{2}\1\d{4}(?![\d-])"),
-        _digits(check.us_ssn),
+        _digits(check.us_taxpayer_number),
         min_run_digits=9,
         max_length=11,
     ),
@@ -234,7 +247,7 @@ DETECTORS: tuple[Detector, ...] = (
         EntityType.NATIONAL_ID,
         "US_SSN",
         re.compile(r"(?<!\d)\d{9}(?!\d)"),
-        check.us_ssn,
+        check.us_taxpayer_number,
         _ctx(r"ssn|social security(?: number| no\.?)?"),
         min_run_digits=9,
         max_length=9,
@@ -289,15 +302,22 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.PHONE,
         None,
-        re.compile(r"(?<![\w+])(?:\+|00|0(?=[1-9]))[0-9 ()/.-]{7,22}[0-9](?!\w)"),
+        re.compile(_NOT_MID_RUN + r"(?:\+|00|0(?=[1-9]))[0-9 ()/.-]{7,22}[0-9](?!\w)"),
         _phone,
         not_after=_ID_WORDS,
         max_length=25,
     ),
+    Detector(  # US/Canada national format, (NXX) NXX-XXXX: distinctive without a phone word
+        EntityType.PHONE,
+        "NANP",
+        re.compile(r"(?<![\w+(])\([2-9]\d{2}\) ?[2-9]\d{2}[-. ]\d{4}(?!\w)"),
+        min_run_digits=3,
+        max_length=14,
+    ),
     Detector(
         EntityType.PHONE,
         None,
-        re.compile(r"(?<![\w+])[1-9][0-9 ()/.-]{6,22}[0-9](?!\w)"),
+        re.compile(_NOT_MID_RUN + r"[1-9][0-9 ()/.-]{6,22}[0-9](?!\w)"),
         _phone,
         _ctx(r"tel\.?|telefon|phone|t[ée]l[ée]phone|mobile?|handy|portable|call|rufnummer|fax"),
         max_length=24,

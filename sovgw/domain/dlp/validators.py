@@ -179,6 +179,31 @@ def us_ssn(digits: str) -> bool:
     return area not in {"000", "666"} and area[0] != "9" and group != "00" and serial != "0000"
 
 
+# ITIN groups (IRS): 50-65, 70-88, 90-92, 94-99.
+_ITIN_GROUPS = frozenset(
+    f"{g:02d}" for g in (*range(50, 66), *range(70, 89), 90, 91, 92, *range(94, 100))
+)
+
+
+def us_itin(digits: str) -> bool:
+    """An Individual Taxpayer Identification Number: area 9xx and an ITIN group."""
+    return (
+        len(digits) == 9
+        and digits.isdigit()
+        and digits[0] == "9"
+        and digits[3:5] in _ITIN_GROUPS
+        and digits[5:] != "0000"
+    )
+
+
+def us_taxpayer_number(digits: str) -> bool:
+    """SSN-shaped: an issued SSN, an ITIN, or area 9xx, which the SSA never issues but which
+    still identifies someone wherever it is used as one (masked, never passed)."""
+    return us_ssn(digits) or (
+        len(digits) == 9 and digits.isdigit() and digits[0] == "9" and digits[5:] != "0000"
+    )
+
+
 def ip_address(value: str) -> bool:
     try:
         address = ipaddress.ip_address(value)
