@@ -838,3 +838,11 @@ def test_an_image_part_never_reaches_an_external_tier(world: ProxyWorld) -> None
     allowed = world.post({"messages": [{"role": "user", "content": content}]}, key=DE_KEY)
     assert allowed.status_code == 200 and allowed.json()["sovgw"]["level"] == "PRIVILEGED"
     assert allowed.json()["sovgw"]["pseudonymised"] == {"UNSCANNABLE_PART": 1}
+
+
+def test_a_percent_encoded_value_leaves_pseudonymised(world: ProxyWorld) -> None:
+    """pii-leak-benchmark's percent-encoded e-mails reached the vendor verbatim."""
+    response = world.post({"messages": [{"role": "user", "content": "Reply to jan%40example.nl"}]})
+    assert response.status_code == 200
+    sent = world.a.requests[-1]["body"].decode()
+    assert "jan%40example.nl" not in sent and "[EMAIL_1]" in sent

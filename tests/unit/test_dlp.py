@@ -150,3 +150,25 @@ def test_us_identifiers_and_phone_lengths(
 ) -> None:
     found = [(f.entity.value, f.subtype, text[f.start : f.end]) for f in dlp.detect(text)]
     assert found == expected
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "jan%40example.nl",  # percent-encoded (pii-leak-benchmark leaked these always)
+        "jan&#64;example.nl",
+        "jan&#x40;example.nl",
+        "jan&commat;example.nl",
+        "jan\\u0040example.nl",  # a JSON escape left in text
+        "jan%40example%2Enl",
+    ],
+)
+def test_escaped_values_are_found_and_the_finding_covers_the_escape(written: str) -> None:
+    text = f"Please write to {written} about the case."
+    [finding] = dlp.detect(text)
+    assert finding.entity.value == "EMAIL" and text[finding.start : finding.end] == written
+
+
+def test_text_that_only_looks_escaped_is_left_alone() -> None:
+    assert dlp.detect("50% off & more; 100%zz; &nosuch; \\u00 and \\uZZZZ") == []
+    assert dlp.detect("Johnson & Johnson, R&D at 30%") == []
