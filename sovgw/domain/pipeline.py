@@ -94,6 +94,7 @@ def classify_request(
     metadata = crm.field_levels(sobject)
 
     table = PlaceholderTable()
+    table.reserve_literals(" ".join(str(v) for v in record.values() if v is not None))
     findings_total: Counter[str] = Counter()
     levels: list[DataLevel] = []
     residual_levels: list[DataLevel] = []

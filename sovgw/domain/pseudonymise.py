@@ -23,12 +23,23 @@ class PlaceholderTable:
 
     by_value: dict[tuple[dlp.EntityType, str], str] = field(default_factory=dict)
     counters: Counter[dlp.EntityType] = field(default_factory=Counter)
+    # Placeholder-shaped text the caller wrote itself: never issued, so restoring an answer
+    # cannot turn the caller's own "[EMAIL_1]" into someone's address.
+    taken: set[str] = field(default_factory=set)
+
+    def reserve_literals(self, text: str) -> None:
+        """Note every placeholder-shaped token already in ``text`` (the whole request)."""
+        self.taken.update(PLACEHOLDER.findall(text))
 
     def placeholder(self, entity: dlp.EntityType, value: str) -> str:
         key = (entity, value)
         if key not in self.by_value:
-            self.counters[entity] += 1
-            self.by_value[key] = f"[{entity.value}_{self.counters[entity]}]"
+            while True:
+                self.counters[entity] += 1
+                candidate = f"[{entity.value}_{self.counters[entity]}]"
+                if candidate not in self.taken:
+                    break
+            self.by_value[key] = candidate
         return self.by_value[key]
 
     @property

@@ -353,6 +353,7 @@ class SovereignProxy:
         route = self.route_of(app, request.model)
         jurisdiction = self.jurisdiction_of(app)
         masked = Masked()
+        masked.table.reserve_literals(raw_body.decode("utf-8", "replace"))
         masked_body = {k: masked.tree(body[k]) for k in FORWARDED_FIELDS if k in body}
         request_id = str(uuid.uuid4())
         decision = decide_route(

@@ -846,3 +846,16 @@ def test_a_percent_encoded_value_leaves_pseudonymised(world: ProxyWorld) -> None
     assert response.status_code == 200
     sent = world.a.requests[-1]["body"].decode()
     assert "jan%40example.nl" not in sent and "[EMAIL_1]" in sent
+
+
+def test_a_callers_own_placeholder_text_is_never_restored_into_a_value(world: ProxyWorld) -> None:
+    """The caller writes "[EMAIL_1]" itself and also an address: the address gets another
+    placeholder, so the answer's literal "[EMAIL_1]" stays literal (it came back as the
+    address before)."""
+    world.a.script.append(("json", _completion("Template [EMAIL_1] noted; contact [EMAIL_2].")))
+    text = f"Fill the template field [EMAIL_1] and contact {EMAIL}."
+    response = world.post({"messages": [{"role": "user", "content": text}]})
+    sent = world.a.requests[-1]["body"].decode()
+    assert "[EMAIL_1]" in sent and "[EMAIL_2]" in sent and EMAIL not in sent
+    answer = response.json()["choices"][0]["message"]["content"]
+    assert answer == f"Template [EMAIL_1] noted; contact {EMAIL}."

@@ -21,3 +21,17 @@ def test_long_text_keeps_the_relevant_sentences_within_the_cap() -> None:
 def test_a_single_huge_sentence_is_cut_hard_and_marked() -> None:
     cut = relevant_segments("x" * 10_000, 100, KEYWORDS)
     assert len(cut) <= 100 and cut.endswith(OMITTED.strip())
+
+
+def test_placeholders_skip_what_the_text_already_holds() -> None:
+    """A record that literally says "[EMAIL_1]" keeps it; the real address gets [EMAIL_2]."""
+    from sovgw.domain import dlp  # noqa: PLC0415
+    from sovgw.domain.pseudonymise import PlaceholderTable, pseudonymise  # noqa: PLC0415
+
+    text = "Template field [EMAIL_1]; claimant max.mueller@example.de."
+    table = PlaceholderTable()
+    table.reserve_literals(text)
+    assert pseudonymise(text, dlp.detect(text), table) == (
+        "Template field [EMAIL_1]; claimant [EMAIL_2]."
+    )
+    assert table.mapping == {"[EMAIL_2]": "max.mueller@example.de"}
