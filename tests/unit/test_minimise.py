@@ -1,4 +1,6 @@
+from sovgw.domain import dlp
 from sovgw.domain.minimise import OMITTED, relevant_segments
+from sovgw.domain.pseudonymise import PlaceholderTable, pseudonymise
 
 KEYWORDS = ("liab", "terminat")
 
@@ -25,9 +27,6 @@ def test_a_single_huge_sentence_is_cut_hard_and_marked() -> None:
 
 def test_placeholders_skip_what_the_text_already_holds() -> None:
     """A record that literally says "[EMAIL_1]" keeps it; the real address gets [EMAIL_2]."""
-    from sovgw.domain import dlp  # noqa: PLC0415
-    from sovgw.domain.pseudonymise import PlaceholderTable, pseudonymise  # noqa: PLC0415
-
     text = "Template field [EMAIL_1]; claimant max.mueller@example.de."
     table = PlaceholderTable()
     table.reserve_literals(text)
