@@ -32,6 +32,8 @@ from sovgw.domain.pseudonymise import (
     StreamingOutputFilter,
     pseudonymise,
     residual_level,
+    restore,
+    scan_output,
 )
 from sovgw.domain.routing import RouteDecision, RouteQuery, decide_route
 from sovgw.ports import AuditSink, ChatUpstream
@@ -460,6 +462,7 @@ class SovereignProxy:
 
         failure: str | None = None
         finished = False
+        tails: dict[tuple[Any, ...], str] = {}  # per JSON path, what the caller got last
         try:
             for chunk in chunks:
                 last = {k: v for k, v in chunk.items() if k in {"id", "object", "created", "model"}}
@@ -468,6 +471,7 @@ class SovereignProxy:
                         finished = True
                         yield from flushed(int(choice.get("index", 0)))
                     _filter_delta(choice, filter_for)
+                removed.update(_clean_other_fields(chunk, prepared.mapping, tails))
                 yield chunk
             for index in sorted({k[0] for k in filters}):
                 yield from flushed(index)
@@ -579,3 +583,79 @@ def _filter_delta(
         if isinstance(function, dict) and isinstance(function.get("arguments"), str):
             key = (index, "tool", int(call.get("index", 0)))
             function["arguments"] = filter_for(key).feed(function["arguments"])
+
+
+def _streamed_text(path: tuple[Any, ...]) -> bool:
+    """The fields the streaming filters own: a delta's content and tool-call arguments."""
+    return (len(path) >= 4 and path[0] == "choices" and path[2] == "delta") and (
+        path[3] == "content" or path[-1] == "arguments"
+    )
+
+
+def _leaves(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _leaves(item, (*path, index))
+
+
+def _set_leaf(root: Any, path: tuple[Any, ...], text: str) -> None:
+    for step in path[:-1]:
+        root = root[step]
+    root[path[-1]] = text
+
+
+def _clean_other_fields(
+    chunk: dict[str, Any], mapping: dict[str, str], tails: dict[tuple[Any, ...], str]
+) -> Counter[str]:
+    """Every other string of a streamed chunk (ids, model, logprobs, fields an upstream
+    adds): placeholders restored, and a value the caller never sent removed, also when it is
+    split across neighbouring fields (``id: "chatcmpl-590-"`` then ``model: "555-0126"``)
+    or across chunks on one path, since a client can join either. These fields cannot be
+    held back like a delta's text (each chunk needs its own), so the part that completes a
+    value is removed: what the caller already got is a fragment."""
+    removed: Counter[str] = Counter()
+    leaves = [p for p, _ in _leaves(chunk) if not _streamed_text(p)]
+    previous = ""
+    for path in leaves:
+        cleaned, found = scan_output(restore(_leaf(chunk, path), mapping), mapping)
+        removed.update(found)
+        cleaned, joined_found = _cut_completed(previous, cleaned, mapping)
+        removed.update(joined_found)
+        cleaned, across = _cut_completed(tails.get(path, ""), cleaned, mapping)
+        removed.update(across)
+        _set_leaf(chunk, path, cleaned)
+        tails[path] = (tails.get(path, "") + cleaned)[-TAIL_CHARS:]
+        previous = cleaned[-TAIL_CHARS:]
+    return removed
+
+
+def _leaf(root: Any, path: tuple[Any, ...]) -> str:
+    for step in path:
+        root = root[step]
+    return str(root)
+
+
+TAIL_CHARS = 64  # longer than any value the detectors find
+
+
+def _cut_completed(before: str, text: str, mapping: dict[str, str]) -> tuple[str, Counter[str]]:
+    """``text`` without the part of it that completes, with ``before``, a value the caller
+    never sent (the value spans the junction)."""
+    joined = before + text
+    allowed = set(mapping.values())
+    cut = 0
+    removed: Counter[str] = Counter()
+    for finding in dlp.detect(joined):
+        if (
+            finding.start < len(before) < finding.end
+            and finding.entity is not dlp.EntityType.PRIVILEGED
+            and joined[finding.start : finding.end] not in allowed
+        ):
+            removed[finding.entity.value] += 1
+            cut = max(cut, finding.end - len(before))
+    return (f"[REMOVED]{text[cut:]}" if cut else text), removed

@@ -859,3 +859,35 @@ def test_a_callers_own_placeholder_text_is_never_restored_into_a_value(world: Pr
     assert "[EMAIL_1]" in sent and "[EMAIL_2]" in sent and EMAIL not in sent
     answer = response.json()["choices"][0]["message"]["content"]
     assert answer == f"Template [EMAIL_1] noted; contact {EMAIL}."
+
+
+def test_values_in_other_chunk_fields_are_removed_whole_or_joined(world: ProxyWorld) -> None:
+    """pii-leak-benchmark's "sse-json-field" carrier: a value in a chunk's other fields, or
+    split across two fields of a chunk, or across two chunks on one path."""
+
+    def chunk(**fields: Any) -> bytes:
+        base = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+        body = base | fields | {"choices": [{"index": 0, "delta": {"content": "ok "}}]}
+        return f"data: {json.dumps(body)}\n\n".encode()
+
+    world.a.script.append(
+        ("chunked", [
+            chunk(system_fingerprint=NEVER_SENT),
+            chunk(model="call 212-555-", system_fingerprint="0143"),
+            chunk(trace="4242-4242-"), chunk(trace="4242-4242"),
+            _chunk({"content": "done"}, finish="stop"), b"data: [DONE]\n\n",
+        ])
+    )  # fmt: skip
+    response = requests.post(
+        f"{world.url}/v1/chat/completions",
+        json={**REQUEST, "stream": True},
+        headers={"Authorization": f"Bearer {NL_KEY}"},
+        timeout=10,
+    )
+    events = [json.loads(x[6:]) for x in response.text.splitlines() if x.startswith("data: {")]
+    fields = json.dumps([{k: v for k, v in e.items() if k != "choices"} for e in events])
+    joined = "".join(str(e.get("model", "")) + str(e.get("system_fingerprint", "")) for e in events)
+    assert NEVER_SENT not in fields and "212-555-0143" not in joined
+    assert all(e["id"] == "c1" and e["object"] == "chat.completion.chunk" for e in events[:4])
+    traces = "".join(str(e.get("trace", "")) for e in events)
+    assert "4242-4242-4242-4242" not in traces and "[REMOVED]" in traces

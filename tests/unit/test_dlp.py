@@ -135,6 +135,10 @@ def test_privilege_markers_survive_the_cheap_pre_check(text: str) -> None:
         ("SSN 900123456", [("NATIONAL_ID", "US_SSN", "900123456")]),
         ("call (212) 555-0147 today", [("PHONE", "NANP", "(212) 555-0147")]),
         ("fax (415)555.0199", [("PHONE", "NANP", "(415)555.0199")]),
+        ("call 212-555-0143 today", [("PHONE", "NANP", "212-555-0143")]),
+        ("v 415.555.0199.", [("PHONE", "NANP", "415.555.0199")]),
+        ("order 800-211-1234", []),  # an N11 exchange is a service code, not a line
+        ("tel 911-555-0142", [("PHONE", "NANP", "911-555-0142")]),  # unassigned area: masked
         # a Luhn-failing 16-digit reference grouped like a card: not a phone, nor its tail
         ("reference 4938 0130 1730 6425 attached", []),
         ("ref 0049 1511 2345 6789 0", []),

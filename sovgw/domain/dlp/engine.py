@@ -92,6 +92,12 @@ def _phone(text: str) -> bool:
     return 9 <= sum(ch.isdigit() for ch in text.replace("(0)", "")) <= 15
 
 
+def _nanp(text: str) -> bool:
+    """NANP exchange codes are never N11 (service codes). An N11 area code is not assigned
+    either, but a number written with one still reads as a phone: masked (fail closed)."""
+    return _compact(text)[4:6] != "11"
+
+
 def _ctx(words: str) -> re.Pattern[str]:
     return re.compile(rf"(?:{words})\W{{0,20}}$", re.IGNORECASE)
 
@@ -313,6 +319,14 @@ DETECTORS: tuple[Detector, ...] = (
         re.compile(r"(?<![\w+(])\([2-9]\d{2}\) ?[2-9]\d{2}[-. ]\d{4}(?!\w)"),
         min_run_digits=3,
         max_length=14,
+    ),
+    Detector(  # NXX-NXX-XXXX (or with dots): the exchange rule keeps SSNs and dates out
+        EntityType.PHONE,
+        "NANP",
+        re.compile(r"(?<![\w+./-])[2-9]\d{2}([-.])[2-9]\d{2}\1\d{4}(?![\w/-]|\.\d)"),
+        _nanp,
+        min_run_digits=10,
+        max_length=12,
     ),
     Detector(
         EntityType.PHONE,
