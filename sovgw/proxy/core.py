@@ -463,6 +463,7 @@ class SovereignProxy:
         failure: str | None = None
         finished = False
         tails: dict[tuple[Any, ...], str] = {}  # per JSON path, what the caller got last
+        verdicts: dict[tuple[str, str], tuple[str, Counter[str]]] = {}
         try:
             for chunk in chunks:
                 last = {k: v for k, v in chunk.items() if k in {"id", "object", "created", "model"}}
@@ -471,7 +472,7 @@ class SovereignProxy:
                         finished = True
                         yield from flushed(int(choice.get("index", 0)))
                     _filter_delta(choice, filter_for)
-                removed.update(_clean_other_fields(chunk, prepared.mapping, tails))
+                removed.update(_clean_other_fields(chunk, prepared.mapping, tails, verdicts))
                 yield chunk
             for index in sorted({k[0] for k in filters}):
                 yield from flushed(index)
@@ -610,7 +611,10 @@ def _set_leaf(root: Any, path: tuple[Any, ...], text: str) -> None:
 
 
 def _clean_other_fields(
-    chunk: dict[str, Any], mapping: dict[str, str], tails: dict[tuple[Any, ...], str]
+    chunk: dict[str, Any],
+    mapping: dict[str, str],
+    tails: dict[tuple[Any, ...], str],
+    verdicts: dict[tuple[str, str], tuple[str, Counter[str]]],
 ) -> Counter[str]:
     """Every other string of a streamed chunk (ids, model, logprobs, fields an upstream
     adds): placeholders restored, and a value the caller never sent removed, also when it is
@@ -621,13 +625,25 @@ def _clean_other_fields(
     removed: Counter[str] = Counter()
     leaves = [p for p, _ in _leaves(chunk) if not _streamed_text(p)]
     previous = ""
-    for path in leaves:
-        cleaned, found = scan_output(restore(_leaf(chunk, path), mapping), mapping)
+
+    def judged(before: str, text: str) -> str:
+        """``text`` cleaned after ``before`` (the same pair recurs every chunk: ids, model
+        names, a tail that has become periodic; each pair is scanned once per stream)."""
+        key = (before, text)
+        if key not in verdicts:
+            verdicts[key] = (
+                _cut_completed(before, text, mapping)
+                if before
+                else scan_output(restore(text, mapping), mapping)
+            )
+        cleaned, found = verdicts[key]
         removed.update(found)
-        cleaned, joined_found = _cut_completed(previous, cleaned, mapping)
-        removed.update(joined_found)
-        cleaned, across = _cut_completed(tails.get(path, ""), cleaned, mapping)
-        removed.update(across)
+        return cleaned
+
+    for path in leaves:
+        cleaned = judged("", _leaf(chunk, path))
+        cleaned = judged(previous, cleaned)
+        cleaned = judged(tails.get(path, ""), cleaned)
         _set_leaf(chunk, path, cleaned)
         tails[path] = (tails.get(path, "") + cleaned)[-TAIL_CHARS:]
         previous = cleaned[-TAIL_CHARS:]
