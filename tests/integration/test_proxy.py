@@ -585,7 +585,11 @@ def test_sagemaker_failover_stays_in_region(world: ProxyWorld) -> None:
     world.served.unavailable.add(("eu-central-1", "llm-a"))
     response = world.post({"messages": [{"role": "user", "content": "hello"}]}, key=DE_KEY)
     assert response.json()["sovgw"]["endpoint"] == "llm-b@eu-central-1"
-    assert [name for _, name in world.served.invocations] == ["llm-b"]
+    # Only the other in-region endpoint was invoked. How often is not the claim: on a loaded
+    # machine botocore may retry a read that outlived this world's 0.5 s timeout.
+    assert {(region, name) for region, name in world.served.invocations} == {
+        ("eu-central-1", "llm-b")
+    }
 
 
 def test_models_lists_only_in_region_destinations(world: ProxyWorld) -> None:
