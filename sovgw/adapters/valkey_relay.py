@@ -34,14 +34,11 @@ class ValkeyRelayLedger:
     def received(self, org_id: str, receipt: RelayReceipt) -> None:
         key = self._key(org_id, "received")
         member = f"{receipt.event_uuid} {receipt.replay_id or '-'} {receipt.event_name}"
-        try:
-            pipe = self._redis.pipeline(transaction=False)
-            pipe.zadd(key, {member: receipt.published_ms})
-            pipe.zremrangebyscore(key, "-inf", receipt.published_ms - _TTL_MS)
-            pipe.pexpire(key, _TTL_MS)
-            pipe.execute()
-        except redis.RedisError as error:
-            raise UpstreamUnavailable(f"relay ledger: {type(error).__name__}") from None
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zadd(key, {member: receipt.published_ms})
+        pipe.zremrangebyscore(key, "-inf", receipt.published_ms - _TTL_MS)
+        pipe.pexpire(key, _TTL_MS)
+        self._call(pipe.execute)
 
     def heartbeat(self, org_id: str, sent_ms: int) -> None:
         self._call(lambda: self._newest(keys=[self._key(org_id, "heartbeat")], args=[sent_ms]))
@@ -52,8 +49,8 @@ class ValkeyRelayLedger:
 
     def watching_since(self, org_id: str, now_ms: int) -> int:
         key = self._key(org_id, "watching")
-        self._call(lambda: self._redis.set(key, now_ms, nx=True))
-        return int(_text(self._call(lambda: self._redis.get(key)) or str(now_ms)))
+        previous = self._call(lambda: self._redis.set(key, now_ms, nx=True, get=True))
+        return int(_text(previous)) if isinstance(previous, bytes | str) else now_ms
 
     def set_gap(self, org_id: str, open_since_ms: int | None) -> int | None:
         key = self._key(org_id, "gap")

@@ -174,15 +174,8 @@ class LocalSovereignStack:
             )
             if index == 0:
                 self._publisher_credentials[binding.org_id[:15]] = credentials
-            secret_value = json.dumps(
-                {
-                    **credentials.model_dump(),
-                    "client_secret": credentials.client_secret.get_secret_value(),
-                    "emergency": emergency,
-                }
-            )
             client = self.session(jurisdiction.region).client("secretsmanager")
-            _put_secret(client, secret_name, secret_value)
+            _put_secret(client, secret_name, _credential_secret(credentials, emergency=emergency))
         self._seed_relay_monitor(binding, org, jurisdiction)
 
     def _seed_relay_monitor(
@@ -227,7 +220,7 @@ class LocalSovereignStack:
         _put_secret(
             session.client("secretsmanager"),
             binding.relay_monitor_secret,
-            json.dumps({**credentials.model_dump(), "client_secret": secret}),
+            _credential_secret(credentials),
         )
 
     def start_proxy(self, proxy_config_path: Path) -> tuple[SovereignProxy, BackgroundServer]:
@@ -333,6 +326,17 @@ class LocalSovereignStack:
             self.localstack.stop()
         if self.valkey:
             self.valkey.stop()
+
+
+def _credential_secret(credentials: SalesforceCredentials, **extra: Any) -> str:
+    """A credential as its Secrets Manager value (the JSON the pool reads back)."""
+    return json.dumps(
+        {
+            **credentials.model_dump(),
+            "client_secret": credentials.client_secret.get_secret_value(),
+            **extra,
+        }
+    )
 
 
 def _put_secret(client: Any, name: str, value: str) -> None:

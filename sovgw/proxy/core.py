@@ -623,7 +623,7 @@ def _clean_other_fields(
     held back like a delta's text (each chunk needs its own), so the part that completes a
     value is removed: what the caller already got is a fragment."""
     removed: Counter[str] = Counter()
-    leaves = [p for p, _ in _leaves(chunk) if not _streamed_text(p)]
+    leaves = [(p, text) for p, text in _leaves(chunk) if not _streamed_text(p)]
     previous = ""
 
     def judged(before: str, text: str) -> str:
@@ -640,20 +640,14 @@ def _clean_other_fields(
         removed.update(found)
         return cleaned
 
-    for path in leaves:
-        cleaned = judged("", _leaf(chunk, path))
+    for path, text in leaves:
+        cleaned = judged("", text)
         cleaned = judged(previous, cleaned)
         cleaned = judged(tails.get(path, ""), cleaned)
         _set_leaf(chunk, path, cleaned)
         tails[path] = (tails.get(path, "") + cleaned)[-TAIL_CHARS:]
         previous = cleaned[-TAIL_CHARS:]
     return removed
-
-
-def _leaf(root: Any, path: tuple[Any, ...]) -> str:
-    for step in path:
-        root = root[step]
-    return str(root)
 
 
 TAIL_CHARS = 64  # longer than any value the detectors find
