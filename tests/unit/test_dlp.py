@@ -1,3 +1,4 @@
+import importlib
 from collections import Counter
 
 import pytest
@@ -176,3 +177,92 @@ def test_escaped_values_are_found_and_the_finding_covers_the_escape(written: str
 def test_text_that_only_looks_escaped_is_left_alone() -> None:
     assert dlp.detect("50% off & more; 100%zz; &nosuch; \\u00 and \\uZZZZ") == []
     assert dlp.detect("Johnson & Johnson, R&D at 30%") == []
+
+
+# Every value here is valid according to python-stdnum (asserted below), the reference.
+EU_IDENTIFIERS = [
+    ("rijksregisternummer 85073003328", "BE_NATIONAL_NUMBER", "85073003328", "be.nn"),
+    ("NN 85.07.30-033.28 on file", "BE_NATIONAL_NUMBER", "85.07.30-033.28", "be.nn"),
+    ("SV-Nr. 1237 010180", "AT_SOCIAL_INSURANCE", "1237 010180", "at.vnr"),
+    ("NIF 501964843", "PT_NIF", "501964843", "pt.nif"),
+    ("personnummer 880320-0016", "SE_PERSONNUMMER", "880320-0016", "se.personnummer"),
+    ("CPR-nr. 211062-5629", "DK_CPR", "211062-5629", "dk.cpr"),
+    ("PPSN 6433435OA", "IE_PPS", "6433435OA", "ie.pps"),
+    ("AHV 756.9217.0769.85 bei", "CH_AHV", "756.9217.0769.85", "ch.ssn"),
+    ("No AVS 7569217076985", "CH_AHV", "7569217076985", "ch.ssn"),
+    ("CF RCCMNL83S18D96VW", "IT_CODICE_FISCALE", "RCCMNL83S18D96VW", "it.codicefiscale"),
+]
+
+
+@pytest.mark.parametrize(("text", "subtype", "value", "reference"), EU_IDENTIFIERS)
+def test_eu_identifiers(text: str, subtype: str, value: str, reference: str) -> None:
+    module = importlib.import_module(f"stdnum.{reference}")
+    assert module.is_valid(value)
+    found = [(f.entity, f.subtype, text[f.start : f.end]) for f in dlp.detect(text)]
+    assert found == [(EntityType.NATIONAL_ID, subtype, value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "CF RCCMNL83S38D969J",  # checksum right, but 38 is no day (nor 38 - 40)
+        "PESEL 02223012345",  # 30 February 2002
+        "CPR 310290-1234",  # 31 February
+        "AHV 756.9217.0769.86",
+        "NIF 501964842",
+        "rijksregisternummer 85073003329",
+    ],
+)
+def test_eu_near_misses_are_not_findings(text: str) -> None:
+    assert [f for f in dlp.detect(text) if f.entity is EntityType.NATIONAL_ID] == []
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        "ID number:",
+        "national id:",
+        "employee identifier",
+        "Personal ID no.",
+        "Ausweis-Nr.",
+        "Kennung",
+        "numéro d'identification :",
+        "nº",
+        "número de identificación",
+        "codice identificativo",
+        "identiteitsnummer",
+        "numer identyfikacyjny",
+    ],
+)
+@pytest.mark.parametrize(
+    ("value", "subtype"),
+    [
+        ("86095742719", "DE_TAX_ID"),
+        ("111222333", "NL_BSN"),
+        ("44051401359", "PL_PESEL"),
+        ("85073003328", "BE_NATIONAL_NUMBER"),
+        ("6433435F", "IE_PPS"),
+    ],
+)
+def test_a_checksum_valid_identifier_after_a_generic_label(
+    label: str, value: str, subtype: str
+) -> None:
+    text = f"Employee record. {label} {value}. Please verify."
+    found = [(f.entity, text[f.start : f.end]) for f in dlp.detect(text)]
+    assert found == [(EntityType.NATIONAL_ID, value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "invoice number 111222333 is overdue",
+        "Rechnungsnr. 86095742719",
+        "Order no. 44051401359 shipped",
+        "Case number 85073003328",
+        "meeting 86095742719",  # "tin" inside a word is no label
+        "CPR-like date 211062-5629 without its name: number 211062-5629",  # no checksum
+        "ID number 123456780 (SSN-shaped but bare SSNs need their own name)",
+    ],
+)
+def test_business_references_and_weak_formats_are_not_identifiers(text: str) -> None:
+    assert [f for f in dlp.detect(text) if f.entity is EntityType.NATIONAL_ID] == []

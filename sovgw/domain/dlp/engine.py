@@ -99,7 +99,31 @@ def _nanp(text: str) -> bool:
 
 
 def _ctx(words: str) -> re.Pattern[str]:
-    return re.compile(rf"(?:{words})\W{{0,20}}$", re.IGNORECASE)
+    return re.compile(rf"(?<![^\W_])(?:{words})\W{{0,20}}$", re.IGNORECASE)
+
+
+# Identity-like labels in the languages served: after one of these, a checksum-valid number
+# is an identifier whatever its exact name ("ID number", "national id", "nº", "Kennung",
+# compounds such as "Ausweisnummer" or "identiteitsnummer", "identificación").
+# Only types with a real check take them; bare SSNs and CPR numbers (no checksum) still need
+# their own name.
+_GENERIC_ID_LABELS = (
+    r"id|ident\w*|\w*nummer|\w*nr\.?|number|n[o°]\.?|num[eé]ro|n[uú]mero|numer|codice|kennung"
+)
+
+
+def _id_ctx(names: str) -> re.Pattern[str]:
+    return _ctx(f"{names}|{_GENERIC_ID_LABELS}")
+
+
+# A generic label that belongs to a business reference ("invoice no.", "order number") does
+# not make the number a personal identifier.
+_REFERENCE_LABEL = re.compile(
+    r"(?<![^\W_])(?:order|invoice|ticket|case|reference|ref|po|rechnungs?|bestell|auftrags?"
+    r"|facture|commande|factura|pedido|fattura|ordine|factuur|bestelling|zamowienia)"
+    r"\W{0,3}(?:number|no\.?|nr\.?|n[o°]\.?|num[eé]ro|n[uú]mero|nummer|numer|id)\W{0,20}$",
+    re.IGNORECASE,
+)
 
 
 # A number right after one of these words is an identifier (valid or mistyped), not a phone.
@@ -204,9 +228,13 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.NATIONAL_ID,
         "IT_CODICE_FISCALE",
-        re.compile(r"\b[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]\b", _I),
+        # Digits may be written as letters L-V (omocodia), from the right: one such letter
+        # still leaves a run of two digits for the window.
+        re.compile(
+            r"\b[A-Z]{6}[\dLMNP-V]{2}[A-EHLMPR-T][\dLMNP-V]{2}[A-Z][\dLMNP-V]{3}[A-Z]\b", _I
+        ),
         check.it_codice_fiscale,
-        min_run_digits=3,
+        min_run_digits=2,
         max_length=16,
     ),
     Detector(
@@ -263,7 +291,8 @@ DETECTORS: tuple[Detector, ...] = (
         "DE_TAX_ID",
         re.compile(r"(?<!\d)\d{2} ?\d{3} ?\d{3} ?\d{3}(?!\d)"),
         _digits(check.de_tax_id),
-        _ctx(r"steuer-?id(?:entifikationsnummer)?|steuer-?idnr\.?|idnr\.?|tax id|tin"),
+        _id_ctx(r"steuer-?id(?:entifikationsnummer)?|steuer-?idnr\.?|idnr\.?|tax id|tin"),
+        _REFERENCE_LABEL,
         min_run_digits=11,
         max_length=14,
     ),
@@ -272,7 +301,8 @@ DETECTORS: tuple[Detector, ...] = (
         "NL_BSN",
         re.compile(r"(?<!\d)\d{4}\.?\d{2}\.?\d{3}(?!\d)"),
         _digits(check.nl_bsn),
-        _ctx(r"bsn|burgerservicenummer|sofinummer"),
+        _id_ctx(r"bsn|burgerservicenummer|sofinummer"),
+        _REFERENCE_LABEL,
         min_run_digits=9,
         max_length=11,
     ),
@@ -281,9 +311,97 @@ DETECTORS: tuple[Detector, ...] = (
         "PL_PESEL",
         re.compile(r"(?<!\d)\d{11}(?!\d)"),
         check.pl_pesel,
-        _ctx(r"pesel"),
+        _id_ctx(r"pesel"),
+        _REFERENCE_LABEL,
         min_run_digits=11,
         max_length=11,
+    ),
+    Detector(  # written YY.MM.DD-SSS.CC: the form itself is the label
+        EntityType.NATIONAL_ID,
+        "BE_NATIONAL_NUMBER",
+        re.compile(r"(?<![\d.])\d{2}\.\d{2}\.\d{2}-\d{3}\.\d{2}(?![\d.]|-\d)"),
+        _digits(check.be_national_number),
+        min_run_digits=11,
+        max_length=15,
+    ),
+    Detector(
+        EntityType.NATIONAL_ID,
+        "BE_NATIONAL_NUMBER",
+        re.compile(r"(?<!\d)\d{2}\.?\d{2}\.?\d{2}[-. ]?\d{3}\.?\d{2}(?!\d)"),
+        _digits(check.be_national_number),
+        _id_ctx(r"rijksregisternummer|registre national|nn|rrn|insz|niss"),
+        _REFERENCE_LABEL,
+        min_run_digits=11,
+        max_length=15,
+    ),
+    Detector(
+        EntityType.NATIONAL_ID,
+        "AT_SOCIAL_INSURANCE",
+        re.compile(r"(?<!\d)\d{4} ?\d{6}(?!\d)"),
+        _digits(check.at_social_insurance),
+        _id_ctx(r"sv-?n(?:umme)?r\.?|(?:sozial)?versicherungsnummer|vsnr"),
+        _REFERENCE_LABEL,
+        min_run_digits=10,
+        max_length=11,
+    ),
+    Detector(
+        EntityType.NATIONAL_ID,
+        "PT_NIF",
+        re.compile(r"(?<!\d)\d{3} ?\d{3} ?\d{3}(?!\d)"),
+        _digits(check.pt_nif),
+        _id_ctx(r"nif|contribuinte"),
+        _REFERENCE_LABEL,
+        min_run_digits=9,
+        max_length=11,
+    ),
+    Detector(
+        EntityType.NATIONAL_ID,
+        "SE_PERSONNUMMER",
+        re.compile(r"(?<![\d+-])(?:19|20)?\d{6}[-+]?\d{4}(?![\d-])"),
+        lambda text: check.se_personnummer(
+            text if text[-5] in "-+" else f"{text[:-4]}-{text[-4:]}"
+        ),
+        _id_ctx(r"personnummer|personnr\.?|pnr|samordningsnummer"),
+        _REFERENCE_LABEL,
+        min_run_digits=10,
+        max_length=13,
+    ),
+    Detector(  # no checksum since 2007: only its own name makes a date-shaped number a CPR
+        EntityType.NATIONAL_ID,
+        "DK_CPR",
+        re.compile(r"(?<![\d-])\d{6}-?\d{4}(?![\d-])"),
+        _digits(check.dk_cpr),
+        _ctx(r"cpr(?:-?n(?:umme)?r\.?)?|personnummer"),
+        min_run_digits=10,
+        max_length=11,
+    ),
+    Detector(
+        EntityType.NATIONAL_ID,
+        "IE_PPS",
+        re.compile(r"(?<![\dA-Z])\d{7}[A-W][ABHWTX]?(?![\dA-Z])", _I),
+        _digits(check.ie_pps),
+        _id_ctx(r"pps(?:n| no\.?| number)?|personal public service(?: number)?"),
+        _REFERENCE_LABEL,
+        min_run_digits=7,
+        max_length=9,
+    ),
+    Detector(  # 756.XXXX.XXXX.XX: the country prefix and the form are the label
+        EntityType.NATIONAL_ID,
+        "CH_AHV",
+        re.compile(r"(?<![\d.])756\.\d{4}\.\d{4}\.\d{2}(?![\d.]|\.\d)"),
+        _digits(check.ch_ahv),
+        min_run_digits=13,
+        max_length=16,
+    ),
+    Detector(
+        EntityType.NATIONAL_ID,
+        "CH_AHV",
+        re.compile(r"(?<!\d)756 ?\d{4} ?\d{4} ?\d{2}(?!\d)"),
+        _digits(check.ch_ahv),
+        _id_ctx(r"ahv|avs|ahv-?nr\.?|sozialversicherungsnummer|num[eé]ro avs"),
+        _REFERENCE_LABEL,
+        min_run_digits=13,
+        max_length=16,
     ),
     Detector(
         EntityType.EMAIL,

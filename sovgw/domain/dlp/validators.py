@@ -5,6 +5,8 @@ Inputs are ASCII (the engine folds Unicode digits first); separators are already
 
 from __future__ import annotations
 
+import calendar
+import datetime
 import ipaddress
 
 _ES_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
@@ -118,9 +120,15 @@ def fr_nir(value: str) -> bool:
     corsica = body[5:7]
     if corsica in {"2A", "2B"}:
         body = body[:5] + ("19" if corsica == "2A" else "18") + body[7:]
-    if not body.isdigit() or not (1 <= int(body[3:5]) <= 12 or 20 <= int(body[3:5]) <= 42):
+    month = int(body[3:5]) if body.isdigit() else 0
+    # INSEE writes 20-42 and 50-99 for a birth month not known; 13-19 and 43-49 never occur.
+    if not (1 <= month <= 12 or 20 <= month <= 42 or month >= 50):
         return False
     return 97 - int(body) % 97 == int(key)
+
+
+def _is_date(year: int, month: int, day: int) -> bool:
+    return 1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]
 
 
 def es_dni_nie(value: str) -> bool:
@@ -133,9 +141,25 @@ def es_dni_nie(value: str) -> bool:
     return number.isdigit() and _ES_LETTERS[int(number) % 23] == value[-1]
 
 
+# Omocodia: a digit of the date or place written as one of these letters (0-9).
+_IT_DIGITS = {**{str(d): d for d in range(10)}, **{c: d for d, c in enumerate("LMNPQRSTUV")}}
+_IT_MONTHS = "ABCDEHLMPRST"
+
+
 def it_codice_fiscale(value: str) -> bool:
+    """Check character and birth date (day + 40 for women); digits may be omocodia letters."""
     value = value.upper()
     if len(value) != 16 or not value.isalnum():
+        return False
+    shape = ((6, 8), (9, 11), (12, 15))
+    if not all(char in _IT_DIGITS for start, end in shape for char in value[start:end]):
+        return False
+    if not value[:6].isalpha() or value[8] not in _IT_MONTHS or not value[11].isalpha():
+        return False
+    year = _IT_DIGITS[value[6]] * 10 + _IT_DIGITS[value[7]]
+    year += 1900 if year >= 20 else 2000
+    day = (_IT_DIGITS[value[9]] * 10 + _IT_DIGITS[value[10]]) % 40
+    if not _is_date(year, _IT_MONTHS.index(value[8]) + 1, day):
         return False
     total = 0
     for index, char in enumerate(value[:15]):
@@ -156,8 +180,8 @@ def nl_bsn(digits: str) -> bool:
 def pl_pesel(digits: str) -> bool:
     if len(digits) != 11 or not digits.isdigit():
         return False
-    month = int(digits[2:4]) % 20
-    if not 1 <= month <= 12 or not 1 <= int(digits[4:6]) <= 31:
+    century = (1900, 2000, 2100, 2200, 1800)[int(digits[2:4]) // 20]
+    if not _is_date(century + int(digits[:2]), int(digits[2:4]) % 20, int(digits[4:6])):
         return False
     weights = (1, 3, 7, 9, 1, 3, 7, 9, 1, 3)
     total = sum(int(d) * w for d, w in zip(digits[:10], weights, strict=True))
@@ -202,6 +226,101 @@ def us_taxpayer_number(digits: str) -> bool:
     return us_ssn(digits) or (
         len(digits) == 9 and digits.isdigit() and digits[0] == "9" and digits[5:] != "0000"
     )
+
+
+def be_national_number(digits: str) -> bool:
+    """Belgian Rijksregisternummer: YYMMDD, a serial and a 97-key over the first nine digits
+    (with a 2 in front for people born from 2000). Month 0 or a day out of range mean "not
+    known"; a month over 12 is never written (bis numbers add 20 or 40: not this check)."""
+    if len(digits) != 11 or not digits.isdigit() or int(digits) == 0:
+        return False
+    key = int(digits[9:])
+    century = 0
+    if 97 - int(digits[:9]) % 97 == key:
+        century = 1900
+    elif (
+        2000 + int(digits[:2]) <= datetime.date.today().year
+        and 97 - int("2" + digits[:9]) % 97 == key
+    ):
+        century = 2000
+    return century != 0 and int(digits[2:4]) <= 12
+
+
+def at_social_insurance(digits: str) -> bool:
+    """Austrian Versicherungsnummer: the fourth digit checks the other nine (weights mod 11)."""
+    if len(digits) != 10 or not digits.isdigit() or digits[0] == "0":
+        return False
+    weights = (3, 7, 9, 0, 5, 8, 4, 2, 1, 6)
+    return str(sum(w * int(d) for w, d in zip(weights, digits, strict=True)) % 11) == digits[3]
+
+
+def pt_nif(digits: str) -> bool:
+    """Portuguese NIF: nine digits, the last a mod-11 check over the first eight."""
+    if len(digits) != 9 or not digits.isdigit() or digits[0] == "0":
+        return False
+    total = sum((9 - i) * int(d) for i, d in enumerate(digits[:8]))
+    return (11 - total) % 11 % 10 == int(digits[8])
+
+
+def se_personnummer(value: str) -> bool:
+    """Swedish personnummer or samordningsnummer: [YY]YYMMDD, "-" (or "+" from the year one
+    turns 100), four digits with a Luhn check over the last ten. A samordningsnummer adds 60
+    to the day (the reference library does not, so it is not accepted here either)."""
+    if len(value) not in (11, 13) or value[-5] not in "-+":
+        return False
+    digits = value[:-5] + value[-4:]
+    if not digits.isdigit():
+        return False
+    if len(value) == 13:
+        year = int(digits[:4])
+    else:
+        this_year = datetime.date.today().year
+        century = this_year // 100 - (int(digits[:2]) > this_year % 100) - (value[-5] == "+")
+        year = century * 100 + int(digits[:2])
+    month, day = int(digits[-8:-6]), int(digits[-6:-4])
+    return _is_date(year, month, day) and luhn(digits[-10:])
+
+
+def dk_cpr(digits: str) -> bool:
+    """Danish CPR number: DDMMYY and a serial whose first digit gives the century. There is no
+    checksum since 2007, so the date is the only check (and never in the future)."""
+    if len(digits) != 10 or not digits.isdigit():
+        return False
+    day, month, year = int(digits[:2]), int(digits[2:4]), int(digits[4:6])
+    if digits[6] in "5678" and year >= 58:
+        year += 1800
+    elif digits[6] in "0123" or (digits[6] in "49" and year >= 37):
+        year += 1900
+    else:
+        year += 2000
+    if not _is_date(year, month, day):
+        return False
+    return datetime.date(year, month, day) <= datetime.date.today()
+
+
+_IE_LETTERS = "WABCDEFGHIJKLMNOPQRSTUV"
+
+
+def ie_pps(value: str) -> bool:
+    """Irish PPS number: seven digits, a check letter (mod 23), and since 2013 a second letter
+    A, B or H that is part of the check (W, T, X: older suffixes, not checked)."""
+    value = value.upper()
+    if len(value) not in (8, 9) or not value[:7].isdigit() or value[7] not in _IE_LETTERS:
+        return False
+    if len(value) == 9 and value[8] not in "ABHWTX":
+        return False
+    total = sum((8 - i) * int(d) for i, d in enumerate(value[:7]))
+    if len(value) == 9 and value[8] in "ABH":
+        total += 9 * _IE_LETTERS.index(value[8])
+    return _IE_LETTERS[total % 23] == value[7]
+
+
+def ch_ahv(digits: str) -> bool:
+    """Swiss AHV/AVS number (since 2008): 756, nine digits and an EAN-13 check digit."""
+    if len(digits) != 13 or not digits.isdigit() or not digits.startswith("756"):
+        return False
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(digits[:12]))
+    return (10 - total % 10) % 10 == int(digits[12])
 
 
 def ip_address(value: str) -> bool:
