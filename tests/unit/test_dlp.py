@@ -191,6 +191,18 @@ EU_IDENTIFIERS = [
     ("AHV 756.9217.0769.85 bei", "CH_AHV", "756.9217.0769.85", "ch.ssn"),
     ("No AVS 7569217076985", "CH_AHV", "7569217076985", "ch.ssn"),
     ("CF RCCMNL83S18D96VW", "IT_CODICE_FISCALE", "RCCMNL83S18D96VW", "it.codicefiscale"),
+    ("USt-IdNr. DE 136695976", "EU_VAT", "DE 136695976", "eu.vat"),
+    ("BTW-nummer NL004495445B01 (sole trader)", "EU_VAT", "NL004495445B01", "eu.vat"),
+    ("TVA FR 40 303 265 045", "EU_VAT", "FR 40 303 265 045", "eu.vat"),
+    ("Partita IVA IT00743110157", "EU_VAT", "IT00743110157", "eu.vat"),
+    ("NIP PL8567346215", "EU_VAT", "PL8567346215", "eu.vat"),
+    ("UID ATU13585627", "EU_VAT", "ATU13585627", "eu.vat"),
+    ("BE 0428.759.497", "EU_VAT", "BE 0428.759.497", "eu.vat"),
+    ("moms DK13585628", "EU_VAT", "DK13585628", "eu.vat"),
+    ("CIF ESB58378431", "EU_VAT", "ESB58378431", "eu.vat"),
+    ("VAT IE8Z49289F", "EU_VAT", "IE8Z49289F", "eu.vat"),
+    ("NIF PT501964843", "EU_VAT", "PT501964843", "eu.vat"),
+    ("momsnr SE123456789701", "EU_VAT", "SE123456789701", "eu.vat"),
 ]
 
 
@@ -211,6 +223,9 @@ def test_eu_identifiers(text: str, subtype: str, value: str, reference: str) -> 
         "AHV 756.9217.0769.86",
         "NIF 501964842",
         "rijksregisternummer 85073003329",
+        "USt-IdNr. DE136695977",
+        "BTW NL004495445B00",
+        "TVA FR41303265045",
     ],
 )
 def test_eu_near_misses_are_not_findings(text: str) -> None:

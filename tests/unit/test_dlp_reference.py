@@ -18,6 +18,7 @@ from stdnum.ch import ssn as ch_ssn
 from stdnum.de import idnr
 from stdnum.dk import cpr
 from stdnum.es import dni, nie
+from stdnum.eu import vat
 from stdnum.fr import nir
 from stdnum.ie import pps
 from stdnum.it import codicefiscale
@@ -121,5 +122,46 @@ def test_fr_nir_is_stdnum_plus_the_insee_month_rule(value: str) -> None:
 def test_us_itin_is_stdnum_plus_the_groups_irs_added(value: str) -> None:
     """Wider on purpose: the IRS issues ITINs in groups 50-65 too (since 2011); stdnum 2.2
     still accepts only 70-99 without 89 and 93."""
-    new_group = 50 <= int(value[3:5]) <= 65 and value[5:] != "0000"
+    new_group = 50 <= int(value[3:5]) <= 65
     assert check.us_itin(value) is (itin.is_valid(value) or new_group), value
+
+
+VAT_BODIES: dict[str, st.SearchStrategy[str]] = {
+    "AT": joined(st.just("U"), chars(DIGITS, 8)),
+    "BE": joined(st.sampled_from(["0", "1", ""]), chars(DIGITS, 9)),
+    "DE": chars(DIGITS, 9),
+    "DK": chars(DIGITS, 8),
+    "ES": joined(
+        chars(DIGITS + "XYZKLMABCDEFGHJNPQRSUVWI", 1), chars(DIGITS, 7), chars(DIGITS + LETTERS, 1)
+    ),
+    "FR": joined(
+        st.one_of(chars(DIGITS, 2), chars("0123456789ABCDEFGHJKLMNPQRSTUVWXYZ", 2)),
+        st.one_of(st.just("000"), chars(DIGITS, 3)),
+        chars(DIGITS, 6),
+    ),
+    "IE": st.one_of(
+        joined(chars(DIGITS, 7), chars(LETTERS, 1), st.sampled_from(["", "A", "H", "W", "Z"])),
+        joined(chars(DIGITS, 1), chars(LETTERS + "+*", 1), chars(DIGITS, 5), chars(LETTERS, 1)),
+    ),
+    "IT": joined(
+        chars(DIGITS, 7),
+        st.one_of(
+            st.sampled_from(["001", "050", "100", "120", "121", "888", "999"]), chars(DIGITS, 3)
+        ),
+        chars(DIGITS, 1),
+    ),
+    "NL": joined(chars(DIGITS, 9), st.just("B"), chars(DIGITS, 2)),
+    "PL": chars(DIGITS, 10),
+    "PT": chars(DIGITS, 9),
+    "SE": joined(chars(DIGITS, 10), st.sampled_from(["01", "02"])),
+}
+
+
+def test_every_vat_country_served_is_checked() -> None:
+    assert set(VAT_BODIES) == check.VAT_COUNTRIES
+
+
+@EXAMPLES
+@given(st.sampled_from(sorted(VAT_BODIES)).flatmap(lambda cc: joined(st.just(cc), VAT_BODIES[cc])))
+def test_eu_vat_agrees_with_stdnum(value: str) -> None:
+    assert check.eu_vat(value) is vat.is_valid(value), value

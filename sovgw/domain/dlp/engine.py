@@ -403,6 +403,19 @@ DETECTORS: tuple[Detector, ...] = (
         min_run_digits=13,
         max_length=16,
     ),
+    Detector(  # the country prefix and each country's exact form make the label
+        EntityType.NATIONAL_ID,
+        "EU_VAT",
+        re.compile(
+            r"\b(?:ATU\d{8}|BE ?[01]?\d{3}(?:[ .]?\d{3}){2}|DE ?\d{9}|DK ?\d{2}(?: ?\d{2}){3}"
+            r"|ES ?[A-Z\d]\d{7}[A-Z\d]|FR ?[\dA-HJ-NP-Z]{2} ?\d{3} ?\d{3} ?\d{3}"
+            r"|IE ?\d[A-Z\d+*]\d{5}[A-W][A-W]?|IT ?\d{11}|NL ?\d{9} ?B\d{2}|PL ?\d{10}|PT ?\d{9}"
+            r"|SE ?\d{10}01)(?![\w+*])"
+        ),
+        _digits(check.eu_vat),
+        min_run_digits=5,
+        max_length=17,
+    ),
     Detector(
         EntityType.EMAIL,
         None,

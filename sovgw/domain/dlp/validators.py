@@ -8,6 +8,7 @@ from __future__ import annotations
 import calendar
 import datetime
 import ipaddress
+from collections.abc import Callable
 
 _ES_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
 _IT_ODD = {
@@ -50,16 +51,18 @@ _IT_ODD = {
 _UK_BAD_PREFIXES = {"BG", "GB", "NK", "KN", "TN", "NT", "ZZ"}
 
 
-def luhn(digits: str) -> bool:
-    if not digits.isdigit() or len(digits) < 2:
-        return False
+def _luhn_sum(digits: str) -> int:
     total = 0
     for index, char in enumerate(reversed(digits)):
         value = int(char)
         if index % 2:
             value = value * 2 - 9 if value > 4 else value * 2
         total += value
-    return total % 10 == 0
+    return total % 10
+
+
+def luhn(digits: str) -> bool:
+    return digits.isdigit() and len(digits) >= 2 and _luhn_sum(digits) == 0
 
 
 def card_brand(digits: str) -> str | None:
@@ -212,20 +215,14 @@ _ITIN_GROUPS = frozenset(
 def us_itin(digits: str) -> bool:
     """An Individual Taxpayer Identification Number: area 9xx and an ITIN group."""
     return (
-        len(digits) == 9
-        and digits.isdigit()
-        and digits[0] == "9"
-        and digits[3:5] in _ITIN_GROUPS
-        and digits[5:] != "0000"
+        len(digits) == 9 and digits.isdigit() and digits[0] == "9" and digits[3:5] in _ITIN_GROUPS
     )
 
 
 def us_taxpayer_number(digits: str) -> bool:
     """SSN-shaped: an issued SSN, an ITIN, or area 9xx, which the SSA never issues but which
     still identifies someone wherever it is used as one (masked, never passed)."""
-    return us_ssn(digits) or (
-        len(digits) == 9 and digits.isdigit() and digits[0] == "9" and digits[5:] != "0000"
-    )
+    return us_ssn(digits) or (len(digits) == 9 and digits.isdigit() and digits[0] == "9")
 
 
 def be_national_number(digits: str) -> bool:
@@ -321,6 +318,146 @@ def ch_ahv(digits: str) -> bool:
         return False
     total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(digits[:12]))
     return (10 - total % 10) % 10 == int(digits[12])
+
+
+def _mod_11_10(digits: str) -> bool:
+    """ISO 7064 MOD 11,10 over a number with its check digit."""
+    check = 5
+    for char in digits:
+        check = (((check or 10) * 2) % 11 + int(char)) % 10
+    return check == 1
+
+
+def _mod_97_10(text: str) -> bool:
+    """ISO 7064 MOD 97-10 over letters and digits (letters count 10-35)."""
+    return int("".join(str(int(char, 36)) for char in text)) % 97 == 1
+
+
+_FR_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+_ES_CIF_FIRST = "ABCDEFGHJNPQRSUVW"
+
+
+def _ie_check_letter(seven: str, suffix: str) -> str:
+    total = sum((8 - i) * int(d) for i, d in enumerate(seven.zfill(7)))
+    return _IE_LETTERS[(total + 9 * _IE_LETTERS.index(suffix)) % 23]
+
+
+def _vat_at(body: str) -> bool:
+    return (
+        len(body) == 9
+        and body[0] == "U"
+        and body[1:].isdigit()
+        and str((6 - _luhn_sum(body[1:8])) % 10) == body[8]
+    )
+
+
+def _vat_be(body: str) -> bool:
+    body = "0" + body if len(body) == 9 else body
+    return (
+        len(body) == 10
+        and body.isdigit()
+        and body[0] in "01"
+        and int(body) > 0
+        and (int(body[:-2]) + int(body[-2:])) % 97 == 0
+    )
+
+
+def _vat_es(body: str) -> bool:
+    if len(body) != 9 or not body[1:-1].isdigit():
+        return False
+    first, last = body[0], body[-1]
+    if first in "KLM":
+        return _ES_LETTERS[int(body[1:-1]) % 23] == last
+    if first.isdigit() or first in "XYZ":
+        return es_dni_nie(body)
+    if first in _ES_CIF_FIRST:
+        check = (10 - _luhn_sum(body[1:8] + "0")) % 10
+        return last in (str(check), "JABCDEFGHI"[check])
+    return False
+
+
+def _vat_fr(body: str) -> bool:
+    key, siren = body[:2], body[2:]
+    if len(body) != 11 or not siren.isdigit() or not all(c in _FR_ALPHABET for c in key):
+        return False
+    if siren[:3] != "000" and not luhn(siren):  # 000: Monaco, no SIREN
+        return False
+    if key.isdigit():
+        return int(key) == int(siren + "12") % 97
+    if key[0].isdigit():
+        check = _FR_ALPHABET.index(key[0]) * 24 + _FR_ALPHABET.index(key[1]) - 10
+    else:
+        check = _FR_ALPHABET.index(key[0]) * 34 + _FR_ALPHABET.index(key[1]) - 100
+    return (int(siren) + 1 + check // 11) % 11 == check % 11
+
+
+def _vat_ie(body: str) -> bool:
+    if len(body) not in (8, 9) or not body[0].isdigit() or not body[2:7].isdigit():
+        return False
+    if not all(c in _IE_LETTERS for c in body[7:]):
+        return False
+    if body[:7].isdigit():  # 7 digits and 1 or 2 letters (since 2013 the second counts)
+        return body[7] == _ie_check_letter(body[:7], body[8:])
+    if body[1] in "ABCDEFGHIJKLMNOPQRSTUVWXYZ+*":  # the old form, a letter second
+        return body[7] == _ie_check_letter(body[2:7] + body[0], "")
+    return False
+
+
+def _vat_it(body: str) -> bool:
+    return (
+        len(body) == 11
+        and body.isdigit()
+        and int(body[:7]) != 0
+        and ("001" <= body[7:10] <= "100" or body[7:10] in {"120", "121", "888", "999"})
+        and luhn(body)
+    )
+
+
+def _vat_nl(body: str) -> bool:
+    return (
+        len(body) == 12
+        and body[:9].isdigit()
+        and body[9] == "B"
+        and body[10:].isdigit()
+        and int(body[10:]) > 0
+        and int(body[:9]) > 0
+        and (nl_bsn(body[:9]) or _mod_97_10("NL" + body))
+    )
+
+
+def _weighted_mod_11(digits: str, weights: tuple[int, ...]) -> int:
+    return sum(w * int(d) for w, d in zip(weights, digits, strict=True)) % 11
+
+
+_VAT: dict[str, Callable[[str], bool]] = {
+    "AT": _vat_at,
+    "BE": _vat_be,
+    "DE": lambda b: len(b) == 9 and b.isdigit() and b[0] != "0" and _mod_11_10(b),
+    "DK": lambda b: (
+        len(b) == 8
+        and b.isdigit()
+        and b[0] != "0"
+        and not _weighted_mod_11(b, (2, 7, 6, 5, 4, 3, 2, 1))
+    ),
+    "ES": _vat_es,
+    "FR": _vat_fr,
+    "IE": _vat_ie,
+    "IT": _vat_it,
+    "NL": _vat_nl,
+    "PL": lambda b: (
+        len(b) == 10 and b.isdigit() and not _weighted_mod_11(b, (6, 5, 7, 2, 3, 4, 5, 6, 7, -1))
+    ),
+    "PT": pt_nif,
+    "SE": lambda b: len(b) == 12 and b.isdigit() and b[10:] == "01" and luhn(b[:10]),
+}
+VAT_COUNTRIES = frozenset(_VAT)
+
+
+def eu_vat(compact: str) -> bool:
+    """An EU VAT id (country prefix and number, no separators) of a country served, checked
+    as that country's tax office writes it. A sole trader's VAT id identifies a person."""
+    check_country = _VAT.get(compact[:2].upper())
+    return check_country is not None and check_country(compact[2:].upper())
 
 
 def ip_address(value: str) -> bool:
