@@ -281,3 +281,39 @@ def test_a_checksum_valid_identifier_after_a_generic_label(
 )
 def test_business_references_and_weak_formats_are_not_identifiers(text: str) -> None:
     assert [f for f in dlp.detect(text) if f.entity is EntityType.NATIONAL_ID] == []
+
+
+# Formats and labels an independent generator (Faker, development seeds) showed missing.
+@pytest.mark.parametrize(
+    ("text", "entity", "value"),
+    [
+        ("Tel. (030) 1234567", EntityType.PHONE, "(030) 1234567"),
+        ("phone: (0113)4960179", EntityType.PHONE, "(0113)4960179"),
+        ("bel (026)-6159337", EntityType.PHONE, "(026)-6159337"),
+        ("komórka 608 539 719", EntityType.PHONE, "608 539 719"),
+        ("cellulare 3243411563", EntityType.PHONE, "3243411563"),
+        ("paid with Maestro 6304000000000", EntityType.CREDIT_CARD, "6304000000000"),
+        ("card 180000000000002", EntityType.CREDIT_CARD, "180000000000002"),  # JCB, 15 digits
+        ("kaartnummer: 501800000000 7", EntityType.CREDIT_CARD, "501800000000 7"),
+        ("numero carta: 630446179966", EntityType.CREDIT_CARD, "630446179966"),  # Luhn, label
+        ("NIP 123-456-32-18", EntityType.NATIONAL_ID, "123-456-32-18"),
+        ("CIF ESb58378431", EntityType.NATIONAL_ID, "ESb58378431"),
+    ],
+)
+def test_national_formats_and_labels(text: str, entity: EntityType, value: str) -> None:
+    found = [(f.entity, text[f.start : f.end]) for f in dlp.detect(text)]
+    assert found == [(entity, value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Invoice INV-0618-62437 of 1998",  # a reference token, not a phone after a hyphen
+        "Product EAN 0761573838604, ISBN 978-0-590-08027-9",
+        "Product EAN 4309040627946",  # Visa-shaped and Luhn-valid, but a product code
+        "batch 02582052-4805-4f2e-bc98-1f2e3d4c5b6a",
+        "account: GB16DRMX36750909333914",  # a mistyped IBAN: its digits are no card
+    ],
+)
+def test_codes_that_are_neither_phones_nor_cards(text: str) -> None:
+    assert dlp.detect(text) == []

@@ -54,7 +54,7 @@ def test_windowed_detectors_declare_how_far_their_matches_reach() -> None:
         "CREDIT_CARD", "IBAN", "PHONE", "IPV4", "FR_NIR", "IT_CODICE_FISCALE", "ES_DNI",
         "ES_NIE", "UK_NINO", "US_ITIN", "US_SSN", "DE_TAX_ID", "NL_BSN", "PL_PESEL", "NANP",
         "BE_NATIONAL_NUMBER", "AT_SOCIAL_INSURANCE", "PT_NIF", "SE_PERSONNUMMER", "DK_CPR",
-        "IE_PPS", "CH_AHV", "EU_VAT",
+        "IE_PPS", "CH_AHV", "EU_VAT", "PL_NIP",
     }  # fmt: skip
 
 

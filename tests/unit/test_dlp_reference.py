@@ -23,7 +23,7 @@ from stdnum.fr import nir
 from stdnum.ie import pps
 from stdnum.it import codicefiscale
 from stdnum.nl import bsn
-from stdnum.pl import pesel
+from stdnum.pl import nip, pesel
 from stdnum.pt import nif
 from stdnum.se import personnummer
 from stdnum.us import itin, ssn
@@ -73,6 +73,7 @@ CASES: dict[str, tuple[st.SearchStrategy[str], Callable[[str], bool], Callable[[
     "be_national_number": (chars(DIGITS, 11), check.be_national_number, nn.is_valid),
     "at_social_insurance": (chars(DIGITS, 10), check.at_social_insurance, vnr.is_valid),
     "pt_nif": (chars(DIGITS, 9), check.pt_nif, nif.is_valid),
+    "pl_nip": (chars(DIGITS, 10), check.pl_nip, nip.is_valid),
     "se_personnummer": (
         st.one_of(
             joined(chars(DIGITS, 6), chars("-+", 1), chars(DIGITS, 4)),

@@ -127,15 +127,23 @@ _REFERENCE_LABEL = re.compile(
 
 
 # A number right after one of these words is an identifier (valid or mistyped), not a phone.
+# A payment card's name in the languages served (also compounds: Kartennummer, kaartnummer).
+_CARD_WORDS = (
+    r"(?:credit |debit )?card(?: number| no\.?)?|\w*kaa?rt\w*|carte(?: bancaire)?|cb"
+    r"|carta(?: di credito)?|tarjeta|creditcard|visa|mastercard|maestro|amex|jcb|diners"
+)
+# Product and catalogue codes: a number after one of these is no card and no phone.
+_PRODUCT_CODES = _ctx(r"ean|isbn|gtin|upc|sku")
 _ID_WORDS = _ctx(
-    r"bsn|pesel|dni|nie|ssn|iban|nir|steuer-?id|idnr|tax id|karte|card|amex|visa|kunden-?nr"
-    r"|order|invoice|ticket|rechnung|bestellung"
+    r"bsn|burgerservicenummer|sofinummer|pesel|dni|nie|nif|nip|ssn|iban|nir|steuer-?id|idnr"
+    r"|tax id|kunden-?nr|rijksregisternummer|personnummer|cpr|ppsn?|ahv|avs|codice fiscale"
+    rf"|order|invoice|ticket|rechnung|bestellung|ean|isbn|gtin|upc|sku|{_CARD_WORDS}"
 )
 
 
 # A phone starts a run of digit groups; it never starts inside one (the last groups of a
 # 16-digit reference or card number are not a phone).
-_NOT_MID_RUN = r"(?<![\w+])(?<!\d )(?<!\d-)(?<!\d\.)(?<!\d/)"
+_NOT_MID_RUN = r"(?<![\w+])(?<!\d )(?<!\w-)(?<!\d\.)(?<!\d/)"
 
 _I = re.IGNORECASE
 _PEM_KIND = "(?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?"
@@ -202,9 +210,19 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.CREDIT_CARD,
         None,
-        re.compile(r"(?<![\d+-])(?:\d[ -]?){12,18}\d(?![\d-])"),
+        re.compile(r"(?<![\w+-])(?:\d[ -]?){11,18}\d(?![\d-])"),
         _card,
-        min_run_digits=13,
+        not_after=_PRODUCT_CODES,
+        min_run_digits=12,
+        max_length=37,
+    ),
+    Detector(  # any Luhn-valid 12-19 digits after a card's name (Maestro, other IIN ranges)
+        EntityType.CREDIT_CARD,
+        None,
+        re.compile(r"(?<![\w+-])(?:\d[ -]?){11,18}\d(?![\d-])"),
+        _digits(check.luhn),
+        _ctx(_CARD_WORDS),
+        min_run_digits=12,
         max_length=37,
     ),
     Detector(
@@ -316,6 +334,16 @@ DETECTORS: tuple[Detector, ...] = (
         min_run_digits=11,
         max_length=11,
     ),
+    Detector(  # a sole trader's NIP is their tax id; written 123-456-32-18 or 123-45-67-819
+        EntityType.NATIONAL_ID,
+        "PL_NIP",
+        re.compile(r"(?<![\d-])\d{3}[- ]?\d{2,3}[- ]?\d{2,3}[- ]?\d{2,3}(?![\d-])"),
+        _digits(check.pl_nip),
+        _id_ctx(r"nip"),
+        _REFERENCE_LABEL,
+        min_run_digits=10,
+        max_length=15,
+    ),
     Detector(  # written YY.MM.DD-SSS.CC: the form itself is the label
         EntityType.NATIONAL_ID,
         "BE_NATIONAL_NUMBER",
@@ -339,8 +367,8 @@ DETECTORS: tuple[Detector, ...] = (
         "AT_SOCIAL_INSURANCE",
         re.compile(r"(?<!\d)\d{4} ?\d{6}(?!\d)"),
         _digits(check.at_social_insurance),
-        _id_ctx(r"sv-?n(?:umme)?r\.?|(?:sozial)?versicherungsnummer|vsnr"),
-        _REFERENCE_LABEL,
+        # Its check is one digit mod 11 over ten digits, a common length: own names only.
+        _ctx(r"sv-?n(?:umme)?r\.?|(?:sozial)?versicherungsnummer|vsnr"),
         min_run_digits=10,
         max_length=11,
     ),
@@ -407,10 +435,11 @@ DETECTORS: tuple[Detector, ...] = (
         EntityType.NATIONAL_ID,
         "EU_VAT",
         re.compile(
+            # The country prefix in capitals; letters after it are read in either case.
             r"\b(?:ATU\d{8}|BE ?[01]?\d{3}(?:[ .]?\d{3}){2}|DE ?\d{9}|DK ?\d{2}(?: ?\d{2}){3}"
-            r"|ES ?[A-Z\d]\d{7}[A-Z\d]|FR ?[\dA-HJ-NP-Z]{2} ?\d{3} ?\d{3} ?\d{3}"
-            r"|IE ?\d[A-Z\d+*]\d{5}[A-W][A-W]?|IT ?\d{11}|NL ?\d{9} ?B\d{2}|PL ?\d{10}|PT ?\d{9}"
-            r"|SE ?\d{10}01)(?![\w+*])"
+            r"|ES ?[A-Za-z\d]\d{7}[A-Za-z\d]|FR ?[\dA-HJ-NP-Za-hj-np-z]{2} ?\d{3} ?\d{3} ?\d{3}"
+            r"|IE ?\d[A-Za-z\d+*]\d{5}[A-Wa-w][A-Wa-w]?|IT ?\d{11}|NL ?\d{9} ?[Bb]\d{2}"
+            r"|PL ?\d{10}|PT ?\d{9}|SE ?\d{10}01)(?![\w+*])"
         ),
         _digits(check.eu_vat),
         min_run_digits=5,
@@ -439,10 +468,11 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.PHONE,
         None,
-        re.compile(_NOT_MID_RUN + r"(?:\+|00|0(?=[1-9]))[0-9 ()/.-]{7,22}[0-9](?!\w)"),
+        # An area code may be written in parentheses: (030) 1234567, (0113)4960179.
+        re.compile(_NOT_MID_RUN + r"\(?(?:\+|00|0(?=[1-9]))[0-9 ()/.-]{7,22}[0-9](?!-?\w)"),
         _phone,
         not_after=_ID_WORDS,
-        max_length=25,
+        max_length=26,
     ),
     Detector(  # US/Canada national format, (NXX) NXX-XXXX: distinctive without a phone word
         EntityType.PHONE,
@@ -464,7 +494,10 @@ DETECTORS: tuple[Detector, ...] = (
         None,
         re.compile(_NOT_MID_RUN + r"[1-9][0-9 ()/.-]{6,22}[0-9](?!\w)"),
         _phone,
-        _ctx(r"tel\.?|telefon|phone|t[ée]l[ée]phone|mobile?|handy|portable|call|rufnummer|fax"),
+        _ctx(
+            r"tel\.?|telefon|phone|t[ée]l[ée]phone|mobile?|handy|portable|call|rufnummer|fax"
+            r"|tel[eé]fono|telefoon|telefone|mobiel|m[oó]vil|cellulare|cell|kom[oó]rka|bel|gsm"
+        ),
         max_length=24,
     ),
     Detector(

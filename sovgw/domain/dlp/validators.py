@@ -65,6 +65,10 @@ def luhn(digits: str) -> bool:
     return digits.isdigit() and len(digits) >= 2 and _luhn_sum(digits) == 0
 
 
+# Maestro's issuer ranges (ISO/IEC 7812 IIN table as card networks publish it).
+_MAESTRO = frozenset({5018, 5020, 5038, 5893, 6304, 6759, 6761, 6762, 6763})
+
+
 def card_brand(digits: str) -> str | None:
     """The brand by IIN range and length (None: not a known card number)."""
     length, two, four = len(digits), int(digits[:2]), int(digits[:4])
@@ -79,8 +83,10 @@ def card_brand(digits: str) -> str | None:
         19,
     }:
         return "DISCOVER"
-    if 3528 <= four <= 3589 and length in {16, 19}:
+    if (3528 <= four <= 3589 and 16 <= length <= 19) or (four in {1800, 2131} and length == 15):
         return "JCB"
+    if four in _MAESTRO and 12 <= length <= 19:
+        return "MAESTRO"
     if (300 <= int(digits[:3]) <= 305 or two in {36, 38}) and length == 14:
         return "DINERS"
     return None
@@ -342,6 +348,19 @@ def _ie_check_letter(seven: str, suffix: str) -> str:
     return _IE_LETTERS[(total + 9 * _IE_LETTERS.index(suffix)) % 23]
 
 
+def _weighted_mod_11(digits: str, weights: tuple[int, ...]) -> int:
+    return sum(w * int(d) for w, d in zip(weights, digits, strict=True)) % 11
+
+
+def pl_nip(digits: str) -> bool:
+    """Polish NIP (tax id, also a sole trader's VAT number): weights mod 11, no check 10."""
+    return (
+        len(digits) == 10
+        and digits.isdigit()
+        and not _weighted_mod_11(digits, (6, 5, 7, 2, 3, 4, 5, 6, 7, -1))
+    )
+
+
 def _vat_at(body: str) -> bool:
     return (
         len(body) == 9
@@ -425,10 +444,6 @@ def _vat_nl(body: str) -> bool:
     )
 
 
-def _weighted_mod_11(digits: str, weights: tuple[int, ...]) -> int:
-    return sum(w * int(d) for w, d in zip(weights, digits, strict=True)) % 11
-
-
 _VAT: dict[str, Callable[[str], bool]] = {
     "AT": _vat_at,
     "BE": _vat_be,
@@ -444,9 +459,7 @@ _VAT: dict[str, Callable[[str], bool]] = {
     "IE": _vat_ie,
     "IT": _vat_it,
     "NL": _vat_nl,
-    "PL": lambda b: (
-        len(b) == 10 and b.isdigit() and not _weighted_mod_11(b, (6, 5, 7, 2, 3, 4, 5, 6, 7, -1))
-    ),
+    "PL": pl_nip,
     "PT": pt_nif,
     "SE": lambda b: len(b) == 12 and b.isdigit() and b[10:] == "01" and luhn(b[:10]),
 }
