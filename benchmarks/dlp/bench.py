@@ -14,8 +14,10 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
+from importlib.metadata import version
 from typing import Any
 
+from benchmarks.dlp import faker_corpus
 from benchmarks.dlp.corpus import generate
 from benchmarks.report import emit
 from sovgw.domain import dlp
@@ -181,12 +183,11 @@ def _run(detector: Detector, records: list[Any]) -> dict[str, Any]:
     }
 
 
-def side_by_side(subset: list[Any]) -> dict[str, Any]:
+def side_by_side(subset: list[Any], presidio: Detector, description: str) -> dict[str, Any]:
     """Both engines on the same records in one process pinned to one core, one after the
     other (sovgw before and after Presidio, so drift would show as a difference)."""
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    presidio, description = presidio_detector()
     presidio(subset[0].text)  # warm-up (Presidio builds its registry lazily)
     sovgw_detector(subset[0].text)
     before = _run(sovgw_detector, subset)
@@ -213,10 +214,35 @@ def side_by_side(subset: list[Any]) -> dict[str, Any]:
     }
 
 
+def independent_corpus(count: int, seed: int) -> dict[str, Any]:
+    """Precision, recall and F1 per type on values from Faker's locale providers, valid
+    according to python-stdnum (benchmarks/dlp/faker_corpus.py)."""
+    records = faker_corpus.generate(count, seed)
+    result = _run(sovgw_detector, records)
+    per_type = result.pop("per_type")
+    return {
+        "generator": f"Faker {version('faker')} ({', '.join(faker_corpus.LOCALES)})",
+        "reference": f"python-stdnum {version('python-stdnum')}",
+        "records": count,
+        "seed": seed,
+        "seed_is_the_reported_one": seed == faker_corpus.REPORT_SEED,
+        "per_type": per_type,
+        "f1_target_met": all(t["f1"] >= F1_TARGET for t in per_type.values()),
+        "throughput": result,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.dlp", description=__doc__)
     parser.add_argument("--records", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--faker-records", type=int, default=5000)
+    parser.add_argument(
+        "--faker-seed",
+        type=int,
+        default=faker_corpus.REPORT_SEED,
+        help="the independent corpus's seed (development runs use another: see faker_corpus)",
+    )
     parser.add_argument("--output")
     parser.add_argument("--import-runs", type=int, default=11, help="fresh interpreters to time")
     parser.add_argument(
@@ -238,10 +264,14 @@ def main(argv: list[str] | None = None) -> int:
         "f1_target": F1_TARGET,
         "f1_target_met": all(t["f1"] >= F1_TARGET for t in per_type.values()),
         "throughput": full,
+        "independent_corpus": independent_corpus(args.faker_records, args.faker_seed),
         "cold_start_import": import_time_ms("functions.classify.handler", args.import_runs),
     }
     if args.presidio:
-        report["side_by_side"] = side_by_side(records[: args.presidio])
+        presidio, description = presidio_detector()
+        report["side_by_side"] = side_by_side(records[: args.presidio], presidio, description)
+        independent = faker_corpus.generate(args.presidio, args.faker_seed)
+        report["side_by_side_independent_corpus"] = side_by_side(independent, presidio, description)
     else:
         report["side_by_side"] = (
             "not run: use --presidio N where presidio-analyzer is installed (make bench-dlp)"
