@@ -166,6 +166,10 @@ def test_us_identifiers_and_phone_lengths(
         "jan&commat;example.nl",
         "jan\\u0040example.nl",  # a JSON escape left in text
         "jan%40example%2Enl",
+        "jan%2540example.nl",  # encoded twice
+        "jan&amp;#64;example.nl",
+        "jan=40example.nl",  # quoted-printable
+        "jan.jansen@exam=\nple.nl",  # a quoted-printable soft line break inside
     ],
 )
 def test_escaped_values_are_found_and_the_finding_covers_the_escape(written: str) -> None:

@@ -1,10 +1,17 @@
 """A normalised view of text for scanning, with a map back to the original offsets.
 
-Evasions this defeats: full-width and other compatibility forms (NFKC), zero-width and bidi
-control characters inserted inside a value, soft hyphens, digits from other scripts, and
-characters written as escapes: percent-encoding (``jan%40example.nl``), HTML character
-references (``&#64;``, ``&commat;``) and ``\\uXXXX``. A decoded character maps back to its
-whole escape, so a finding covers what the original text holds.
+Evasions this defeats: full-width and other compatibility forms (NFKC); letters of other
+scripts that look like Latin ones (Unicode TR39 confusables: Cyrillic a, U+0430, in an
+e-mail; Greek capital Iota, U+0399, in an IBAN); zero-width and bidi control characters
+inserted inside a value; soft hyphens; digits of other scripts; and characters written as
+escapes: percent-encoding (``jan%40example.nl``, also twice: ``%2540``), HTML character
+references (``&#64;``, ``&commat;``), ``\\uXXXX`` and quoted-printable (``=40``, soft line
+breaks). A decoded character maps back to its whole escape, so a finding covers what the
+original text holds.
+
+The view is built by C-level passes: text is only looked at character by character where it
+is not ASCII or holds an escape, and the map is a list of pieces (searched with bisect) rather
+than one entry per character.
 """
 
 from __future__ import annotations
@@ -12,27 +19,39 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+
+from sovgw.domain.dlp.confusables import LATIN_LOOKALIKES
 
 _INVISIBLE = frozenset(
     "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200c\u200d\u200e\u200f"
     "\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff"
 )
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
-
-# Escapes that write one printable character: %XX, &#NN; &#xNN; &name; and \\uXXXX.
+# Escapes that write one printable character: %XX, &#NN; &#xNN; &name; \\uXXXX and the
+# quoted-printable =XX (capital hex, RFC 2045), and a quoted-printable soft line break.
 _ESCAPE = re.compile(
     r"%[0-9A-Fa-f]{2}|&#[0-9]{1,7};|&#[xX][0-9A-Fa-f]{1,6};|&[A-Za-z]{2,8};|\\u[0-9A-Fa-f]{4}"
+    r"|=[0-9A-F]{2}|=\r?\n"
 )
-_ESCAPE_MARKS = ("%", "&", "\\u")
+_ESCAPE_MARKS = ("%", "&", "\\u", "=")
+_DECODE_LEVELS = 3  # %252540 is still an @, three levels down
 
 
 def _unescaped(escape: str) -> str | None:
-    """The one printable character an escape writes, or None (left as it is)."""
-    if escape[0] == "%":
-        char = chr(int(escape[1:], 16))
-    elif escape[0] == "&":
+    """What an escape writes ("" for a soft line break), or None (left as it is)."""
+    first = escape[0]
+    if first in "%=":
+        if escape[1] in "\r\n":
+            return ""
+        code = int(escape[1:], 16)
+        # Quoted-printable encodes bytes: only ASCII ones are one character on their own.
+        char = chr(code) if first == "%" or code < 0x80 else ""
+    elif first == "&":
         char = html.unescape(escape)
         if char == escape:
             return None
@@ -41,64 +60,122 @@ def _unescaped(escape: str) -> str | None:
     return char if len(char) == 1 and char.isprintable() else None
 
 
+@lru_cache(maxsize=4096)
+def _folded(char: str) -> str:
+    """The scanning form of one non-ASCII character ("" for an invisible one)."""
+    if char in _INVISIBLE or unicodedata.category(char) == "Cf":
+        return ""
+    folded = unicodedata.normalize("NFKC", char)
+    return "".join(
+        str(unicodedata.decimal(piece))
+        if piece.isdecimal() and not piece.isascii()
+        else LATIN_LOOKALIKES.get(piece, piece)
+        for piece in folded
+    )
+
+
 @dataclass(frozen=True)
 class NormalisedText:
+    """``text`` and a piecewise map to the text it was made from (``source``)."""
+
     text: str
-    origin: Sequence[int]  # origin[i]: index in the original text of normalised char i
-    ends: Sequence[int] | None = None  # ends[i]: where its source ends (escapes span several)
+    # Piece i starts at starts[i] in text; it comes from source[begins[i]:finishes[i]].
+    # A linear piece maps character by character; another one is one replacement.
+    starts: Sequence[int] = ()
+    begins: Sequence[int] = ()
+    finishes: Sequence[int] = ()
+    linear: Sequence[bool] = ()
+    inner: NormalisedText | None = None  # the view this one was decoded from
+
+    def _source_span(self, start: int, end: int) -> tuple[int, int]:
+        if not self.starts:
+            return start, end
+        first = bisect_right(self.starts, start) - 1
+        last = bisect_right(self.starts, end - 1) - 1
+        begin = (
+            self.begins[first] + start - self.starts[first]
+            if self.linear[first]
+            else self.begins[first]
+        )
+        finish = (
+            self.begins[last] + end - self.starts[last]
+            if self.linear[last]
+            else self.finishes[last]
+        )
+        return begin, finish
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The original [start, end) covering normalised [start, end)."""
-        last = self.ends[end - 1] if self.ends is not None else self.origin[end - 1] + 1
-        return self.origin[start], last
+        begin, finish = self._source_span(start, end)
+        return self.inner.span(begin, finish) if self.inner is not None else (begin, finish)
+
+    @property
+    def origin(self) -> list[int]:
+        """origin[i]: where normalised character i starts in the original (for tests)."""
+        return [self.span(i, i + 1)[0] for i in range(len(self.text))]
+
+
+def _rewritten(
+    source: str, edits: list[tuple[int, int, str]], inner: NormalisedText | None
+) -> NormalisedText:
+    """``source`` with each (start, end, replacement) applied, mapped back piece by piece."""
+    parts: list[str] = []
+    starts: list[int] = []
+    begins: list[int] = []
+    finishes: list[int] = []
+    linear: list[bool] = []
+    cursor = length = 0
+    for start, end, replacement in edits:
+        if start > cursor:
+            parts.append(source[cursor:start])
+            starts.append(length)
+            begins.append(cursor)
+            finishes.append(start)
+            linear.append(True)
+            length += start - cursor
+        for char in replacement:
+            parts.append(char)
+            starts.append(length)
+            begins.append(start)
+            finishes.append(end)
+            linear.append(False)
+            length += 1
+        cursor = end
+    if cursor < len(source) or not starts:
+        parts.append(source[cursor:])
+        starts.append(length)
+        begins.append(cursor)
+        finishes.append(len(source))
+        linear.append(True)
+    return NormalisedText("".join(parts), starts, begins, finishes, linear, inner)
+
+
+def _decoded(view: NormalisedText) -> NormalisedText:
+    """Escapes replaced by what they write, up to _DECODE_LEVELS levels deep."""
+    for _ in range(_DECODE_LEVELS):
+        text = view.text
+        if not any(mark in text for mark in _ESCAPE_MARKS):
+            break
+        edits = []
+        for match in _ESCAPE.finditer(text):
+            char = _unescaped(match.group())
+            if char is not None:
+                edits.append((match.start(), match.end(), char))
+        if not edits:
+            break
+        view = _rewritten(text, edits, view)
+    return view
 
 
 def normalise(original: str) -> NormalisedText:
-    escaped = any(mark in original for mark in _ESCAPE_MARKS) and bool(_ESCAPE.search(original))
-    if original.isascii() and original.isprintable():
-        identity = range(len(original))  # nothing to fold: identity map
-        if not escaped:
-            return NormalisedText(original, identity)
-        return _decode_escapes(original, identity, range(1, len(original) + 1))
-    chars: list[str] = []
-    origin: list[int] = []
-    ends: list[int] = []
-    for index, char in enumerate(original):
-        if char in _INVISIBLE or unicodedata.category(char) == "Cf":
-            continue
-        folded = unicodedata.normalize("NFKC", char) if ord(char) > 127 else char
-        for piece in folded:
-            ascii_piece = (
-                str(unicodedata.decimal(piece))
-                if piece.isdecimal() and not piece.isascii()
-                else piece
-            )
-            chars.append(ascii_piece)
-            origin.append(index)
-            ends.append(index + 1)
-    if not escaped:
-        return NormalisedText("".join(chars), origin, ends)
-    return _decode_escapes("".join(chars), origin, ends)
-
-
-def _decode_escapes(text: str, origin: Sequence[int], ends: Sequence[int]) -> NormalisedText:
-    """Each escape replaced by its character, mapped to the whole escape in the original."""
-    chars: list[str] = []
-    new_origin: list[int] = []
-    new_ends: list[int] = []
-    cursor = 0
-    for match in _ESCAPE.finditer(text):
-        char = _unescaped(match.group())
-        if char is None:
-            continue
-        chars.append(text[cursor : match.start()])
-        new_origin.extend(origin[cursor : match.start()])
-        new_ends.extend(ends[cursor : match.start()])
-        chars.append(char)
-        new_origin.append(origin[match.start()])
-        new_ends.append(ends[match.end() - 1])
-        cursor = match.end()
-    chars.append(text[cursor:])
-    new_origin.extend(origin[cursor:])
-    new_ends.extend(ends[cursor:])
-    return NormalisedText("".join(chars), new_origin, new_ends)
+    view = NormalisedText(original)
+    if not original.isascii():
+        edits = []
+        for match in _NON_ASCII.finditer(original):
+            char = match.group()
+            folded = _folded(char)
+            if folded != char:
+                edits.append((match.start(), match.end(), folded))
+        if edits:
+            view = _rewritten(original, edits, None)
+    return _decoded(view)
