@@ -3,6 +3,7 @@ split placeholders in SSE, identity, denials, failover and circuit breakers."""
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import threading
@@ -850,6 +851,25 @@ def test_a_percent_encoded_value_leaves_pseudonymised(world: ProxyWorld) -> None
     assert response.status_code == 200
     sent = world.a.requests[-1]["body"].decode()
     assert "jan%40example.nl" not in sent and "[EMAIL_1]" in sent
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        base64.b64encode(b"jan.jansen@example.nl").decode(),  # reached the vendor (issue #20)
+        base64.urlsafe_b64encode(b"mail jan.jansen@example.nl ?>").decode(),
+        "jan.jansen=40example.nl",  # quoted-printable
+        "j\u0430n.j\u0430nsen@example.nl",  # Cyrillic a (U+0430) for the Latin one
+    ],
+)
+def test_an_encoded_or_disguised_value_leaves_pseudonymised(
+    world: ProxyWorld, written: str
+) -> None:
+    response = world.post({"messages": [{"role": "user", "content": f"Reply to {written} today"}]})
+    assert response.status_code == 200
+    sent = world.a.requests[-1]["body"].decode()
+    assert written not in sent and "[EMAIL_1]" in sent
+    assert json.loads(sent)["messages"][-1]["content"] == "Reply to [EMAIL_1] today"
 
 
 def test_a_callers_own_placeholder_text_is_never_restored_into_a_value(world: ProxyWorld) -> None:

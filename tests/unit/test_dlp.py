@@ -1,3 +1,4 @@
+import base64
 import importlib
 from collections import Counter
 
@@ -320,4 +321,40 @@ def test_national_formats_and_labels(text: str, entity: EntityType, value: str) 
     ],
 )
 def test_codes_that_are_neither_phones_nor_cards(text: str) -> None:
+    assert dlp.detect(text) == []
+
+
+def _b64(text: str, urlsafe: bool = False) -> str:
+    encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
+    return encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("encoded", "entity"),
+    [
+        (_b64("jan.jansen@example.nl"), EntityType.EMAIL),
+        (_b64("jan.jansen@example.nl").rstrip("="), EntityType.EMAIL),  # padding dropped
+        (_b64("Kontakt jan@example.nl, IBAN DE89370400440532013000 ?>", urlsafe=True), "IBAN"),
+        (_b64(_b64("BSN 111222333")), EntityType.NATIONAL_ID),  # encoded twice
+        (_b64("attorney-client privileged"), EntityType.PRIVILEGED),
+    ],
+)
+def test_a_base64_run_holding_a_value_is_a_finding_as_a_whole(
+    encoded: str, entity: EntityType
+) -> None:
+    text = f"attachment: {encoded}\nend"
+    found = [(f.entity, f.subtype, text[f.start : f.end]) for f in dlp.detect(text)]
+    assert found == [(EntityType(entity), "BASE64", encoded)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"note {_b64('nothing personal in here at all')} end",
+        "record 0015g00000XyZabAAF and Rechtsanwaltskanzlei Kündigungsschutzklage",
+        "sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "binary " + base64.b64encode(bytes(range(200, 248))).decode(),
+    ],
+)
+def test_base64_without_a_value_and_words_that_only_look_like_base64(text: str) -> None:
     assert dlp.detect(text) == []

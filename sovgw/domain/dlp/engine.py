@@ -7,6 +7,7 @@ shortly before them, because random numbers pass such checksums one time in ten 
 
 from __future__ import annotations
 
+import base64
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sovgw.domain.dlp import validators as check
-from sovgw.domain.dlp.normalise import normalise
+from sovgw.domain.dlp.normalise import NormalisedText, normalise
 from sovgw.domain.levels import DataLevel
 
 
@@ -565,54 +566,126 @@ _NEEDS_LOWERED: dict[str, tuple[str, ...]] = {
 }
 
 
-def detect(text: str) -> list[Finding]:
-    """All findings in ``text`` (original offsets), without overlaps."""
-    view = normalise(text)
-    raw: list[Finding] = []
-    runs = _digit_runs(view.text)
+@dataclass(frozen=True)
+class _Step:
+    """A detector with what decides, before its regex runs, whether it can match at all."""
+
+    detector: Detector
+    needs: tuple[str, ...]
+    needs_lowered: tuple[str, ...]
+    # (fewest digits in a run, window margin) for windowed detectors: one character more
+    # than a match, as lookaheads and \b see the end of a window as the end of the text.
+    shape: tuple[int, int] | None
+
+
+_PLAN = tuple(
+    _Step(
+        detector,
+        _NEEDS.get(detector.subtype or detector.entity.value, ()),
+        _NEEDS_LOWERED.get(detector.subtype or detector.entity.value, ()),
+        (detector.min_run_digits, detector.max_length + 1) if detector.max_length else None,
+    )
+    for detector in DETECTORS
+)
+
+# A run of base64 or base64url long enough to hold a value (12 characters: 9 bytes).
+_BASE64_RUN = re.compile(r"(?<![\w+/=-])[A-Za-z0-9+/_-]{12,}={0,2}(?![\w+/=-])")
+_ENCODED_DEPTH = 2  # base64 of base64 is still read
+
+
+def _base64_text(run: str) -> str | None:
+    """The text a base64 or base64url run encodes, or None (not base64, or not text)."""
+    padded = run.rstrip("=") + "=" * (-len(run.rstrip("=")) % 4)
+    try:
+        if "-" in run or "_" in run:
+            raw = base64.urlsafe_b64decode(padded)
+        else:
+            raw = base64.b64decode(padded, validate=True)
+        text = raw.decode("utf-8")
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return None
+    readable = text.replace("\n", " ").replace("\r", " ").replace("\t", " ")
+    return text if readable.isprintable() else None
+
+
+def _matches(view: NormalisedText) -> list[Finding]:
+    """What the detectors find in the normalised view, overlaps included."""
+    text = view.text
+    found: list[Finding] = []
+    runs = _digit_runs(text)
+    most_digits = max((digits for *_, digits in runs), default=0)
     windows_by_shape: dict[tuple[int, int], list[tuple[int, int]]] = {}
-    everything = [(0, len(view.text))]
-    lowered = view.text.lower() if view.text.isascii() else None
-    for detector in DETECTORS:
-        key = detector.subtype or detector.entity.value
-        needs = _NEEDS.get(key, ())
-        if needs and not any(needle in view.text for needle in needs):
+    everything = [(0, len(text))]
+    lowered = text.lower() if text.isascii() else None
+    for step in _PLAN:
+        if step.needs and not any(needle in text for needle in step.needs):
             continue
-        needs_lowered = _NEEDS_LOWERED.get(key, ())
         if (
-            needs_lowered
+            step.needs_lowered
             and lowered is not None
-            and not any(needle in lowered for needle in needs_lowered)
+            and not any(needle in lowered for needle in step.needs_lowered)
         ):
             continue
         windows = everything
-        if detector.max_length:
-            # One character more than a match: lookaheads and \b see the end of a window as
-            # the end of the text.
-            shape = (detector.min_run_digits, detector.max_length + 1)
-            if shape not in windows_by_shape:
-                windows_by_shape[shape] = _digit_windows(len(view.text), runs, *shape)
-            windows = windows_by_shape[shape]
+        if step.shape is not None:
+            if step.shape[0] > most_digits:
+                continue
+            if step.shape not in windows_by_shape:
+                windows_by_shape[step.shape] = _digit_windows(len(text), runs, *step.shape)
+            windows = windows_by_shape[step.shape]
             if not windows:
                 continue
-        for match in (
-            m for start, end in windows for m in detector.pattern.finditer(view.text, start, end)
-        ):
-            if not detector.valid(match.group()):
+        detector = step.detector
+        for window_start, window_end in windows:
+            for match in detector.pattern.finditer(text, window_start, window_end):
+                if not detector.valid(match.group()):
+                    continue
+                before = text[max(0, match.start() - 64) : match.start()]
+                if detector.context and not detector.context.search(before):
+                    continue
+                if detector.not_after and detector.not_after.search(before):
+                    continue
+                start, end = view.span(match.start(), match.end())
+                found.append(Finding(detector.entity, start, end, detector.subtype))
+    return found
+
+
+def _encoded(text: str, view: NormalisedText, depth: int) -> list[Finding]:
+    """A base64 run whose text holds a value is a finding as a whole (the most sensitive
+    value it holds names it): an encoded e-mail reaches no vendor either. Runs are read as
+    written and in the decoded view (base64 inside a URL is often percent-encoded; a padding
+    "=" before a line break would read as a quoted-printable soft break there)."""
+    found = []
+    views = [(text, None)] if view.text == text else [(text, None), (view.text, view)]
+    for scanned, mapping in views:
+        for match in _BASE64_RUN.finditer(scanned):
+            decoded = _base64_text(match.group())
+            if decoded is None:
                 continue
-            before = view.text[max(0, match.start() - 64) : match.start()]
-            if detector.context and not detector.context.search(before):
-                continue
-            if detector.not_after and detector.not_after.search(before):
-                continue
-            start, end = view.span(match.start(), match.end())
-            raw.append(Finding(detector.entity, start, end, detector.subtype))
+            inner = _detect(decoded, depth + 1)
+            if inner:
+                entity = min((f.entity for f in inner), key=_PRIORITY.index)
+                start, end = match.span() if mapping is None else mapping.span(*match.span())
+                found.append(Finding(entity, start, end, "BASE64"))
+    return found
+
+
+def _detect(text: str, depth: int) -> list[Finding]:
+    view = normalise(text)
+    raw = _matches(view)
+    if depth < _ENCODED_DEPTH:
+        raw.extend(_encoded(text, view, depth))
     raw.sort(key=lambda f: (_PRIORITY.index(f.entity), -(f.end - f.start), f.start))
     kept: list[Finding] = []
     for finding in raw:
         if all(finding.end <= k.start or finding.start >= k.end for k in kept):
             kept.append(finding)
     return sorted(kept, key=lambda f: f.start)
+
+
+def detect(text: str) -> list[Finding]:
+    """All findings in ``text`` (original offsets), without overlaps."""
+    return _detect(text, 0)
 
 
 def redact(text: str, findings: list[Finding], counter: Counter[EntityType]) -> str:
