@@ -62,6 +62,58 @@ def pseudonymise(text: str, findings: list[dlp.Finding], table: PlaceholderTable
     return "".join(parts)
 
 
+JUNCTION_REACH = 64  # around each junction: longer than any value the detectors find
+
+
+def pseudonymise_across(
+    texts: list[str], table: PlaceholderTable
+) -> tuple[list[str], list[dlp.Finding]]:
+    """Values split across strings a reader joins (messages, content parts, a chunk's fields):
+    each string is already pseudonymised on its own, so only windows around the junctions of
+    the joined text are scanned. A value that spans a junction gets its placeholder where it
+    starts; the parts that complete it are removed from the following strings. Returns the
+    strings and the findings that span a junction (offsets in the joined text)."""
+    starts = []
+    length = 0
+    for text in texts:
+        starts.append(length)
+        length += len(text)
+    joined = "".join(texts)
+    junctions = [start for start in starts[1:] if 0 < start < length]
+    windows: list[tuple[int, int]] = []
+    for junction in junctions:
+        begin, end = max(0, junction - JUNCTION_REACH), min(length, junction + JUNCTION_REACH)
+        if windows and begin <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], end)
+        else:
+            windows.append((begin, end))
+    spanning: list[dlp.Finding] = []
+    for begin, end in windows:
+        for finding in dlp.detect(joined[begin:end]):
+            start, stop = begin + finding.start, begin + finding.end
+            if any(start < junction < stop for junction in junctions):
+                spanning.append(dlp.Finding(finding.entity, start, stop, finding.subtype))
+    edits: dict[int, list[tuple[int, int, str]]] = {}
+    for finding in spanning:
+        if finding.entity is dlp.EntityType.PRIVILEGED:
+            continue  # a marker stays readable; it only sets the level
+        placeholder = table.placeholder(finding.entity, joined[finding.start : finding.end])
+        for index, start in enumerate(starts):
+            stop = start + len(texts[index])
+            if stop <= finding.start or start >= finding.end:
+                continue
+            cut_from, cut_to = max(finding.start, start) - start, min(finding.end, stop) - start
+            replacement = placeholder if start <= finding.start else ""
+            edits.setdefault(index, []).append((cut_from, cut_to, replacement))
+    result = list(texts)
+    for index, cuts in edits.items():
+        text = result[index]
+        for cut_from, cut_to, replacement in sorted(cuts, reverse=True):
+            text = text[:cut_from] + replacement + text[cut_to:]
+        result[index] = text
+    return result, spanning
+
+
 def residual_level(findings: list[dlp.Finding]) -> DataLevel:
     """The level of a text once ``pseudonymise`` replaced its values: only privilege markers
     stay in the text, so only they keep it above PUBLIC."""

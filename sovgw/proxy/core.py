@@ -28,9 +28,11 @@ from sovgw.domain.failover import BreakerBoard, NoHealthyEndpoint, call_with_fai
 from sovgw.domain.levels import DataLevel, highest
 from sovgw.domain.pipeline import decision_fields
 from sovgw.domain.pseudonymise import (
+    JUNCTION_REACH,
     PlaceholderTable,
     StreamingOutputFilter,
     pseudonymise,
+    pseudonymise_across,
     residual_level,
     restore,
     scan_output,
@@ -196,6 +198,21 @@ class Masked:
             return {self.text(str(k)): self.tree(v) for k, v in value.items()}
         return value
 
+    def across(self, body: dict[str, Any]) -> None:
+        """Values split across the strings of one request (two messages, two content parts,
+        a message and a tool's arguments): the upstream reads them joined, so they are
+        scanned joined, after each string was pseudonymised on its own."""
+        leaves = [(p, text) for p, text in _leaves(body) if text not in STRUCTURAL_WORDS]
+        texts, spanning = pseudonymise_across([text for _, text in leaves], self.table)
+        for (path, before), after in zip(leaves, texts, strict=True):
+            if after != before:
+                _set_leaf(body, path, after)
+        for finding in spanning:
+            self.counts[finding.entity.value] += 1
+            self.levels.append(dlp.ENTITY_LEVELS[finding.entity])
+        if spanning:
+            self.residual_levels.append(residual_level(spanning))
+
 
 @dataclass
 class Prepared:
@@ -357,6 +374,7 @@ class SovereignProxy:
         masked = Masked()
         masked.table.reserve_literals(raw_body.decode("utf-8", "replace"))
         masked_body = {k: masked.tree(body[k]) for k in FORWARDED_FIELDS if k in body}
+        masked.across(masked_body)
         request_id = str(uuid.uuid4())
         decision = decide_route(
             RouteQuery(
@@ -645,12 +663,9 @@ def _clean_other_fields(
         cleaned = judged(previous, cleaned)
         cleaned = judged(tails.get(path, ""), cleaned)
         _set_leaf(chunk, path, cleaned)
-        tails[path] = (tails.get(path, "") + cleaned)[-TAIL_CHARS:]
-        previous = cleaned[-TAIL_CHARS:]
+        tails[path] = (tails.get(path, "") + cleaned)[-JUNCTION_REACH:]
+        previous = cleaned[-JUNCTION_REACH:]
     return removed
-
-
-TAIL_CHARS = 64  # longer than any value the detectors find
 
 
 def _cut_completed(before: str, text: str, mapping: dict[str, str]) -> tuple[str, Counter[str]]:

@@ -872,6 +872,38 @@ def test_an_encoded_or_disguised_value_leaves_pseudonymised(
     assert json.loads(sent)["messages"][-1]["content"] == "Reply to [EMAIL_1] today"
 
 
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [  # reached the vendor verbatim (issue #20)
+            {"role": "user", "content": "Reply to jan.jansen@exa"},
+            {"role": "user", "content": "mple.nl today"},
+        ],
+        [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "Reply to jan.jansen@exa"},
+                    {"type": "text", "text": "mple.nl today"},
+                ],
+            }
+        ],
+    ],
+)
+def test_a_value_split_across_strings_leaves_pseudonymised_and_comes_back_whole(
+    world: ProxyWorld, messages: list[dict[str, Any]]
+) -> None:
+    world.a.script.append(("json", _completion("I will write to [EMAIL_1].")))
+    response = world.post({"messages": messages})
+    assert response.status_code == 200
+    sent = world.a.requests[-1]["body"].decode()
+    assert "jan.jansen@exa" not in sent and "mple.nl" not in sent and "[EMAIL_1]" in sent
+    assert response.json()["choices"][0]["message"]["content"] == (
+        "I will write to jan.jansen@example.nl."
+    )
+    assert response.json()["sovgw"]["pseudonymised"] == {"EMAIL": 1}
+
+
 def test_a_callers_own_placeholder_text_is_never_restored_into_a_value(world: ProxyWorld) -> None:
     """The caller writes "[EMAIL_1]" itself and also an address: the address gets another
     placeholder, so the answer's literal "[EMAIL_1]" stays literal (it came back as the
