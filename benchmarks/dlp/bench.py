@@ -271,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--faker-records", type=int, default=5000)
+    parser.add_argument("--throughput-records", type=int, default=2000, help="per kind of text")
     parser.add_argument(
         "--faker-seed",
         type=int,
@@ -298,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         "f1_target": F1_TARGET,
         "f1_target_met": all(t["f1"] >= F1_TARGET for t in per_type.values()),
         "throughput": full,
-        "throughput_by_text": throughput_by_text(2000, args.seed),
+        "throughput_by_text": throughput_by_text(args.throughput_records, args.seed),
         "independent_corpus": independent_corpus(args.faker_records, args.faker_seed),
         "cold_start_import": import_time_ms("functions.classify.handler", args.import_runs),
     }
