@@ -1,9 +1,11 @@
 """Accuracy regression guard on the labelled corpus (deterministic seed; no timing)."""
 
 import re._parser as re_parser  # type: ignore[import-not-found]
+from dataclasses import replace
 
 import pytest
 
+from benchmarks.dlp import faker_corpus
 from benchmarks.dlp.bench import score
 from benchmarks.dlp.corpus import generate
 from sovgw.domain import dlp
@@ -39,6 +41,38 @@ def test_digit_windows_find_exactly_what_a_full_scan_finds(monkeypatch: pytest.M
     assert sum(len(found) for found in windowed) > 40 * 12
     monkeypatch.setattr(engine, "_digit_windows", lambda length, *_: [(0, length)])
     assert windowed == [dlp.detect(text) for text in texts]
+
+
+def test_the_cheap_checks_before_each_regex_never_skip_a_finding(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Words a detector's lower-cased text must hold, and gate patterns, are necessary
+    conditions: without them the findings on both corpora and on the unit cases' texts are
+    the same."""
+    texts = [r.text for r in generate(600, seed=11, evasion_rate=0.5)]
+    texts += [r.text for r in faker_corpus.generate(600, faker_corpus.DEV_SEEDS[1])]
+    texts += [
+        "PRIVILEGED AND CONFIDENTIAL",
+        "PR\u0130V\u0130LEGED AND CONF\u0130DENT\u0130AL",
+        "Telefonnummer 612 345 678",
+        "kaartnummer: 6304 4617 9966",
+        "db Passwort = S3cr3t!pass",
+        "via 2001:db8::1 and fe80:0:0:0:0:0:0:1",
+        "Attorney work-product",
+        "Prepared at the direction of counsel",
+        "anwaltliche Schweigepflicht",
+        "Couvert par le secret",
+        "confidentiel - avocat",
+        "m\u00f3vil 612 345 678, kom\u00f3rka 608 539 719, bel 612345678",
+        "creditcard 3518268100736042",
+        "kaartnummer: 3518268100736042",
+    ]
+    checked = [dlp.detect(text) for text in texts]
+    unchecked = tuple(replace(d, words=(), gate=None) for d in engine.DETECTORS)
+    monkeypatch.setattr(engine, "DETECTORS", unchecked)
+    monkeypatch.setattr(engine, "_PLAN", engine._plan())
+    monkeypatch.setattr(engine, "_ALL_WORDS", ())
+    assert checked == [dlp.detect(text) for text in texts]
 
 
 def test_windowed_detectors_declare_how_far_their_matches_reach() -> None:

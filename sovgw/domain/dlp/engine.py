@@ -72,6 +72,10 @@ class Detector:
     # max_length long: the detector scans only windows that reach that far around such runs.
     min_run_digits: int = 1
     max_length: int = 0  # set for every digit-bearing detector (0: scans everything)
+    # Necessary conditions checked before the regex runs: the lower-cased text holds one of
+    # these words, or this cheap pattern is found in the text.
+    words: tuple[str, ...] = ()
+    gate: re.Pattern[str] | None = None
 
 
 def _compact(text: str) -> str:
@@ -133,6 +137,30 @@ _CARD_WORDS = (
     r"(?:credit |debit )?card(?: number| no\.?)?|\w*kaa?rt\w*|carte(?: bancaire)?|cb"
     r"|carta(?: di credito)?|tarjeta|creditcard|visa|mastercard|maestro|amex|jcb|diners"
 )
+# Parts of those names and of the phone words below, for the cheap check before the regex.
+_CARD_NAME_PARTS: tuple[str, ...] = (
+    "card",
+    "kart",
+    "kaart",
+    "carte",
+    "carta",
+    "tarjeta",
+    "cb",
+    "visa",
+    "mastercard",
+)
+_CARD_NAME_PARTS += ("maestro", "amex", "jcb", "diners")
+_PHONE_WORD_PARTS: tuple[str, ...] = (
+    "tel",
+    "phone",
+    "mobil",
+    "handy",
+    "portable",
+    "call",
+    "rufnummer",
+    "fax",
+)
+_PHONE_WORD_PARTS += ("fono", "foon", "fone", "movil", "m\u00f3vil", "cell", "kom", "bel", "gsm")
 # Product and catalogue codes: a number after one of these is no card and no phone.
 _PRODUCT_CODES = _ctx(r"ean|isbn|gtin|upc|sku")
 _ID_WORDS = _ctx(
@@ -207,6 +235,7 @@ DETECTORS: tuple[Detector, ...] = (
         EntityType.SECRET,
         "PASSWORD_ASSIGNMENT",
         re.compile(rf"(?i:\b(?:{_SECRET_NAMES})\s*[=:]\s*)[\"']?[^\s\"']{{6,}}"),
+        words=("pass", "pwd", "secret", "api", "access"),
     ),
     Detector(
         EntityType.CREDIT_CARD,
@@ -225,6 +254,7 @@ DETECTORS: tuple[Detector, ...] = (
         _ctx(_CARD_WORDS),
         min_run_digits=12,
         max_length=37,
+        words=_CARD_NAME_PARTS,
     ),
     Detector(
         EntityType.IBAN,
@@ -464,6 +494,8 @@ DETECTORS: tuple[Detector, ...] = (
         "IPV6",
         re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])"),
         lambda t: t.count(":") >= 2 and check.ip_address(t),
+        # An address either holds "::" or all eight groups: either way one of these.
+        gate=re.compile(r"::|[0-9A-Fa-f]:[0-9A-Fa-f]{1,4}:"),
     ),
     # Phones: an international (+, 00) or trunk (0) prefix, or a phone word just before.
     Detector(
@@ -499,12 +531,14 @@ DETECTORS: tuple[Detector, ...] = (
             r"tel\.?|telefon|phone|t[ée]l[ée]phone|mobile?|handy|portable|call|rufnummer|fax"
             r"|tel[eé]fono|telefoon|telefone|mobiel|m[oó]vil|cellulare|cell|kom[oó]rka|bel|gsm"
         ),
+        words=_PHONE_WORD_PARTS,
         max_length=24,
     ),
     Detector(
         EntityType.PRIVILEGED,
         None,
         re.compile("|".join(_PRIVILEGE_MARKERS), _I),
+        words=("attorney", "privilege", "counsel", "anwalt", "secret", "avocat"),
     ),
 )
 
@@ -558,35 +592,59 @@ def _digit_windows(
     return windows
 
 
-# Pre-checks on lower-cased ASCII text: every privilege marker contains one of these words.
-# Non-ASCII text always runs the full pattern: Unicode case folding (e.g. "İ" matching "i"
-# under re.IGNORECASE) differs from str.lower().
-_NEEDS_LOWERED: dict[str, tuple[str, ...]] = {
-    "PRIVILEGED": ("attorney", "privilege", "counsel", "anwalt", "secret", "avocat"),
-}
+def _lowered(text: str) -> str:
+    """Lower case as re.IGNORECASE compares: str.lower() maps a capital I with dot (U+0130)
+    to "i" and a combining dot, where the regex engine sees "i". The view is NFKC-folded and
+    look-alikes are read as Latin already, so the other special cases (long s, Kelvin sign,
+    dotless i) do not occur in it."""
+    lowered = text.lower()
+    return lowered if text.isascii() else lowered.replace("\u0307", "")
 
 
 @dataclass(frozen=True)
 class _Step:
     """A detector with what decides, before its regex runs, whether it can match at all."""
 
+    order: int  # its place in DETECTORS: the first of equal findings is kept
     detector: Detector
-    needs: tuple[str, ...]
-    needs_lowered: tuple[str, ...]
-    # (fewest digits in a run, window margin) for windowed detectors: one character more
-    # than a match, as lookaheads and \b see the end of a window as the end of the text.
-    shape: tuple[int, int] | None
+    needs: frozenset[str]
+    words: frozenset[str]
 
 
-_PLAN = tuple(
-    _Step(
-        detector,
-        _NEEDS.get(detector.subtype or detector.entity.value, ()),
-        _NEEDS_LOWERED.get(detector.subtype or detector.entity.value, ()),
-        (detector.min_run_digits, detector.max_length + 1) if detector.max_length else None,
-    )
-    for detector in DETECTORS
-)
+# Windowed detectors share windows by class: at least this many digits in a run, and this
+# margin around it (one character more than a match reaches: lookaheads and \b see a window's
+# end as the text's end). A class's windows hold every member's, so findings are the same.
+_RUN_CLASSES = (1, 2, 6, 9, 12)
+_MARGIN_CLASSES = (17, 27, 46)
+Shape = tuple[int, int] | None
+
+
+def _shape(detector: Detector) -> Shape:
+    if not detector.max_length:
+        return None
+    run = max(c for c in _RUN_CLASSES if c <= detector.min_run_digits)
+    margin = min(c for c in _MARGIN_CLASSES if c >= detector.max_length + 1)
+    return run, margin
+
+
+def _plan() -> tuple[tuple[Shape, tuple[_Step, ...]], ...]:
+    groups: dict[Shape, list[_Step]] = {}
+    for order, detector in enumerate(DETECTORS):
+        key = detector.subtype or detector.entity.value
+        step = _Step(
+            order,
+            detector,
+            frozenset(_NEEDS.get(key, ())),
+            frozenset(detector.words),
+        )
+        groups.setdefault(_shape(detector), []).append(step)
+    return tuple((shape, tuple(steps)) for shape, steps in groups.items())
+
+
+_PLAN = _plan()
+_RANK = {entity: rank for rank, entity in enumerate(_PRIORITY)}
+_ALL_NEEDS = tuple(sorted({needle for needles in _NEEDS.values() for needle in needles}))
+_ALL_WORDS = tuple(sorted({word for detector in DETECTORS for word in detector.words}))
 
 # A run of base64 or base64url long enough to hold a value (12 characters: 9 bytes).
 _BASE64_RUN = re.compile(r"(?<![\w+/=-])[A-Za-z0-9+/_-]{12,}={0,2}(?![\w+/=-])")
@@ -608,45 +666,46 @@ def _base64_text(run: str) -> str | None:
     return text if readable.isprintable() else None
 
 
-def _matches(view: NormalisedText) -> list[Finding]:
-    """What the detectors find in the normalised view, overlaps included."""
+def _matches(view: NormalisedText) -> list[tuple[int, Finding]]:
+    """What the detectors find in the normalised view, overlaps included, each with its
+    detector's order."""
     text = view.text
-    found: list[Finding] = []
+    found: list[tuple[int, Finding]] = []
     runs = _digit_runs(text)
     most_digits = max((digits for *_, digits in runs), default=0)
-    windows_by_shape: dict[tuple[int, int], list[tuple[int, int]]] = {}
     everything = [(0, len(text))]
-    lowered = text.lower() if text.isascii() else None
-    for step in _PLAN:
-        if step.needs and not any(needle in text for needle in step.needs):
-            continue
-        if (
-            step.needs_lowered
-            and lowered is not None
-            and not any(needle in lowered for needle in step.needs_lowered)
-        ):
-            continue
+    present = {needle for needle in _ALL_NEEDS if needle in text}
+    lowered = _lowered(text)
+    words = {word for word in _ALL_WORDS if word in lowered}
+    for shape, steps in _PLAN:
         windows = everything
-        if step.shape is not None:
-            if step.shape[0] > most_digits:
+        if shape is not None:
+            if shape[0] > most_digits:
                 continue
-            if step.shape not in windows_by_shape:
-                windows_by_shape[step.shape] = _digit_windows(len(text), runs, *step.shape)
-            windows = windows_by_shape[step.shape]
+            windows = _digit_windows(len(text), runs, *shape)
             if not windows:
                 continue
-        detector = step.detector
-        for window_start, window_end in windows:
-            for match in detector.pattern.finditer(text, window_start, window_end):
-                if not detector.valid(match.group()):
-                    continue
-                before = text[max(0, match.start() - 64) : match.start()]
-                if detector.context and not detector.context.search(before):
-                    continue
-                if detector.not_after and detector.not_after.search(before):
-                    continue
-                start, end = view.span(match.start(), match.end())
-                found.append(Finding(detector.entity, start, end, detector.subtype))
+        for step in steps:
+            if step.needs and step.needs.isdisjoint(present):
+                continue
+            if step.words and step.words.isdisjoint(words):
+                continue
+            detector = step.detector
+            if detector.gate is not None and not detector.gate.search(text):
+                continue
+            for window_start, window_end in windows:
+                for match in detector.pattern.finditer(text, window_start, window_end):
+                    if not detector.valid(match.group()):
+                        continue
+                    before = text[max(0, match.start() - 64) : match.start()]
+                    if detector.context and not detector.context.search(before):
+                        continue
+                    if detector.not_after and detector.not_after.search(before):
+                        continue
+                    start, end = view.span(match.start(), match.end())
+                    found.append(
+                        (step.order, Finding(detector.entity, start, end, detector.subtype))
+                    )
     return found
 
 
@@ -674,10 +733,17 @@ def _detect(text: str, depth: int) -> list[Finding]:
     view = normalise(text)
     raw = _matches(view)
     if depth < _ENCODED_DEPTH:
-        raw.extend(_encoded(text, view, depth))
-    raw.sort(key=lambda f: (_PRIORITY.index(f.entity), -(f.end - f.start), f.start))
+        raw.extend((len(DETECTORS), finding) for finding in _encoded(text, view, depth))
+    raw.sort(
+        key=lambda item: (
+            _RANK[item[1].entity],
+            item[1].start - item[1].end,
+            item[1].start,
+            item[0],
+        )
+    )
     kept: list[Finding] = []
-    for finding in raw:
+    for _, finding in raw:
         if all(finding.end <= k.start or finding.start >= k.end for k in kept):
             kept.append(finding)
     return sorted(kept, key=lambda f: f.start)
