@@ -1,11 +1,12 @@
 import base64
 import importlib
+import re
 from collections import Counter
 
 import pytest
 
 from sovgw.domain import dlp
-from sovgw.domain.dlp import EntityType
+from sovgw.domain.dlp import EntityType, engine
 
 
 @pytest.mark.parametrize(
@@ -358,3 +359,9 @@ def test_a_base64_run_holding_a_value_is_a_finding_as_a_whole(
 )
 def test_base64_without_a_value_and_words_that_only_look_like_base64(text: str) -> None:
     assert dlp.detect(text) == []
+
+
+def test_separators_are_removed_as_the_regex_class_would() -> None:
+    """_compact's translate table removes exactly what [\\s./-] matches."""
+    every = "".join(map(chr, range(0x3100))) + "".join(map(chr, range(0xFF00, 0x10100)))
+    assert engine._compact(every) == re.sub(r"[\s./-]", "", every)

@@ -72,14 +72,25 @@ class Detector:
     # max_length long: the detector scans only windows that reach that far around such runs.
     min_run_digits: int = 1
     max_length: int = 0  # set for every digit-bearing detector (0: scans everything)
+    # How far a match reaches beyond the run of digits it holds, where that is known to be
+    # less than max_length (digits and single separators only: 0; a letter or "(" next: 1-2).
+    reach: int | None = None
     # Necessary conditions checked before the regex runs: the lower-cased text holds one of
     # these words, or this cheap pattern is found in the text.
     words: tuple[str, ...] = ()
     gate: re.Pattern[str] | None = None
 
 
+# Separators a value may be written with: every character str.isspace() (which is what \s
+# matches), dots, slashes and hyphens; removed by one C-level translate.
+_SEPARATORS = dict.fromkeys(
+    [ord(c) for c in "./-"]
+    + [c for c in (*range(0x21), *range(0x80, 0xA1), *range(0x1680, 0x3001)) if chr(c).isspace()],
+)
+
+
 def _compact(text: str) -> str:
-    return re.sub(r"[\s./-]", "", text)
+    return text.translate(_SEPARATORS)
 
 
 def _digits(validator: Callable[[str], bool]) -> Callable[[str], bool]:
@@ -245,6 +256,7 @@ DETECTORS: tuple[Detector, ...] = (
         not_after=_PRODUCT_CODES,
         min_run_digits=12,
         max_length=37,
+        reach=0,
     ),
     Detector(  # any Luhn-valid 12-19 digits after a card's name (Maestro, other IIN ranges)
         EntityType.CREDIT_CARD,
@@ -254,6 +266,7 @@ DETECTORS: tuple[Detector, ...] = (
         _ctx(_CARD_WORDS),
         min_run_digits=12,
         max_length=37,
+        reach=0,
         words=_CARD_NAME_PARTS,
     ),
     Detector(
@@ -293,6 +306,7 @@ DETECTORS: tuple[Detector, ...] = (
         _digits(check.es_dni_nie),
         min_run_digits=8,
         max_length=10,
+        reach=2,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -301,6 +315,7 @@ DETECTORS: tuple[Detector, ...] = (
         _digits(check.es_dni_nie),
         min_run_digits=7,
         max_length=11,
+        reach=2,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -317,6 +332,7 @@ DETECTORS: tuple[Detector, ...] = (
         _digits(check.us_itin),
         min_run_digits=9,
         max_length=11,
+        reach=0,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -325,6 +341,7 @@ DETECTORS: tuple[Detector, ...] = (
         _digits(check.us_taxpayer_number),
         min_run_digits=9,
         max_length=11,
+        reach=0,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -334,6 +351,7 @@ DETECTORS: tuple[Detector, ...] = (
         _ctx(r"ssn|social security(?: number| no\.?)?"),
         min_run_digits=9,
         max_length=9,
+        reach=0,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -344,6 +362,7 @@ DETECTORS: tuple[Detector, ...] = (
         _REFERENCE_LABEL,
         min_run_digits=11,
         max_length=14,
+        reach=0,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -354,6 +373,7 @@ DETECTORS: tuple[Detector, ...] = (
         _REFERENCE_LABEL,
         min_run_digits=9,
         max_length=11,
+        reach=0,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -364,6 +384,7 @@ DETECTORS: tuple[Detector, ...] = (
         _REFERENCE_LABEL,
         min_run_digits=11,
         max_length=11,
+        reach=0,
     ),
     Detector(  # a sole trader's NIP is their tax id; written 123-456-32-18 or 123-45-67-819
         EntityType.NATIONAL_ID,
@@ -374,6 +395,7 @@ DETECTORS: tuple[Detector, ...] = (
         _REFERENCE_LABEL,
         min_run_digits=10,
         max_length=15,
+        reach=0,
     ),
     Detector(  # written YY.MM.DD-SSS.CC: the form itself is the label
         EntityType.NATIONAL_ID,
@@ -382,6 +404,7 @@ DETECTORS: tuple[Detector, ...] = (
         _digits(check.be_national_number),
         min_run_digits=11,
         max_length=15,
+        reach=0,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -392,6 +415,7 @@ DETECTORS: tuple[Detector, ...] = (
         _REFERENCE_LABEL,
         min_run_digits=11,
         max_length=15,
+        reach=0,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -402,6 +426,7 @@ DETECTORS: tuple[Detector, ...] = (
         _ctx(r"sv-?n(?:umme)?r\.?|(?:sozial)?versicherungsnummer|vsnr"),
         min_run_digits=10,
         max_length=11,
+        reach=0,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -412,6 +437,7 @@ DETECTORS: tuple[Detector, ...] = (
         _REFERENCE_LABEL,
         min_run_digits=9,
         max_length=11,
+        reach=0,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -424,6 +450,7 @@ DETECTORS: tuple[Detector, ...] = (
         _REFERENCE_LABEL,
         min_run_digits=10,
         max_length=13,
+        reach=0,
     ),
     Detector(  # no checksum since 2007: only its own name makes a date-shaped number a CPR
         EntityType.NATIONAL_ID,
@@ -433,6 +460,7 @@ DETECTORS: tuple[Detector, ...] = (
         _ctx(r"cpr(?:-?n(?:umme)?r\.?)?|personnummer"),
         min_run_digits=10,
         max_length=11,
+        reach=0,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -443,6 +471,7 @@ DETECTORS: tuple[Detector, ...] = (
         _REFERENCE_LABEL,
         min_run_digits=7,
         max_length=9,
+        reach=2,
     ),
     Detector(  # 756.XXXX.XXXX.XX: the country prefix and the form are the label
         EntityType.NATIONAL_ID,
@@ -451,6 +480,7 @@ DETECTORS: tuple[Detector, ...] = (
         _digits(check.ch_ahv),
         min_run_digits=13,
         max_length=16,
+        reach=0,
     ),
     Detector(
         EntityType.NATIONAL_ID,
@@ -461,6 +491,7 @@ DETECTORS: tuple[Detector, ...] = (
         _REFERENCE_LABEL,
         min_run_digits=13,
         max_length=16,
+        reach=0,
     ),
     Detector(  # the country prefix and each country's exact form make the label
         EntityType.NATIONAL_ID,
@@ -488,6 +519,7 @@ DETECTORS: tuple[Detector, ...] = (
         check.ip_address,
         min_run_digits=4,
         max_length=15,
+        reach=0,
     ),
     Detector(
         EntityType.IP_ADDRESS,
@@ -513,6 +545,7 @@ DETECTORS: tuple[Detector, ...] = (
         re.compile(r"(?<![\w+(])\([2-9]\d{2}\) ?[2-9]\d{2}[-. ]\d{4}(?!\w)"),
         min_run_digits=3,
         max_length=14,
+        reach=1,
     ),
     Detector(  # NXX-NXX-XXXX (or with dots): the exchange rule keeps SSNs and dates out
         EntityType.PHONE,
@@ -521,6 +554,7 @@ DETECTORS: tuple[Detector, ...] = (
         _nanp,
         min_run_digits=10,
         max_length=12,
+        reach=0,
     ),
     Detector(
         EntityType.PHONE,
@@ -615,7 +649,7 @@ class _Step:
 # margin around it (one character more than a match reaches: lookaheads and \b see a window's
 # end as the text's end). A class's windows hold every member's, so findings are the same.
 _RUN_CLASSES = (1, 2, 6, 9, 12)
-_MARGIN_CLASSES = (17, 27, 46)
+_MARGIN_CLASSES = (3, 17, 27, 46)
 Shape = tuple[int, int] | None
 
 
@@ -623,7 +657,8 @@ def _shape(detector: Detector) -> Shape:
     if not detector.max_length:
         return None
     run = max(c for c in _RUN_CLASSES if c <= detector.min_run_digits)
-    margin = min(c for c in _MARGIN_CLASSES if c >= detector.max_length + 1)
+    reach = detector.max_length if detector.reach is None else detector.reach
+    margin = min(c for c in _MARGIN_CLASSES if c >= reach + 1)
     return run, margin
 
 
