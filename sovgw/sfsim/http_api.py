@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from sovgw.httpd import BackgroundServer, QuietHandler
+from sovgw.sfsim.bulk import CsvPage
 from sovgw.sfsim.state import (
     OAuthError,
     PublishedEvent,
@@ -121,10 +122,48 @@ def _no_content(action: Callable[[Call], object]) -> Callable[[Call], tuple[int,
     return answer
 
 
+def _create_bulk_query(call: Call) -> tuple[int, Any]:
+    return 200, call.sim.bulk.create(call.org, call.user_id, call.version, call.json())
+
+
+def _bulk_results(call: Call) -> tuple[int, Any]:
+    page = call.sim.bulk.results(
+        call.org, call.match["job"], call.version, call.param("locator"), call.param("maxRecords")
+    )
+    return 200, page
+
+
+_QUERY_JOB = r"^/jobs/query/(?P<job>[A-Za-z0-9]+)"
 _RECORD = r"^/sobjects/(?P<sobject>[A-Za-z0-9_]+)/(?P<id>[A-Za-z0-9]+)/?$"
 _STAGED = r"^/apps/oauth/credentials/(?P<client>[A-Za-z0-9_.]+)/staged"
 REST_ROUTES = (
-    Route("GET", re.compile(r"^/limits/?$"), lambda c: (200, c.sim.rest.limits(c.org))),
+    Route(
+        "GET",
+        re.compile(r"^/limits/?$"),
+        lambda c: (200, c.sim.rest.limits(c.org) | c.sim.bulk.limits(c.org)),
+    ),
+    # Bulk API 2.0 query jobs (API version 47.0 and later).
+    Route("POST", re.compile(r"^/jobs/query/?$"), _create_bulk_query, since=47.0),
+    Route("GET", re.compile(r"^/jobs/query/?$"), lambda c: (200, c.sim.bulk.jobs(c.org)), 47.0),
+    Route("GET", re.compile(_QUERY_JOB + r"/results/?$"), _bulk_results, since=47.0),
+    Route(
+        "GET",
+        re.compile(_QUERY_JOB + r"/?$"),
+        lambda c: (200, c.sim.bulk.get(c.org, c.match["job"], c.user_id)),
+        since=47.0,
+    ),
+    Route(
+        "PATCH",
+        re.compile(_QUERY_JOB + r"/?$"),
+        lambda c: (200, c.sim.bulk.abort(c.org, c.match["job"], c.json())),
+        since=47.0,
+    ),
+    Route(
+        "DELETE",
+        re.compile(_QUERY_JOB + r"/?$"),
+        _no_content(lambda c: c.sim.bulk.delete(c.org, c.match["job"])),
+        since=47.0,
+    ),
     Route("GET", re.compile(r"^/query(?:All)?/?$"), _query),
     # The Tooling API's query: the same engine; set-up objects such as EventRelayConfig.
     Route("GET", re.compile(r"^/tooling/query/?$"), _query),
@@ -296,6 +335,13 @@ def make_handler(sim: Simulator) -> type[QuietHandler]:
                     self.send_header(name, value)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+            elif isinstance(answer, CsvPage):
+                self.send_response(status)
+                for name, value in (headers | answer.headers).items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
             else:
                 self.send_json(status, answer, headers)
 

@@ -261,6 +261,27 @@ class Fault:
 
 
 @dataclass
+class BulkQueryJob:
+    """A Bulk API 2.0 query job. Its rows are read when it is processed; a results page is
+    found again by its locator for as long as the job exists (seven days, or until deleted)."""
+
+    id: str
+    operation: str  # query | queryAll
+    sobject: str
+    query: str
+    created_by: str
+    created: datetime
+    api_version: str
+    column_delimiter: str
+    line_ending: str
+    state: str = "UploadComplete"
+    header: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    modified: datetime | None = None
+    error: str | None = None  # why a Failed job failed
+
+
+@dataclass
 class RelayChannel:
     """An Event Relay from this org to one EventBridge bus (platform events channel), with
     the set-up records Salesforce keeps for it: its ``EventRelayConfig`` and, when
@@ -299,6 +320,8 @@ class SimOrg:
     events: list[PublishedEvent] = field(default_factory=list)
     relay: RelayChannel | None = None
     faults: list[Fault] = field(default_factory=list)
+    bulk_query_jobs: dict[str, BulkQueryJob] = field(default_factory=dict)
+    daily_bulk_query_jobs: int = 10_000  # DailyBulkV2QueryJobs
     ids: IdFactory = field(init=False)
     autonumber: int = 1000
     replay_counter: int = 0

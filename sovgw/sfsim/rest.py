@@ -232,9 +232,11 @@ class RestApi:
                 raise RestError(404, "NOT_FOUND", "The requested resource does not exist")
             del table[to18(record_id)]
 
-    def query(
-        self, org: SimOrg, text: str, version: str, user_id: str | None = None
-    ) -> dict[str, Any]:
+    def select(
+        self, org: SimOrg, text: str, user_id: str | None = None
+    ) -> tuple[soql.Query, ObjectType, list[Mapping[str, Any]], UserAccess | None]:
+        """Parse ``text`` as the caller may read and run it: the query, its object, the rows
+        and the caller's access (the REST query and Bulk API 2.0 both use this)."""
         with self.store.lock:
             access = self.store.access(org, user_id)
 
@@ -259,6 +261,13 @@ class RestApi:
                 self.relay.refresh_feedback(org)
             otype = self.store.types[parsed.sobject.lower()]
             rows = soql.execute(parsed, list(self.store.visible(org, otype).values()))
+            return parsed, otype, rows, access
+
+    def query(
+        self, org: SimOrg, text: str, version: str, user_id: str | None = None
+    ) -> dict[str, Any]:
+        with self.store.lock:
+            parsed, otype, rows, access = self.select(org, text, user_id)
             if parsed.count_only:
                 return {"totalSize": len(rows), "done": True, "records": []}
             return {

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from sovgw.sfsim.bulk import BulkQueryApi
 from sovgw.sfsim.metadata import FieldSpec, ProjectMetadata
 from sovgw.sfsim.model import (
     ConnectedApp,
@@ -56,4 +57,5 @@ class Simulator(OrgStore):
         self.oauth = OAuthApi(self)
         self.relay = RelayApi(self)
         self.rest = RestApi(self, self.relay)
+        self.bulk = BulkQueryApi(self, self.rest)
         self.streaming = StreamingApi(self, self.relay)
