@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from benchmarks.dlp import faker_corpus
 from benchmarks.dlp.corpus import generate
 from benchmarks.report import emit
 from sovgw.domain import dlp
+from sovgw.domain.dlp import validators as check
 from sovgw.wiring import RUNTIME_ENVIRONMENT
 
 Detector = Callable[[str], set[tuple[str, int, int]]]
@@ -248,6 +250,36 @@ def _timed(texts: list[str]) -> float:
     return time.perf_counter() - started
 
 
+# Identifiers written as bare digits, with the length and the check each is validated by.
+BARE_DIGIT_IDS: dict[str, tuple[int, Callable[[str], bool], str]] = {
+    "DE_TAX_ID": (11, check.de_tax_id, "label"),
+    "BE_NATIONAL_NUMBER": (11, check.be_national_number, "label"),
+    "FR_NIR": (15, lambda d: check.fr_nir("1" + d[1:]), "none (sex digit, date part)"),
+    "PL_PESEL": (11, check.pl_pesel, "label"),
+    "DK_CPR": (10, check.dk_cpr, "own name"),
+    "AT_SOCIAL_INSURANCE": (10, check.at_social_insurance, "own name"),
+    "PL_NIP": (10, check.pl_nip, "label"),
+    "NL_BSN": (9, check.nl_bsn, "label"),
+    "PT_NIF": (9, check.pt_nif, "label"),
+    "CH_AHV (756...)": (13, lambda d: check.ch_ahv("756" + d[3:]), "label, or its dotted form"),
+    "US_SSN (bare)": (9, check.us_taxpayer_number, "own name"),
+}
+
+
+def unlabeled_pass_rates(samples: int, seed: int) -> dict[str, Any]:
+    """The share of uniformly random digit strings of each identifier's length its check
+    accepts: without a label, about that share of numbers of that length in prose would be
+    masked. The label each needs is decided on it (README)."""
+    rng = random.Random(seed)
+    rates = {}
+    for name, (length, valid, needs) in BARE_DIGIT_IDS.items():
+        accepted = sum(
+            valid("".join(rng.choice("0123456789") for _ in range(length))) for _ in range(samples)
+        )
+        rates[name] = {"digits": length, "pass_rate": round(accepted / samples, 4), "needs": needs}
+    return {"samples_per_type": samples, "seed": seed, "rates": rates}
+
+
 def independent_corpus(count: int, seed: int) -> dict[str, Any]:
     """Precision, recall and F1 per type on values from Faker's locale providers, valid
     according to python-stdnum (benchmarks/dlp/faker_corpus.py)."""
@@ -272,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--faker-records", type=int, default=5000)
     parser.add_argument("--throughput-records", type=int, default=2000, help="per kind of text")
+    parser.add_argument("--pass-rate-samples", type=int, default=100_000)
     parser.add_argument(
         "--faker-seed",
         type=int,
@@ -301,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         "throughput": full,
         "throughput_by_text": throughput_by_text(args.throughput_records, args.seed),
         "independent_corpus": independent_corpus(args.faker_records, args.faker_seed),
+        "unlabeled_pass_rates": unlabeled_pass_rates(args.pass_rate_samples, args.seed),
         "cold_start_import": import_time_ms("functions.classify.handler", args.import_runs),
     }
     if args.presidio:

@@ -13,7 +13,8 @@ def test_a_small_run_reports_accuracy_throughput_and_both_import_times(tmp_path:
     output = tmp_path / "dlp.json"
     # A development seed of the independent corpus: the reported one is for reported runs.
     arguments = ["--records", "300", "--faker-records", "300", "--faker-seed", "2"]
-    arguments += ["--throughput-records", "100", "--import-runs", "2", "--output", str(output)]
+    arguments += ["--throughput-records", "100", "--pass-rate-samples", "2000"]
+    arguments += ["--import-runs", "2", "--output", str(output)]
     assert main(arguments) == 0
     report = json.loads(output.read_text())
     assert report["records"] == 300
@@ -23,6 +24,8 @@ def test_a_small_run_reports_accuracy_throughput_and_both_import_times(tmp_path:
     independent = report["independent_corpus"]
     assert independent["seed_is_the_reported_one"] is False
     assert set(independent["per_type"]) >= {"EMAIL", "PHONE", "IBAN", "NATIONAL_ID"}
+    rates = report["unlabeled_pass_rates"]["rates"]
+    assert rates["US_SSN (bare)"]["pass_rate"] > 0.9 > rates["NL_BSN"]["pass_rate"] > 0.05
     by_text = report["throughput_by_text"]
     assert by_text["ascii_only"]["mb_per_s"] > 0 and by_text["evasion_heavy"]["mb_per_s"] > 0
     imports = report["cold_start_import"]
