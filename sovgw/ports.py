@@ -18,6 +18,7 @@ from sovgw.domain.audit import AuditRecord
 from sovgw.domain.audit_chain import Anchor
 from sovgw.domain.budget import Admission, Lane
 from sovgw.domain.levels import DataLevel
+from sovgw.domain.query_log import SalesforceCall
 from sovgw.domain.write_back import AIResult, GrantRecord
 
 if TYPE_CHECKING:  # domain types the ports speak in; the domain imports these ports
@@ -92,6 +93,14 @@ class ChatUpstream(Protocol):
     ) -> Iterator[dict[str, Any]]:
         """Start a streamed completion: errors before the first byte raise here (so the caller
         can fail over); the chunks are then read lazily."""
+        ...
+
+
+class QueryLog(Protocol):
+    """Where each Salesforce call's query-log entry goes (metrics, the audit trail)."""
+
+    def record(self, call: SalesforceCall) -> None:
+        """Keep the entry; it holds no values."""
         ...
 
 

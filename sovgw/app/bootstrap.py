@@ -34,6 +34,7 @@ from sovgw.ports import (
     EventPublisher,
     MappingVault,
     ModelInvoker,
+    QueryLog,
     RelayLedger,
     SecretVersions,
     SessionCache,
@@ -182,6 +183,7 @@ def build_dependencies(
     from sovgw.adapters.aws.events import EventBridgePublisher, SqsDeadLetters  # noqa: PLC0415
     from sovgw.adapters.aws.sagemaker import SageMakerModels  # noqa: PLC0415
     from sovgw.adapters.aws.secrets import SecretsManagerVersions  # noqa: PLC0415
+    from sovgw.adapters.query_log import EmfQueryLog  # noqa: PLC0415
     from sovgw.adapters.salesforce.credentials import load_credential_pool  # noqa: PLC0415
     from sovgw.adapters.upstreams import ModelRouter  # noqa: PLC0415
     from sovgw.adapters.vault import KmsMappingVault  # noqa: PLC0415
@@ -217,7 +219,12 @@ def build_dependencies(
         model=ModelRouter(SageMakerModels(runtime_client)),
         vault=KmsMappingVault(kms, jurisdiction.kms_alias),
         salesforce=SalesforceAccessFactory(
-            config, jurisdiction, credential_pool, shared, settings.salesforce_ca_bundle
+            config,
+            jurisdiction,
+            credential_pool,
+            shared,
+            settings.salesforce_ca_bundle,
+            EmfQueryLog(jurisdiction.id) if emit_metrics else None,
         ),
         secret_versions=SecretsManagerVersions(secrets),
         credential_pool=credential_pool,
@@ -259,6 +266,7 @@ class SalesforceAccessFactory:
     credential_pool: Callable[[OrgBinding], Sequence[PooledCredential]]
     shared: SharedStore
     ca_bundle: str | None
+    query_log: QueryLog | None = None  # every call's entry (issue #16); EMF in AWS
 
     def __call__(self, org_id: str, lane: Lane, grant_id: str | None) -> SalesforceRecords:
         from sovgw.adapters.salesforce.credentials import CredentialPool  # noqa: PLC0415
@@ -278,6 +286,7 @@ class SalesforceAccessFactory:
             grant_id=grant_id,
             ca_bundle=self.ca_bundle,
             sessions=self.shared.sessions,
+            query_log=self.query_log,
         )
 
 

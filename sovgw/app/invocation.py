@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from sovgw.domain.audit import rejection_record
 from sovgw.domain.errors import GatewayError
+from sovgw.domain.query_log import calls_made_as
 from sovgw.domain.relay_watch import relay_receipt
 from sovgw.logs import make_logger
 
@@ -48,8 +49,9 @@ def run_handler(
     token = _invocation.set(links)
     logger.set_correlation_id(str(event.get("id", "")))
     try:
-        _note_relay_receipt(event, deps)
-        return logic(event, deps)
+        with calls_made_as(function_name, _purpose_of(event)):
+            _note_relay_receipt(event, deps)
+            return logic(event, deps)
     except GatewayError as error:
         if error.retryable:
             logger.warning(
@@ -69,6 +71,14 @@ def run_handler(
         return {"status": "dead-lettered", "reason": reason}
     finally:
         _invocation.reset(token)
+
+
+def _purpose_of(event: Mapping[str, Any]) -> str | None:
+    """The purpose an AI request event names (its Salesforce calls are logged under it)."""
+    detail = event.get("detail")
+    payload = detail.get("payload") if isinstance(detail, Mapping) else None
+    purpose = payload.get("Purpose__c") if isinstance(payload, Mapping) else None
+    return purpose if isinstance(purpose, str) else None
 
 
 def _note_relay_receipt(event: Mapping[str, Any], deps: Dependencies) -> None:

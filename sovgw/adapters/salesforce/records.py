@@ -34,8 +34,9 @@ from sovgw.adapters.sessions import LocalSessions
 from sovgw.domain.budget import BudgetDeferred, Lane
 from sovgw.domain.errors import RejectedInput, UpstreamUnavailable
 from sovgw.domain.levels import DataLevel
+from sovgw.domain.query_log import describe_call, rows_in
 from sovgw.domain.write_back import AIResult
-from sovgw.ports import BudgetStore, SessionCache
+from sovgw.ports import BudgetStore, QueryLog, SessionCache
 
 API_VERSION = "62.0"
 METADATA_TTL_SECONDS = 300.0
@@ -83,6 +84,7 @@ class SalesforceRecords:
         clock: Callable[[], float] = time.monotonic,
         sessions: SessionCache | None = None,
         org_id: str | None = None,
+        query_log: QueryLog | None = None,
     ) -> None:
         self._org_id = org_id or (budget.org_id if budget is not None else None)
         if sessions is not None and self._org_id is None:
@@ -99,12 +101,42 @@ class SalesforceRecords:
         self._http = http_session(ca_bundle)
         if budget is not None:
             self._http.hooks["response"].append(budget.observe_response)
+        self._query_log = query_log
+        if query_log is not None:
+            self._http.hooks["response"].append(self._log_call)
         self._timeout = timeout
         self._clock = clock
         self._client: Salesforce | None = None
         self._refused: set[str] = set()
         self._levels: dict[str, tuple[float, dict[str, DataLevel]]] = {}
         self._lock = threading.Lock()
+
+    def _log_call(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """requests hook: every call to Salesforce, the token requests included, becomes a
+        query-log entry (measured, never its values)."""
+        if self._query_log is None:
+            return
+        payload: Any = None
+        request = response.request
+        url = request.url or response.url
+        if request.method == "GET" and ("/query" in url or "/sobjects/" in url):
+            try:
+                payload = response.json()
+            except ValueError:
+                payload = None
+        self._query_log.record(
+            describe_call(
+                method=str(request.method),
+                url=url,
+                status=response.status_code,
+                body_bytes=len(response.content),
+                rows=rows_in(payload, response.headers),
+                latency_ms=response.elapsed.total_seconds() * 1000,
+                org_id=self._org_id,
+                lane=self.lane.value,
+                grant_id=self.grant_id,
+            )
+        )
 
     @property
     def session_scope(self) -> str:

@@ -1,0 +1,38 @@
+"""Query-log entries as CloudWatch metrics (Powertools Metrics, embedded metric format).
+
+Each Salesforce call is one EMF document: the counts are metrics by jurisdiction, org, lane
+and principal (what volume alarms and baselines read), and the rest of the entry rides along
+as metadata, so CloudWatch Logs Insights can list the calls behind a spike.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from sovgw.adapters.budget_metrics import NAMESPACE
+from sovgw.domain.query_log import SalesforceCall
+
+QUERY_LOG_SERVICE = "salesforce-query-log"
+
+
+class EmfQueryLog:
+    """``QueryLog`` to stdout as EMF (Lambda ships it to CloudWatch)."""
+
+    def __init__(self, jurisdiction: str) -> None:
+        self.jurisdiction = jurisdiction
+
+    def record(self, call: SalesforceCall) -> None:
+        metrics = Metrics(namespace=NAMESPACE, service=QUERY_LOG_SERVICE)
+        metrics.add_dimension(name="Jurisdiction", value=self.jurisdiction)
+        metrics.add_dimension(name="OrgId", value=(call.org_id or "unknown")[:15])
+        metrics.add_dimension(name="Lane", value=call.lane)
+        metrics.add_dimension(name="Principal", value=call.principal)
+        metrics.add_metric(name="SalesforceCalls", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="RowsReturned", unit=MetricUnit.Count, value=call.rows or 0)
+        metrics.add_metric(name="ResponseBytes", unit=MetricUnit.Bytes, value=call.bytes)
+        metrics.add_metric(name="CallLatency", unit=MetricUnit.Milliseconds, value=call.latency_ms)
+        for key, value in call.as_dict().items():
+            if key not in {"org_id", "lane", "principal", "rows", "bytes", "latency_ms"}:
+                metrics.add_metadata(key=key, value=value)
+        metrics.flush_metrics()
