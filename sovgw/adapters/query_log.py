@@ -1,8 +1,10 @@
-"""Query-log entries as CloudWatch metrics (Powertools Metrics, embedded metric format).
+"""Where query-log entries go: CloudWatch metrics (Powertools Metrics, embedded metric
+format) and the audit trail.
 
 Each Salesforce call is one EMF document: the counts are metrics by jurisdiction, org, lane
 and principal (what volume alarms and baselines read), and the rest of the entry rides along
-as metadata, so CloudWatch Logs Insights can list the calls behind a spike.
+as metadata, so CloudWatch Logs Insights can list the calls behind a spike. In the audit
+trail it is a ``salesforce_call`` record, sealed with the others.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sovgw.adapters.budget_metrics import NAMESPACE
+from sovgw.domain.audit import salesforce_call_record
 from sovgw.domain.query_log import SalesforceCall
+from sovgw.ports import AuditSink, QueryLog
 
 QUERY_LOG_SERVICE = "salesforce-query-log"
 
@@ -36,3 +40,25 @@ class EmfQueryLog:
             if key not in {"org_id", "lane", "principal", "rows", "bytes", "latency_ms"}:
                 metrics.add_metadata(key=key, value=value)
         metrics.flush_metrics()
+
+
+class AuditQueryLog:
+    """``QueryLog`` into the audit trail: one ``salesforce_call`` record per call."""
+
+    def __init__(self, audit: AuditSink, jurisdiction: str) -> None:
+        self.audit = audit
+        self.jurisdiction = jurisdiction
+
+    def record(self, call: SalesforceCall) -> None:
+        self.audit.write(salesforce_call_record(call, self.jurisdiction))
+
+
+class QueryLogs:
+    """Every entry to each of ``logs``."""
+
+    def __init__(self, *logs: QueryLog) -> None:
+        self.logs = logs
+
+    def record(self, call: SalesforceCall) -> None:
+        for log in self.logs:
+            log.record(call)

@@ -183,7 +183,7 @@ def build_dependencies(
     from sovgw.adapters.aws.events import EventBridgePublisher, SqsDeadLetters  # noqa: PLC0415
     from sovgw.adapters.aws.sagemaker import SageMakerModels  # noqa: PLC0415
     from sovgw.adapters.aws.secrets import SecretsManagerVersions  # noqa: PLC0415
-    from sovgw.adapters.query_log import EmfQueryLog  # noqa: PLC0415
+    from sovgw.adapters.query_log import AuditQueryLog, EmfQueryLog, QueryLogs  # noqa: PLC0415
     from sovgw.adapters.salesforce.credentials import load_credential_pool  # noqa: PLC0415
     from sovgw.adapters.upstreams import ModelRouter  # noqa: PLC0415
     from sovgw.adapters.vault import KmsMappingVault  # noqa: PLC0415
@@ -206,12 +206,16 @@ def build_dependencies(
         )
 
     credential_pool = partial(load_credential_pool, secrets)
+    audit = S3AuditSink(
+        session.client("s3"), jurisdiction.audit_bucket, invocation_links, shared.audit_anchors
+    )
+    query_logs: list[QueryLog] = [AuditQueryLog(audit, jurisdiction.id)]
+    if emit_metrics:
+        query_logs.append(EmfQueryLog(jurisdiction.id))
     return Dependencies(
         config=config,
         jurisdiction=jurisdiction,
-        audit=S3AuditSink(
-            session.client("s3"), jurisdiction.audit_bucket, invocation_links, shared.audit_anchors
-        ),
+        audit=audit,
         publisher=EventBridgePublisher(session.client("events"), jurisdiction.event_bus),
         dead_letters=SqsDeadLetters(
             session.client("sqs"), partial(dead_letter_queue_name, jurisdiction.id)
@@ -224,7 +228,7 @@ def build_dependencies(
             credential_pool,
             shared,
             settings.salesforce_ca_bundle,
-            EmfQueryLog(jurisdiction.id) if emit_metrics else None,
+            QueryLogs(*query_logs),
         ),
         secret_versions=SecretsManagerVersions(secrets),
         credential_pool=credential_pool,
@@ -266,7 +270,7 @@ class SalesforceAccessFactory:
     credential_pool: Callable[[OrgBinding], Sequence[PooledCredential]]
     shared: SharedStore
     ca_bundle: str | None
-    query_log: QueryLog | None = None  # every call's entry (issue #16); EMF in AWS
+    query_log: QueryLog | None = None  # every call's entry (issue #16)
 
     def __call__(self, org_id: str, lane: Lane, grant_id: str | None) -> SalesforceRecords:
         from sovgw.adapters.salesforce.credentials import CredentialPool  # noqa: PLC0415

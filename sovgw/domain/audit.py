@@ -16,8 +16,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from sovgw.domain.levels import DataLevel
+from sovgw.domain.query_log import SalesforceCall
 
-AUDIT_SCHEMA_VERSION = "1.2"
+AUDIT_SCHEMA_VERSION = "1.3"  # 1.3: salesforce_call records (the query log)
 _AUDIT_NAMESPACE = uuid.UUID("6f1c1d2e-6a43-4d2b-9c0e-3c1b8f0e5a77")
 
 
@@ -30,6 +31,7 @@ class Stage(StrEnum):
     CREDENTIAL_ROTATION = "credential_rotation"
     BREAK_GLASS = "break_glass"
     RELAY = "relay"  # a relay gap opened or closed, or a replay put missed events back
+    SALESFORCE_CALL = "salesforce_call"  # one query-log entry: a call the gateway made
 
 
 class Outcome(StrEnum):
@@ -52,6 +54,24 @@ class AuditLinks(BaseModel):
     lambda_request_id: str | None = None
     xray_trace_id: str | None = None
     aws_request_ids: tuple[str, ...] = ()
+
+
+class SalesforceCallFacts(BaseModel):
+    """What a Salesforce call read or wrote, measured (the query log; never its values)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lane: str
+    grant_id: str | None = None
+    method: str
+    resource: str
+    sobject: str | None = None
+    soql: str | None = None  # literals removed
+    soql_sha256: str | None = None
+    status: int
+    rows: int | None = None
+    bytes: int
+    latency_ms: float
 
 
 class AuditRecord(BaseModel):
@@ -81,6 +101,7 @@ class AuditRecord(BaseModel):
     outcome: Outcome
     prompt_sha256: str | None = None
     output_removed: dict[str, int] = Field(default_factory=dict)
+    salesforce_call: SalesforceCallFacts | None = None
     links: AuditLinks = Field(default_factory=AuditLinks)
 
 
@@ -93,6 +114,34 @@ _ORG_IN_SOURCE = re.compile(
     r"^(?:aws\.partner|sovgw\.replay)/salesforce\.com/(00D[a-zA-Z0-9]{12,15})/"
 )
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def salesforce_call_record(call: SalesforceCall, jurisdiction: str) -> AuditRecord:
+    """The audit record of one query-log entry (a new id each: a retried call is another
+    call Salesforce answered)."""
+    return AuditRecord(
+        record_id=str(uuid.uuid4()),
+        stage=Stage.SALESFORCE_CALL,
+        jurisdiction=jurisdiction,
+        org_id=call.org_id,
+        principal=call.principal,
+        purpose=call.purpose,
+        fields_used=call.fields,
+        outcome=Outcome.OK if call.status < 400 else Outcome.FAILED,
+        salesforce_call=SalesforceCallFacts(
+            lane=call.lane,
+            grant_id=call.grant_id,
+            method=call.method,
+            resource=call.resource,
+            sobject=call.sobject,
+            soql=call.soql,
+            soql_sha256=call.soql_sha256,
+            status=call.status,
+            rows=call.rows,
+            bytes=call.bytes,
+            latency_ms=call.latency_ms,
+        ),
+    )
 
 
 def rejection_record(

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sovgw.adapters.query_log import EmfQueryLog
+from sovgw.adapters.query_log import AuditQueryLog, EmfQueryLog, QueryLogs
+from sovgw.domain.audit import AuditRecord, Outcome, Stage
 from sovgw.domain.query_log import (
     calls_made_as,
     current_context,
@@ -194,3 +195,52 @@ def test_a_function_invocation_logs_its_calls_as_itself_for_the_events_purpose()
         ("rotate", None),
     ]
     assert current_context().principal == "unknown"
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.records: list[AuditRecord] = []
+
+    def write(self, record: AuditRecord) -> str:
+        self.records.append(record)
+        return f"memory://{record.record_id}"
+
+
+def test_an_entry_is_a_salesforce_call_record_in_the_audit_trail() -> None:
+    sink = _Sink()
+    with calls_made_as("classify", "summarise_case"):
+        ok = describe_call(
+            method="GET",
+            url=f"{BASE}/sobjects/Case/5000X00000ABCdeQAF?fields=Subject",
+            status=200,
+            body_bytes=512,
+            rows=1,
+            latency_ms=8.0,
+            org_id="00D000000000001AAA",
+            lane="INTERACTIVE",
+            grant_id=None,
+        )
+        failed = describe_call(
+            method="GET",
+            url=f"{BASE}/limits/",
+            status=503,
+            body_bytes=0,
+            rows=None,
+            latency_ms=1.0,
+            org_id="00D000000000001AAA",
+            lane="INTERACTIVE",
+            grant_id=None,
+        )
+    QueryLogs(AuditQueryLog(sink, "eu-de")).record(ok)
+    QueryLogs(AuditQueryLog(sink, "eu-de")).record(failed)
+    first, second = sink.records
+    assert first.stage is Stage.SALESFORCE_CALL and first.outcome is Outcome.OK
+    assert (first.principal, first.purpose, first.fields_used) == (
+        "classify",
+        "summarise_case",
+        ("Subject",),
+    )
+    assert first.salesforce_call is not None and first.salesforce_call.rows == 1
+    assert first.salesforce_call.resource == "sobjects/Case"
+    assert second.outcome is Outcome.FAILED and first.record_id != second.record_id
+    assert "5000X00000ABCdeQAF" not in first.model_dump_json()
