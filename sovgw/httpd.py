@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import signal
 import socket
 import ssl
@@ -135,7 +136,11 @@ class PreforkServer:
     """One listening socket, ``workers`` forked processes accepting on it (the kernel spreads
     connections): a Python process serves on one core whatever its threads, so a host with
     several cores needs several processes. Each worker builds its own handler after the fork
-    (clients, pools and locks are never shared across it); one that dies is replaced."""
+    (clients, pools and locks are never shared across it); one that dies is replaced.
+
+    The port listens only once every first worker has built its handler: until then a
+    connection is refused rather than queued behind a start, so a client's (or a load
+    balancer's) first requests never wait for imports, pools and warm-up."""
 
     def __init__(
         self,
@@ -146,7 +151,12 @@ class PreforkServer:
     ) -> None:
         self._build_handler = build_handler
         self._workers = workers
-        self._listener = socket.create_server((host, port), backlog=_Server.request_queue_size)
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind((host, port))  # listen() once the workers are ready
+        self._listening = False
+        self._ready_r, self._ready_w = os.pipe()
+        self._go_r, self._go_w = os.pipe()
         self._children: set[int] = set()
         self._stopping = False
 
@@ -171,6 +181,9 @@ class PreforkServer:
             server = _Server(("127.0.0.1", 0), self._build_handler(), bind_and_activate=False)
             server.socket.close()
             server.socket = self._listener
+            if not self._listening:  # a first worker: the port opens when all are ready
+                os.write(self._ready_w, b"r")
+                os.read(self._go_r, 1)
             # One write() of the whole line: a pipe keeps writes under PIPE_BUF whole, so two
             # workers starting at once never interleave their lines (print may split them).
             sys.stdout.flush()
@@ -184,10 +197,26 @@ class PreforkServer:
             sys.stderr.flush()
             os._exit(status)
 
-    def run(self) -> int:
-        """Fork the workers and supervise them until SIGTERM or SIGINT; then stop them all.
-        Returns 1 when a worker could not build its handler (it cannot start: stop, do not
-        spin); any other death is replaced."""
+    def _await_ready(self) -> bool:
+        """Wait until every first worker has built its handler; False when one could not."""
+        ready = 0
+        while ready < self._workers:
+            if select.select([self._ready_r], [], [], 0.1)[0]:
+                ready += len(os.read(self._ready_r, self._workers))
+                continue
+            pid, wait_status = os.waitpid(-1, os.WNOHANG)
+            if pid:
+                self._children.discard(pid)
+                if os.waitstatus_to_exitcode(wait_status) == WORKER_CANNOT_START:
+                    return False
+                self._spawn()
+        return True
+
+    def run(self, on_listening: Callable[[], None] | None = None) -> int:
+        """Fork the workers, open the port once they are ready (then ``on_listening``), and
+        supervise them until SIGTERM or SIGINT; then stop them all. Returns 1 when a worker
+        could not build its handler (it cannot start: stop, do not spin); any other death is
+        replaced."""
         status = 0
 
         def stop(signum: int = signal.SIGTERM, frame: object = None) -> None:
@@ -200,6 +229,15 @@ class PreforkServer:
         signal.signal(signal.SIGINT, stop)
         for _ in range(self._workers):
             self._spawn()
+        if self._await_ready():
+            self._listener.listen(_Server.request_queue_size)
+            self._listening = True
+            if on_listening is not None:
+                on_listening()  # before the workers' own lines: the URL is the first line
+            os.write(self._go_w, b"g" * self._workers)
+        else:
+            status = 1
+            stop()
         while self._children:
             try:
                 pid, wait_status = os.wait()

@@ -198,11 +198,11 @@ def run_proxy_server(
     announce: Callable[[str], None],
 ) -> int:
     """Serve until stopped, in this process or in ``workers`` pre-forked ones (each builds
-    its own proxy after the fork); ``announce`` gets the URL once the port listens."""
+    its own proxy after the fork); ``announce`` gets the URL once the port listens, which is
+    after every worker has built (and warmed) its proxy."""
     if workers > 1:
         prefork = PreforkServer(lambda: make_handler(build()), workers, host, port)
-        announce(prefork.url)
-        return prefork.run()
+        return prefork.run(lambda: announce(prefork.url))
     server = serve_proxy(build(), host, port)
     announce(server.url)
     try:

@@ -12,7 +12,13 @@ from benchmarks.proxy.bench import PROMPT, main
 def test_benchmark_reports_direct_and_proxy_for_each_level(tmp_path: Path) -> None:
     output = tmp_path / "report.json"
     assert (
-        main(["--clients", "1,4", "--requests", "4", "--streams", "2", "--out", str(output)]) == 0
+        main(
+            [
+                *("--clients", "1,4", "--requests", "4", "--streams", "2"),
+                *("--first-burst", "1", "--out", str(output)),
+            ]
+        )
+        == 0
     )
     report = json.loads(output.read_text())
     assert report["prompt_bytes"] == len(PROMPT.encode()) >= 2000
@@ -33,3 +39,8 @@ def test_benchmark_reports_direct_and_proxy_for_each_level(tmp_path: Path) -> No
             "latency_p50_ms", "latency_p99_ms", "ttfb_p50_ms", "ttfb_p99_ms"
         }  # fmt: skip
         assert set(level["targets_met"]) == {"added_p99_latency_le_5ms", "added_ttfb_le_2ms"}
+
+    burst = report["first_burst"]
+    assert burst["first_burst"]["n"] == 8 and burst["warm_bursts"]["n"] == 24
+    assert burst["warm_bursts"]["p50_ms"] >= 50  # the model-paced upstream
+    assert set(burst) >= {"p99_ratio", "target_ratio", "target_met"}

@@ -121,3 +121,48 @@ def test_workers_that_cannot_start_stop_the_server_instead_of_looping() -> None:
     assert finished.returncode == 1
     assert "no configuration" in finished.stderr
     assert time.monotonic() - started < 10
+
+
+def test_the_port_opens_only_once_every_worker_has_built_its_handler() -> None:
+    """Workers that take a second to build (imports, pools, warm-up): until both are ready a
+    connection is refused, not queued behind the start; the URL is announced when the port
+    opens, and the first request after it is served at once by a built worker."""
+    port = free_port()
+    script = (
+        "import sys, time\n"
+        "from http.server import BaseHTTPRequestHandler\n"
+        "from sovgw.httpd import PreforkServer\n"
+        "class Hello(BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n"
+        "        self.send_response(200); self.send_header('Content-Length', '2')\n"
+        "        self.end_headers(); self.wfile.write(b'ok')\n"
+        "    def log_message(self, *args): pass\n"
+        "def slow():\n"
+        "    time.sleep(1.0)\n"
+        "    return Hello\n"
+        f"server = PreforkServer(slow, 2, port={port})\n"
+        "sys.exit(server.run(lambda: print('listening', server.url, flush=True)))\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        lines = _Lines(process.stdout)
+        refused = 0
+        while not any(line.startswith("listening") for line in lines.seen):
+            try:
+                requests.get(f"http://127.0.0.1:{port}/", timeout=0.2)
+            except requests.ConnectionError:
+                refused += 1
+            else:
+                raise AssertionError("a request was answered before the port was announced")
+            assert process.poll() is None
+            time.sleep(0.05)
+        assert refused > 0  # the workers' build took a while, and nothing waited in a queue
+        assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).text == "ok"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
