@@ -49,7 +49,7 @@ def run_handler(
     token = _invocation.set(links)
     logger.set_correlation_id(str(event.get("id", "")))
     try:
-        with calls_made_as(function_name, _purpose_of(event)):
+        with calls_made_as(function_name, _purpose_of(event), _journey_of(event)):
             _note_relay_receipt(event, deps)
             return logic(event, deps)
     except GatewayError as error:
@@ -79,6 +79,19 @@ def _purpose_of(event: Mapping[str, Any]) -> str | None:
     payload = detail.get("payload") if isinstance(detail, Mapping) else None
     purpose = payload.get("Purpose__c") if isinstance(payload, Mapping) else None
     return purpose if isinstance(purpose, str) else None
+
+
+def _journey_of(event: Mapping[str, Any]) -> str | None:
+    """The Salesforce event a function's work serves: a relayed event's own id, or the one
+    the gateway's events carry along (``event_uuid``)."""
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        return None
+    for key in ("event_uuid", "id"):
+        value = detail.get(key)
+        if isinstance(value, str):
+            return value
+    return None
 
 
 def _note_relay_receipt(event: Mapping[str, Any], deps: Dependencies) -> None:

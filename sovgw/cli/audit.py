@@ -167,6 +167,11 @@ def trace(args: argparse.Namespace) -> int:
         return 1
     for record in records:
         where = f"{record.endpoint}@{record.region}" if record.endpoint else (record.region or "-")
+        call = record.salesforce_call
+        if call is not None:  # a query-log entry: which Salesforce resource, how many rows
+            where = (
+                f"{call.method} {call.resource} rows={call.rows if call.rows is not None else '-'}"
+            )
         print(
             f"{record.time.isoformat()} {record.stage.value:<17} {record.outcome.value:<8} "
             f"{(record.data_level or '-'):<12} {where:<32} "

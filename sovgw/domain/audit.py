@@ -128,6 +128,11 @@ def salesforce_call_record(call: SalesforceCall, jurisdiction: str) -> AuditReco
         purpose=call.purpose,
         fields_used=call.fields,
         outcome=Outcome.OK if call.status < 400 else Outcome.FAILED,
+        links=AuditLinks(
+            salesforce_event_uuid=call.event_uuid
+            if call.event_uuid and _UUID.match(call.event_uuid)
+            else None
+        ),
         salesforce_call=SalesforceCallFacts(
             lane=call.lane,
             grant_id=call.grant_id,

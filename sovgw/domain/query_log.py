@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -60,6 +60,7 @@ class CallContext:
 
     principal: str = "unknown"
     purpose: str | None = None
+    event_uuid: str | None = None  # the Salesforce event whose journey the calls serve
 
 
 _CONTEXT: ContextVar[CallContext | None] = ContextVar("sovgw_salesforce_call", default=None)
@@ -67,9 +68,12 @@ _NOBODY = CallContext()
 
 
 @contextmanager
-def calls_made_as(principal: str, purpose: str | None = None) -> Iterator[None]:
-    """Salesforce calls made inside are logged as ``principal`` for ``purpose``."""
-    token = _CONTEXT.set(CallContext(principal, purpose))
+def calls_made_as(
+    principal: str, purpose: str | None = None, event_uuid: str | None = None
+) -> Iterator[None]:
+    """Salesforce calls made inside are logged as ``principal`` for ``purpose``, in the
+    journey of the Salesforce event ``event_uuid`` (audit trace joins them on it)."""
+    token = _CONTEXT.set(CallContext(principal, purpose, event_uuid))
     try:
         yield
     finally:
@@ -99,7 +103,7 @@ class SalesforceCall:
     fields: tuple[str, ...] = ()
     soql: str | None = None  # normalised: literals removed
     soql_sha256: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    event_uuid: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -156,6 +160,7 @@ def describe_call(
         fields=fields,
         soql=shape,
         soql_sha256=hashlib.sha256(shape.encode()).hexdigest() if shape else None,
+        event_uuid=context.event_uuid,
     )
 
 

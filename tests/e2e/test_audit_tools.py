@@ -79,7 +79,10 @@ def test_trace_by_contract_id_joins_cloudtrail(
     code, out = _run(capsys, "audit", "trace", CONTRACT, "--jurisdiction", "eu-fr")
     assert code == 0
     stages = [line.split()[1] for line in out.splitlines() if not line.startswith(" ")]
-    assert stages[:4] == ["classification", "routing", "model_invocation", "write_back"]
+    decisions = [stage for stage in stages if stage != "salesforce_call"]
+    assert decisions[:4] == ["classification", "routing", "model_invocation", "write_back"]
+    # The Salesforce calls the request took (query log) are in its journey too.
+    assert "salesforce_call" in stages
     invocation = json.loads(
         s3.get_object(
             Bucket="sovgw-audit-eu-fr",

@@ -187,12 +187,16 @@ def test_a_function_invocation_logs_its_calls_as_itself_for_the_events_purpose()
         seen.append(current_context())
         return {}
 
-    event = {"id": "e1", "detail": {"payload": {"Purpose__c": "summarise_case"}}}
+    journey = "0b7a1c3e-5d2f-4e8a-9c1b-2f3e4d5c6b7a"
+    event = {"id": "e1", "detail": {"id": journey, "payload": {"Purpose__c": "summarise_case"}}}
     run_handler("classify", logic, event, deps=None)  # type: ignore[arg-type]
-    run_handler("rotate", logic, {"id": "e2", "detail": {}}, deps=None)  # type: ignore[arg-type]
-    assert [(c.principal, c.purpose) for c in seen] == [
-        ("classify", "summarise_case"),
-        ("rotate", None),
+    forwarded = {"id": "e2", "detail": {"event_uuid": journey}}
+    run_handler("route", logic, forwarded, deps=None)  # type: ignore[arg-type]
+    run_handler("rotate", logic, {"id": "e3", "detail": {}}, deps=None)  # type: ignore[arg-type]
+    assert [(c.principal, c.purpose, c.event_uuid) for c in seen] == [
+        ("classify", "summarise_case", journey),
+        ("route", None, journey),
+        ("rotate", None, None),
     ]
     assert current_context().principal == "unknown"
 
@@ -208,7 +212,8 @@ class _Sink:
 
 def test_an_entry_is_a_salesforce_call_record_in_the_audit_trail() -> None:
     sink = _Sink()
-    with calls_made_as("classify", "summarise_case"):
+    journey = "0b7a1c3e-5d2f-4e8a-9c1b-2f3e4d5c6b7a"
+    with calls_made_as("classify", "summarise_case", journey):
         ok = describe_call(
             method="GET",
             url=f"{BASE}/sobjects/Case/5000X00000ABCdeQAF?fields=Subject",
@@ -243,4 +248,5 @@ def test_an_entry_is_a_salesforce_call_record_in_the_audit_trail() -> None:
     assert first.salesforce_call is not None and first.salesforce_call.rows == 1
     assert first.salesforce_call.resource == "sobjects/Case"
     assert second.outcome is Outcome.FAILED and first.record_id != second.record_id
+    assert first.links.salesforce_event_uuid == journey  # audit trace joins it to the request
     assert "5000X00000ABCdeQAF" not in first.model_dump_json()
