@@ -150,6 +150,15 @@ def _start(args: list[str]) -> tuple[subprocess.Popen[str], str]:
     return process, url
 
 
+def _start_proxy(upstream_url: str, workers: int) -> tuple[subprocess.Popen[str], str]:
+    return _start(
+        [
+            *("proxy", "--upstream-url", upstream_url),
+            *("--key-sha256", key_hash(API_KEY), "--workers", str(workers)),
+        ]
+    )
+
+
 def run(
     requests_per_client: int,
     streams_per_client: int,
@@ -160,17 +169,7 @@ def run(
     upstream, upstream_url = _start(
         ["upstream", "--first-token-ms", str(pace_ms[0]), "--per-piece-ms", str(pace_ms[1])]
     )
-    proxy, proxy_url = _start(
-        [
-            "proxy",
-            "--upstream-url",
-            upstream_url,
-            "--key-sha256",
-            key_hash(API_KEY),
-            "--workers",
-            str(proxy_workers),
-        ]
-    )
+    proxy, proxy_url = _start_proxy(upstream_url, proxy_workers)
     try:
         direct = Target(upstream_url, {"Authorization": "Bearer upstream-bench-key"}, "bench-llm")
         via = Target(proxy_url, {"Authorization": f"Bearer {API_KEY}"}, "auto")
@@ -241,17 +240,7 @@ def first_burst(starts: int, clients: int, proxy_workers: int = 1) -> dict[str, 
     warm: list[float] = []
     try:
         for _ in range(starts):
-            proxy, proxy_url = _start(
-                [
-                    "proxy",
-                    "--upstream-url",
-                    upstream_url,
-                    "--key-sha256",
-                    key_hash(API_KEY),
-                    "--workers",
-                    str(proxy_workers),
-                ]
-            )
+            proxy, proxy_url = _start_proxy(upstream_url, proxy_workers)
             try:
                 via = Target(proxy_url, {"Authorization": f"Bearer {API_KEY}"}, "auto")
                 first += _concurrently(partial(_plain, via, 1), clients)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from sovgw.adapters.query_log import AuditQueryLog, EmfQueryLog, QueryLogs
 from sovgw.domain.audit import AuditRecord, Outcome, Stage
 from sovgw.domain.query_log import (
+    SalesforceCall,
     calls_made_as,
     current_context,
     describe_call,
@@ -20,6 +21,21 @@ from sovgw.domain.query_log import (
 )
 
 BASE = "https://org.my.salesforce.com/services/data/v62.0"
+
+
+def _described(url: str, method: str = "GET", **measured: object) -> SalesforceCall:
+    """describe_call with ordinary measurements (each test sets what it checks)."""
+    values: dict[str, object] = {
+        "status": 200,
+        "body_bytes": 1,
+        "rows": None,
+        "latency_ms": 0.5,
+        "org_id": None,
+        "lane": "ROUTINE",
+        "grant_id": None,
+    }
+    values.update(measured)
+    return describe_call(method=method, url=url, **values)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -52,17 +68,7 @@ def test_the_shape_of_a_query_has_no_literals(soql: str, shape: str) -> None:
 
 
 def _query_call(soql: str) -> dict[str, object]:
-    return describe_call(
-        method="GET",
-        url=f"{BASE}/query/?q={soql}",
-        status=200,
-        body_bytes=10,
-        rows=0,
-        latency_ms=1.0,
-        org_id="00D000000000001",
-        lane="ROUTINE",
-        grant_id=None,
-    ).as_dict()
+    return _described(f"{BASE}/query/?q={soql}", org_id="00D000000000001").as_dict()
 
 
 @given(
@@ -108,17 +114,7 @@ def test_a_literal_leaves_no_trace_in_the_entry(text: str, number: int) -> None:
 def test_resources_carry_no_ids_or_values(
     method: str, url: str, resource: str, sobject: str | None, fields: tuple[str, ...]
 ) -> None:
-    call = describe_call(
-        method=method,
-        url=url,
-        status=200,
-        body_bytes=1,
-        rows=None,
-        latency_ms=0.5,
-        org_id=None,
-        lane="INTERACTIVE",
-        grant_id=None,
-    )
+    call = _described(url, method)
     assert (call.resource, call.sobject, call.fields) == (resource, sobject, fields)
     text = json.dumps(call.as_dict())
     for secret in ("5000X00000ABCdeQAF", "7505g00000ABCdeAAF", "jan", "example.nl"):
@@ -128,17 +124,7 @@ def test_resources_carry_no_ids_or_values(
 def test_the_caller_and_purpose_come_from_the_work_in_progress() -> None:
     assert current_context().principal == "unknown"
     with calls_made_as("classify", "summarise_case"):
-        call = describe_call(
-            method="GET",
-            url=f"{BASE}/limits/",
-            status=200,
-            body_bytes=1,
-            rows=None,
-            latency_ms=0.5,
-            org_id=None,
-            lane="ROUTINE",
-            grant_id=None,
-        )
+        call = _described(f"{BASE}/limits/")
     assert (call.principal, call.purpose) == ("classify", "summarise_case")
     assert current_context().principal == "unknown"
 
@@ -214,28 +200,12 @@ def test_an_entry_is_a_salesforce_call_record_in_the_audit_trail() -> None:
     sink = _Sink()
     journey = "0b7a1c3e-5d2f-4e8a-9c1b-2f3e4d5c6b7a"
     with calls_made_as("classify", "summarise_case", journey):
-        ok = describe_call(
-            method="GET",
-            url=f"{BASE}/sobjects/Case/5000X00000ABCdeQAF?fields=Subject",
-            status=200,
-            body_bytes=512,
+        ok = _described(
+            f"{BASE}/sobjects/Case/5000X00000ABCdeQAF?fields=Subject",
             rows=1,
-            latency_ms=8.0,
             org_id="00D000000000001AAA",
-            lane="INTERACTIVE",
-            grant_id=None,
         )
-        failed = describe_call(
-            method="GET",
-            url=f"{BASE}/limits/",
-            status=503,
-            body_bytes=0,
-            rows=None,
-            latency_ms=1.0,
-            org_id="00D000000000001AAA",
-            lane="INTERACTIVE",
-            grant_id=None,
-        )
+        failed = _described(f"{BASE}/limits/", status=503, org_id="00D000000000001AAA")
     QueryLogs(AuditQueryLog(sink, "eu-de")).record(ok)
     QueryLogs(AuditQueryLog(sink, "eu-de")).record(failed)
     first, second = sink.records
