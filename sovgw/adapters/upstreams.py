@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import urllib3
@@ -15,11 +17,37 @@ from urllib3.exceptions import HTTPError
 
 from model_serving.schema import ChatCompletionRequest, ChatCompletionResponse, ChatMessage
 from sovgw.config import ModelEndpoint
-from sovgw.domain.errors import UpstreamRefused, UpstreamUnavailable
+from sovgw.domain.errors import UpstreamRefused, UpstreamThrottled, UpstreamUnavailable
 from sovgw.ports import ChatUpstream, ModelReply, UpstreamReply
 from sovgw.sse import MAX_EVENT_BYTES, StreamProtocolError, sse_data
 
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Retried once on the same endpoint, at once: a 429 is not (another endpoint may take the
+# request now, and the caller is told the upstream's wait if none can), and no Retry-After
+# holds a proxy thread.
+_RETRIED_AT_ONCE = _RETRY_STATUSES - {429}
+
+
+MAX_RETRY_AFTER_S = 3600.0
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """A Retry-After header (RFC 9110: delay-seconds or an HTTP-date) as seconds from now,
+    between 1 s and an hour; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if moment.tzinfo is None:
+            return None
+        seconds = (moment - (now or datetime.now(UTC))).total_seconds()
+    return min(max(seconds, 1.0), MAX_RETRY_AFTER_S)
 
 
 class OpenAICompatible:
@@ -48,9 +76,10 @@ class OpenAICompatible:
                 total=1,
                 backoff_factor=0.1,
                 backoff_jitter=0.1,
-                status_forcelist=_RETRY_STATUSES,
+                status_forcelist=_RETRIED_AT_ONCE,
                 allowed_methods=None,
                 raise_on_status=False,
+                respect_retry_after_header=False,
             ),
             ca_certs=ca_bundle,
         )
@@ -77,6 +106,10 @@ class OpenAICompatible:
             raise UpstreamUnavailable(
                 f"upstream {endpoint.ref} unreachable: {type(error).__name__}"
             ) from None
+        if response.status == 429:
+            wait = retry_after_seconds(response.headers.get("Retry-After"))
+            response.drain_conn()
+            raise UpstreamThrottled(f"upstream {endpoint.ref} is throttling: HTTP 429", wait)
         if response.status in _RETRY_STATUSES:
             response.drain_conn()
             raise UpstreamUnavailable(f"upstream {endpoint.ref} failed: HTTP {response.status}")

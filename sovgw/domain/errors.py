@@ -19,6 +19,15 @@ class UpstreamUnavailable(GatewayError):
     retryable = True
 
 
+class UpstreamThrottled(UpstreamUnavailable):
+    """An endpoint answered 429: another may take the request; the caller waits
+    ``retry_after_s`` (the endpoint's Retry-After, when it said) if none can."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class SovereigntyViolation(GatewayError):
     """A call would have left the jurisdiction; raised before any data moves. Never retried."""
 

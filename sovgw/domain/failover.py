@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sovgw.config import ModelEndpoint
-from sovgw.domain.errors import UpstreamUnavailable
+from sovgw.domain.errors import UpstreamThrottled, UpstreamUnavailable
 
 Clock = Callable[[], float]
 
@@ -26,7 +26,15 @@ class BreakerState(StrEnum):
 
 
 class NoHealthyEndpoint(UpstreamUnavailable):
-    """Every endpoint the policy allows is failing or open: retry later, never elsewhere."""
+    """Every endpoint the policy allows is failing or open: retry later, never elsewhere.
+    ``throttled`` when each one called answered 429, with the shortest wait one named."""
+
+    def __init__(
+        self, message: str, throttled: bool = False, retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.throttled = throttled
+        self.retry_after_s = retry_after_s
 
 
 @dataclass
@@ -111,16 +119,27 @@ def call_with_failover[T](
     """Call the first endpoint whose breaker allows it and that answers; record each outcome.
 
     Only ``UpstreamUnavailable`` moves on to the next endpoint; any other error (a refused
-    request, a sovereignty violation) is the answer and propagates at once.
+    request, a sovereignty violation) is the answer and propagates at once. A throttled
+    endpoint (429) is tried past too, but does not count against its circuit.
     """
     failures: list[str] = []
+    throttles: list[UpstreamThrottled] = []
+    called = 0
     for endpoint in endpoints:
         breaker = board.for_endpoint(endpoint)
         if not breaker.allow():
             failures.append(f"{endpoint.ref}: circuit {breaker.state}")
             continue
+        called += 1
         try:
             result = call(endpoint)
+        except UpstreamThrottled as error:
+            # A busy endpoint is alive: its circuit stays closed, so the next caller is told
+            # how long to wait (429), not that nothing works (503).
+            breaker.success()
+            failures.append(str(error))
+            throttles.append(error)
+            continue
         except UpstreamUnavailable as error:
             breaker.failure()
             failures.append(str(error))
@@ -130,8 +149,11 @@ def call_with_failover[T](
             raise
         breaker.success()
         return endpoint, result
+    waits = [t.retry_after_s for t in throttles if t.retry_after_s is not None]
     raise NoHealthyEndpoint(
         "no healthy endpoint among those the policy allows: " + "; ".join(failures)
         if failures
-        else "no endpoint to call"
+        else "no endpoint to call",
+        throttled=called > 0 and len(throttles) == called,
+        retry_after_s=min(waits) if waits else None,
     )

@@ -86,12 +86,14 @@ class ProxyError(Exception):
         *,
         code: str | None = None,
         param: str | None = None,
+        retry_after_s: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.kind = kind
         self.code = code
         self.param = param
+        self.retry_after_s = retry_after_s
         self.explanation = dict(explanation or {})
 
     def body(self) -> dict[str, Any]:
@@ -560,6 +562,16 @@ CALLER_STATUSES = frozenset({400, 409, 413, 415, 422})
 
 
 def _upstream_error(error: GatewayError) -> ProxyError:
+    if isinstance(error, NoHealthyEndpoint) and error.throttled:
+        # Every allowed endpoint said 429: the caller is told to slow down, with the wait
+        # the upstream named (clients back off on 429; on 5xx they retry at once).
+        return ProxyError(
+            429,
+            "requests",
+            str(error),
+            code="rate_limit_exceeded",
+            retry_after_s=error.retry_after_s,
+        )
     if isinstance(error, NoHealthyEndpoint):
         return ProxyError(503, "server_error", str(error), code="upstream_unavailable")
     if isinstance(error, UpstreamRefused) and error.status in CALLER_STATUSES:

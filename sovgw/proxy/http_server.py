@@ -4,6 +4,7 @@ response streaming."""
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
@@ -33,8 +34,9 @@ def make_handler(proxy: SovereignProxy) -> type[QuietHandler]:
             extra = dict(headers or {})
             if error.status == 401:
                 extra["WWW-Authenticate"] = 'Bearer realm="sovgw"'
-            if error.status == 503:
-                extra["Retry-After"] = "30"
+            if error.status in {429, 503}:
+                wait = error.retry_after_s if error.retry_after_s is not None else 30
+                extra["Retry-After"] = str(math.ceil(wait))
             self.send_json(error.status, error.body(), extra)
 
         def _route(self) -> str:

@@ -582,6 +582,31 @@ def test_no_healthy_endpoint_fails_closed_with_503(world: ProxyWorld) -> None:
     assert invocation["outcome"] == "failed"
 
 
+def test_every_endpoint_throttling_is_a_429_with_the_upstreams_wait(world: ProxyWorld) -> None:
+    """Upstream 429s fail over like 5xx; when every allowed endpoint is busy the caller gets
+    OpenAI's 429 shape and the shortest Retry-After an upstream named (it was 503 before),
+    which the official client raises as RateLimitError."""
+    busy = (429, {"error": {"message": "slow down", "type": "requests"}}, {"Retry-After": "7"})
+    world.a.script.append(("error", busy))  # not retried on the same endpoint: failed over
+    world.b.script.append(("error", (429, {"error": {"message": "busy"}}, {})))
+    response = world.post(REQUEST)
+    assert response.status_code == 429 and response.headers["Retry-After"] == "7"
+    error = response.json()["error"]
+    assert error["code"] == "rate_limit_exceeded" and error["type"] == "requests"
+    assert EMAIL not in response.text
+    assert len(world.a.requests) == len(world.b.requests) == 1
+    world.a.script.append(("error", busy))
+    world.b.script.append(("error", busy))
+    client = openai.OpenAI(base_url=f"{world.url}/v1", api_key=NL_KEY, max_retries=0, timeout=10)
+    with pytest.raises(openai.RateLimitError) as raised:
+        client.chat.completions.create(
+            model="auto", messages=[{"role": "user", "content": "Summarise the case"}]
+        )
+    assert raised.value.code == "rate_limit_exceeded"
+    states = world.proxy.breakers.states()
+    assert set(states.values()) == {"closed"}  # busy is not broken: no circuit opened
+
+
 def test_sagemaker_failover_stays_in_region(world: ProxyWorld) -> None:
     world.served.unavailable.add(("eu-central-1", "llm-a"))
     response = world.post({"messages": [{"role": "user", "content": "hello"}]}, key=DE_KEY)

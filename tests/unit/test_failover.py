@@ -1,9 +1,12 @@
 """Circuit breakers and failover: only among allowed endpoints, never lose a request."""
 
+from datetime import UTC, datetime
+
 import pytest
 
+from sovgw.adapters.upstreams import retry_after_seconds
 from sovgw.config import ModelEndpoint, TrustTier
-from sovgw.domain.errors import RejectedInput, UpstreamUnavailable
+from sovgw.domain.errors import RejectedInput, UpstreamThrottled, UpstreamUnavailable
 from sovgw.domain.failover import (
     BreakerBoard,
     BreakerState,
@@ -93,3 +96,42 @@ def test_a_refused_request_is_not_failed_over() -> None:
         call_with_failover((A, B), board, refuse)
     assert calls == ["a"]
     assert board.states() == {A.ref: "closed"}
+
+
+def test_all_endpoints_throttling_is_a_throttle_with_the_shortest_wait() -> None:
+    def throttled(endpoint: ModelEndpoint) -> str:
+        raise UpstreamThrottled(f"{endpoint.name}: 429", 20.0 if endpoint is A else 7.0)
+
+    board = BreakerBoard(failure_threshold=1, clock=Clock())
+    for _ in range(3):  # a busy endpoint is alive: its circuit never opens
+        with pytest.raises(NoHealthyEndpoint) as raised:
+            call_with_failover((A, B), board, throttled)
+        assert raised.value.throttled and raised.value.retry_after_s == 7.0
+    assert all(state == "closed" for state in board.states().values())
+
+    def mixed(endpoint: ModelEndpoint) -> str:
+        if endpoint is A:
+            raise UpstreamThrottled("a: 429", None)
+        raise UpstreamUnavailable("b: 503")
+
+    with pytest.raises(NoHealthyEndpoint) as raised:
+        call_with_failover((A, B), BreakerBoard(clock=Clock()), mixed)
+    assert not raised.value.throttled  # one endpoint is down, not busy: 503, not 429
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        (None, None),
+        ("7", 7.0),
+        ("0", 1.0),  # at least a second
+        ("99999", 3600.0),  # at most an hour
+        ("Wed, 02 Dec 2026 10:00:30 GMT", 30.0),  # an HTTP-date (RFC 9110)
+        ("soon", None),
+    ],
+)
+def test_retry_after_is_read_as_rfc_9110_writes_it(
+    header: str | None, seconds: float | None
+) -> None:
+    now = datetime(2026, 12, 2, 10, 0, 0, tzinfo=UTC)
+    assert retry_after_seconds(header, now) == seconds
