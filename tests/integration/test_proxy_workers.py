@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -123,13 +124,13 @@ def test_workers_that_cannot_start_stop_the_server_instead_of_looping() -> None:
     assert time.monotonic() - started < 10
 
 
-def test_the_port_opens_only_once_every_worker_has_built_its_handler() -> None:
-    """Workers that take a second to build (imports, pools, warm-up): until both are ready a
-    connection is refused, not queued behind the start; the URL is announced when the port
-    opens, and the first request after it is served at once by a built worker."""
+def test_the_port_opens_only_once_every_worker_has_built_its_handler(tmp_path: Path) -> None:
+    """Workers that take a second to build (imports, pools, warm-up): a connection tried
+    before both have built is refused, not queued behind the start (each worker leaves a
+    marker when built); once the URL is announced the first request is served."""
     port = free_port()
     script = (
-        "import sys, time\n"
+        "import os, sys, time\n"
         "from http.server import BaseHTTPRequestHandler\n"
         "from sovgw.httpd import PreforkServer\n"
         "class Hello(BaseHTTPRequestHandler):\n"
@@ -139,6 +140,7 @@ def test_the_port_opens_only_once_every_worker_has_built_its_handler() -> None:
         "    def log_message(self, *args): pass\n"
         "def slow():\n"
         "    time.sleep(1.0)\n"
+        f"    open(os.path.join({str(tmp_path)!r}, f'built-{{os.getpid()}}'), 'w').close()\n"
         "    return Hello\n"
         f"server = PreforkServer(slow, 2, port={port})\n"
         "sys.exit(server.run(lambda: print('listening', server.url, flush=True)))\n"
@@ -150,17 +152,22 @@ def test_the_port_opens_only_once_every_worker_has_built_its_handler() -> None:
     try:
         assert process.stdout is not None
         lines = _Lines(process.stdout)
-        refused = 0
+
+        def building() -> bool:
+            return len(list(tmp_path.glob("built-*"))) < 2
+
+        refused_while_building = 0
         while not any(line.startswith("listening") for line in lines.seen):
+            before = building()
             try:
-                requests.get(f"http://127.0.0.1:{port}/", timeout=0.2)
-            except requests.ConnectionError:
-                refused += 1
-            else:
-                raise AssertionError("a request was answered before the port was announced")
+                socket.create_connection(("127.0.0.1", port), timeout=5).close()
+            except ConnectionRefusedError:
+                refused_while_building += before
+            else:  # accepted: only a violation if the workers were still building after it
+                assert not building(), "a connection was accepted before every worker was built"
             assert process.poll() is None
             time.sleep(0.05)
-        assert refused > 0  # the workers' build took a while, and nothing waited in a queue
+        assert refused_while_building > 0
         assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).text == "ok"
     finally:
         with contextlib.suppress(ProcessLookupError):
