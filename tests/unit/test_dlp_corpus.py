@@ -46,9 +46,9 @@ def test_digit_windows_find_exactly_what_a_full_scan_finds(monkeypatch: pytest.M
 def test_the_cheap_checks_before_each_regex_never_skip_a_finding(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Words a detector's lower-cased text must hold, and gate patterns, are necessary
-    conditions: without them the findings on both corpora and on the unit cases' texts are
-    the same."""
+    """Literals a detector's text must hold, words its lower-cased text must hold, and gate
+    patterns are necessary conditions: without them the findings on both corpora and on the
+    unit cases' texts are the same."""
     texts = [r.text for r in generate(600, seed=11, evasion_rate=0.5)]
     texts += [r.text for r in faker_corpus.generate(600, faker_corpus.DEV_SEEDS[1])]
     texts += [
@@ -68,10 +68,11 @@ def test_the_cheap_checks_before_each_regex_never_skip_a_finding(
         "kaartnummer: 3518268100736042",
     ]
     checked = [dlp.detect(text) for text in texts]
-    unchecked = tuple(replace(d, words=(), gate=None) for d in engine.DETECTORS)
+    unchecked = tuple(replace(d, needs=(), words=(), gate=None) for d in engine.DETECTORS)
     monkeypatch.setattr(engine, "DETECTORS", unchecked)
     monkeypatch.setattr(engine, "_PLAN", engine._plan())
     monkeypatch.setattr(engine, "_ALL_WORDS", ())
+    monkeypatch.setattr(engine, "_ALL_NEEDS", ())
     assert checked == [dlp.detect(text) for text in texts]
 
 

@@ -75,8 +75,9 @@ class Detector:
     # How far a match reaches beyond the run of digits it holds, where that is known to be
     # less than max_length (digits and single separators only: 0; a letter or "(" next: 1-2).
     reach: int | None = None
-    # Necessary conditions checked before the regex runs: the lower-cased text holds one of
-    # these words, or this cheap pattern is found in the text.
+    # Necessary conditions checked before the regex runs: the text holds one of ``needs``,
+    # the lower-cased text one of ``words``, and ``gate`` is found in the text.
+    needs: tuple[str, ...] = ()
     words: tuple[str, ...] = ()
     gate: re.Pattern[str] | None = None
 
@@ -222,30 +223,67 @@ DETECTORS: tuple[Detector, ...] = (
         re.compile(
             rf"-----BEGIN {_PEM_KIND}PRIVATE KEY-----[\s\S]*?-----END {_PEM_KIND}PRIVATE KEY-----"
         ),
+        needs=("-----BEGIN",),
     ),
-    Detector(EntityType.SECRET, "AWS_ACCESS_KEY", re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")),
+    Detector(
+        EntityType.SECRET,
+        "AWS_ACCESS_KEY",
+        re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
+        needs=("AKIA", "ASIA"),
+    ),
     Detector(
         EntityType.SECRET,
         "AWS_SECRET_KEY",
         re.compile(r"(?i:aws_secret_access_key|aws_secret)\W{1,4}[A-Za-z0-9/+=]{40}\b"),
+        needs=("aws_secret", "AWS_SECRET"),
     ),
     Detector(
         EntityType.SECRET,
         "SALESFORCE_SESSION",
         re.compile(r"\b00D[A-Za-z0-9]{12,15}![A-Za-z0-9._]{19,}[A-Za-z0-9_]"),
+        needs=("!",),
     ),
     Detector(
-        EntityType.SECRET, "SALESFORCE_REFRESH_TOKEN", re.compile(r"\b5Aep[A-Za-z0-9._]{40,}")
+        EntityType.SECRET,
+        "SALESFORCE_REFRESH_TOKEN",
+        re.compile(r"\b5Aep[A-Za-z0-9._]{40,}"),
+        needs=("5Aep",),
     ),
-    Detector(EntityType.SECRET, "JWT", re.compile(r"\beyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{8,}")),
-    Detector(EntityType.SECRET, "GITHUB_TOKEN", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b")),
-    Detector(EntityType.SECRET, "SLACK_TOKEN", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
-    Detector(EntityType.SECRET, "STRIPE_KEY", re.compile(r"\b[sr]k_live_[A-Za-z0-9]{20,}")),
-    Detector(EntityType.SECRET, "GOOGLE_API_KEY", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
+    Detector(
+        EntityType.SECRET,
+        "JWT",
+        re.compile(r"\beyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{8,}"),
+        needs=("eyJ",),
+    ),
+    Detector(
+        EntityType.SECRET,
+        "GITHUB_TOKEN",
+        re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
+        needs=("gh",),
+    ),
+    Detector(
+        EntityType.SECRET,
+        "SLACK_TOKEN",
+        re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
+        needs=("xox",),
+    ),
+    Detector(
+        EntityType.SECRET,
+        "STRIPE_KEY",
+        re.compile(r"\b[sr]k_live_[A-Za-z0-9]{20,}"),
+        needs=("_live_",),
+    ),
+    Detector(
+        EntityType.SECRET,
+        "GOOGLE_API_KEY",
+        re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"),
+        needs=("AIza",),
+    ),
     Detector(
         EntityType.SECRET,
         "PASSWORD_ASSIGNMENT",
         re.compile(rf"(?i:\b(?:{_SECRET_NAMES})\s*[=:]\s*)[\"']?[^\s\"']{{6,}}"),
+        needs=("=", ":"),
         words=("pass", "pwd", "secret", "api", "access"),
     ),
     Detector(
@@ -511,6 +549,7 @@ DETECTORS: tuple[Detector, ...] = (
         EntityType.EMAIL,
         None,
         re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
+        needs=("@",),
     ),
     Detector(
         EntityType.IP_ADDRESS,
@@ -526,6 +565,7 @@ DETECTORS: tuple[Detector, ...] = (
         "IPV6",
         re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])"),
         lambda t: t.count(":") >= 2 and check.ip_address(t),
+        needs=(":",),
         # An address either holds "::" or all eight groups: either way one of these.
         gate=re.compile(r"::|[0-9A-Fa-f]:[0-9A-Fa-f]{1,4}:"),
     ),
@@ -576,23 +616,6 @@ DETECTORS: tuple[Detector, ...] = (
     ),
 )
 
-
-# Cheap pre-checks: a detector's regex runs only if one of these literals occurs in the text.
-_NEEDS: dict[str, tuple[str, ...]] = {
-    "PRIVATE_KEY": ("-----BEGIN",),
-    "AWS_ACCESS_KEY": ("AKIA", "ASIA"),
-    "AWS_SECRET_KEY": ("aws_secret", "AWS_SECRET"),
-    "SALESFORCE_SESSION": ("!",),
-    "SALESFORCE_REFRESH_TOKEN": ("5Aep",),
-    "JWT": ("eyJ",),
-    "GITHUB_TOKEN": ("gh",),
-    "SLACK_TOKEN": ("xox",),
-    "STRIPE_KEY": ("_live_",),
-    "GOOGLE_API_KEY": ("AIza",),
-    "PASSWORD_ASSIGNMENT": ("=", ":"),
-    "IPV6": (":",),
-    "EMAIL": ("@",),
-}
 
 # Values of the digit-bearing types lie around runs of digits: detectors with a max_length
 # scan only windows around them (as far as a value can reach), which keeps long prose cheap.
@@ -665,20 +688,14 @@ def _shape(detector: Detector) -> Shape:
 def _plan() -> tuple[tuple[Shape, tuple[_Step, ...]], ...]:
     groups: dict[Shape, list[_Step]] = {}
     for order, detector in enumerate(DETECTORS):
-        key = detector.subtype or detector.entity.value
-        step = _Step(
-            order,
-            detector,
-            frozenset(_NEEDS.get(key, ())),
-            frozenset(detector.words),
-        )
+        step = _Step(order, detector, frozenset(detector.needs), frozenset(detector.words))
         groups.setdefault(_shape(detector), []).append(step)
     return tuple((shape, tuple(steps)) for shape, steps in groups.items())
 
 
 _PLAN = _plan()
 _RANK = {entity: rank for rank, entity in enumerate(_PRIORITY)}
-_ALL_NEEDS = tuple(sorted({needle for needles in _NEEDS.values() for needle in needles}))
+_ALL_NEEDS = tuple(sorted({needle for detector in DETECTORS for needle in detector.needs}))
 _ALL_WORDS = tuple(sorted({word for detector in DETECTORS for word in detector.words}))
 
 # A run of base64 or base64url long enough to hold a value (12 characters: 9 bytes).
@@ -758,7 +775,7 @@ def _encoded(text: str, view: NormalisedText, depth: int) -> list[Finding]:
                 continue
             inner = _detect(decoded, depth + 1)
             if inner:
-                entity = min((f.entity for f in inner), key=_PRIORITY.index)
+                entity = min((f.entity for f in inner), key=_RANK.__getitem__)
                 start, end = match.span() if mapping is None else mapping.span(*match.span())
                 found.append(Finding(entity, start, end, "BASE64"))
     return found
