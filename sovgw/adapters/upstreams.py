@@ -21,11 +21,10 @@ from sovgw.domain.errors import UpstreamRefused, UpstreamThrottled, UpstreamUnav
 from sovgw.ports import ChatUpstream, ModelReply, UpstreamReply
 from sovgw.sse import MAX_EVENT_BYTES, StreamProtocolError, sse_data
 
-_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-# Retried once on the same endpoint, at once: a 429 is not (another endpoint may take the
-# request now, and the caller is told the upstream's wait if none can), and no Retry-After
-# holds a proxy thread.
-_RETRIED_AT_ONCE = _RETRY_STATUSES - {429}
+# Retried once on the same endpoint, at once, then failed over. A 429 is not retried there
+# (another endpoint may take the request now, and the caller is told the upstream's wait if
+# none can), and no Retry-After holds a proxy thread.
+_RETRIED_AT_ONCE = frozenset({500, 502, 503, 504})
 
 
 MAX_RETRY_AFTER_S = 3600.0
@@ -110,7 +109,7 @@ class OpenAICompatible:
             wait = retry_after_seconds(response.headers.get("Retry-After"))
             response.drain_conn()
             raise UpstreamThrottled(f"upstream {endpoint.ref} is throttling: HTTP 429", wait)
-        if response.status in _RETRY_STATUSES:
+        if response.status in _RETRIED_AT_ONCE:
             response.drain_conn()
             raise UpstreamUnavailable(f"upstream {endpoint.ref} failed: HTTP {response.status}")
         if response.status != 200:
