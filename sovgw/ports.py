@@ -341,3 +341,56 @@ class EventBus(Protocol):
     def read(self, positions: Mapping[str, int]) -> list[BusEvent]:
         """Every event after each position (event name → replay id; -2: all retained)."""
         ...
+
+
+# --- Training datasets: Bulk API exports and the dataset bucket --------------------------------
+
+
+class BulkJob(BaseModel):
+    """A Bulk API 2.0 query job as its status says (``error``: Salesforce's errorMessage)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_id: str
+    state: str
+    records: int | None = None
+    error: str | None = None
+
+
+class BulkPage(BaseModel):
+    """One results page: its CSV bytes exactly as sent, and where the next page starts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    content: bytes
+    records: int
+    next_locator: str | None
+
+
+class BulkQueries(Protocol):
+    """Bulk API 2.0 query jobs of one org (on the ROUTINE lane: an export never eats the
+    emergency reserve). A job Salesforce no longer has raises ``BulkJobLost``."""
+
+    def create(self, soql: str) -> BulkJob: ...
+    def status(self, job_id: str) -> BulkJob: ...
+    def page(self, job_id: str, locator: str | None, max_records: int) -> BulkPage: ...
+    def abort(self, job_id: str) -> None: ...
+
+
+class DatasetObjects(Protocol):
+    """The jurisdiction's dataset bucket (in-region, KMS-encrypted): raw, curated, quarantine,
+    rejected and the builds' checkpoints and manifests."""
+
+    def put(
+        self, key: str, body: bytes, content_type: str = "application/octet-stream"
+    ) -> None: ...
+
+    def get(self, key: str) -> bytes | None:
+        """The object's bytes, or None when there is none."""
+        ...
+
+    def keys(self, prefix: str) -> list[str]:
+        """Every key under ``prefix``, sorted."""
+        ...
+
+    def delete(self, keys: Sequence[str]) -> None: ...

@@ -119,7 +119,11 @@ class SalesforceRecords:
         payload: Any = None
         request = response.request
         url = request.url or response.url
-        if request.method == "GET" and ("/query" in url or "/sobjects/" in url):
+        if (
+            request.method == "GET"
+            and "/jobs/" not in url
+            and ("/query" in url or "/sobjects/" in url)
+        ):
             try:
                 payload = response.json()
             except ValueError:
