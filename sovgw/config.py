@@ -73,6 +73,11 @@ class Jurisdiction(Frozen):
         return f"sovgw-models-{self.id}"
 
     @property
+    def datasets_bucket(self) -> str:
+        """Training datasets: raw exports, curated and quarantined records, manifests."""
+        return f"sovgw-datasets-{self.id}"
+
+    @property
     def kms_alias(self) -> str:
         return f"alias/sovgw-{self.id}"
 

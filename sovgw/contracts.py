@@ -204,6 +204,19 @@ class ScheduledEvent(_Envelope):
     detail: dict[str, Any]
 
 
+class DatasetBuildRef(_Strict):
+    """A dataset build (the reconcile step's input, and what a scan item extends)."""
+
+    dataset: str = Field(pattern=r"^[a-z][a-z0-9-]{1,40}$")
+    build_id: str = Field(pattern=r"^[a-z][a-z0-9-]{1,40}-\d{8}T\d{6}Z-[0-9a-f]{6}$")
+
+
+class DatasetPartItem(DatasetBuildRef):
+    """One item of the scan's distributed map: a part file of a build."""
+
+    part: int = Field(ge=1, le=1_000_000)
+
+
 class SecretRotationEvent(_Strict):
     """What Secrets Manager sends a rotation function, once per step."""
 

@@ -154,7 +154,7 @@ ROUTES: tuple[Route, ...] = (
 
 
 def function(name: str) -> Function:
-    return next(f for f in (*FUNCTIONS, *INVOKED_DIRECTLY) if f.name == name)
+    return next(f for f in (*FUNCTIONS, *INVOKED_DIRECTLY, *DATASET_FUNCTIONS) if f.name == name)
 
 
 def function_name(jurisdiction_id: str, name: str) -> str:
@@ -311,4 +311,115 @@ def break_glass_trust_policy(account_id: str) -> dict[str, Any]:
                 },
             }
         ],
+    }
+
+
+# --- Training datasets: the scan's distributed map --------------------------------------------
+
+DATASET_SCAN = "dataset_scan"
+DATASET_RECONCILE = "dataset_reconcile"
+DATASET_FUNCTIONS: tuple[Function, ...] = (
+    # A part is one Bulk API results page (≤ 100,000 records): scanned well within 15 minutes.
+    Function(
+        DATASET_SCAN,
+        "functions.dataset_scan.handler.lambda_handler",
+        timeout_seconds=900,
+        memory_mb=2048,
+        reserved_concurrency=40,
+        invoked_by="states.amazonaws.com",
+    ),
+    Function(
+        DATASET_RECONCILE,
+        "functions.dataset_reconcile.handler.lambda_handler",
+        timeout_seconds=300,
+        reserved_concurrency=2,
+        invoked_by="states.amazonaws.com",
+    ),
+)
+# At most this many parts scanned at once (the scan function's reserved concurrency), and no
+# failed item tolerated: a part that still fails after its retries fails the map, and the
+# reconcile step that runs anyway names it in the manifest (``not scanned``).
+DATASET_SCAN_MAX_CONCURRENCY = 40
+# A float: LocalStack 4.14's ASL parser refuses an integer here (AWS takes either).
+DATASET_SCAN_TOLERATED_FAILURE_PERCENTAGE = 0.0
+_LAMBDA_TRANSIENT = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+
+
+def dataset_state_machine_name(jurisdiction_id: str) -> str:
+    return f"sovgw-{jurisdiction_id}-dataset-scan"
+
+
+def dataset_scan_definition(
+    bucket: str, scan_function_arn: str, reconcile_function_arn: str
+) -> dict[str, Any]:
+    """The scan of one build: a Distributed Map over the build's items file (a JSON array in
+    the dataset bucket, read by the map's ItemReader; no ItemBatcher, no JSONL reader, which
+    LocalStack 4.14 cannot parse), then the reconcile step, which runs even when the map
+    failed. Input: ``{"dataset", "build_id", "items_key"}``."""
+
+    def invoke(function_arn: str, payload: dict[str, Any] | str) -> dict[str, Any]:
+        parameters: dict[str, Any] = {"FunctionName": function_arn}
+        if isinstance(payload, str):
+            parameters["Payload.$"] = payload
+        else:
+            parameters["Payload"] = payload
+        return {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": parameters,
+            "OutputPath": "$.Payload",
+            "Retry": [
+                {
+                    "ErrorEquals": _LAMBDA_TRANSIENT,
+                    "IntervalSeconds": 2,
+                    "MaxAttempts": 6,
+                    "BackoffRate": 2.0,
+                },
+                {
+                    "ErrorEquals": ["States.TaskFailed"],
+                    "IntervalSeconds": 30,
+                    "MaxAttempts": 3,
+                    "BackoffRate": 2.0,
+                },
+            ],
+            "End": True,
+        }
+
+    return {
+        "Comment": "Scan a dataset build's part files, then reconcile its manifest",
+        "StartAt": "ScanParts",
+        "States": {
+            "ScanParts": {
+                "Type": "Map",
+                "ItemReader": {
+                    "Resource": "arn:aws:states:::s3:getObject",
+                    "ReaderConfig": {"InputType": "JSON"},
+                    "Parameters": {"Bucket": bucket, "Key.$": "$.items_key"},
+                },
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": "ScanPart",
+                    "States": {"ScanPart": invoke(scan_function_arn, "$")},
+                },
+                "MaxConcurrency": DATASET_SCAN_MAX_CONCURRENCY,
+                "ToleratedFailurePercentage": DATASET_SCAN_TOLERATED_FAILURE_PERCENTAGE,
+                "ResultPath": None,  # each part's result is in the bucket, not in the state
+                "Catch": [
+                    {
+                        "ErrorEquals": ["States.ALL"],
+                        "ResultPath": "$.scan_error",
+                        "Next": "Reconcile",
+                    }
+                ],
+                "Next": "Reconcile",
+            },
+            "Reconcile": invoke(
+                reconcile_function_arn, {"dataset.$": "$.dataset", "build_id.$": "$.build_id"}
+            ),
+        },
     }

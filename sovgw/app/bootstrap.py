@@ -30,6 +30,7 @@ from sovgw.ports import (
     AuditSink,
     AwsAccess,
     CrmRecords,
+    DatasetObjects,
     DeadLetters,
     EventPublisher,
     MappingVault,
@@ -87,6 +88,9 @@ class Dependencies:
     secret_versions: SecretVersions
     credential_pool: Callable[[OrgBinding], Sequence[PooledCredential]]
     aws_break_glass: AwsAccess
+    # The dataset bucket, and a dataset's pseudonymisation key (create: on first use).
+    datasets: DatasetObjects
+    pseudonym_key: Callable[[str, bool], bytes]
     breakers: BreakerBoard = field(default_factory=BreakerBoard)
     budget_store: ValkeyBudgetStore | None = None
     sessions: SessionCache | None = None
@@ -180,6 +184,7 @@ def build_dependencies(
 
     from sovgw.adapters.aws.audit import S3AuditSink  # noqa: PLC0415
     from sovgw.adapters.aws.break_glass import AwsBreakGlass  # noqa: PLC0415
+    from sovgw.adapters.aws.datasets import S3DatasetObjects, dataset_key_reader  # noqa: PLC0415
     from sovgw.adapters.aws.events import EventBridgePublisher, SqsDeadLetters  # noqa: PLC0415
     from sovgw.adapters.aws.sagemaker import SageMakerModels  # noqa: PLC0415
     from sovgw.adapters.aws.secrets import SecretsManagerVersions  # noqa: PLC0415
@@ -233,6 +238,10 @@ def build_dependencies(
         secret_versions=SecretsManagerVersions(secrets),
         credential_pool=credential_pool,
         aws_break_glass=AwsBreakGlass(session, jurisdiction.id, jurisdiction.event_bus),
+        datasets=S3DatasetObjects(
+            session.client("s3"), jurisdiction.datasets_bucket, jurisdiction.kms_alias
+        ),
+        pseudonym_key=dataset_key_reader(secrets, jurisdiction.id),
         budget_store=shared.budget,
         sessions=shared.sessions,
         audit_anchors=shared.audit_anchors,

@@ -39,6 +39,8 @@ COMMANDS = (
     ),
     Command("break-glass", "break_glass", "emergency access: request, approve, revoke"),
     Command("scan", "scan", "classify JSON Lines (text or Salesforce records)"),
+    Command("export", "export", "training dataset builds: Bulk API export, then the DLP scan"),
+    Command("dataset", "dataset", "training datasets: verify a build before training"),
     Command("salesforce", "salesforce", "the Salesforce half: Event Relay metadata"),
 )
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sovgw.domain.levels import DataLevel
 from sovgw.domain.query_log import SalesforceCall
 
-AUDIT_SCHEMA_VERSION = "1.3"  # 1.3: salesforce_call records (the query log)
+AUDIT_SCHEMA_VERSION = "1.4"  # 1.3: salesforce_call records (the query log); 1.4: dataset
 _AUDIT_NAMESPACE = uuid.UUID("6f1c1d2e-6a43-4d2b-9c0e-3c1b8f0e5a77")
 
 
@@ -32,6 +32,7 @@ class Stage(StrEnum):
     BREAK_GLASS = "break_glass"
     RELAY = "relay"  # a relay gap opened or closed, or a replay put missed events back
     SALESFORCE_CALL = "salesforce_call"  # one query-log entry: a call the gateway made
+    DATASET = "dataset"  # a training dataset build's export, scan (manifest) or verification
 
 
 class Outcome(StrEnum):
@@ -74,6 +75,24 @@ class SalesforceCallFacts(BaseModel):
     latency_ms: float
 
 
+class DatasetFacts(BaseModel):
+    """One step of a dataset build: what it applied and counted (never a value)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dataset: str
+    sobject: str
+    version: str
+    definition_sha256: str
+    build_id: str
+    action: str  # export, scan, verify
+    bulk_jobs: tuple[str, ...] = ()
+    totals: dict[str, int] = Field(default_factory=dict)
+    reasons: dict[str, int] = Field(default_factory=dict)
+    manifest_sha256: str | None = None
+    detail: str | None = None
+
+
 class AuditRecord(BaseModel):
     """One decision or side effect, with who, what (categories only), where, why and links."""
 
@@ -102,6 +121,7 @@ class AuditRecord(BaseModel):
     prompt_sha256: str | None = None
     output_removed: dict[str, int] = Field(default_factory=dict)
     salesforce_call: SalesforceCallFacts | None = None
+    dataset: DatasetFacts | None = None
     links: AuditLinks = Field(default_factory=AuditLinks)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_PORT = 4566
-SERVICES = "s3,sqs,events,secretsmanager,kms,sts,iam,logs,scheduler"
+SERVICES = "s3,sqs,events,secretsmanager,kms,sts,iam,logs,scheduler,stepfunctions"
 
 
 class LocalStackError(RuntimeError):

@@ -66,7 +66,8 @@ def _max_receives(function_name: str) -> int:
     )
 
 
-def _logic_for(function_name: str) -> EventLogic:
+def logic_for(function_name: str) -> EventLogic:
+    """The handler logic (``handle``) of a declared function, imported by its name."""
     module_path = function(function_name).handler.rsplit(".", 1)[0]
     logic: EventLogic = import_module(module_path).handle
     return logic
@@ -99,9 +100,9 @@ class LocalDeployment:
     # --- provisioning -----------------------------------------------------------------------
 
     def provision(self) -> None:
-        """Create the audit bucket, the bus, one queue + DLQ per function and the rules."""
+        """Create the buckets, the bus, one queue + DLQ per function and the rules."""
         self._create_audit_bucket()
-        self._create_models_bucket()
+        self._create_data_buckets()
         self._create_digest_signing_key()
         for bus in self.buses():
             try:
@@ -231,10 +232,11 @@ class LocalDeployment:
         )
         kms.create_alias(AliasName=alias, TargetKeyId=key["KeyMetadata"]["KeyId"])
 
-    def _create_models_bucket(self) -> None:
-        bucket = self.jurisdiction.models_bucket
-        self._ensure_bucket(bucket)
-        self._encrypt_with_jurisdiction_key(bucket)
+    def _create_data_buckets(self) -> None:
+        """The models and datasets buckets, SSE-KMS with the jurisdiction key."""
+        for bucket in (self.jurisdiction.models_bucket, self.jurisdiction.datasets_bucket):
+            self._ensure_bucket(bucket)
+            self._encrypt_with_jurisdiction_key(bucket)
 
     def _create_queues(self, function_name: str) -> None:
         dlq_url = self._sqs.create_queue(
@@ -314,7 +316,7 @@ class LocalDeployment:
             WaitTimeSeconds=wait_seconds,
             MessageSystemAttributeNames=["ApproximateReceiveCount"],
         ).get("Messages", [])
-        logic = _logic_for(function_name)
+        logic = logic_for(function_name)
         done: list[dict[str, str]] = []
         for message in messages:
             receives = int(message["Attributes"]["ApproximateReceiveCount"])
@@ -378,7 +380,7 @@ class LocalDeployment:
 
     def tick(self, function_name: str) -> dict[str, Any]:
         """One tick of a scheduled function (``sovgw.wiring.SCHEDULES``), run in-process."""
-        logic = _logic_for(function_name)
+        logic = logic_for(function_name)
         tick = {
             "version": "0",
             "id": f"tick-{uuid.uuid4()}",

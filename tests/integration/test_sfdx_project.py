@@ -25,6 +25,7 @@ from sovgw.contracts import (
     HeartbeatPayload,
 )
 from sovgw.domain.break_glass import APPROVER_PERMISSION_SET
+from sovgw.domain.datasets import load_dataset
 from sovgw.domain.minimise import PURPOSES
 from tests.conftest import ROOT
 
@@ -135,6 +136,7 @@ def test_salesforce_converts_the_project_with_every_type(package: dict[str, set[
         "Sovgw_Integration",
         "Sovgw_AI_Requester",
         "Sovgw_Relay_Monitor",
+        "Sovgw_Dataset_Export",
         APPROVER_PERMISSION_SET,
         *(f"Break_Glass_{o}_{a}" for o in objects for a in ("Read", "Edit")),
     }
@@ -265,6 +267,26 @@ def test_the_integration_permission_set_is_least_privilege() -> None:
     assert objects[schema.AI_RESULT].findtext("md:allowCreate", namespaces=NS) == "true"
     for record in ("Case", "Contract"):
         assert objects[record].findtext("md:allowEdit", namespaces=NS) == "false"
+
+
+def test_the_dataset_export_reads_exactly_the_datasets_fields() -> None:
+    """Training exports get their own permission set (assigned only where an org exports):
+    read on exactly the fields some dataset definition names, nothing editable, no user
+    permission, so the integration set stays least privilege for its purposes."""
+    export = _permission_set("Sovgw_Dataset_Export")
+    assert least_privilege_problems(export) == []
+    assert not export.findall("md:userPermissions", NS)
+    permissions = export.findall("md:fieldPermissions", NS)
+    assert all(f.findtext("md:editable", namespaces=NS) == "false" for f in permissions)
+    readable = {f.findtext("md:field", namespaces=NS) for f in permissions}
+    definitions = [
+        load_dataset(ROOT / "config/datasets", path.stem)
+        for path in (ROOT / "config/datasets").glob("*.yaml")
+    ]
+    assert definitions
+    assert readable == {f"{d.object}.{f}" for d in definitions for f in d.fields}
+    for permission in export.findall("md:objectPermissions", NS):
+        assert permission.findtext("md:allowEdit", namespaces=NS) == "false"
 
 
 def test_the_relay_monitor_sees_set_up_and_nothing_else() -> None:

@@ -1,0 +1,86 @@
+"""The dataset scan's distributed map, played locally (LocalStack cannot run Lambda, and its
+distributed map is not to be trusted to run items).
+
+Same contract as the state machine (``sovgw.wiring.dataset_scan_definition``): the items
+are read from the items file in the dataset bucket, each one runs the real ``dataset_scan``
+handler (through ``run_handler``, as Lambda would), at most ``workers`` at once in separate
+processes, each with its own dependencies, then ``dataset_reconcile`` runs, even when items
+failed.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sovgw.app.bootstrap import Dependencies, Settings, build_dependencies
+from sovgw.app.invocation import run_handler
+from sovgw.config import load_config
+from sovgw.domain.errors import GatewayError, RejectedInput
+from sovgw.local.runner import logic_for
+from sovgw.wiring import DATASET_RECONCILE, DATASET_SCAN
+
+
+@dataclass(frozen=True)
+class MapRun:
+    items: int
+    failed: list[dict[str, Any]]
+    reconcile: dict[str, Any]
+
+
+_worker: Dependencies | None = None
+
+
+def _start_worker(config_path: str, jurisdiction_id: str, settings: Mapping[str, Any]) -> None:
+    global _worker  # noqa: PLW0603 - one per worker process, as Lambda keeps one per sandbox
+    _worker = build_dependencies(
+        load_config(Path(config_path)), jurisdiction_id, Settings.model_validate(settings)
+    )
+
+
+def _scan_in_worker(item: dict[str, Any]) -> dict[str, Any]:
+    assert _worker is not None
+    return _scan(item, _worker)
+
+
+def _scan(item: dict[str, Any], deps: Dependencies) -> dict[str, Any]:
+    try:
+        return {"item": item, **run_handler(DATASET_SCAN, logic_for(DATASET_SCAN), item, deps)}
+    except GatewayError as error:  # retryable: the state machine's retries ran out
+        return {"item": item, "status": "failed", "reason": f"{type(error).__name__}: {error}"}
+
+
+def run_scan_map(
+    deps: Dependencies,
+    execution_input: Mapping[str, Any],
+    *,
+    workers: int = 1,
+    config_path: str | None = None,
+    settings: Settings | None = None,
+) -> MapRun:
+    """Run the map over the items file named in ``execution_input``, then reconcile."""
+    body = deps.datasets.get(str(execution_input["items_key"]))
+    if body is None:
+        raise RejectedInput(f"no items file {execution_input['items_key']}")
+    items: list[dict[str, Any]] = json.loads(body)
+    if workers <= 1 or len(items) <= 1:
+        outcomes = [_scan(item, deps) for item in items]
+    else:
+        if config_path is None or settings is None:
+            raise ValueError("workers > 1 need the config path and settings to build theirs")
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(config_path, deps.jurisdiction.id, settings.model_dump(mode="json")),
+        ) as pool:
+            outcomes = list(pool.map(_scan_in_worker, items))
+    failed = [o for o in outcomes if o.get("status") != "scanned"]
+    reference = {k: execution_input[k] for k in ("dataset", "build_id")}
+    reconciled = run_handler(DATASET_RECONCILE, logic_for(DATASET_RECONCILE), reference, deps)
+    return MapRun(items=len(items), failed=failed, reconcile=reconciled)
