@@ -13,6 +13,7 @@ from infra.components.audit import AuditStore, AuditStoreArgs
 from infra.components.break_glass import BreakGlassArgs, BreakGlassResources
 from infra.components.budget_store import BudgetStore, BudgetStoreArgs
 from infra.components.credentials import CredentialsArgs, SalesforceCredentialPools
+from infra.components.datasets import DatasetPipeline, DatasetsArgs
 from infra.components.event_wiring import EventWiring, EventWiringArgs
 from infra.components.functions import (
     Functions,
@@ -108,6 +109,24 @@ def _log_archive(
     archive.replicate(f"sovgw-{jurisdiction.id}-audit", audit.evidence, AUDIT_PREFIXES)
     archive.replicate(f"sovgw-{jurisdiction.id}-trail", trail.evidence, TRAIL_PREFIXES)
     return archive
+
+
+def _datasets(
+    placement: LambdaPlacement,
+    environment: dict[str, pulumi.Output[str]],
+    budget_connect_arns: pulumi.Output[list[str]],
+    opts: pulumi.ResourceOptions,
+) -> DatasetPipeline:
+    """The training datasets: bucket, scan state machine, governed training."""
+    return DatasetPipeline(
+        f"sovgw-{placement.jurisdiction.id}-datasets",
+        DatasetsArgs(
+            **placement.shared(),
+            environment=environment,
+            budget_connect_arns=budget_connect_arns,
+        ),
+        opts,
+    )
 
 
 def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
@@ -291,7 +310,10 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
             opts,
         )
         outputs[OUTPUT_PROXY_URL] = proxy.url
+        datasets = _datasets(placement, budget_environment, budget.connect_arns, opts)
+        outputs.update(datasets.outputs)
         key_users += [r.arn for r in functions.roles.values()]
+        key_users += [r.arn for r in datasets.roles.values()]
         key_users += [proxy.role.arn, pools.role.arn]
     aws.kms.KeyPolicy(
         f"sovgw-{jurisdiction.id}-key-policy",

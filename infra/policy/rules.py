@@ -115,12 +115,19 @@ EVIDENCE_TAMPER_ACTIONS = frozenset(
 
 
 def evidence_tamper_denied(resource_type: str, props: Mapping[str, Any], region: str) -> list[str]:
-    """Every bucket policy (the stack's only ones guard evidence) denies hiding an object or
-    loosening its protection to all principals but one named break-glass role."""
+    """Every bucket policy but the dataset bucket's (the others guard evidence) denies hiding
+    an object or loosening its protection to all principals but one named break-glass role."""
     if resource_type != "aws:s3/bucketPolicy:BucketPolicy":
         return []
     raw = props.get("policy")
     document = json.loads(raw) if isinstance(raw, str) else raw or {}
+    guarded = {
+        r
+        for s in document.get("Statement") or []
+        for r in _listed(s.get("Resource") or s.get("NotResource"))
+    }
+    if guarded and all(_DATASETS_ARN.match(r) for r in guarded):
+        return []  # the dataset bucket is not evidence: superseded raw parts are deleted
     for statement in document.get("Statement") or []:
         actions = statement.get("Action") or []
         actions = {actions} if isinstance(actions, str) else set(actions)
@@ -179,6 +186,111 @@ def no_wildcard_iam(resource_type: str, props: Mapping[str, Any], region: str) -
                         action == "*" or str(action).endswith(":*")
                     ):
                         found.append(f"wildcard action {action!r} in {key}")
+    return found
+
+
+_DATASETS_ARN = re.compile(r"^arn:aws:s3:::sovgw-datasets-[a-z0-9-]+")
+_TRAINING_NEVER_READS = ("raw/", "quarantine/", "rejected/")
+_LAUNCH_CONDITIONS = {
+    ("Bool", "sagemaker:NetworkIsolation"),
+    ("ForAllValues:StringEquals", "sagemaker:VpcSubnets"),
+    ("StringEquals", "sagemaker:VolumeKmsKey"),
+    ("StringEquals", "sagemaker:OutputKmsKey"),
+}
+
+
+def _statements(raw: Any) -> list[Mapping[str, Any]]:
+    document = json.loads(raw) if isinstance(raw, str) else raw or {}
+    statements = document.get("Statement") or []
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _listed(value: Any) -> list[str]:
+    return [str(v) for v in (value if isinstance(value, list) else [value] if value else [])]
+
+
+def training_governed(resource_type: str, props: Mapping[str, Any], region: str) -> list[str]:
+    """Training reads only curated records (never raw, quarantined or rejected ones), and
+    the only training job anyone may start runs in the VPC, network-isolated, with the
+    jurisdiction's key on its volume and output, writing to the jurisdiction's models bucket."""
+    found: list[str] = []
+    if resource_type == "aws:ssm/parameter:Parameter" and str(props.get("name", "")).endswith(
+        "/training-job-template"
+    ):
+        found += _template_problems(json.loads(str(props.get("insecureValue") or "{}")), region)
+    if resource_type in {"aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy"}:
+        statements = _statements(props.get("policy"))
+        found += _curated_reader_problems(statements)
+        found += _launch_problems(statements)
+    return found
+
+
+def _template_problems(template: Mapping[str, Any], region: str) -> list[str]:
+    found = []
+    if template.get("EnableNetworkIsolation") is not True:
+        found.append("training template without network isolation")
+    vpc = template.get("VpcConfig") or {}
+    if not vpc.get("Subnets") or not vpc.get("SecurityGroupIds"):
+        found.append("training template outside the VPC")
+    if not (template.get("ResourceConfig") or {}).get("VolumeKmsKeyId"):
+        found.append("training template without a KMS key on its volume")
+    output = template.get("OutputDataConfig") or {}
+    if not output.get("KmsKeyId"):
+        found.append("training template without a KMS key on its output")
+    if not str(output.get("S3OutputPath", "")).startswith("s3://sovgw-models-"):
+        found.append("training output outside the jurisdiction's models bucket")
+    for channel in template.get("InputDataConfig") or ():
+        uri = str(((channel.get("DataSource") or {}).get("S3DataSource") or {}).get("S3Uri", ""))
+        if not re.match(r"^s3://sovgw-datasets-[a-z0-9-]+/curated/", uri):
+            found.append(f"training input {uri!r} is not a curated prefix")
+    image = str((template.get("AlgorithmSpecification") or {}).get("TrainingImage", ""))
+    if f".dkr.ecr.{region}.amazonaws.com/" not in image:
+        found.append("training image not pulled from the stack's region")
+    return found
+
+
+def _curated_reader_problems(statements: list[Mapping[str, Any]]) -> list[str]:
+    """A policy that reads curated records (training) reads nothing else of the bucket, and
+    denies the other prefixes explicitly."""
+    reads = [
+        resource
+        for s in statements
+        if s.get("Effect") == "Allow" and "s3:GetObject" in _listed(s.get("Action"))
+        for resource in _listed(s.get("Resource"))
+        if _DATASETS_ARN.match(resource)
+    ]
+    if not any(_DATASETS_ARN.sub("", r).startswith("/curated/") for r in reads):
+        return []
+    found = [f"a training reader also reads {r}" for r in reads if "/curated/" not in r]
+    denied = {
+        _DATASETS_ARN.sub("", r).lstrip("/")
+        for s in statements
+        if s.get("Effect") == "Deny" and "s3:GetObject" in _listed(s.get("Action"))
+        for r in _listed(s.get("Resource"))
+        if _DATASETS_ARN.match(r)
+    }
+    found += [
+        f"a training reader is not denied {prefix}"
+        for prefix in _TRAINING_NEVER_READS
+        if f"{prefix}*" not in denied
+    ]
+    return found
+
+
+def _launch_problems(statements: list[Mapping[str, Any]]) -> list[str]:
+    found = []
+    for statement in statements:
+        if statement.get("Effect") != "Allow" or "sagemaker:CreateTrainingJob" not in _listed(
+            statement.get("Action")
+        ):
+            continue
+        conditions = statement.get("Condition") or {}
+        present = {(op, key) for op, keys in conditions.items() for key in keys}
+        missing = sorted(key for _, key in _LAUNCH_CONDITIONS - present)
+        if missing:
+            found.append(f"CreateTrainingJob allowed without conditions on {', '.join(missing)}")
+        if str((conditions.get("Bool") or {}).get("sagemaker:NetworkIsolation")) != "true":
+            found.append("CreateTrainingJob allowed without network isolation")
     return found
 
 
@@ -267,4 +379,8 @@ CHECKS: dict[str, tuple[str, Check]] = {
     ),
     "model-network-isolation": ("models isolated from the network", model_isolated),
     "no-wildcard-iam": ("no wildcard IAM actions", no_wildcard_iam),
+    "training-governed": (
+        "training reads curated records only, in the VPC, isolated, KMS-encrypted, in region",
+        training_governed,
+    ),
 }

@@ -22,7 +22,14 @@ from sovgw.adapters.budget_metrics import publish_budget_metrics
 from sovgw.adapters.relay_metrics import RELAY_GAP_METRIC, publish_relay_metrics
 from sovgw.config import load_config
 from sovgw.domain.relay_watch import RelayCheck
-from sovgw.wiring import FUNCTIONS, INVOKED_DIRECTLY, ROUTES, SCHEDULES, function_name
+from sovgw.wiring import (
+    DATASET_FUNCTIONS,
+    FUNCTIONS,
+    INVOKED_DIRECTLY,
+    ROUTES,
+    SCHEDULES,
+    function_name,
+)
 from tests.conftest import ROOT
 
 ACCOUNT = "111122223333"
@@ -277,7 +284,7 @@ def test_the_program_runs_from_infra_as_pulumi_runs_it(stack_file: Path) -> None
     endpoints = [e["name"] for e in mocks.of_type("sagemaker/endpoint:Endpoint")]
     assert endpoints and all(name.startswith(f"sovgw-{stack}-llm") for name in endpoints)
     functions = mocks.of_type("lambda/function:Function")
-    assert len(functions) == len(FUNCTIONS) + len(INVOKED_DIRECTLY) == 8
+    assert len(functions) == len(FUNCTIONS) + len(INVOKED_DIRECTLY) + len(DATASET_FUNCTIONS) == 10
     assert {str(f["code"].path) for f in functions} == {str(ROOT / "functions")}
     assert mocks.of_type("cloudwatch/eventRule:EventRule")
 
@@ -306,6 +313,8 @@ def test_functions_are_private_bounded_and_dead_letter_on_failure() -> None:
         "sovgw-eu-de-break_glass",
         "sovgw-eu-de-seal",
         "sovgw-eu-de-relay_watch",
+        "sovgw-eu-de-dataset_scan",
+        "sovgw-eu-de-dataset_reconcile",
     }
     for function in functions:
         assert function["runtime"] == "python3.13" and function["architectures"] == ["arm64"]
@@ -613,12 +622,13 @@ def test_every_function_is_deployed_as_sovgw_wiring_declares_it() -> None:
     mocks = _run("eu-de")
     deployed = {f["name"]: f for f in mocks.of_type("lambda/function:Function")}
     principals = {p["principal"] for p in mocks.of_type("lambda/permission:Permission")}
-    for declared in (*FUNCTIONS, *INVOKED_DIRECTLY):
+    for declared in (*FUNCTIONS, *INVOKED_DIRECTLY, *DATASET_FUNCTIONS):
         function = deployed[function_name("eu-de", declared.name)]
         assert function["handler"] == declared.handler
         assert function["timeout"] == declared.timeout_seconds
         assert function["memorySize"] == declared.memory_mb
-        assert declared.invoked_by in principals
+        # Step Functions invokes with its role (test_datasets_infra), not a resource policy.
+        assert declared.invoked_by in principals or declared in DATASET_FUNCTIONS
         if declared.handler.endswith(".lambda_handler"):
             module = importlib.import_module(declared.handler.rsplit(".", 1)[0])
             assert callable(module.lambda_handler)
@@ -628,7 +638,11 @@ def test_evidence_buckets_let_only_the_break_glass_role_delete_or_loosen() -> No
     """A plain DeleteObject sets a delete marker even under Object Lock: the bucket policy
     refuses it, and any change to the bucket's protection, to all but the break-glass role."""
     mocks = _run("eu-de")
-    policies = [json.loads(p["policy"]) for p in mocks.of_type("s3/bucketPolicy:BucketPolicy")]
+    policies = [
+        json.loads(p["policy"])
+        for p in mocks.of_type("s3/bucketPolicy:BucketPolicy")
+        if "sovgw-datasets-" not in p["policy"]  # not evidence: test_datasets_infra
+    ]
     assert len(policies) == 3, "the audit, CloudTrail and log-archive buckets"
     exempt = set()
     for policy in policies:
