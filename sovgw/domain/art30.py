@@ -182,8 +182,18 @@ def build_art30(
     denials: dict[str, tuple[int, str]] = {}
     findings: dict[str, tuple[int, str]] = {}
     transfers: list[Transfer] = []
+    trained: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for record in chosen:
         purpose, day = purpose_of(record), record.time.date().isoformat()
+        if record.stage is Stage.DATASET and record.dataset is not None:
+            _count_dataset_step(
+                record,
+                purpose,
+                builds=requests,
+                evidence=evidence,
+                personal=personal,
+                trained=trained,
+            )
         if record.stage is Stage.CLASSIFICATION:
             requests[purpose] += 1
             evidence.setdefault(purpose, record.record_id)
@@ -205,24 +215,15 @@ def build_art30(
             denials[rule] = (before[0] + 1, before[1])
         if record.region and record.region not in jurisdiction.allowed_regions:
             transfers.append(Transfer(record.record_id, record.stage.value, record.region))
-    activities = []
-    for purpose in sorted(set(requests) | set(denied)):
-        spec = PURPOSES.get(purpose)
-        objects = dict(spec.fields) if spec else {}
-        activities.append(
-            Activity(
-                purpose=purpose,
-                description=spec.instruction if spec else "not a declared purpose",
-                requests=requests[purpose],
-                fields={o: tuple(f) for o, f in objects.items()},
-                data_subjects=tuple(sorted(DATA_SUBJECTS.get(o, o) for o in objects)),
-                personal_data=dict(personal[purpose]),
-                levels=dict(levels[purpose]),
-                recipients=dict(recipients[purpose]),
-                denied=denied[purpose],
-                evidence=evidence.get(purpose),
-            )
-        )
+    activities = _activities(
+        requests=requests,
+        denied=denied,
+        evidence=evidence,
+        personal=personal,
+        levels=levels,
+        recipients=recipients,
+        trained=trained,
+    )
     bound = [o for o in orgs if org is None or o.org_id[:15] == org[:15]]
     controllers = tuple(
         Controller(f"{o.name} ({o.org_id})", o.controller, o.dpo)
@@ -239,7 +240,7 @@ def build_art30(
         generated=generated,
         policy_version=jurisdiction.policy.version,
         controllers=controllers,
-        activities=tuple(activities),
+        activities=activities,
         recipients=dict(overall),
         transfers=tuple(transfers),
         safeguards=_safeguards(jurisdiction),
@@ -253,6 +254,69 @@ def build_art30(
         records_considered=len(chosen),
     )
     return _with_gaps(report)
+
+
+def _activities(
+    *,
+    requests: Counter[str],
+    denied: Counter[str],
+    evidence: dict[str, str],
+    personal: dict[str, Counter[str]],
+    levels: dict[str, Counter[str]],
+    recipients: dict[str, Counter[str]],
+    trained: dict[str, dict[str, set[str]]],
+) -> tuple[Activity, ...]:
+    """One activity per purpose seen; a dataset purpose reads the fields its builds named."""
+    activities = []
+    for purpose in sorted(set(requests) | set(denied)):
+        spec = PURPOSES.get(purpose)
+        objects = dict(spec.fields) if spec else {}
+        description = spec.instruction if spec else "not a declared purpose"
+        if purpose in trained:
+            objects = {o: tuple(sorted(f)) for o, f in trained[purpose].items()}
+            description = TRAINING_DESCRIPTION
+        activities.append(
+            Activity(
+                purpose=purpose,
+                description=description,
+                requests=requests[purpose],
+                fields={o: tuple(f) for o, f in objects.items()},
+                data_subjects=tuple(sorted(DATA_SUBJECTS.get(o, o) for o in objects)),
+                personal_data=dict(personal[purpose]),
+                levels=dict(levels[purpose]),
+                recipients=dict(recipients[purpose]),
+                denied=denied[purpose],
+                evidence=evidence.get(purpose),
+            )
+        )
+    return tuple(activities)
+
+
+TRAINING_DESCRIPTION = (
+    "Training the jurisdiction's own model on Salesforce records exported in dataset builds: "
+    "personal values one-way pseudonymised, privileged, secret or unclassified data "
+    "quarantined; training runs in region, network-isolated (requests: builds exported)"
+)
+
+
+def _count_dataset_step(
+    record: AuditRecord,
+    purpose: str,
+    *,
+    builds: Counter[str],
+    evidence: dict[str, str],
+    personal: dict[str, Counter[str]],
+    trained: dict[str, dict[str, set[str]]],
+) -> None:
+    """A dataset build is processing for its purpose: an export counts as one build, its
+    scan names the categories of personal data that entered training as tokens."""
+    assert record.dataset is not None
+    if record.dataset.action == "export":
+        builds[purpose] += 1
+        evidence.setdefault(purpose, record.record_id)
+        trained[purpose][record.dataset.sobject].update(record.fields_used)
+    elif record.dataset.action == "scan":
+        personal[purpose].update(record.entity_counts)
 
 
 def _with_gaps(report: Art30Report) -> Art30Report:

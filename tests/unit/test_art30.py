@@ -11,8 +11,15 @@ from typing import Any
 import pytest
 
 from sovgw.config import Contact, GatewayConfig
-from sovgw.domain.art30 import Art30Report, ChainResult, ErasureLimit, Measure, build_art30
-from sovgw.domain.audit import AuditLinks, AuditRecord, Outcome, Stage
+from sovgw.domain.art30 import (
+    DATA_SUBJECTS,
+    Art30Report,
+    ChainResult,
+    ErasureLimit,
+    Measure,
+    build_art30,
+)
+from sovgw.domain.audit import AuditLinks, AuditRecord, DatasetFacts, Outcome, Stage
 from sovgw.domain.levels import DataLevel
 from sovgw.reports.art30 import render
 from tests.unit.test_policy_tools import CONFIG
@@ -172,3 +179,43 @@ def test_contacts_are_validated_at_load() -> None:
     assert Contact(name="DPO", email="dpo@example.org").address is None
     with pytest.raises(ValueError, match="email"):
         Contact(name="DPO", email="not an address")
+
+
+def test_training_is_a_purpose_with_the_fields_and_categories_its_builds_took() -> None:
+    """A dataset build's export counts as processing for the dataset's purpose; its scan
+    names the personal data categories that entered training as one-way tokens."""
+
+    def step(action: str, **extra: Any) -> AuditRecord:
+        return AuditRecord(
+            record_id=f"{action}-1",
+            stage=Stage.DATASET,
+            outcome=Outcome.OK,
+            purpose="model-training",
+            fields_used=("Subject", "Description"),
+            jurisdiction="eu-fr",
+            org_id=ORG,
+            time=DAY + timedelta(days=2),
+            dataset=DatasetFacts(
+                dataset="case-training",
+                sobject="Case",
+                version="1",
+                definition_sha256="0" * 64,
+                build_id="case-training-20261110T000000Z-abcdef",
+                action=action,
+            ),
+            **extra,
+        )
+
+    jurisdiction = CONFIG.jurisdiction("eu-fr")
+    assert jurisdiction is not None
+    records = [*_records(), step("export"), step("scan", entity_counts={"EMAIL": 7, "IBAN": 2})]
+    report = build_art30(
+        jurisdiction, CONFIG.orgs_of("eu-fr"), records, generated=DAY + timedelta(days=40)
+    )
+    training = next(a for a in report.activities if a.purpose == "model-training")
+    assert training.requests == 1 and training.evidence == "export-1"
+    assert training.fields == {"Case": ("Description", "Subject")}
+    assert training.personal_data == {"EMAIL": 7, "IBAN": 2}
+    assert "one-way pseudonymised" in training.description
+    assert training.data_subjects == (DATA_SUBJECTS["Case"],)
+    assert not report.transfers
