@@ -12,7 +12,7 @@ VENV := .venv
 LS_VENV := .localstack-venv
 BIN := $(VENV)/bin
 
-.PHONY: help demo test lint unit integration e2e schemas lock clean bench-dlp package redis-server chromium
+.PHONY: help demo test lint unit integration e2e schemas lock clean bench-dlp bench-export package redis-server chromium
 
 help:
 	@echo "make demo   - run the pipeline on the embedded local stack (LocalStack + simulators)"
@@ -93,6 +93,10 @@ $(PRESIDIO_VENV)/bin/.installed: constraints/project.txt benchmarks/dlp/requirem
 
 bench-dlp: $(PRESIDIO_VENV)/bin/.installed
 	$(PRESIDIO_VENV)/bin/python -m benchmarks.dlp --records 5000 --presidio 1000 --output benchmarks/dlp/results/local-5000-seed7.json
+
+# Dataset export and scan at scale (1.1 GB through the simulator and LocalStack, ~15 min).
+bench-export: $(BIN)/.installed $(LS_VENV)/bin/.installed redis-server
+	$(BIN)/python -m benchmarks.export --output benchmarks/export/results/local-1100mb.json
 
 # Lambda code package for the Pulumi program: the project and its pinned dependencies,
 # cross-installed for Lambda's arm64 / python3.13 platform, with bytecode compiled in (Lambda's

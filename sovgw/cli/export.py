@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,8 @@ def _context(args: argparse.Namespace) -> tuple[Dependencies, str]:
     return operator_dependencies(config, binding.jurisdiction), binding.org_id
 
 
-def _backoff(seconds: float) -> Any:
+def _backoff(seconds: float) -> Callable[[int], None]:
+    """Wait before status poll ``n``: ``seconds``, growing by half each poll, at most 60 s."""
     return lambda poll: time.sleep(min(seconds * (1.5 ** min(poll, 8)), 60.0))
 
 
@@ -132,10 +134,10 @@ def _summary(state: BuildState) -> dict[str, Any]:
     }
 
 
-def _finish(args: argparse.Namespace, deps: Dependencies, export: Any) -> int:
+def _finish(args: argparse.Namespace, deps: Dependencies, export: Callable[[], BuildState]) -> int:
     """Export (start or resume), then scan the parts where ``--scan`` says."""
     try:
-        state: BuildState = export()
+        state = export()
     except ExportPaused as paused:
         print(f"export paused: {paused}; run sovgw export resume to continue", file=sys.stderr)
         return EX_TEMPFAIL
@@ -163,7 +165,8 @@ def _finish(args: argparse.Namespace, deps: Dependencies, export: Any) -> int:
         config_path=str(Path(args.config).resolve()),
         settings=Settings.from_env().model_copy(update={"config_path": Path(args.config)}),
     )
-    print(json.dumps({"items": run.items, "failed": run.failed, **run.reconcile}, indent=2))
+    failed = [{k: o[k] for k in ("item", "status", "reason") if k in o} for o in run.failed]
+    print(json.dumps({"items": run.items, "failed": failed, **run.reconcile}, indent=2))
     return 0 if run.reconcile.get("reconciled") and not run.failed else 1
 
 

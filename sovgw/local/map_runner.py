@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
+import resource
+import time
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,9 @@ class MapRun:
     items: int
     failed: list[dict[str, Any]]
     reconcile: dict[str, Any]
+    # Per item: its outcome with the wall and CPU seconds it took and its process's peak
+    # memory so far (what a Lambda sandbox of that size would need).
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
 
 
 _worker: Dependencies | None = None
@@ -48,11 +54,31 @@ def _scan_in_worker(item: dict[str, Any]) -> dict[str, Any]:
     return _scan(item, _worker)
 
 
-def _scan(item: dict[str, Any], deps: Dependencies) -> dict[str, Any]:
+def peak_memory_mb() -> float:
+    """This process's own peak resident memory. Linux's ``ru_maxrss`` is not it: a child keeps
+    the high-water mark of the parent it was forked from, even across exec; ``VmHWM`` is the
+    peak of the process's own address space."""
     try:
-        return {"item": item, **run_handler(DATASET_SCAN, logic_for(DATASET_SCAN), item, deps)}
+        status = Path("/proc/self/status").read_text(encoding="ascii")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
+def _scan(item: dict[str, Any], deps: Dependencies) -> dict[str, Any]:
+    started, wall, cpu = time.time(), time.perf_counter(), time.process_time()
+    try:
+        outcome = {"item": item, **run_handler(DATASET_SCAN, logic_for(DATASET_SCAN), item, deps)}
     except GatewayError as error:  # retryable: the state machine's retries ran out
-        return {"item": item, "status": "failed", "reason": f"{type(error).__name__}: {error}"}
+        outcome = {"item": item, "status": "failed", "reason": f"{type(error).__name__}: {error}"}
+    return outcome | {
+        "started": started,
+        "wall_s": time.perf_counter() - wall,
+        "cpu_s": time.process_time() - cpu,
+        "max_rss_mb": peak_memory_mb(),
+        "pid": os.getpid(),
+    }
 
 
 def run_scan_map(
@@ -62,17 +88,20 @@ def run_scan_map(
     workers: int = 1,
     config_path: str | None = None,
     settings: Settings | None = None,
+    processes: bool = False,
 ) -> MapRun:
-    """Run the map over the items file named in ``execution_input``, then reconcile."""
+    """Run the map over the items file named in ``execution_input``, then reconcile. Items
+    run in this process when ``workers`` is 1, unless ``processes`` (as the benchmark wants:
+    each worker's memory its own)."""
     body = deps.datasets.get(str(execution_input["items_key"]))
     if body is None:
         raise RejectedInput(f"no items file {execution_input['items_key']}")
     items: list[dict[str, Any]] = json.loads(body)
-    if workers <= 1 or len(items) <= 1:
+    if workers <= 1 and not processes:
         outcomes = [_scan(item, deps) for item in items]
     else:
         if config_path is None or settings is None:
-            raise ValueError("workers > 1 need the config path and settings to build theirs")
+            raise ValueError("worker processes need the config path and settings")
         with ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
@@ -83,4 +112,4 @@ def run_scan_map(
     failed = [o for o in outcomes if o.get("status") != "scanned"]
     reference = {k: execution_input[k] for k in ("dataset", "build_id")}
     reconciled = run_handler(DATASET_RECONCILE, logic_for(DATASET_RECONCILE), reference, deps)
-    return MapRun(items=len(items), failed=failed, reconcile=reconciled)
+    return MapRun(items=len(items), failed=failed, reconcile=reconciled, outcomes=outcomes)

@@ -6,7 +6,7 @@ providers; the privilege marker and the unclassified field are seeded on purpose
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +198,24 @@ def test_an_export_is_scanned_reconciled_verified_and_audited(
     for record in (export, scan):
         text = json.dumps(record)
         assert not any(value in text for value in seeded.personal)
+    assert scan["entity_counts"]["EMAIL"] >= 60 and scan["entity_counts"]["IBAN"] >= 60
+
+    since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    code, report = _sovgw(
+        capsys,
+        "audit",
+        "report",
+        "--art30",
+        "--jurisdiction",
+        JURISDICTION,
+        "--org",
+        ORG,
+        "--from",
+        since,
+    )
+    assert "model-training" in report and "one-way pseudonymised" in report
+    assert "Case: Description, Origin, Priority, Status, Subject" in report
+    assert not any(value in report for value in seeded.personal)
 
 
 @pytest.mark.usefixtures("operator_env")

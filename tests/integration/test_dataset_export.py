@@ -198,3 +198,21 @@ def test_attempts_are_bounded(salesforce: SeededSimulator) -> None:
 
 def exporter_state(objects: MemoryObjects, state: BuildState) -> BuildState:
     return BuildState.model_validate_json(objects.objects[state.checkpoint_key])
+
+
+def test_the_days_bulk_job_allocation_spent_pauses_the_export(salesforce: SeededSimulator) -> None:
+    """DailyBulkV2QueryJobs used up: the export pauses with Salesforce's reason and resumes
+    once a job may be created again (nothing half-written)."""
+    ids = _seed(salesforce, 3)
+    org = salesforce.orgs[ORG_A]
+    allowed, org.daily_bulk_query_jobs = org.daily_bulk_query_jobs, 0
+    objects = MemoryObjects()
+    exporter = _exporter(salesforce, objects)
+    state = exporter.begin(_definition(), ORG_A, "eu-de", LEVELS)
+    with pytest.raises(ExportPaused, match="EXCEEDEDQUOTA"):
+        exporter.resume(state)
+    paused = exporter_state(objects, state)
+    assert paused.status == "paused" and not paused.jobs and not paused.parts
+    org.daily_bulk_query_jobs = allowed
+    done = exporter.resume(paused)
+    assert done.status == "exported" and set(_exported_ids(done, objects)) == ids

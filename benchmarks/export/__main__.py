@@ -1,0 +1,5 @@
+import sys
+
+from benchmarks.export.bench import main
+
+sys.exit(main())
