@@ -23,6 +23,35 @@ class EvidenceBucket:
     versioning: aws.s3.BucketVersioning
 
 
+def private_and_encrypted(
+    name: str, bucket: aws.s3.Bucket, kms_key_arn: pulumi.Input[str], opts: pulumi.ResourceOptions
+) -> None:
+    """SSE-KMS with the jurisdiction's key by default (bucket keys on), and never public."""
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{name}-sse",
+        bucket=bucket.id,
+        rules=[
+            {
+                "apply_server_side_encryption_by_default": {
+                    "sse_algorithm": "aws:kms",
+                    "kms_master_key_id": kms_key_arn,
+                },
+                "bucket_key_enabled": True,
+            }
+        ],
+        opts=opts,
+    )
+    aws.s3.BucketPublicAccessBlock(
+        f"{name}-private",
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+        opts=opts,
+    )
+
+
 def locked_bucket(
     name: str,
     bucket_name: str,
@@ -58,29 +87,7 @@ def locked_bucket(
         rule={"default_retention": {"mode": "COMPLIANCE", "days": retention_days}},
         opts=child,
     )
-    aws.s3.BucketServerSideEncryptionConfiguration(
-        f"{name}-sse",
-        bucket=bucket.id,
-        rules=[
-            {
-                "apply_server_side_encryption_by_default": {
-                    "sse_algorithm": "aws:kms",
-                    "kms_master_key_id": kms_key_arn,
-                },
-                "bucket_key_enabled": True,
-            }
-        ],
-        opts=child,
-    )
-    aws.s3.BucketPublicAccessBlock(
-        f"{name}-private",
-        bucket=bucket.id,
-        block_public_acls=True,
-        block_public_policy=True,
-        ignore_public_acls=True,
-        restrict_public_buckets=True,
-        opts=child,
-    )
+    private_and_encrypted(name, bucket, kms_key_arn, child)
 
     def document(arn: str, exempt: str) -> str:
         return json.dumps(

@@ -119,21 +119,23 @@ def _case_count(stack: LocalSovereignStack) -> int:
     return len(sim.org(ORG).records["Case"])
 
 
-def _start(capsys: pytest.CaptureFixture[str], datasets: Path, *extra: str) -> tuple[int, str]:
+def _export(
+    capsys: pytest.CaptureFixture[str], action: str, datasets: Path, *extra: str
+) -> tuple[int, str]:
+    """``sovgw export <action>`` for the test org and dataset, polling fast."""
     return _sovgw(
         capsys,
-        "export",
-        "start",
-        "--org",
-        ORG,
-        "--dataset",
-        "case-training",
-        "--datasets",
-        str(datasets),
-        "--poll-seconds",
-        "0.05",
-        *extra,
+        *("export", action, "--org", ORG, "--dataset", "case-training"),
+        *("--datasets", str(datasets), "--poll-seconds", "0.05", *extra),
     )
+
+
+def _built(capsys: pytest.CaptureFixture[str], datasets: Path) -> str:
+    """Start a build, scanned here; its id."""
+    code, out = _export(capsys, "start", datasets, "--scan", "here")
+    assert code == 0, out
+    build_id: str = json.loads(out[: out.index("}\n") + 1])["build_id"]
+    return build_id
 
 
 @pytest.mark.usefixtures("operator_env")
@@ -143,7 +145,7 @@ def test_an_export_is_scanned_reconciled_verified_and_audited(
     datasets: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, out = _start(capsys, datasets, "--scan", "here")
+    code, out = _export(capsys, "start", datasets, "--scan", "here")
     assert code == 0, out
     summary = json.loads(out[: out.index("}\n") + 1])
     build_id = summary["build_id"]
@@ -225,26 +227,10 @@ def test_scanning_a_build_again_gives_the_same_manifest_with_two_workers(
     datasets: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, out = _start(capsys, datasets, "--scan", "here")
-    assert code == 0, out
-    build_id = json.loads(out[: out.index("}\n") + 1])["build_id"]
+    build_id = _built(capsys, datasets)
     first = _object(stack, manifest_key("case-training", build_id))
-    code, out = _sovgw(
-        capsys,
-        "export",
-        "resume",
-        "--org",
-        ORG,
-        "--dataset",
-        "case-training",
-        "--build",
-        build_id,
-        "--datasets",
-        str(datasets),
-        "--scan",
-        "here",
-        "--workers",
-        "2",
+    code, out = _export(
+        capsys, "resume", datasets, "--build", build_id, "--scan", "here", "--workers", "2"
     )
     assert code == 0, out
     assert _object(stack, manifest_key("case-training", build_id)) == first
@@ -257,9 +243,7 @@ def test_verify_fails_on_a_curated_part_changed_after_the_scan(
     datasets: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, out = _start(capsys, datasets, "--scan", "here")
-    assert code == 0, out
-    build_id = json.loads(out[: out.index("}\n") + 1])["build_id"]
+    build_id = _built(capsys, datasets)
     manifest = json.loads(_object(stack, manifest_key("case-training", build_id)))
     key = manifest["parts"][0]["outputs"]["curated"]["key"]
     lines = _object(stack, key).splitlines()
@@ -293,7 +277,7 @@ def test_an_export_never_eats_the_emergency_reserve_and_resumes_later(
     busy = [sim.now()] * (int(limit * 0.9) - used)
     org.api_calls.extend(busy)
     try:
-        code, _ = _start(capsys, datasets, "--scan", "none")
+        code, _ = _export(capsys, "start", datasets, "--scan", "none")
         assert code == 75
         status = _sovgw(capsys, "export", "status", "--org", ORG, "--dataset", "case-training")
         state = json.loads(status[1])
@@ -304,21 +288,7 @@ def test_an_export_never_eats_the_emergency_reserve_and_resumes_later(
     deps = stack.deployments[JURISDICTION].deps
     assert deps.budget_store is not None
     deps.budget_store.observe(ORG, *sim.api_usage(org))  # a call on another lane would say so
-    code, out = _sovgw(
-        capsys,
-        "export",
-        "resume",
-        "--org",
-        ORG,
-        "--dataset",
-        "case-training",
-        "--datasets",
-        str(datasets),
-        "--poll-seconds",
-        "0.05",
-        "--scan",
-        "here",
-    )
+    code, out = _export(capsys, "resume", datasets, "--scan", "here")
     assert code == 0, out
 
 
