@@ -6,9 +6,11 @@ privilege, read from its XML."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +143,8 @@ def test_salesforce_converts_the_project_with_every_type(package: dict[str, set[
         *(f"Break_Glass_{o}_{a}" for o in objects for a in ("Read", "Edit")),
     }
     assert package["ConnectedApp"] == {"Sovgw_Gateway"}
+    assert package["ApexClass"] == {ROW_LIMIT_CLASS, f"{ROW_LIMIT_CLASS}Test"}
+    assert package["TransactionSecurityPolicy"] == {"Sovgw_Integration_Row_Limit"}
     assert package["Flow"] == {f"Sovgw_Ask_AI_{o}" for o in ASKED_ABOUT}
     assert package["QuickAction"] == {f"{o}.Sovgw_Ask_AI" for o in ASKED_ABOUT}
 
@@ -287,6 +291,54 @@ def test_the_dataset_export_reads_exactly_the_datasets_fields() -> None:
     assert readable == {f"{d.object}.{f}" for d in definitions for f in d.fields}
     for permission in export.findall("md:objectPermissions", NS):
         assert permission.findtext("md:allowEdit", namespaces=NS) == "false"
+
+
+ROW_LIMIT_CLASS = "SovgwIntegrationRowLimit"
+# Salesforce's REST query returns up to 2,000 rows per page: a limit below that trips on the
+# first page of any sweep.
+REST_QUERY_PAGE_ROWS = 2000
+
+
+def test_a_stolen_integration_credential_is_stopped_in_salesforce_too() -> None:
+    """The Enhanced Transaction Security policy blocks (and notifies on) an API query by the
+    integration user above the row limit, outside an approved export; its limit sits above
+    every query the gateway itself makes and below one REST page, and the admin who is
+    notified is substituted at deploy (``SOVGW_SECURITY_ADMIN_USERNAME``)."""
+    policy = _xml(
+        SOURCE
+        / "transactionSecurityPolicies"
+        / "Sovgw_Integration_Row_Limit.transactionSecurityPolicy-meta.xml"
+    )
+    text = {e.tag.split("}")[1]: (e.text or "") for e in policy}
+    assert text["active"] == "true" and text["eventName"] == "ApiEvent"
+    assert text["type"] == "CustomApexPolicy" and text["apexClass"] == ROW_LIMIT_CLASS
+    action = policy.find("md:action", NS)
+    assert action is not None and action.findtext("md:block", namespaces=NS) == "true"
+    notified = action.findtext("md:notifications/md:user", namespaces=NS)
+    settings = json.loads((PROJECT / "sfdx-project.json").read_text(encoding="utf-8"))
+    (replacement,) = settings["replacements"]
+    assert replacement["replaceWithEnv"] == "SOVGW_SECURITY_ADMIN_USERNAME"
+    assert notified == text["executionUser"] == replacement["stringToReplace"]
+    assert (PROJECT / replacement["filename"]).is_file()
+
+    apex = (SOURCE / "classes" / f"{ROW_LIMIT_CLASS}.cls").read_text(encoding="utf-8")
+    limit_match = re.search(r"MAX_ROWS = (\d+);", apex)
+    assert limit_match is not None
+    max_rows = int(limit_match.group(1))
+    limits = [
+        int(n)
+        for name in dir(schema)
+        if name.endswith("_SOQL")
+        for n in re.findall(r"LIMIT (\d+)", getattr(schema, name))
+    ]
+    classified = Counter(
+        _xml(path).findtext("md:values[md:field='Object__c']/md:value", namespaces=NS)
+        for path in (SOURCE / "customMetadata").glob("Data_Classification.*.md-meta.xml")
+    )
+    assert limits and max(limits) < max_rows < REST_QUERY_PAGE_ROWS
+    assert max(classified.values()) < max_rows  # one object's classification, read whole
+    for permission_set in re.findall(r"'(Sovgw_[A-Za-z_]+)'", apex):
+        assert (SOURCE / "permissionsets" / f"{permission_set}.permissionset-meta.xml").is_file()
 
 
 def test_the_relay_monitor_sees_set_up_and_nothing_else() -> None:
