@@ -209,6 +209,23 @@ EU_IDENTIFIERS = [
     ("VAT IE8Z49289F", "EU_VAT", "IE8Z49289F", "eu.vat"),
     ("NIF PT501964843", "EU_VAT", "PT501964843", "eu.vat"),
     ("momsnr SE123456789701", "EU_VAT", "SE123456789701", "eu.vat"),
+    # The other member states (synthetic values, valid by stdnum): persons' ids among them
+    # (BG EGN, CZ/SK birth numbers, LV personal codes, RO CNP, HR OIB).
+    ("ИН по ДДС BG0301264875", "EU_VAT", "BG0301264875", "eu.vat"),
+    ("ΦΠΑ CY02972997V", "EU_VAT", "CY02972997V", "eu.vat"),
+    ("DIČ CZ520726954", "EU_VAT", "CZ520726954", "eu.vat"),
+    ("KMKR EE588871803", "EU_VAT", "EE588871803", "eu.vat"),
+    ("ΑΦΜ EL585304352", "EU_VAT", "EL585304352", "eu.vat"),
+    ("ALV-numero FI02516780", "EU_VAT", "FI02516780", "eu.vat"),
+    ("OIB HR44992070741", "EU_VAT", "HR44992070741", "eu.vat"),
+    ("közösségi adószám HU18341704", "EU_VAT", "HU18341704", "eu.vat"),
+    ("PVM kodas LT718746313", "EU_VAT", "LT718746313", "eu.vat"),
+    ("No TVA LU41767385", "EU_VAT", "LU41767385", "eu.vat"),
+    ("PVN LV32624528214", "EU_VAT", "LV32624528214", "eu.vat"),
+    ("VAT MT69371858", "EU_VAT", "MT69371858", "eu.vat"),
+    ("CIF RO5270123230767", "EU_VAT", "RO5270123230767", "eu.vat"),
+    ("ID za DDV SI95139192", "EU_VAT", "SI95139192", "eu.vat"),
+    ("IČ DPH SK1010073966", "EU_VAT", "SK1010073966", "eu.vat"),
 ]
 
 
@@ -232,6 +249,12 @@ def test_eu_identifiers(text: str, subtype: str, value: str, reference: str) -> 
         "USt-IdNr. DE136695977",
         "BTW NL004495445B00",
         "TVA FR41303265045",
+        "DIČ CZ69920576",  # a company id off by one (CZ69920575 is valid)
+        "IČ DPH SK1010073967",
+        "CIF RO5270123230768",
+        "OIB HR44992070742",
+        "PVN LV32624528215",
+        "ΑΦΜ EL585304353",
     ],
 )
 def test_eu_near_misses_are_not_findings(text: str) -> None:

@@ -539,7 +539,10 @@ DETECTORS: tuple[Detector, ...] = (
             r"\b(?:ATU\d{8}|BE ?[01]?\d{3}(?:[ .]?\d{3}){2}|DE ?\d{9}|DK ?\d{2}(?: ?\d{2}){3}"
             r"|ES ?[A-Za-z\d]\d{7}[A-Za-z\d]|FR ?[\dA-HJ-NP-Za-hj-np-z]{2} ?\d{3} ?\d{3} ?\d{3}"
             r"|IE ?\d[A-Za-z\d+*]\d{5}[A-Wa-w][A-Wa-w]?|IT ?\d{11}|NL ?\d{9} ?[Bb]\d{2}"
-            r"|PL ?\d{10}|PT ?\d{9}|SE ?\d{10}01)(?![\w+*])"
+            r"|PL ?\d{10}|PT ?\d{9}|SE ?\d{10}01"
+            r"|BG ?\d{9,10}|CY ?\d{8}[A-Za-z]|CZ ?\d{8,10}|EE ?\d{9}|(?:EL|GR) ?\d{9}"
+            r"|FI ?\d{8}|HR ?\d{11}|HU ?\d{8}|LT ?(?:\d{9}|\d{12})|LU ?\d{8}|LV ?\d{11}"
+            r"|MT ?\d{8}|RO ?(?:\d{5,10}|\d{13})|SI ?\d{8}|SK ?\d{10})(?![\w+*])"
         ),
         _digits(check.eu_vat),
         min_run_digits=5,

@@ -444,6 +444,156 @@ def _vat_nl(body: str) -> bool:
     )
 
 
+def _weighted(digits: str, weights: tuple[int, ...]) -> int:
+    return sum(w * int(d) for w, d in zip(weights, digits, strict=False))
+
+
+def _date_exists(year: int, month: int, day: int) -> bool:
+    try:
+        datetime.date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+def _birth_number(body: str) -> bool:
+    """Czech and Slovak rodné číslo (a person's birth number): 9 digits before 1954, 10 after,
+    months +50 for women (+20/+70 when a day's numbers ran out), the 10th digit mod 11."""
+    if len(body) not in (9, 10) or not body.isdigit():
+        return False
+    year, month, day = 1900 + int(body[:2]), int(body[2:4]) % 50 % 20, int(body[4:6])
+    if len(body) == 9:
+        year -= 100 if year >= 1980 else 0
+        if year > 1953:
+            return False
+    elif year < 1954:
+        year += 100
+    if not _date_exists(year, month, day):
+        return False
+    return len(body) == 9 or int(body[:-1]) % 11 % 10 == int(body[-1])
+
+
+def _vat_bg(body: str) -> bool:
+    """A company's 9 digits, or 10: a person's EGN or a foreigner's PNF, or another body's."""
+    if not body.isdigit():
+        return False
+    if len(body) == 9:
+        check = sum((i + 1) * int(d) for i, d in enumerate(body[:8])) % 11
+        if check == 10:
+            check = sum((i + 3) * int(d) for i, d in enumerate(body[:8])) % 11
+        return check % 10 == int(body[8])
+    if len(body) != 10:
+        return False
+    year, month, day = 1900 + int(body[:2]), int(body[2:4]), int(body[4:6])
+    if month > 40:
+        year, month = year + 100, month - 40
+    elif month > 20:
+        year, month = year - 100, month - 20
+    egn = _date_exists(year, month, day) and (
+        _weighted(body, (2, 4, 8, 5, 10, 9, 7, 3, 6)) % 11 % 10 == int(body[9])
+    )
+    pnf = _weighted(body, (21, 19, 17, 13, 11, 9, 7, 3, 1)) % 10 == int(body[9])
+    other = (11 - _weighted(body, (4, 3, 2, 7, 6, 5, 4, 3, 2)) % 11) % 11 == int(body[9])
+    return egn or pnf or other
+
+
+_CY_ODD = (1, 0, 5, 7, 9, 13, 15, 17, 19, 21)
+
+
+def _vat_cy(body: str) -> bool:
+    if len(body) != 9 or not body[:8].isdigit() or body[:2] == "12":
+        return False
+    total = sum(_CY_ODD[int(d)] for d in body[:8:2]) + sum(int(d) for d in body[1:8:2])
+    return body[8] == "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[total % 26]
+
+
+def _vat_cz(body: str) -> bool:
+    """A company's 8 digits, an individual's 9 starting with 6, or a person's birth number."""
+    if not body.isdigit():
+        return False
+    if len(body) == 8:
+        check = (11 - _weighted(body, (8, 7, 6, 5, 4, 3, 2))) % 11
+        return body[0] != "9" and (check or 1) % 10 == int(body[7])
+    if len(body) == 9 and body[0] == "6":
+        check = _weighted(body[1:8], (8, 7, 6, 5, 4, 3, 2)) % 11
+        return (8 - (10 - check) % 11) % 10 == int(body[8])
+    return _birth_number(body)
+
+
+def _vat_el(body: str) -> bool:
+    if len(body) != 9 or not body.isdigit():
+        return False
+    total = 0
+    for digit in body[:8]:
+        total = total * 2 + int(digit)
+    return total * 2 % 11 % 10 == int(body[8])
+
+
+def _vat_lt(body: str) -> bool:
+    if not body.isdigit() or not (
+        (len(body) == 9 and body[7] == "1") or (len(body) == 12 and body[10] == "1")
+    ):
+        return False
+    check = sum((1 + i % 9) * int(d) for i, d in enumerate(body[:-1])) % 11
+    if check == 10:
+        check = sum((1 + (i + 2) % 9) * int(d) for i, d in enumerate(body[:-1]))
+    return check % 11 % 10 == int(body[-1])
+
+
+def _vat_lv(body: str) -> bool:
+    """A legal entity's 11 digits (first above 3), or a person's personal code (birth date,
+    or since 2017 a code starting 32)."""
+    if len(body) != 11 or not body.isdigit():
+        return False
+    if body[0] > "3":
+        return _weighted(body, (9, 1, 4, 8, 3, 10, 2, 5, 7, 6, 1)) % 11 == 3
+    personal = (1 + _weighted(body, (10, 5, 8, 4, 2, 1, 6, 3, 7, 9))) % 11 % 10 == int(body[10])
+    if body.startswith("32"):
+        return personal
+    year = int(body[4:6]) + 1800 + int(body[6]) * 100
+    return _date_exists(year, int(body[2:4]), int(body[:2])) and personal
+
+
+_RO_COUNTIES = frozenset(
+    {f"{n:02d}" for n in range(1, 49)} | {"51", "52", "70", "80", "81", "82", "83"}
+)
+_RO_CENTURIES = {"1": 1900, "2": 1900, "3": 1800, "4": 1800, "5": 2000, "6": 2000}
+
+
+def _vat_ro(body: str) -> bool:
+    """A company's CUI (2 to 10 digits), or a person's CNP (13: birth date and county)."""
+    if not body.isdigit():
+        return False
+    if len(body) == 13:
+        year = int(body[1:3]) + _RO_CENTURIES.get(body[0], 1900)
+        check = _weighted(body, (2, 7, 9, 1, 4, 6, 3, 5, 8, 2, 7, 9)) % 11
+        return (
+            body[0] != "0"
+            and _date_exists(year, int(body[3:5]), int(body[5:7]))
+            and body[7:9] in _RO_COUNTIES
+            and (1 if check == 10 else check) == int(body[12])
+        )
+    if not 2 <= len(body) <= 10 or body[0] == "0":
+        return False
+    check = 10 * _weighted(body[:-1].zfill(9), (7, 5, 3, 2, 1, 7, 5, 3, 2)) % 11 % 10
+    return check == int(body[-1])
+
+
+def _vat_si(body: str) -> bool:
+    if len(body) != 8 or not body.isdigit() or body[0] == "0":
+        return False
+    check = 11 - _weighted(body, (8, 7, 6, 5, 4, 3, 2)) % 11
+    return (0 if check == 10 else check) == int(body[7])
+
+
+def _vat_sk(body: str) -> bool:
+    if len(body) != 10 or not body.isdigit():
+        return False
+    if _birth_number(body):
+        return True
+    return body[0] != "0" and body[2] in "234789" and int(body) % 11 == 0
+
+
 _VAT: dict[str, Callable[[str], bool]] = {
     "AT": _vat_at,
     "BE": _vat_be,
@@ -462,6 +612,29 @@ _VAT: dict[str, Callable[[str], bool]] = {
     "PL": pl_nip,
     "PT": pt_nif,
     "SE": lambda b: len(b) == 12 and b.isdigit() and b[10:] == "01" and luhn(b[:10]),
+    "BG": _vat_bg,
+    "CY": _vat_cy,
+    "CZ": _vat_cz,
+    "EE": lambda b: len(b) == 9 and b.isdigit() and not _weighted(b, (3, 7, 1) * 3) % 10,
+    "EL": _vat_el,
+    "GR": _vat_el,  # Greece's ISO code; its VAT ids are written EL
+    "FI": lambda b: (
+        len(b) == 8 and b.isdigit() and not _weighted(b, (7, 9, 10, 5, 8, 4, 2, 1)) % 11
+    ),
+    "HR": lambda b: len(b) == 11 and b.isdigit() and _mod_11_10(b),
+    "HU": lambda b: len(b) == 8 and b.isdigit() and not _weighted(b, (9, 7, 3, 1) * 2) % 10,
+    "LT": _vat_lt,
+    "LU": lambda b: len(b) == 8 and b.isdigit() and int(b[:6]) % 89 == int(b[6:]),
+    "LV": _vat_lv,
+    "MT": lambda b: (
+        len(b) == 8
+        and b.isdigit()
+        and b[0] != "0"
+        and not _weighted(b, (3, 4, 6, 7, 8, 9, 10, 1)) % 37
+    ),
+    "RO": _vat_ro,
+    "SI": _vat_si,
+    "SK": _vat_sk,
 }
 VAT_COUNTRIES = frozenset(_VAT)
 
