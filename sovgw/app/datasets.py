@@ -25,7 +25,7 @@ from sovgw.domain.budget import Lane
 from sovgw.domain.datasets import DatasetDefinition
 from sovgw.domain.errors import RejectedInput
 from sovgw.domain.export import BuildState, Exporter, checkpoint_key
-from sovgw.domain.query_log import calls_made_as
+from sovgw.domain.query_log import calls_made_as, normalise_soql
 from sovgw.domain.training_scan import (
     OneWayPseudonymiser,
     OutputFile,
@@ -263,7 +263,12 @@ def start_build(
         levels = deps.crm_for(org_id, Lane.ROUTINE).field_levels(definition.object)
         state = exporter.begin(definition, org_id, deps.jurisdiction.id, dict(levels))
         deps.audit.write(
-            dataset_audit_record(state, "export-start", Outcome.OK, {"detail": definition.soql})
+            dataset_audit_record(
+                state,
+                "export-start",
+                Outcome.OK,
+                {"detail": normalise_soql(definition.soql)},  # the filter's literals removed
+            )
         )
         return continue_build(deps, exporter, state)
 
