@@ -19,10 +19,13 @@ import requests
 from sovgw.adapters.aws.audit import audit_record_key
 from sovgw.adapters.valkey_budget import ValkeyBudgetStore
 from sovgw.adapters.valkey_grants import ValkeyGrantStore
+from sovgw.app.datasets import exporter_for, manifest_key, start_build, verify_build, write_items
 from sovgw.audit_tools import open_store
 from sovgw.config import GatewayConfig, load_config
 from sovgw.domain.audit import Stage, audit_record_id
 from sovgw.domain.break_glass import Grant
+from sovgw.domain.datasets import load_dataset
+from sovgw.local.map_runner import run_scan_map
 from sovgw.local.stack import LocalSovereignStack
 from sovgw.wiring import FUNCTIONS
 
@@ -278,6 +281,41 @@ def _relay_lines(stack: LocalSovereignStack, config: GatewayConfig) -> None:
         print(f"  {org.org_id[:15]} {org.jurisdiction:<6} {state} ({arrived}; {steps})")
 
 
+DATASET_ORG = "00D5E0000000001UAA"  # Contoso (eu-de): its seed case is marked privileged
+
+
+def _dataset_demo(stack: LocalSovereignStack, root: Path) -> int:
+    """A training dataset build, as ``sovgw export start ... --scan here`` then ``sovgw
+    dataset verify`` run it: Bulk API export, scan through the handlers, manifest, verify."""
+    deps = stack.deployments["eu-de"].deps
+    definition = load_dataset(root / "config" / "datasets", "case-training")
+    exporter = exporter_for(deps, DATASET_ORG, lambda poll: time.sleep(0.1))
+    state = start_build(deps, exporter, definition, DATASET_ORG)
+    execution = {
+        "dataset": definition.id,
+        "build_id": state.build_id,
+        "items_key": write_items(deps.datasets, state),
+    }
+    run = run_scan_map(deps, execution)
+    body = deps.datasets.get(manifest_key(definition.id, state.build_id))
+    manifest = json.loads(body or b"{}")
+    report = verify_build(deps, definition.id, state.build_id)
+    reconciled = bool(run.reconcile.get("reconciled"))
+    totals = manifest.get("totals", {})
+    reasons = ", ".join(f"{k} {v}" for k, v in manifest.get("reasons", {}).items()) or "none"
+    print(
+        f"\ntraining dataset {definition.id} of {DATASET_ORG[:15]} (`sovgw export start`, "
+        f"`sovgw dataset verify`): {totals.get('exported', 0)} records exported in "
+        f"{len(state.parts)} part(s) on the ROUTINE lane; curated {totals.get('curated', 0)}, "
+        f"quarantined {totals.get('quarantined', 0)} ({reasons}), rejected "
+        f"{totals.get('rejected', 0)}; manifest "
+        f"{'reconciled' if reconciled else 'NOT reconciled'}, "
+        f"verify {'passed' if report.passed else 'FAILED'}"
+    )
+    privileged_quarantined = manifest.get("reasons", {}).get("privileged_content", 0) >= 1
+    return 0 if reconciled and report.passed and privileged_quarantined else 1
+
+
 def _row(*cells: str) -> str:
     widths = (34, 7, 12, 36, 28)
     return "  ".join(c[:w].ljust(w) for c, w in zip(cells, widths, strict=False)) + "  " + cells[-1]
@@ -355,6 +393,7 @@ def run_demo(root: Path, timeout: float = 120.0) -> int:
         )
         unexpected = _proxy_demo(stack, root)
         unexpected += _break_glass_demo(stack, BREAK_GLASS_ORG, BREAK_GLASS_REQUEST)
+        unexpected += _dataset_demo(stack, root)
         _budget_lines(stack, config)
         _relay_lines(stack, config)
         tampered = _seal_and_verify(config)
