@@ -334,3 +334,25 @@ class MemoryRelayLedger:
         ]
         newest = max(earlier, key=lambda r: (r.published_ms, int(r.replay_id or 0)), default=None)
         return newest.replay_id if newest else None
+
+
+class MemoryObjects:
+    """``DatasetObjects`` in a dict (the S3 adapter runs on moto and LocalStack elsewhere)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.puts: list[str] = []
+
+    def put(self, key: str, body: bytes, content_type: str = "application/octet-stream") -> None:
+        self.objects[key] = body
+        self.puts.append(key)
+
+    def get(self, key: str) -> bytes | None:
+        return self.objects.get(key)
+
+    def keys(self, prefix: str) -> list[str]:
+        return sorted(k for k in self.objects if k.startswith(prefix))
+
+    def delete(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self.objects.pop(key, None)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -21,30 +20,9 @@ from sovgw.domain.export import MAX_ATTEMPTS, BuildState, Exporter, ExportPaused
 from sovgw.domain.levels import DataLevel
 from sovgw.sfsim.model import MINIMUM_ACCESS_PROFILE, Fault
 from tests.conftest import ORG_A, SeededSimulator
+from tests.fakes import MemoryObjects
 
 LEVELS = {"Subject": DataLevel.INTERNAL, "Description": DataLevel.CONFIDENTIAL}
-
-
-class MemoryObjects:
-    """``DatasetObjects`` in a dict (the S3 adapter is exercised on LocalStack in e2e)."""
-
-    def __init__(self) -> None:
-        self.objects: dict[str, bytes] = {}
-        self.puts: list[str] = []
-
-    def put(self, key: str, body: bytes, content_type: str = "application/octet-stream") -> None:
-        self.objects[key] = body
-        self.puts.append(key)
-
-    def get(self, key: str) -> bytes | None:
-        return self.objects.get(key)
-
-    def keys(self, prefix: str) -> list[str]:
-        return sorted(k for k in self.objects if k.startswith(prefix))
-
-    def delete(self, keys: Sequence[str]) -> None:
-        for key in keys:
-            self.objects.pop(key, None)
 
 
 def _definition(page_records: int = 10) -> DatasetDefinition:

@@ -23,6 +23,7 @@ from sovgw.contracts import DatasetBuildRef, DatasetPartItem
 from sovgw.domain.datasets import DatasetDefinition
 from sovgw.domain.export import BuildState, PartRecord
 from sovgw.domain.levels import DataLevel
+from tests.fakes import MemoryObjects
 
 REGION = "eu-central-1"
 BUCKET = "sovgw-datasets-eu-de"
@@ -63,24 +64,6 @@ def test_the_key_is_made_once_then_only_read(aws: dict[str, Any]) -> None:
     stored = aws["secrets"].get_secret_value(SecretId=secret)["SecretString"]
     assert base64.b64decode(stored) == made
     assert dataset_key_reader(aws["secrets"], "eu-de")("cases", False) == made
-
-
-class MemoryObjects:
-    def __init__(self) -> None:
-        self.objects: dict[str, bytes] = {}
-
-    def put(self, key: str, body: bytes, content_type: str = "") -> None:
-        self.objects[key] = body
-
-    def get(self, key: str) -> bytes | None:
-        return self.objects.get(key)
-
-    def keys(self, prefix: str) -> list[str]:
-        return sorted(k for k in self.objects if k.startswith(prefix))
-
-    def delete(self, keys: list[str]) -> None:
-        for key in keys:
-            self.objects.pop(key, None)
 
 
 def _build(objects: MemoryObjects) -> BuildState:
