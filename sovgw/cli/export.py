@@ -175,12 +175,18 @@ def _start_execution(deps: Dependencies, execution_input: dict[str, str]) -> int
     if not arn:
         raise CommandError(f"--scan stepfunctions needs {STATE_MACHINE_ENV}")
     import boto3  # noqa: PLC0415
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
     client = boto3.client("stepfunctions", region_name=deps.jurisdiction.region)
-    started = client.start_execution(
-        stateMachineArn=arn,
-        name=execution_input["build_id"],  # one scan per build: a second start is refused
-        input=json.dumps(execution_input),
-    )
+    try:
+        started = client.start_execution(
+            stateMachineArn=arn,
+            # Named after the build: starting it again returns the same execution (Step
+            # Functions is idempotent on a name with the same input).
+            name=execution_input["build_id"],
+            input=json.dumps(execution_input),
+        )
+    except (BotoCoreError, ClientError) as error:
+        raise CommandError(f"the scan could not start: {error}", status=1) from None
     print(json.dumps({"execution": started["executionArn"]}))
     return 0
