@@ -162,15 +162,15 @@ class VerifyReport(BaseModel):
         return not (self.findings or self.hash_mismatches or self.problems)
 
 
-def verify(objects: DatasetObjects, dataset: str, build_id: str) -> VerifyReport:
+def verify(objects: DatasetObjects, state: BuildState) -> VerifyReport:
     """Check a build without trusting its scan: every hash the manifest names is recomputed
     from the objects, every curated value is scanned again, and any finding above the
     dataset's allowed level (a personal value, a privilege marker, a secret) fails it."""
+    dataset, build_id = state.definition.id, state.build_id
     body = objects.get(manifest_key(dataset, build_id))
     if body is None:
         raise RejectedInput(f"build {build_id} of {dataset} has no manifest: scan it first")
     document = json.loads(body)
-    state = load_build(objects, dataset, build_id)
     allowed = state.definition.allowed_level
     columns = {"Id", *state.definition.fields}
     problems = list(document.get("problems", []))
@@ -294,8 +294,8 @@ def continue_build(deps: Dependencies, exporter: Exporter, state: BuildState) ->
 
 def verify_build(deps: Dependencies, dataset: str, build_id: str) -> VerifyReport:
     """``verify`` and its audit record."""
-    report = verify(deps.datasets, dataset, build_id)
     state = load_build(deps.datasets, dataset, build_id)
+    report = verify(deps.datasets, state)
     record = dataset_audit_record(
         state,
         "verify",

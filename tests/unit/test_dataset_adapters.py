@@ -114,7 +114,7 @@ def test_a_raw_part_changed_or_gone_since_the_export_is_named_not_scanned(
     assert not objects.keys("curated/")
     document, _ = reconcile(objects, DatasetBuildRef(dataset="cases", build_id=state.build_id))
     assert document["reconciled"] is False and document["totals"]["unaccounted"] == 1
-    report = verify(objects, "cases", state.build_id)
+    report = verify(objects, state)
     assert not report.passed and "the manifest does not reconcile" in report.problems
 
 
@@ -132,7 +132,7 @@ def test_an_intact_build_scans_reconciles_and_verifies() -> None:
     assert (again, digest_again) == (document, digest)
     curated = json.loads(objects.objects[result.outputs["curated"].key])
     assert "max@example.de" not in json.dumps(curated)
-    assert verify(objects, "cases", state.build_id).passed
+    assert verify(objects, state).passed
 
 
 @pytest.mark.parametrize(

@@ -348,8 +348,12 @@ def _ie_check_letter(seven: str, suffix: str) -> str:
     return _IE_LETTERS[(total + 9 * _IE_LETTERS.index(suffix)) % 23]
 
 
+def _weighted(digits: str, weights: tuple[int, ...]) -> int:
+    return sum(w * int(d) for w, d in zip(weights, digits, strict=False))
+
+
 def _weighted_mod_11(digits: str, weights: tuple[int, ...]) -> int:
-    return sum(w * int(d) for w, d in zip(weights, digits, strict=True)) % 11
+    return _weighted(digits, weights) % 11
 
 
 def pl_nip(digits: str) -> bool:
@@ -444,18 +448,6 @@ def _vat_nl(body: str) -> bool:
     )
 
 
-def _weighted(digits: str, weights: tuple[int, ...]) -> int:
-    return sum(w * int(d) for w, d in zip(weights, digits, strict=False))
-
-
-def _date_exists(year: int, month: int, day: int) -> bool:
-    try:
-        datetime.date(year, month, day)
-    except ValueError:
-        return False
-    return True
-
-
 def _birth_number(body: str) -> bool:
     """Czech and Slovak rodné číslo (a person's birth number): 9 digits before 1954, 10 after,
     months +50 for women (+20/+70 when a day's numbers ran out), the 10th digit mod 11."""
@@ -468,7 +460,7 @@ def _birth_number(body: str) -> bool:
             return False
     elif year < 1954:
         year += 100
-    if not _date_exists(year, month, day):
+    if not _is_date(year, month, day):
         return False
     return len(body) == 9 or int(body[:-1]) % 11 % 10 == int(body[-1])
 
@@ -489,7 +481,7 @@ def _vat_bg(body: str) -> bool:
         year, month = year + 100, month - 40
     elif month > 20:
         year, month = year - 100, month - 20
-    egn = _date_exists(year, month, day) and (
+    egn = _is_date(year, month, day) and (
         _weighted(body, (2, 4, 8, 5, 10, 9, 7, 3, 6)) % 11 % 10 == int(body[9])
     )
     pnf = _weighted(body, (21, 19, 17, 13, 11, 9, 7, 3, 1)) % 10 == int(body[9])
@@ -551,7 +543,7 @@ def _vat_lv(body: str) -> bool:
     if body.startswith("32"):
         return personal
     year = int(body[4:6]) + 1800 + int(body[6]) * 100
-    return _date_exists(year, int(body[2:4]), int(body[:2])) and personal
+    return _is_date(year, int(body[2:4]), int(body[:2])) and personal
 
 
 _RO_COUNTIES = frozenset(
@@ -569,7 +561,7 @@ def _vat_ro(body: str) -> bool:
         check = _weighted(body, (2, 7, 9, 1, 4, 6, 3, 5, 8, 2, 7, 9)) % 11
         return (
             body[0] != "0"
-            and _date_exists(year, int(body[3:5]), int(body[5:7]))
+            and _is_date(year, int(body[3:5]), int(body[5:7]))
             and body[7:9] in _RO_COUNTIES
             and (1 if check == 10 else check) == int(body[12])
         )
