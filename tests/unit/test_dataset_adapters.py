@@ -30,7 +30,9 @@ BUCKET = "sovgw-datasets-eu-de"
 
 
 @pytest.fixture
-def aws() -> Iterator[dict[str, Any]]:
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    # The e2e stack (same session, may run first) points boto3 at LocalStack by environment.
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
