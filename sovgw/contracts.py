@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from sovgw.domain.dataset_ids import BUILD_ID_PATTERN, DATASET_ID
 from sovgw.domain.errors import RejectedInput
 from sovgw.domain.requests import ClassifiedRequest
 
@@ -207,8 +208,8 @@ class ScheduledEvent(_Envelope):
 class DatasetBuildRef(_Strict):
     """A dataset build (the reconcile step's input, and what a scan item extends)."""
 
-    dataset: str = Field(pattern=r"^[a-z][a-z0-9-]{1,40}$")
-    build_id: str = Field(pattern=r"^[a-z][a-z0-9-]{1,40}-\d{8}T\d{6}Z-[0-9a-f]{6}$")
+    dataset: str = Field(pattern=DATASET_ID)
+    build_id: str = Field(pattern=BUILD_ID_PATTERN)
 
 
 class DatasetPartItem(DatasetBuildRef):

@@ -32,7 +32,7 @@ from faker import Faker
 
 from benchmarks.report import emit
 from sovgw.app.bootstrap import Settings
-from sovgw.app.datasets import continue_build, exporter_for, manifest_key, write_items
+from sovgw.app.datasets import exporter_for, manifest_key, scan_input, start_build
 from sovgw.config import load_config
 from sovgw.domain.datasets import load_dataset
 from sovgw.local.map_runner import run_scan_map
@@ -146,19 +146,12 @@ def build_and_scan(
         update={"page_records": page_records}
     )
     exporter = exporter_for(deps, ORG, lambda poll: time.sleep(0.05))
-    deps.pseudonym_key(definition.id, True)
-    levels = deps.crm_for(ORG).field_levels(definition.object)
     started = time.perf_counter()
-    state = exporter.begin(definition, ORG, JURISDICTION, dict(levels))
-    state = continue_build(deps, exporter, state)
+    state = start_build(deps, exporter, definition, ORG)
     export_s = time.perf_counter() - started
     assert state.status == "exported", state.history
     exported_bytes = sum(p.bytes for p in state.parts)
-    execution = {
-        "dataset": definition.id,
-        "build_id": state.build_id,
-        "items_key": write_items(deps.datasets, state),
-    }
+    execution = scan_input(deps.datasets, state)
     settings = Settings(
         salesforce_ca_bundle=str(stack.salesforce.ca_bundle),
         budget_store_url=stack.valkey.url,

@@ -67,8 +67,9 @@ def manifest_key(dataset: str, build_id: str) -> str:
     return f"manifests/{dataset}/{build_id}.json"
 
 
-def write_items(objects: DatasetObjects, state: BuildState) -> str:
-    """The distributed map's items (a JSON array its ItemReader reads): one per part."""
+def scan_input(objects: DatasetObjects, state: BuildState) -> dict[str, str]:
+    """Write the distributed map's items (a JSON array its ItemReader reads, one per part)
+    and return the scan's execution input: ``{"dataset", "build_id", "items_key"}``."""
     if state.status != "exported":
         raise RejectedInput(f"build {state.build_id} is {state.status}: nothing to scan yet")
     items = [
@@ -77,7 +78,7 @@ def write_items(objects: DatasetObjects, state: BuildState) -> str:
     ]
     key = items_key(state)
     objects.put(key, json.dumps([i.model_dump() for i in items]).encode(), "application/json")
-    return key
+    return {"dataset": state.definition.id, "build_id": state.build_id, "items_key": key}
 
 
 def scan_item(

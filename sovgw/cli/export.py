@@ -26,8 +26,8 @@ from sovgw.app.datasets import (
     latest_build,
     load_build,
     manifest_key,
+    scan_input,
     start_build,
-    write_items,
 )
 from sovgw.cli.common import CommandError, add_config, gateway_config, org_of
 from sovgw.domain.datasets import load_dataset
@@ -149,11 +149,7 @@ def _finish(args: argparse.Namespace, deps: Dependencies, export: Callable[[], B
     scan = args.scan or ("stepfunctions" if os.environ.get(STATE_MACHINE_ENV) else "here")
     if scan == "none":
         return 0
-    execution_input = {
-        "dataset": state.definition.id,
-        "build_id": state.build_id,
-        "items_key": write_items(deps.datasets, state),
-    }
+    execution_input = scan_input(deps.datasets, state)
     if scan == "stepfunctions":
         return _start_execution(deps, execution_input)
     from sovgw.local.map_runner import run_scan_map  # noqa: PLC0415

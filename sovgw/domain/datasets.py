@@ -18,10 +18,10 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
+from sovgw.domain.dataset_ids import DATASET_ID
 from sovgw.domain.levels import DataLevel
 from sovgw.policy import Frozen, read_yaml
 
-DATASET_ID = r"^[a-z][a-z0-9-]{1,40}$"
 _API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
 # What a filter may not contain: a second statement, a sub-query, a clause Bulk API 2.0 refuses
 # or that changes which rows come back (LIMIT, ORDER BY, GROUP BY, OFFSET, TYPEOF).

@@ -19,7 +19,7 @@ import requests
 from sovgw.adapters.aws.audit import audit_record_key
 from sovgw.adapters.valkey_budget import ValkeyBudgetStore
 from sovgw.adapters.valkey_grants import ValkeyGrantStore
-from sovgw.app.datasets import exporter_for, manifest_key, start_build, verify_build, write_items
+from sovgw.app.datasets import exporter_for, manifest_key, scan_input, start_build, verify_build
 from sovgw.audit_tools import open_store
 from sovgw.config import GatewayConfig, load_config
 from sovgw.domain.audit import Stage, audit_record_id
@@ -291,11 +291,7 @@ def _dataset_demo(stack: LocalSovereignStack, root: Path) -> int:
     definition = load_dataset(root / "config" / "datasets", "case-training")
     exporter = exporter_for(deps, DATASET_ORG, lambda poll: time.sleep(0.1))
     state = start_build(deps, exporter, definition, DATASET_ORG)
-    execution = {
-        "dataset": definition.id,
-        "build_id": state.build_id,
-        "items_key": write_items(deps.datasets, state),
-    }
+    execution = scan_input(deps.datasets, state)
     run = run_scan_map(deps, execution)
     body = deps.datasets.get(manifest_key(definition.id, state.build_id))
     manifest = json.loads(body or b"{}")
