@@ -32,11 +32,16 @@ from sovgw.wiring import DATASET_RECONCILE, DATASET_SCAN
 @dataclass(frozen=True)
 class MapRun:
     items: int
-    failed: list[dict[str, Any]]
     reconcile: dict[str, Any]
     # Per item: its outcome with the wall and CPU seconds it took and its process's peak
     # memory so far (what a Lambda sandbox of that size would need).
     outcomes: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        """The items whose scan did not finish (their parts are ``not scanned`` in the
+        manifest)."""
+        return [o for o in self.outcomes if o.get("status") != "scanned"]
 
 
 _worker: Dependencies | None = None
@@ -109,7 +114,6 @@ def run_scan_map(
             initargs=(config_path, deps.jurisdiction.id, settings.model_dump(mode="json")),
         ) as pool:
             outcomes = list(pool.map(_scan_in_worker, items))
-    failed = [o for o in outcomes if o.get("status") != "scanned"]
     reference = {k: execution_input[k] for k in ("dataset", "build_id")}
     reconciled = run_handler(DATASET_RECONCILE, logic_for(DATASET_RECONCILE), reference, deps)
-    return MapRun(items=len(items), failed=failed, reconcile=reconciled, outcomes=outcomes)
+    return MapRun(items=len(items), reconcile=reconciled, outcomes=outcomes)
