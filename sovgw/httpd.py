@@ -1,9 +1,7 @@
-"""A threaded HTTP(S) server that runs in the background of the current process, and a
-pre-forked one whose worker processes share a port.
-
-Shared by the Salesforce simulator, the local model endpoint and the proxy so they start,
-report their URL and stop the same way.
-"""
+"""A threaded HTTP(S) server that runs in the background of the current process (the
+Salesforce simulator and the local model endpoint: test doubles of services, where a thread per
+connection is plenty), and a supervisor of pre-forked worker processes sharing a port (the
+proxy's uvicorn workers)."""
 
 from __future__ import annotations
 
@@ -135,21 +133,22 @@ WORKER_CANNOT_START = 3  # a worker's exit code when it fails before it serves
 class PreforkServer:
     """One listening socket, ``workers`` forked processes accepting on it (the kernel spreads
     connections): a Python process serves on one core whatever its threads, so a host with
-    several cores needs several processes. Each worker builds its own handler after the fork
-    (clients, pools and locks are never shared across it); one that dies is replaced.
+    several cores needs several processes. Each worker builds what serves after the fork
+    (clients, pools and locks are never shared across it) and then serves the shared socket
+    until stopped; one that dies is replaced.
 
-    The port listens only once every first worker has built its handler: until then a
+    The port listens only once every first worker has built: until then a
     connection is refused rather than queued behind a start, so a client's (or a load
     balancer's) first requests never wait for imports, pools and warm-up."""
 
     def __init__(
         self,
-        build_handler: Callable[[], type[BaseHTTPRequestHandler]],
+        build_worker: Callable[[], Callable[[socket.socket], None]],
         workers: int,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        self._build_handler = build_handler
+        self._build_worker = build_worker
         self._workers = workers
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -178,9 +177,7 @@ class PreforkServer:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
-            server = _Server(("127.0.0.1", 0), self._build_handler(), bind_and_activate=False)
-            server.socket.close()
-            server.socket = self._listener
+            serve = self._build_worker()
             if not self._listening:  # a first worker: the port opens when all are ready
                 os.write(self._ready_w, b"r")
                 os.read(self._go_r, 1)
@@ -189,7 +186,7 @@ class PreforkServer:
             sys.stdout.flush()
             os.write(sys.stdout.fileno(), f"worker {os.getpid()} ready\n".encode())
             status = 1  # from here on a death is the worker's, not its start's: replaced
-            server.serve_forever()
+            serve(self._listener)
             status = 0
         except BaseException:
             traceback.print_exc()  # the worker's reason, for the operator (os._exit skips it)
@@ -198,7 +195,7 @@ class PreforkServer:
             os._exit(status)
 
     def _await_ready(self) -> bool:
-        """Wait until every first worker has built its handler; False when one could not."""
+        """Wait until every first worker has built; False when one could not."""
         ready = 0
         while ready < self._workers:
             if select.select([self._ready_r], [], [], 0.1)[0]:
@@ -215,7 +212,7 @@ class PreforkServer:
     def run(self, on_listening: Callable[[], None] | None = None) -> int:
         """Fork the workers, open the port once they are ready (then ``on_listening``), and
         supervise them until SIGTERM or SIGINT; then stop them all. Returns 1 when a worker
-        could not build its handler (it cannot start: stop, do not spin); any other death is
+        could not build (it cannot start: stop, do not spin); any other death is
         replaced."""
         status = 0
 

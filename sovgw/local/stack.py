@@ -33,7 +33,7 @@ from sovgw.local.valkey import LocalValkey, start_valkey
 from sovgw.ports import AuditSink
 from sovgw.proxy.apps import load_proxy_config
 from sovgw.proxy.core import SovereignProxy
-from sovgw.proxy.http_server import serve_proxy
+from sovgw.proxy.http_server import BackgroundProxyServer, serve_proxy
 from sovgw.sfsim.http_api import SalesforceSimulatorServer, eventbridge_sender
 from sovgw.sfsim.model import MINIMUM_ACCESS_PROFILE
 from sovgw.sfsim.state import ConnectedApp, RelayChannel, SimOrg
@@ -70,7 +70,7 @@ class LocalSovereignStack:
         )
         self.deployments: dict[str, LocalDeployment] = {}
         self._publisher_credentials: dict[str, SalesforceCredentials] = {}
-        self._servers: list[BackgroundServer] = []
+        self._servers: list[BackgroundServer | BackgroundProxyServer] = []
         self.clock_offset_ms = 0
 
     def __enter__(self) -> LocalSovereignStack:
@@ -223,7 +223,7 @@ class LocalSovereignStack:
             _credential_secret(credentials),
         )
 
-    def start_proxy(self, proxy_config_path: Path) -> tuple[SovereignProxy, BackgroundServer]:
+    def start_proxy(self, proxy_config_path: Path) -> tuple[SovereignProxy, BackgroundProxyServer]:
         """The OpenAI-compatible proxy over this stack: SageMaker calls to the local endpoint,
         ``openai:`` destinations to its OpenAI-compatible face, upstream keys from LocalStack
         Secrets Manager, audit records into each jurisdiction's bucket."""

@@ -87,9 +87,13 @@ class ProxyError(Exception):
         code: str | None = None,
         param: str | None = None,
         retry_after_s: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        close: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
+        self.headers = dict(headers or {})
+        self.close = close  # the connection cannot serve another request (body left unread)
         self.kind = kind
         self.code = code
         self.param = param

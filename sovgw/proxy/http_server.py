@@ -1,181 +1,408 @@
 """The OpenAI-compatible HTTP face of the proxy: ``/v1/chat/completions`` (plain and SSE) and
-``/v1/models``. Runs locally (``sovgw proxy``) and in Lambda behind the Lambda Web Adapter with
-response streaming."""
+``/v1/models``, an ASGI app served by uvicorn (httptools parser, uvloop).
+
+Why uvicorn and a plain ASGI callable: uvicorn's HTTP/1.1 (keep-alive, pipelining, chunked
+request bodies, HTTP/1.0) is kept by a large user base, and the same app runs under the Lambda
+Web Adapter and in pre-forked worker processes. Four routes need no framework: a router and
+request objects per call would only add CPU to every request (measured in
+``benchmarks/proxy``). What uvicorn lacks for a proxy facing any client is added here: every
+refusal in OpenAI's JSON error shape (uvicorn answers parser errors with plain text), a bound
+on header bytes (431) and deadlines for headers and body (408) against slow clients.
+
+The proxy's pipeline (``SovereignProxy``) is synchronous: it runs on a thread pool, one hop
+per request and one per streamed chunk.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import math
+import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
-from sovgw.httpd import BackgroundServer, PreforkServer, QuietHandler
+import httptools
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from sovgw.httpd import PreforkServer
 from sovgw.logs import make_logger
 from sovgw.proxy.core import ProxyError, SovereignProxy
 from sovgw.sse import DONE, sse_event
 
 logger = make_logger()
 PURPOSE_HEADER = "X-Sovgw-Purpose"
-CLIENT_TIMEOUT_S = 30.0
 JURISDICTION_HEADER = "X-Sovgw-Jurisdiction"
+JSON_TYPE = "application/json;charset=UTF-8"
+RAW_READ_SLACK = 1_048_576
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
 
 
-def make_handler(proxy: SovereignProxy) -> type[QuietHandler]:
-    max_body = proxy.config.max_body_bytes
+@dataclass(frozen=True)
+class HttpLimits:
+    """What one client may cost a worker: bytes of headers, seconds to send them or the body
+    (or to read a streamed answer), idle seconds between requests, and threads running the
+    pipeline at once (further requests wait for one, their connections held by the loop)."""
 
-    class ProxyHandler(QuietHandler):
-        # Every read and write on the caller's socket: a client that stops sending its
-        # headers or body (or stops reading) frees its thread after this, not never.
-        timeout = CLIENT_TIMEOUT_S
+    max_header_bytes: int = 65_536
+    client_timeout_s: float = 30.0
+    keep_alive_s: int = 15
+    pipeline_threads: int = 128
 
-        def _error(self, error: ProxyError, headers: Mapping[str, str] | None = None) -> None:
-            extra = dict(headers or {})
-            if error.status == 401:
-                extra["WWW-Authenticate"] = 'Bearer realm="sovgw"'
-            if error.status in {429, 503}:
-                wait = error.retry_after_s if error.retry_after_s is not None else 30
-                extra["Retry-After"] = str(math.ceil(wait))
-            self.send_json(error.status, error.body(), extra)
 
-        def _route(self) -> str:
-            """The path without its query string (``?api-version=...`` and the like are
-            accepted and ignored: nothing the proxy answers depends on them)."""
-            return urlsplit(self.path).path.rstrip("/") or "/"
+class _Refusal(Exception):
+    """Raised in a parser callback to stop reading a request the server will not serve."""
 
-        def _no_route(self, method: str) -> None:
-            self._error(
-                ProxyError(404, "invalid_request_error", f"Invalid URL ({method} {self._route()})")
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+def _error_bytes(status: int, code: str, message: str) -> bytes:
+    """A whole HTTP response (closing the connection) with OpenAI's error body."""
+    body = json.dumps(
+        ProxyError(status, "invalid_request_error", message, code=code).body()
+    ).encode()
+    phrase = HTTPStatus(status).phrase
+    return (
+        f"HTTP/1.1 {status} {phrase}\r\ncontent-type: application/json;charset=UTF-8\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    ).encode() + body
+
+
+def _headers_too_large(limits: HttpLimits) -> _Refusal:
+    return _Refusal(
+        431, "request_header_fields_too_large", f"headers over {limits.max_header_bytes} bytes"
+    )
+
+
+def protocol_for(limits: HttpLimits) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol with the limits above and JSON refusals."""
+
+    class ProxyProtocol(HttpToolsProtocol):
+        _header_bytes = 0
+        _raw_header_bytes = 0
+        _header_deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            # uvicorn arms its idle timer only after a response: a client that connects and
+            # sends nothing would hold the connection for ever.
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
             )
 
-        def do_GET(self) -> None:
-            route = self._route()
-            if route == "/health":
-                self.send_json(200, {"status": "ok"})
-                return
-            if route != "/v1/models" and not route.startswith("/v1/models/"):
-                self._no_route("GET")
-                return
-            try:
-                app = proxy.authenticate(self.headers.get("Authorization"))
-                if route == "/v1/models":
-                    self.send_json(200, {"object": "list", "data": proxy.models(app)})
-                else:
-                    self.send_json(
-                        200, proxy.model(app, unquote(route.removeprefix("/v1/models/")))
-                    )
-            except ProxyError as error:
-                self._error(error)
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm_header_deadline()
+            super().connection_lost(exc)
 
-        def _not_allowed(self) -> None:
-            self.close_connection = True  # any body stays unread: never parse it as a request
-            self._error(
-                ProxyError(
-                    405,
-                    "invalid_request_error",
-                    f"{self.command} is not allowed on {self._route()}",
-                    code="method_not_allowed",
-                ),
-                {"Allow": "GET, POST"},
+        def _disarm_header_deadline(self) -> None:
+            if self._header_deadline is not None:
+                self._header_deadline.cancel()
+                self._header_deadline = None
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._header_bytes = self._raw_header_bytes = 0
+            self._disarm_header_deadline()
+            self._header_deadline = self.loop.call_later(
+                limits.client_timeout_s,
+                self._refuse,
+                _Refusal(408, "request_timeout", "the request's headers came too slowly"),
             )
 
-        do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _not_allowed
+        def _count(self, size: int) -> None:
+            self._header_bytes += size
+            if self._header_bytes > limits.max_header_bytes:
+                raise _headers_too_large(limits)
 
-        def send_error(
-            self, code: int, message: str | None = None, explain: str | None = None
-        ) -> None:
-            """What ``http.server`` refuses itself (a malformed request line, headers too long,
-            an unknown method) in OpenAI's JSON shape too, never its HTML page."""
-            self.close_connection = True
-            status = HTTPStatus(code)
-            self._error(
-                ProxyError(
-                    code,
-                    "invalid_request_error",
-                    message or status.phrase,
-                    code=status.phrase.lower().replace(" ", "_"),
-                )
-            )
+        def on_url(self, url: bytes) -> None:
+            self._count(len(url))
+            super().on_url(url)
 
-        def _body_length(self) -> int | None:
-            """Content-Length, or None after answering why the body cannot be read."""
-            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-                problem, status, code = "send the body with Content-Length", 411, "length_required"
-            else:
-                raw = self.headers.get("Content-Length") or "0"
-                if raw.isdigit():
-                    return int(raw)
-                problem, status, code = "Content-Length is not a number", 400, "invalid_header"
-            self.close_connection = True  # what follows is not a request: never parse it
-            self._error(ProxyError(status, "invalid_request_error", problem, code=code))
-            return None
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._count(len(name) + len(value) + 4)
+            super().on_header(name, value)
 
-        def do_POST(self) -> None:
-            length = self._body_length()
-            if length is None:
-                return
-            if self._route() != "/v1/chat/completions":
-                self.close_connection = True
-                self._no_route("POST")
-                return
-            if length > max_body:
-                self.close_connection = True  # the unread body must not be parsed as a request
-                self._error(
-                    ProxyError(
-                        413,
-                        "invalid_request_error",
-                        f"body over {max_body} bytes",
-                        code="request_too_large",
-                    )
-                )
-                return
-            body = self.rfile.read(length) if length else b""
-            if len(body) < length:  # the client went away (or timed out) mid-body
-                self.close_connection = True
-                return
-            try:
-                app = proxy.authenticate(self.headers.get("Authorization"))
-                prepared = proxy.prepare(
-                    app,
-                    body,
-                    purpose=self.headers.get(PURPOSE_HEADER),
-                    jurisdiction_header=self.headers.get(JURISDICTION_HEADER),
-                )
-                if not prepared.stream:
-                    answer = proxy.complete(prepared)
-                    self.send_json(200, answer, _route_headers(answer["sovgw"]))
+        def on_headers_complete(self) -> None:
+            self._disarm_header_deadline()
+            super().on_headers_complete()
+
+        def data_received(self, data: bytes) -> None:
+            self._unset_keepalive_if_required()
+            if self._header_deadline is not None:
+                # Headers still arriving: the parser keeps a header whole until its line ends,
+                # so bound the raw bytes too (with room for a body sent in the same read).
+                self._raw_header_bytes += len(data)
+                if self._raw_header_bytes > limits.max_header_bytes + RAW_READ_SLACK:
+                    self._refuse(_headers_too_large(limits))
                     return
-                endpoint, chunks = proxy.stream(prepared)
-            except ProxyError as error:
-                logger.info("proxy refused", status=error.status, kind=error.kind)
-                self._error(error)
-                return
-            headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-            headers |= _route_headers(prepared.summary(endpoint, {}))
-            # HTTP/1.0 has no chunked encoding: the stream ends when the connection closes.
-            chunked = self.request_version != "HTTP/1.0"
-            write = self.write_chunk if chunked else self.wfile.write
-            if chunked:
-                self.start_chunked(200, headers)
-            else:
-                self.close_connection = True
-                self.send_response(200)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Connection", "close")
-                self.end_headers()
             try:
-                for chunk in chunks:
-                    write(sse_event(chunk))
-                write(sse_event(DONE))
-                if chunked:
-                    self.end_chunked()
-                self.wfile.flush()
-            except OSError:
-                self.close_connection = True  # the caller went away; the audit is written
+                self.parser.feed_data(data)
+            except httptools.HttpParserUpgrade:
+                pass  # no upgrade is offered: the request is served as a plain one
+            except httptools.HttpParserInvalidMethodError:
+                self._refuse(_Refusal(501, "not_implemented", "the method is not implemented"))
+            except httptools.HttpParserError as error:
+                refusal = error.__context__
+                if not isinstance(refusal, _Refusal):
+                    about_headers = (
+                        "header" in str(error).lower() or "content-length" in str(error).lower()
+                    )
+                    code = "invalid_header" if about_headers else "bad_request"
+                    refusal = _Refusal(400, code, f"invalid HTTP request: {error}")
+                self._refuse(refusal)
 
-    return ProxyHandler
+        def _refuse(self, refusal: _Refusal) -> None:
+            self._disarm_header_deadline()
+            if self.transport.is_closing():
+                return
+            cycle = self.cycle
+            if cycle is None or cycle.response_complete or not cycle.response_started:
+                self.transport.write(_error_bytes(refusal.status, refusal.code, str(refusal)))
+            if cycle is not None and not cycle.response_complete:
+                # The app may be reading this request's body: it now reads a disconnect and
+                # answers nothing more (uvicorn drops any later write to a closed caller).
+                cycle.disconnected = True
+                cycle.message_event.set()
+            self.transport.close()
+
+    return ProxyProtocol
+
+
+class ProxyApp:
+    """The ASGI callable: routes, body reading with limits, and the pipeline on threads."""
+
+    def __init__(self, proxy: SovereignProxy, limits: HttpLimits) -> None:
+        self.proxy = proxy
+        self.limits = limits
+        self._pool = ThreadPoolExecutor(limits.pipeline_threads, thread_name_prefix="sovgw-proxy")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        exchange = _Exchange(scope, receive, send, self.limits.client_timeout_s)
+        try:
+            await self._serve(exchange)
+        except ProxyError as error:
+            if exchange.started:
+                raise
+            await exchange.error(error)
+        except _ClientGone:
+            return
+        except Exception:
+            logger.exception("proxy failed", path=scope.get("path"))
+            if exchange.started:
+                raise
+            await exchange.error(ProxyError(500, "server_error", "the proxy failed"), close=True)
+
+    async def _run[T](self, work: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, work)
+
+    async def _serve(self, exchange: _Exchange) -> None:
+        method, route = exchange.scope["method"], exchange.route
+        if method not in {"GET", "POST"}:
+            raise ProxyError(
+                405,
+                "invalid_request_error",
+                f"{method} is not allowed on {route}",
+                code="method_not_allowed",
+                headers={"Allow": "GET, POST"},
+                close=True,  # any body stays unread
+            )
+        if method == "GET" and route == "/health":
+            await exchange.json(200, {"status": "ok"})
+        elif method == "GET" and (route == "/v1/models" or route.startswith("/v1/models/")):
+            await exchange.json(200, await self._run(lambda: self._models(exchange, route)))
+        elif method == "POST" and route == "/v1/chat/completions":
+            await self._chat(exchange)
+        else:
+            raise ProxyError(
+                404, "invalid_request_error", f"Invalid URL ({method} {route})", close=True
+            )
+
+    def _models(self, exchange: _Exchange, route: str) -> dict[str, Any]:
+        app = self.proxy.authenticate(exchange.header("authorization"))
+        if route == "/v1/models":
+            return {"object": "list", "data": self.proxy.models(app)}
+        return self.proxy.model(app, unquote(route.removeprefix("/v1/models/")))
+
+    async def _chat(self, exchange: _Exchange) -> None:
+        body = await exchange.body(self.proxy.config.max_body_bytes)
+
+        def open_answer() -> tuple[dict[str, str], dict[str, Any] | Iterator[dict[str, Any]]]:
+            app = self.proxy.authenticate(exchange.header("authorization"))
+            prepared = self.proxy.prepare(
+                app,
+                body,
+                purpose=exchange.header(PURPOSE_HEADER.lower()),
+                jurisdiction_header=exchange.header(JURISDICTION_HEADER.lower()),
+            )
+            if not prepared.stream:
+                answer = self.proxy.complete(prepared)
+                return _route_headers(answer["sovgw"]), answer
+            endpoint, chunks = self.proxy.stream(prepared)
+            return _route_headers(prepared.summary(endpoint, {})), chunks
+
+        try:
+            headers, answer = await self._run(open_answer)
+        except ProxyError as error:
+            logger.info("proxy refused", status=error.status, kind=error.kind)
+            raise
+        if isinstance(answer, dict):
+            await exchange.json(200, answer, headers)
+            return
+        await self._stream(exchange, headers, answer)
+
+    async def _stream(
+        self, exchange: _Exchange, headers: dict[str, str], chunks: Iterator[dict[str, Any]]
+    ) -> None:
+        """Send each chunk as it comes; HTTP/1.0 has no chunked encoding, so its caller gets
+        the whole stream with a Content-Length (uvicorn would send chunks regardless)."""
+        headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"} | headers
+        whole = exchange.scope.get("http_version") == "1.0"
+        gathered: list[bytes] = []
+        end = object()
+        gone = asyncio.ensure_future(exchange.disconnected())
+        try:
+            if not whole:
+                await exchange.start(200, headers)
+            while (chunk := await self._run(lambda: next(chunks, end))) is not end:
+                if gone.done():  # stop reading the upstream for a caller that left
+                    raise _ClientGone
+                assert isinstance(chunk, dict)
+                if whole:
+                    gathered.append(sse_event(chunk))
+                else:
+                    await exchange.write(sse_event(chunk))
+            if whole:
+                gathered.append(sse_event(DONE))
+                await exchange.whole(200, b"".join(gathered), headers)
+            else:
+                await exchange.write(sse_event(DONE), more=False)
+        finally:
+            gone.cancel()
+            # The caller may have gone: closing the chunks writes the audit record.
+            await self._run(getattr(chunks, "close", lambda: None))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _ClientGone(Exception):
+    """The caller disconnected or stopped sending its body within the deadline."""
+
+
+class _Exchange:
+    """One request and its response, with the deadlines that bound a slow client."""
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send, timeout_s: float) -> None:
+        self.scope = scope
+        self._receive = receive
+        self._send = send
+        self._timeout_s = timeout_s
+        self.started = False
+        self._headers = {name.decode("latin-1"): value for name, value in scope["headers"]}
+
+    @property
+    def route(self) -> str:
+        """The path; a query string (``?api-version=...``) is accepted and ignored: nothing
+        the proxy answers depends on it."""
+        return str(self.scope["path"]).rstrip("/") or "/"
+
+    def header(self, name: str) -> str | None:
+        value = self._headers.get(name)
+        return value.decode("latin-1") if value is not None else None
+
+    async def body(self, limit: int) -> bytes:
+        """The whole body (Content-Length or chunked), refused before reading when its
+        declared length is over ``limit`` and as soon as the bytes pass it otherwise."""
+        declared = self.header("content-length")
+        if declared is not None and int(declared) > limit:
+            raise _too_large(limit)
+        received = bytearray()
+        while True:
+            try:
+                message = await asyncio.wait_for(self._receive(), self._timeout_s)
+            except TimeoutError:
+                raise ProxyError(
+                    408,
+                    "invalid_request_error",
+                    f"the body did not arrive within {self._timeout_s:g} s",
+                    code="request_timeout",
+                    close=True,
+                ) from None
+            if message["type"] == "http.disconnect":
+                raise _ClientGone
+            received += message.get("body", b"")
+            if len(received) > limit:
+                raise _too_large(limit)
+            if not message.get("more_body", False):
+                return bytes(received)
+
+    async def disconnected(self) -> None:
+        """Returns once the caller has gone (after the body, uvicorn's receive waits for it)."""
+        while (await self._receive())["type"] != "http.disconnect":
+            pass
+
+    async def _out(self, message: Message) -> None:
+        try:
+            await asyncio.wait_for(self._send(message), self._timeout_s)
+        except TimeoutError:
+            raise _ClientGone from None  # it stopped reading: uvicorn closes the connection
+
+    async def start(self, status: int, headers: Mapping[str, str], close: bool = False) -> None:
+        self.started = True
+        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        if close:
+            raw.append((b"connection", b"close"))
+        await self._out({"type": "http.response.start", "status": status, "headers": raw})
+
+    async def write(self, data: bytes, more: bool = True) -> None:
+        await self._out({"type": "http.response.body", "body": data, "more_body": more})
+
+    async def whole(
+        self, status: int, data: bytes, headers: Mapping[str, str], close: bool = False
+    ) -> None:
+        await self.start(status, {**headers, "Content-Length": str(len(data))}, close)
+        await self.write(data, more=False)
+
+    async def json(
+        self, status: int, body: Any, headers: Mapping[str, str] | None = None, close: bool = False
+    ) -> None:
+        extra = {"Content-Type": JSON_TYPE, **(headers or {})}
+        await self.whole(status, json.dumps(body).encode(), extra, close)
+
+    async def error(self, error: ProxyError, close: bool = False) -> None:
+        headers = dict(error.headers)
+        if error.status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="sovgw"'
+        if error.status in {429, 503}:
+            wait = error.retry_after_s if error.retry_after_s is not None else 30
+            headers["Retry-After"] = str(math.ceil(wait))
+        await self.json(error.status, error.body(), headers, close=close or error.close)
+
+
+def _too_large(limit: int) -> ProxyError:
+    return ProxyError(
+        413,
+        "invalid_request_error",
+        f"body over {limit} bytes",
+        code="request_too_large",
+        close=True,  # the unread rest must not be parsed as a request
+    )
 
 
 def _route_headers(summary: Mapping[str, Any]) -> dict[str, str]:
@@ -187,9 +414,67 @@ def _route_headers(summary: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def serve_proxy(proxy: SovereignProxy, host: str = "127.0.0.1", port: int = 0) -> BackgroundServer:
+def _server(app: ProxyApp, limits: HttpLimits) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app,
+        http=protocol_for(limits),
+        ws="none",
+        lifespan="off",
+        access_log=False,  # request lines may carry personal data in query strings
+        log_config=None,
+        log_level="warning",
+        timeout_keep_alive=limits.keep_alive_s,
+        backlog=2048,
+    )
+    return uvicorn.Server(config)
+
+
+def _listener(host: str, port: int) -> socket.socket:
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, port))
+    return listener
+
+
+class BackgroundProxyServer:
+    """The proxy served on a thread of this process (tests, the local stack)."""
+
+    def __init__(self, proxy: SovereignProxy, limits: HttpLimits, host: str, port: int) -> None:
+        self.app = ProxyApp(proxy, limits)
+        self._server = _server(self.app, limits)
+        self._listener = _listener(host, port)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._listener]}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    def start(self) -> BackgroundProxyServer:
+        self._thread.start()
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("the proxy's server did not start")
+            self._thread.join(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self.app.close()
+        with contextlib.suppress(OSError):
+            self._listener.close()
+
+
+def serve_proxy(
+    proxy: SovereignProxy,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    limits: HttpLimits | None = None,
+) -> BackgroundProxyServer:
     """Start the proxy on ``host:port`` in the background; the caller stops it."""
-    return BackgroundServer(make_handler(proxy), host, port).start()
+    return BackgroundProxyServer(proxy, limits or HttpLimits(), host, port).start()
 
 
 def run_proxy_server(
@@ -198,17 +483,24 @@ def run_proxy_server(
     port: int,
     workers: int,
     announce: Callable[[str], None],
+    *,
+    limits: HttpLimits | None = None,
 ) -> int:
     """Serve until stopped, in this process or in ``workers`` pre-forked ones (each builds
     its own proxy after the fork); ``announce`` gets the URL once the port listens, which is
     after every worker has built (and warmed) its proxy."""
+    limits = limits or HttpLimits()
+
+    def build_worker() -> Callable[[socket.socket], None]:
+        server = _server(ProxyApp(build(), limits), limits)
+        return lambda listener: server.run(sockets=[listener])
+
     if workers > 1:
-        prefork = PreforkServer(lambda: make_handler(build()), workers, host, port)
+        prefork = PreforkServer(build_worker, workers, host, port)
         return prefork.run(lambda: announce(prefork.url))
-    server = serve_proxy(build(), host, port)
-    announce(server.url)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        server.stop()
+    serve = build_worker()
+    listener = _listener(host, port)
+    listener.listen(2048)
+    announce(f"http://127.0.0.1:{listener.getsockname()[1]}")
+    serve(listener)  # until SIGINT or SIGTERM (uvicorn's handlers)
     return 0

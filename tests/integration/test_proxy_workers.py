@@ -132,7 +132,7 @@ def test_the_port_opens_only_once_every_worker_has_built_its_handler(tmp_path: P
     script = (
         "import os, sys, time\n"
         "from http.server import BaseHTTPRequestHandler\n"
-        "from sovgw.httpd import PreforkServer\n"
+        "from sovgw.httpd import PreforkServer, _Server\n"
         "class Hello(BaseHTTPRequestHandler):\n"
         "    def do_GET(self):\n"
         "        self.send_response(200); self.send_header('Content-Length', '2')\n"
@@ -141,7 +141,10 @@ def test_the_port_opens_only_once_every_worker_has_built_its_handler(tmp_path: P
         "def slow():\n"
         "    time.sleep(1.0)\n"
         f"    open(os.path.join({str(tmp_path)!r}, f'built-{{os.getpid()}}'), 'w').close()\n"
-        "    return Hello\n"
+        "    def serve(listener):\n"
+        "        server = _Server(('127.0.0.1', 0), Hello, bind_and_activate=False)\n"
+        "        server.socket.close(); server.socket = listener; server.serve_forever()\n"
+        "    return serve\n"
         f"server = PreforkServer(slow, 2, port={port})\n"
         "sys.exit(server.run(lambda: print('listening', server.url, flush=True)))\n"
     )
