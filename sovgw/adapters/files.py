@@ -17,16 +17,22 @@ class FileAuditSink:
 
     def __init__(self, directory: Path) -> None:
         self._directory = directory
+        self._made: set[Path] = set()  # folders made by this sink: one mkdir each, not per write
 
     def write(self, record: AuditRecord) -> str:
         path = self._directory / audit_record_key(
             record.jurisdiction, record.org_id, record.record_id
         )
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in self._made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(path.parent)
         try:
             descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             return str(path)
+        except FileNotFoundError:  # the folder was removed since: make it again
+            self._made.discard(path.parent)
+            return self.write(record)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(record.model_dump_json())
         return str(path)

@@ -297,8 +297,8 @@ def test_an_invalid_json_body_names_the_problem_and_keeps_the_connection(served:
 
 
 def test_a_thousand_connections_at_once_are_all_answered(served: Served) -> None:
-    """1,000 connections open together (the fd limit raised for both ends in this process),
-    each sends one request (every tenth a chat completion through the model endpoint), and
+    """1,000 connections open together (the fd limit raised for both ends in this process;
+    none is read before all have sent), each sends one request (every tenth a chat completion through the model endpoint), and
     every one gets its JSON answer; then the server still serves."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < 4096:
@@ -307,11 +307,14 @@ def test_a_thousand_connections_at_once_are_all_answered(served: Served) -> None
         b"GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + KEY.encode() + b"\r\n\r\n"
     )
     chat = _post(json.dumps(_chat("burst")).encode())
-    connections = [served.connect() for _ in range(1000)]
+    connections: list[socket.socket] = []
     try:
         selector = selectors.DefaultSelector()
         received: dict[int, bytes] = {}
-        for index, conn in enumerate(connections):
+        for index in range(1000):
+            # Each sends at once: one left silent past the idle time (1 s here) is closed.
+            conn = served.connect()
+            connections.append(conn)
             conn.sendall(chat if index % 10 == 0 else models)
             conn.setblocking(False)
             selector.register(conn, selectors.EVENT_READ, index)

@@ -624,14 +624,17 @@ DETECTORS: tuple[Detector, ...] = (
 # scan only windows around them (as far as a value can reach), which keeps long prose cheap.
 # IPv6 can be written without digits, so it has none and scans everything.
 _DIGIT_RUN = re.compile(r"\d(?:[\d\s./+()-]{0,3}\d)*")
+_NOT_DIGIT = re.compile(r"\D")
 
 
 def _digit_runs(text: str) -> list[tuple[int, int, int]]:
     """``(start, end, digit count)`` of every run of digits in ``text``."""
-    return [
-        (run.start(), run.end(), sum(map(str.isdigit, run.group())))
-        for run in _DIGIT_RUN.finditer(text)
-    ]
+    runs = []
+    for run in _DIGIT_RUN.finditer(text):
+        digits = run.group()
+        count = len(digits) if digits.isdigit() else len(digits) - len(_NOT_DIGIT.findall(digits))
+        runs.append((run.start(), run.end(), count))
+    return runs
 
 
 def _digit_windows(
