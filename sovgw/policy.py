@@ -90,6 +90,10 @@ class PolicyRule(Frozen):
     # What an external destination gets when the request holds personal data or secrets:
     # placeholders instead of the values, or nothing (the destination is not used).
     external_sensitive: Literal["pseudonymise", "refuse"] = "refuse"
+    # Content parts DLP cannot read (an image, audio, a file): by default they make the
+    # request PRIVILEGED (whatever they hold); "allow" lets them go where this rule sends the
+    # request's text (say, a vendor with a processing agreement for document images).
+    media: Literal["privileged", "allow"] = "privileged"
 
     def matches(self, level: DataLevel, purpose: str) -> bool:
         return level in self.levels and (ANY_PURPOSE in self.purposes or purpose in self.purposes)

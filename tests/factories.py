@@ -16,6 +16,7 @@ def make_jurisdiction(
     levels: tuple[DataLevel, ...] = tuple(DataLevel),
     purposes: tuple[str, ...] = ("*",),
     external_sensitive: Literal["pseudonymise", "refuse"] = "refuse",
+    media: Literal["privileged", "allow"] = "privileged",
 ) -> Jurisdiction:
     """A jurisdiction whose policy has one rule naming every endpoint (none: no rule)."""
     rules = (
@@ -26,6 +27,7 @@ def make_jurisdiction(
                 purposes=purposes,
                 destinations=tuple(e.name for e in endpoints),
                 external_sensitive=external_sensitive,
+                media=media,
             ),
         )
         if endpoints

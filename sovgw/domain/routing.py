@@ -34,6 +34,13 @@ class RouteQuery(BaseModel):
     level: DataLevel
     purpose: str
     residual_level: DataLevel | None = None
+    # The request holds content DLP cannot read: PRIVILEGED unless the rule allows media.
+    media: bool = False
+
+    def as_privileged(self) -> RouteQuery:
+        return self.model_copy(
+            update={"level": DataLevel.PRIVILEGED, "residual_level": DataLevel.PRIVILEGED}
+        )
 
     @property
     def leaving_level(self) -> DataLevel:
@@ -103,6 +110,10 @@ def decide_route(query: RouteQuery, jurisdiction: Jurisdiction) -> RouteDecision
     policy = jurisdiction.policy
     common = {"jurisdiction": jurisdiction.id, "policy_version": policy.version, "query": query}
     rule = policy.rule_for(query.level, query.purpose)
+    if query.media and (rule is None or rule.media != "allow"):
+        query = query.as_privileged()  # fail closed: what no scanner read is the most sensitive
+        rule = policy.rule_for(query.level, query.purpose)
+    common["query"] = query
     if rule is None:
         return RouteDecision(
             allowed=False,

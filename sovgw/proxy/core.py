@@ -57,8 +57,10 @@ FORWARDED_FIELDS = (
     "tool_choice",
     "response_format",
 )
+# Asked for, they would be dropped silently; refused, the caller knows why it got none.
+REFUSED_FIELDS = ("logprobs", "top_logprobs")
 AUTO_MODEL = "auto"
-# Content parts DLP cannot read: their level is PRIVILEGED, whatever they hold.
+# Content parts DLP cannot read: PRIVILEGED, whatever they hold, unless the rule allows media.
 UNSCANNABLE_PARTS = frozenset({"image_url", "input_audio", "file", "input_image", "input_file"})
 # The vocabulary of chat requests and JSON Schema: words that cannot hold a finding, so
 # scanning them (every object key, every role) is skipped.
@@ -151,6 +153,16 @@ def parse_chat_request(raw: bytes) -> tuple[ChatRequest, dict[str, Any]]:
         raise ProxyError(
             400, "invalid_request_error", "the body must be a JSON object", code="invalid_json"
         )
+    for name in REFUSED_FIELDS:
+        if body.get(name) not in {None, False}:  # 0 == False: top_logprobs 0 asks nothing
+            raise ProxyError(
+                400,
+                "invalid_request_error",
+                f"{name} is not supported: token log-probabilities split pseudonymised values "
+                "into pieces that can neither be restored nor scanned",
+                code="unsupported_parameter",
+                param=name,
+            )
     try:
         return ChatRequest.model_validate(body), body
     except ValidationError as error:
@@ -190,8 +202,8 @@ class Masked:
 
     def tree(self, value: Any) -> Any:
         """Every string of a JSON value pseudonymised, object keys included. A content part
-        the scanner cannot read (an image, audio, a file) is the most sensitive level: only a
-        destination the policy allows PRIVILEGED data may receive it (fail closed)."""
+        the scanner cannot read (an image, audio, a file) is noted: routing treats it as
+        PRIVILEGED unless the matching rule allows media (fail closed)."""
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, list):
@@ -199,8 +211,6 @@ class Masked:
         if isinstance(value, dict):
             if value.get("type") in UNSCANNABLE_PARTS:
                 self.counts["UNSCANNABLE_PART"] += 1
-                self.levels.append(DataLevel.PRIVILEGED)
-                self.residual_levels.append(DataLevel.PRIVILEGED)
             return {self.text(str(k)): self.tree(v) for k, v in value.items()}
         return value
 
@@ -387,6 +397,7 @@ class SovereignProxy:
                 level=highest(masked.levels, floor=app.baseline_level),
                 residual_level=highest(masked.residual_levels, floor=app.baseline_level),
                 purpose=purpose,
+                media=masked.counts["UNSCANNABLE_PART"] > 0,
             ),
             jurisdiction,
         )

@@ -744,6 +744,24 @@ def test_the_openai_client_gets_answers_streams_and_models(world: ProxyWorld) ->
     assert "vendor-a" in [m.id for m in client.models.list()]
 
 
+def test_logprobs_are_refused_with_the_reason_not_dropped(world: ProxyWorld) -> None:
+    client = _client(world)
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(
+            model="auto", messages=[{"role": "user", "content": "hi"}], logprobs=True
+        )
+    assert (refused.value.code, refused.value.param) == ("unsupported_parameter", "logprobs")
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(
+            model="auto", messages=[{"role": "user", "content": "hi"}], top_logprobs=2
+        )
+    assert world.a.requests == [] and world.b.requests == [], "nothing left"
+    answer = client.chat.completions.create(
+        model="auto", messages=[{"role": "user", "content": "hi"}], logprobs=False
+    )
+    assert answer.choices[0].message.content == "ok"
+
+
 def test_the_openai_client_raises_the_errors_it_branches_on(world: ProxyWorld) -> None:
     client = _client(world)
     with pytest.raises(openai.NotFoundError) as missing:
@@ -869,6 +887,41 @@ def test_an_image_part_never_reaches_an_external_tier(world: ProxyWorld) -> None
     allowed = world.post({"messages": [{"role": "user", "content": content}]}, key=DE_KEY)
     assert allowed.status_code == 200 and allowed.json()["sovgw"]["level"] == "PRIVILEGED"
     assert allowed.json()["sovgw"]["pseudonymised"] == {"UNSCANNABLE_PART": 1}
+
+
+def test_a_rule_that_allows_media_sends_an_image_to_its_vendor(tmp_path: Path) -> None:
+    """The same request as above, with the NL rule saying ``media: allow``: the vendor gets
+    the image as sent, and the text's rules still apply (the e-mail leaves pseudonymised)."""
+    proxy_yaml = _write_config(tmp_path)
+    policy_file = tmp_path / "policies" / "eu-nl.yaml"
+    policy = json.loads(policy_file.read_text())
+    policy["rules"][0]["media"] = "allow"
+    policy_file.write_text(json.dumps(policy))
+    capture = Capture()
+    vendor = _capturing_server(capture)
+    proxy = build_proxy(
+        load_proxy_config(proxy_yaml),
+        audit=FileAuditSink(tmp_path / "audit"),
+        base_url_overrides=dict.fromkeys(("vendor-a", "vendor-b", "abroad"), f"{vendor.url}/v1"),
+        api_key_for=lambda endpoint: "upstream-key",
+    )
+    server = serve_proxy(proxy)
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    content = [{"type": "text", "text": f"What does this scan of {EMAIL} say?"}, image]
+    try:
+        response = requests.post(
+            f"{server.url}/v1/chat/completions",
+            json={"messages": [{"role": "user", "content": content}]},
+            headers={"Authorization": f"Bearer {NL_KEY}"},
+            timeout=10,
+        )
+    finally:
+        server.stop()
+        vendor.stop()
+    assert response.status_code == 200, response.text
+    assert response.json()["sovgw"]["endpoint"] == "vendor-a@eu-west-1"
+    sent = json.loads(capture.requests[0]["body"])["messages"][0]["content"]
+    assert sent[1] == image and EMAIL not in sent[0]["text"]
 
 
 def test_a_percent_encoded_value_leaves_pseudonymised(world: ProxyWorld) -> None:

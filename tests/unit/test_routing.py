@@ -102,6 +102,23 @@ def test_denial_names_the_rule_and_every_excluded_destination() -> None:
     )
 
 
+def test_media_count_as_privileged_unless_the_rule_allows_them() -> None:
+    """An image, audio or file part: nothing scanned it, so by default it is PRIVILEGED and
+    no external destination gets it; a rule with media "allow" sends it where its text may
+    go (still only in-region, still with the text's pseudonymisation rules)."""
+    image = RouteQuery(level=L.PUBLIC, purpose="p", media=True)
+    refused = decide_route(image, make_jurisdiction(EXTERNAL))
+    assert not refused.allowed and refused.query.level is L.PRIVILEGED
+    in_region = decide_route(image, make_jurisdiction(SOVEREIGN))
+    assert in_region.endpoints == (SOVEREIGN,) and in_region.query.level is L.PRIVILEGED
+    allowed = decide_route(image, make_jurisdiction(EXTERNAL, media="allow"))
+    assert allowed.endpoints == (EXTERNAL,) and allowed.query.level is L.PUBLIC
+    personal = RouteQuery(level=L.PERSONAL, residual_level=L.PERSONAL, purpose="p", media=True)
+    assert not decide_route(personal, make_jurisdiction(EXTERNAL, media="allow")).allowed
+    abroad = decide_route(image, make_jurisdiction(ABROAD, media="allow"))
+    assert not abroad.allowed, "media allowed is never allowed across the border"
+
+
 REGIONS = ["eu-central-1", "eu-central-2", "eu-west-1", "eu-west-3", "us-east-1", "ap-south-1"]
 endpoint_strategy = st.builds(
     ModelEndpoint,
@@ -118,26 +135,33 @@ endpoint_strategy = st.builds(
     level=st.sampled_from(list(DataLevel)),
     residual=st.sampled_from(list(DataLevel)),
     external_sensitive=st.sampled_from(["pseudonymise", "refuse"]),
+    media=st.booleans(),
+    media_rule=st.sampled_from(["privileged", "allow"]),
 )
-def test_never_cross_border_never_privileged_outside_sovereign(
+def test_never_cross_border_never_privileged_outside_sovereign(  # noqa: PLR0917
     endpoints: list[ModelEndpoint],
     home: str,
     level: DataLevel,
     residual: DataLevel,
     external_sensitive: str,
+    media: bool,
+    media_rule: str,
 ) -> None:
     residual = min(residual, level, key=lambda x: x.rank)
     jurisdiction = make_jurisdiction(
         *endpoints,
         region=home,
         external_sensitive=external_sensitive,  # type: ignore[arg-type]
+        media=media_rule,  # type: ignore[arg-type]
     )
-    decision = decide_route(_query(level, residual), jurisdiction)
+    query = RouteQuery(level=level, residual_level=residual, purpose="p", media=media)
+    decision = decide_route(query, jurisdiction)
     for endpoint in decision.endpoints:
         assert endpoint.region == home
         if endpoint.tier is TrustTier.EXTERNAL:
             assert level is not L.PRIVILEGED and residual is L.PUBLIC
             assert level is L.PUBLIC or external_sensitive == "pseudonymise"
+            assert not media or media_rule == "allow", "media reach a vendor only when allowed"
     in_region_sovereign = [e for e in endpoints if e.region == home and e.tier == "sovereign"]
     assert decision.allowed == bool(
         in_region_sovereign or (decision.endpoints and decision.endpoints[0].tier == "external")
