@@ -12,7 +12,7 @@ VENV := .venv
 LS_VENV := .localstack-venv
 BIN := $(VENV)/bin
 
-.PHONY: help demo test lint unit integration e2e schemas lock clean bench-dlp bench-export package redis-server chromium
+.PHONY: help demo test lint unit integration e2e schemas lock clean bench-dlp bench-export bench-proxy-peers package redis-server chromium
 
 help:
 	@echo "make demo   - run the pipeline on the embedded local stack (LocalStack + simulators)"
@@ -93,6 +93,17 @@ $(PRESIDIO_VENV)/bin/.installed: constraints/project.txt benchmarks/dlp/requirem
 
 bench-dlp: $(PRESIDIO_VENV)/bin/.installed
 	$(PRESIDIO_VENV)/bin/python -m benchmarks.dlp --records 5000 --presidio 1000 --output benchmarks/dlp/results/local-5000-seed7.json
+
+# The proxy side by side with LiteLLM's proxy (its own venv: its dependencies stay out).
+LITELLM_VENV := .litellm-venv
+$(LITELLM_VENV)/bin/.installed: benchmarks/proxy/requirements-litellm.txt
+	$(PYTHON) -m venv $(LITELLM_VENV)
+	$(LITELLM_VENV)/bin/python -m pip install -q "uv==$(UV_VERSION)"
+	$(LITELLM_VENV)/bin/uv pip install -q --python $(LITELLM_VENV)/bin/python -r benchmarks/proxy/requirements-litellm.txt
+	@touch $@
+
+bench-proxy-peers: $(BIN)/.installed $(LITELLM_VENV)/bin/.installed
+	$(BIN)/python -m benchmarks.proxy.peers --litellm $(LITELLM_VENV)/bin/litellm --out benchmarks/proxy/results/peers-2core.json
 
 # Dataset export and scan at scale (1.1 GB through the simulator and LocalStack, ~15 min).
 bench-export: $(BIN)/.installed $(LS_VENV)/bin/.installed redis-server

@@ -20,10 +20,12 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -150,10 +152,14 @@ def _start(args: list[str]) -> tuple[subprocess.Popen[str], str]:
     return process, url
 
 
-def _start_proxy(upstream_url: str, workers: int) -> tuple[subprocess.Popen[str], str]:
+def _start_proxy(
+    upstream_url: str, workers: int, work_dir: Path
+) -> tuple[subprocess.Popen[str], str]:
+    """The proxy with its configuration and file audit in ``work_dir``: a fresh one per run
+    (audit files piling up in one folder across runs made each write slower)."""
     return _start(
         [
-            *("proxy", "--upstream-url", upstream_url),
+            *("proxy", "--upstream-url", upstream_url, "--work-dir", str(work_dir)),
             *("--key-sha256", key_hash(API_KEY), "--workers", str(workers)),
         ]
     )
@@ -169,7 +175,8 @@ def run(
     upstream, upstream_url = _start(
         ["upstream", "--first-token-ms", str(pace_ms[0]), "--per-piece-ms", str(pace_ms[1])]
     )
-    proxy, proxy_url = _start_proxy(upstream_url, proxy_workers)
+    scratch = tempfile.TemporaryDirectory(prefix="sovgw-bench-proxy-")
+    proxy, proxy_url = _start_proxy(upstream_url, proxy_workers, Path(scratch.name))
     try:
         direct = Target(upstream_url, {"Authorization": "Bearer upstream-bench-key"}, "bench-llm")
         via = Target(proxy_url, {"Authorization": f"Bearer {API_KEY}"}, "auto")
@@ -215,6 +222,7 @@ def run(
         for process in (proxy, upstream):
             process.terminate()  # a prefork proxy stops its workers on SIGTERM
             process.wait()
+        scratch.cleanup()
     return {
         "benchmark": "proxy-overhead",
         "prompt_bytes": len(PROMPT.encode()),
@@ -240,7 +248,8 @@ def first_burst(starts: int, clients: int, proxy_workers: int = 1) -> dict[str, 
     warm: list[float] = []
     try:
         for _ in range(starts):
-            proxy, proxy_url = _start_proxy(upstream_url, proxy_workers)
+            scratch = tempfile.TemporaryDirectory(prefix="sovgw-bench-proxy-")
+            proxy, proxy_url = _start_proxy(upstream_url, proxy_workers, Path(scratch.name))
             try:
                 via = Target(proxy_url, {"Authorization": f"Bearer {API_KEY}"}, "auto")
                 first += _concurrently(partial(_plain, via, 1), clients)
@@ -249,6 +258,7 @@ def first_burst(starts: int, clients: int, proxy_workers: int = 1) -> dict[str, 
             finally:
                 proxy.terminate()
                 proxy.wait()
+                scratch.cleanup()
     finally:
         upstream.terminate()
         upstream.wait()

@@ -1,7 +1,9 @@
 """The two servers of the proxy benchmark, each in its own process (as in production):
 
-- ``upstream``: a minimal OpenAI-compatible endpoint with a fixed answer, so the benchmark
-  measures the proxy, not a model; streams a role chunk at once, then content chunks;
+- ``upstream``: a minimal OpenAI-compatible endpoint whose answer echoes the last user
+  message (so a proxy scans a whole answer and restores what it pseudonymised, as in use), so
+  the benchmark measures the proxy, not a model; streams a role chunk at once, then the
+  answer in content chunks;
 - ``proxy``: ``sovgw``'s proxy (real pipeline: DLP, policy, breakers, file audit sink)
   in front of it.
 
@@ -23,20 +25,30 @@ from sovgw.httpd import BackgroundServer, QuietHandler
 from sovgw.proxy.core import SovereignProxy
 from sovgw.sse import DONE, sse_event
 
-ANSWER = (
-    "The claim for [EMAIL_1] is well founded: the notice period was not respected, so the "
-    "refund to [IBAN_1] should be made within 14 days. "
-)
 STREAM_PIECES = 24
 
 
-def _completion() -> dict[str, Any]:
+def _echoed(body: dict[str, Any]) -> str:
+    """The last user message's text: what a model quoting its prompt would answer."""
+    for message in reversed(body.get("messages") or []):
+        if message.get("role") == "user" and isinstance(message.get("content"), str):
+            return str(message["content"])
+    return ""
+
+
+def _completion(answer: str) -> dict[str, Any]:
     return {
         "id": "chatcmpl-bench",
         "object": "chat.completion",
         "created": 1,
         "model": "bench",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": ANSWER}}],
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": answer},
+                "finish_reason": "stop",
+            }
+        ],
         "usage": {"prompt_tokens": 400, "completion_tokens": 40, "total_tokens": 440},
     }
 
@@ -60,17 +72,20 @@ class Pace:
     per_piece_s: float = 0.0
 
 
-def make_upstream_handler(pace: Pace) -> type[QuietHandler]:
-    words = ANSWER.split(" ")
-    step = max(1, len(words) // STREAM_PIECES)
-    pieces = [" ".join(words[i : i + step]) + " " for i in range(0, len(words), step)]
+def _pieces(answer: str) -> list[str]:
+    step = max(1, -(-len(answer) // STREAM_PIECES))
+    return [answer[i : i + step] for i in range(0, len(answer), step)]
 
+
+def make_upstream_handler(pace: Pace) -> type[QuietHandler]:
     class UpstreamHandler(QuietHandler):
         def do_POST(self) -> None:
             body = json.loads(self.read_body() or b"{}")
+            answer = _echoed(body)
+            pieces = _pieces(answer)
             if not body.get("stream"):
                 time.sleep(pace.first_token_s + pace.per_piece_s * len(pieces))
-                self.send_json(200, _completion())
+                self.send_json(200, _completion(answer))
                 return
             time.sleep(pace.first_token_s)
             self.start_chunked(200, {"Content-Type": "text/event-stream"})
@@ -140,12 +155,14 @@ def main() -> int:
     parser.add_argument("role", choices=["upstream", "proxy"])
     parser.add_argument("--upstream-url")
     parser.add_argument("--key-sha256")
-    parser.add_argument("--work-dir", default=".run/bench-proxy")
+    parser.add_argument("--work-dir", help="the proxy's configuration and audit files")
     parser.add_argument("--workers", type=int, default=1, help="proxy worker processes")
     parser.add_argument("--first-token-ms", type=float, default=0.0)
     parser.add_argument("--per-piece-ms", type=float, default=0.0)
     args = parser.parse_args()
     if args.role == "proxy":
+        if not args.work_dir:
+            parser.error("the proxy needs --work-dir")
         from sovgw.adapters.files import FileAuditSink  # noqa: PLC0415
         from sovgw.app.proxy import build_proxy  # noqa: PLC0415
         from sovgw.proxy.apps import load_proxy_config  # noqa: PLC0415

@@ -26,6 +26,7 @@ from sovgw.httpd import BackgroundServer, QuietHandler
 from sovgw.proxy.apps import key_hash, load_proxy_config
 from sovgw.proxy.core import SovereignProxy
 from sovgw.proxy.http_server import serve_proxy
+from tests.conftest import wait_until
 
 EMAIL, IBAN = "max.mueller@example.de", "DE89 3704 0044 0532 0130 00"
 PHONE = "+49 151 2345 6789"
@@ -40,6 +41,8 @@ class Capture:
     script: list[tuple[str, Any]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    written: int = 0  # pieces a "slow" stream wrote, and how it ended
+    ended: str | None = None
 
     def next_action(self) -> tuple[str, Any]:
         with self.lock:
@@ -85,6 +88,18 @@ def _capturing_server(capture: Capture) -> BackgroundServer:
                 self.send_json(200, _completion("too late"))
             elif kind == "json":
                 self.send_json(200, value)
+            elif kind == "slow":  # SSE pieces 20 ms apart, until its reader goes away
+                self.start_chunked(200, {"Content-Type": "text/event-stream"})
+                try:
+                    for piece in value:
+                        time.sleep(0.02)
+                        self.write_chunk(piece)
+                        capture.written += 1
+                    self.end_chunked()
+                    capture.ended = "complete"
+                except OSError:
+                    self.close_connection = True
+                    capture.ended = "reader gone"
             elif kind == "chunked":  # SSE on a keep-alive connection
                 self.start_chunked(200, {"Content-Type": "text/event-stream"})
                 for piece in value:
@@ -702,6 +717,30 @@ def test_a_stream_the_upstream_cuts_short_is_an_error_not_an_answer(world: Proxy
     assert sent["stream_options"] == {"include_usage": True}, "forwarded"
     invocation = next(r for r in world.audit_records() if r["stage"] == "model_invocation")
     assert invocation["outcome"] == "failed"
+
+
+def test_a_caller_that_leaves_mid_stream_stops_the_upstream_read(world: ProxyWorld) -> None:
+    """300 pieces 20 ms apart (6 s); the caller reads the first event and hangs up: the proxy
+    stops reading the upstream (it closes that connection) and still audits the call."""
+    words = [_chunk({"content": "word "}) for _ in range(300)]
+    world.a.script.append(
+        ("slow", [_chunk({"role": "assistant", "content": ""}), *words, _chunk({}, finish="stop")])
+    )
+    with requests.post(
+        f"{world.url}/v1/chat/completions",
+        json={**REQUEST, "stream": True},
+        headers={"Authorization": f"Bearer {NL_KEY}"},
+        stream=True,
+        timeout=10,
+    ) as response:
+        assert next(response.iter_lines()).startswith(b"data: {")
+    wait_until(lambda: world.a.ended, "the upstream's writer ends")
+    assert world.a.ended == "reader gone" and world.a.written < 150
+    invocation = wait_until(
+        lambda: [r for r in world.audit_records() if r["stage"] == "model_invocation"],
+        "the invocation is audited",
+    )
+    assert invocation[0]["endpoint"] == "vendor-a"
 
 
 def test_http_1_0_streams_end_with_the_connection_not_chunks(world: ProxyWorld) -> None:
