@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sovgw.domain.levels import DataLevel
 from sovgw.domain.query_log import SalesforceCall
 
-AUDIT_SCHEMA_VERSION = "1.4"  # 1.3: salesforce_call records (the query log); 1.4: dataset
+# 1.3: salesforce_call records (the query log); 1.4: dataset; 1.5: outcome upstream_truncated
+AUDIT_SCHEMA_VERSION = "1.5"
 _AUDIT_NAMESPACE = uuid.UUID("6f1c1d2e-6a43-4d2b-9c0e-3c1b8f0e5a77")
 
 
@@ -40,6 +41,9 @@ class Outcome(StrEnum):
     DENIED = "denied"
     REJECTED = "rejected"
     FAILED = "failed"
+    # A model's stream that ended (or broke) before it finished: the caller got part of an
+    # answer and an error event, never a short answer passed off as whole.
+    UPSTREAM_TRUNCATED = "upstream_truncated"
 
 
 class AuditLinks(BaseModel):

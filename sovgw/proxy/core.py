@@ -515,13 +515,15 @@ class SovereignProxy:
                 raise UpstreamUnavailable(
                     f"upstream {endpoint.ref} ended the stream before any finish_reason"
                 )
-        except GatewayError as error:
+        except GatewayError as error:  # the stream was open: what the caller got is cut short
             failure = str(error)
             yield _upstream_error(error).body()
         finally:
             for output in filters.values():
                 removed.update(output.removed)
-            self._audit_invocation(prepared, endpoint, removed, (), failure=failure)
+            self._audit_invocation(
+                prepared, endpoint, removed, (), failure=failure, outcome=Outcome.UPSTREAM_TRUNCATED
+            )
 
     def _audit_routing(self, prepared: Prepared) -> None:
         self.audit.write(
@@ -540,8 +542,11 @@ class SovereignProxy:
         endpoint: ModelEndpoint | None,
         removed: Mapping[str, int],
         aws_request_ids: tuple[str, ...],
+        *,
         failure: str | None = None,
+        outcome: Outcome = Outcome.FAILED,
     ) -> None:
+        """``outcome`` is what a ``failure`` is recorded as (no failure: ok)."""
         self.audit.write(
             self._record(
                 prepared,
@@ -550,7 +555,7 @@ class SovereignProxy:
                 endpoint=endpoint.name if endpoint else None,
                 rule_id=prepared.decision.rule_id,
                 policy_version=prepared.decision.policy_version,
-                outcome=Outcome.FAILED if failure else Outcome.OK,
+                outcome=outcome if failure else Outcome.OK,
                 reason=failure,
                 prompt_sha256=prepared.prompt_sha256,
                 output_removed=dict(removed),

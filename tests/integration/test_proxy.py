@@ -716,7 +716,7 @@ def test_a_stream_the_upstream_cuts_short_is_an_error_not_an_answer(world: Proxy
     sent = json.loads(world.a.requests[0]["body"])
     assert sent["stream_options"] == {"include_usage": True}, "forwarded"
     invocation = next(r for r in world.audit_records() if r["stage"] == "model_invocation")
-    assert invocation["outcome"] == "failed"
+    assert invocation["outcome"] == "upstream_truncated"
 
 
 def test_a_caller_that_leaves_mid_stream_stops_the_upstream_read(world: ProxyWorld) -> None:
