@@ -18,7 +18,7 @@ from infra.components.event_wiring import EventWiring, EventWiringArgs
 from infra.components.functions import (
     Functions,
     FunctionsArgs,
-    relay_gap_alarms,
+    operator_alarms,
     schedule_functions,
 )
 from infra.components.key_policy import jurisdiction_key_policy
@@ -274,7 +274,7 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output[object]]:
             SCHEDULES,
             opts,
         )
-        relay_gap_alarms(f"sovgw-{jurisdiction.id}", jurisdiction, orgs, opts)
+        operator_alarms(f"sovgw-{jurisdiction.id}", jurisdiction, orgs, opts)
         wiring = EventWiring(
             f"sovgw-{jurisdiction.id}-events",
             EventWiringArgs(

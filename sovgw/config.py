@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 
+from sovgw.domain.incidents import Regime
 from sovgw.policy import (
     AWS_REGION_PATTERN,
     Frozen,
@@ -34,6 +35,9 @@ class Jurisdiction(Frozen):
     # The AWS account of the jurisdiction's stack, where Salesforce Event Relay delivers
     # (``sovgw salesforce relay metadata``); optional until the relay is set up.
     aws_account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
+    # The incident-reporting laws whose clocks run here (``sovgw incident``). By default both
+    # EU regimes: a jurisdiction says otherwise explicitly (Switzerland: FADP).
+    incident_regimes: tuple[Regime, ...] = (Regime.GDPR, Regime.NIS2)
 
     @field_validator("allowed_regions")
     @classmethod

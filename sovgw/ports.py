@@ -17,6 +17,7 @@ from sovgw.config import ModelEndpoint
 from sovgw.domain.audit import AuditRecord
 from sovgw.domain.audit_chain import Anchor
 from sovgw.domain.budget import Admission, Lane
+from sovgw.domain.incidents import IncidentEvent
 from sovgw.domain.levels import DataLevel
 from sovgw.domain.query_log import SalesforceCall
 from sovgw.domain.write_back import AIResult, GrantRecord
@@ -110,6 +111,22 @@ class AuditSink(Protocol):
     def write(self, record: AuditRecord) -> str:
         """Store ``record`` and return where it lives (e.g. an S3 URI)."""
         ...
+
+
+class IncidentEventExists(Exception):
+    """An incident event with this sequence number is already stored (written once)."""
+
+
+class IncidentStore(Protocol):
+    """Incidents as append-only event histories, in the jurisdiction's Object Lock bucket."""
+
+    def write(self, event: IncidentEvent) -> None:
+        """Store ``event``; IncidentEventExists when its sequence number is taken."""
+        ...
+
+    def events(self, incident_id: str) -> list[IncidentEvent]: ...
+
+    def incident_ids(self) -> list[str]: ...
 
 
 class AuditAnchors(Protocol):

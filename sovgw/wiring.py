@@ -78,6 +78,12 @@ FUNCTIONS: tuple[Function, ...] = (
         memory_mb=256,
         reserved_concurrency=2,
     ),
+    Function(
+        "incident_clock",
+        "functions.incident_clock.handler.lambda_handler",
+        memory_mb=256,
+        reserved_concurrency=1,
+    ),
 )
 # Invoked by an AWS service, not by a route.
 INVOKED_DIRECTLY: tuple[Function, ...] = (
@@ -102,6 +108,7 @@ SCHEDULES = {
     "seal": "rate(1 hour)",
     "break_glass": "rate(1 minute)",
     "relay_watch": "rate(1 minute)",  # one heartbeat per org and period (HEARTBEAT_PERIOD_S)
+    "incident_clock": "rate(15 minutes)",  # the shortest clock (24 h) is at risk for 6 h
 }
 HEARTBEAT_PERIOD_S = 60
 

@@ -12,9 +12,11 @@ from typing import Any
 from sovgw.domain.audit import AuditRecord
 from sovgw.domain.break_glass import Grant
 from sovgw.domain.errors import GatewayError
+from sovgw.domain.incidents import IncidentEvent
 from sovgw.domain.relay_watch import RelayReceipt
 from sovgw.domain.rotation import CURRENT, PENDING, SecretState
 from sovgw.domain.write_back import GrantRecord
+from sovgw.ports import IncidentEventExists
 
 
 class MemoryAudit:
@@ -356,3 +358,27 @@ class MemoryObjects:
     def delete(self, keys: Sequence[str]) -> None:
         for key in keys:
             self.objects.pop(key, None)
+
+
+class MemoryIncidents:
+    """``IncidentStore`` in memory; ``lose_race`` numbers are taken by "another operator"
+    just before this one writes them."""
+
+    def __init__(self) -> None:
+        self.stored: dict[tuple[str, int], IncidentEvent] = {}
+        self.lose_race: set[int] = set()
+
+    def write(self, event: IncidentEvent) -> None:
+        key = (event.incident_id, event.sequence)
+        if event.sequence in self.lose_race:
+            self.lose_race.discard(event.sequence)
+            self.stored[key] = event.model_copy(update={"by": "someone else"})
+        if key in self.stored:
+            raise IncidentEventExists(str(key))
+        self.stored[key] = event
+
+    def events(self, incident_id: str) -> list[IncidentEvent]:
+        return [e for (i, _), e in sorted(self.stored.items()) if i == incident_id]
+
+    def incident_ids(self) -> list[str]:
+        return sorted({i for i, _ in self.stored})

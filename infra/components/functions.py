@@ -25,7 +25,9 @@ from infra.components.lambdas import (
     invoke_endpoints_statement,
     private_function,
 )
+from sovgw.adapters.aws.incidents import PREFIX as INCIDENTS_PREFIX
 from sovgw.adapters.budget_metrics import NAMESPACE as METRIC_NAMESPACE
+from sovgw.adapters.incident_metrics import INCIDENT_CLOCKS_METRIC, INCIDENT_METRICS_SERVICE
 from sovgw.adapters.relay_metrics import RELAY_GAP_METRIC, RELAY_METRICS_SERVICE
 from sovgw.config import Jurisdiction, OrgBinding
 from sovgw.wiring import (
@@ -78,6 +80,15 @@ def _statements(
         statements.extend(_break_glass_statements(args))
     if fn.name == "seal":
         statements.extend(_sealer_statements(resolved))
+    if fn.name == "incident_clock":  # reads the incidents, writes nothing
+        statements += [
+            {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [resolved["audit"]]},
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [f"{resolved['audit']}/{INCIDENTS_PREFIX}*"],
+            },
+        ]
     if fn.name in STORE_USERS and resolved.get("budget"):
         statements.append(
             {
@@ -284,6 +295,32 @@ def schedule_functions(
         )
 
 
+def incident_clock_alarm(
+    name: str, jurisdiction: Jurisdiction, opts: pulumi.ResourceOptions
+) -> aws.cloudwatch.MetricAlarm:
+    """An open incident's legal clock (GDPR Art. 33, NIS2 Art. 23, FADP Art. 24) in its last
+    quarter, or past due, with no recorded action; missing data alarms too (a check that
+    stopped running proves nothing)."""
+    return aws.cloudwatch.MetricAlarm(
+        f"{name}-incident-clock",
+        name=f"sovgw-{jurisdiction.id}-incident-clock",
+        alarm_description=(
+            f"{jurisdiction.id}: an incident's notification deadline is near or past with no "
+            f"recorded action; see sovgw incident check --jurisdiction {jurisdiction.id}"
+        ),
+        namespace=METRIC_NAMESPACE,
+        metric_name=INCIDENT_CLOCKS_METRIC,
+        dimensions={"Jurisdiction": jurisdiction.id, "service": INCIDENT_METRICS_SERVICE},
+        statistic="Maximum",
+        period=900,
+        evaluation_periods=1,
+        threshold=1,
+        comparison_operator="GreaterThanOrEqualToThreshold",
+        treat_missing_data="breaching",
+        opts=opts,
+    )
+
+
 def relay_gap_alarms(
     name: str, jurisdiction: Jurisdiction, orgs: Sequence[OrgBinding], opts: pulumi.ResourceOptions
 ) -> list[aws.cloudwatch.MetricAlarm]:
@@ -313,4 +350,14 @@ def relay_gap_alarms(
             opts=opts,
         )
         for org in orgs
+    ]
+
+
+def operator_alarms(
+    name: str, jurisdiction: Jurisdiction, orgs: Sequence[OrgBinding], opts: pulumi.ResourceOptions
+) -> list[aws.cloudwatch.MetricAlarm]:
+    """What wakes an operator: each org's relay gap, and the incident clocks."""
+    return [
+        *relay_gap_alarms(name, jurisdiction, orgs, opts),
+        incident_clock_alarm(name, jurisdiction, opts),
     ]

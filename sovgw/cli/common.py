@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,3 +55,15 @@ def wait_forever(stop: Callable[[], Any]) -> int:
     except KeyboardInterrupt:
         stop()
     return 0
+
+
+def utc_time(text: str) -> datetime:
+    """An argparse type: an ISO 8601 time with its zone (a legal clock or a replay window must
+    not depend on the operator's local time)."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give a time zone (e.g. Z): {text!r}")
+    return moment.astimezone(UTC)

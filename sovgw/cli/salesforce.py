@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sovgw.adapters.salesforce.relay_metadata import relay_metadata
-from sovgw.cli.common import CommandError, add_config, gateway_config, jurisdiction_of, org_of
+from sovgw.cli.common import (
+    CommandError,
+    add_config,
+    gateway_config,
+    jurisdiction_of,
+    org_of,
+    utc_time,
+)
 
 
 def configure(salesforce: argparse.ArgumentParser) -> None:
@@ -44,7 +50,7 @@ def configure(salesforce: argparse.ArgumentParser) -> None:
     replay.add_argument(
         "--since",
         required=True,
-        type=_utc_time,
+        type=utc_time,
         help="ISO 8601 time, e.g. 2026-12-01T09:00:00Z (Salesforce keeps events 72 h)",
     )
     add_config(replay)
@@ -97,16 +103,6 @@ def show_status(args: argparse.Namespace) -> int:
             print(f"last relay error: {health.feedback_error}")
         print("delivering" if health.delivering else "NOT delivering")
     return 0 if health.delivering else 1
-
-
-def _utc_time(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"give a time zone (e.g. Z): {text!r}")
-    return moment.astimezone(UTC)
 
 
 def run_replay(args: argparse.Namespace) -> int:

@@ -7,22 +7,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping
-from dataclasses import dataclass
 from html import escape
 
 from sovgw.config import Contact
 from sovgw.domain.art30 import Art30Report
 from sovgw.reports.svg import bars, stacked_columns
+from sovgw.reports.tables import Section, html_document, html_table, markdown
 
 FORMATS = ("md", "csv", "html", "pdf")
-
-
-@dataclass(frozen=True)
-class Section:
-    title: str
-    header: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    note: str = ""
 
 
 def trace_command(report: Art30Report, record_id: str | None) -> str:
@@ -175,17 +167,7 @@ def _sections(report: Art30Report) -> list[Section]:
 
 
 def render_markdown(report: Art30Report) -> str:
-    def cell(text: str) -> str:
-        return text.replace("|", "/").replace("\n", " ")
-
-    lines = [f"# {title(report)}", ""]
-    for section in _sections(report):
-        lines += [f"## {section.title}", ""]
-        lines.append("| " + " | ".join(section.header) + " |")
-        lines.append("|" + "---|" * len(section.header))
-        lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in section.rows]
-        lines += ["", section.note, ""] if section.note else [""]
-    return "\n".join(lines)
+    return markdown(title(report), _sections(report))
 
 
 def render_csv(report: Art30Report) -> str:
@@ -199,42 +181,7 @@ def render_csv(report: Art30Report) -> str:
     return out.getvalue()
 
 
-_STYLE = """
-@page { size: A4; margin: 14mm 12mm; }
-body { font-family: 'DejaVu Sans', Arial, sans-serif; font-size: 11px; color: #111;
-  margin: 0 16px; }
-h1 { font-size: 18px; margin: 12px 0 4px; }
-h2 { font-size: 14px; margin: 18px 0 6px; border-bottom: 1px solid #999; break-after: avoid; }
-table { border-collapse: collapse; width: 100%; margin-bottom: 6px; }
-th, td { border: 1px solid #bbb; padding: 3px 5px; text-align: left; vertical-align: top; }
-th { background: #eef1f5; }
-tr { break-inside: avoid; }
-code { font-size: 10px; }
-.status { padding: 6px 10px; font-weight: bold; margin: 8px 0; }
-.ok { background: #e3f4e1; border: 1px solid #2ca02c; }
-.gaps { background: #fde8e8; border: 1px solid #d62728; }
-.charts { display: flex; flex-wrap: wrap; gap: 8px 24px; }
-.chart { break-inside: avoid; }
-.chart h3 { font-size: 12px; margin: 8px 0 2px; }
-.note { color: #333; }
-"""
-
-
-def _html_table(section: Section) -> str:
-    def cell(text: str) -> str:
-        shown = escape(text)
-        return (
-            f"<td><code>{shown}</code></td>" if text.startswith("sovgw ") else f"<td>{shown}</td>"
-        )
-
-    head = "".join(f"<th>{escape(h)}</th>" for h in section.header)
-    rows = "".join("<tr>" + "".join(cell(c) for c in row) + "</tr>" for row in section.rows)
-    note = f'<p class="note">{escape(section.note)}</p>' if section.note else ""
-    return f"<h2>{escape(section.title)}</h2><table><tr>{head}</tr>{rows}</table>{note}"
-
-
 def render_html(report: Art30Report) -> str:
-    heading = escape(title(report))
     status = (
         '<div class="status ok">Complete: every Art. 30(1) item is filled from configuration, '
         "the deployment and the audit trail.</div>"
@@ -258,17 +205,12 @@ def render_html(report: Art30Report) -> str:
         + "".join(f'<div class="chart"><h3>{escape(n)}</h3>{svg}</div>' for n, svg in charts)
         + "</div>"
     )
-    body = [f"<h1>{heading}</h1>", status]
+    body = [status]
     for index, section in enumerate(_sections(report)):
         if index == 2:  # after scope and gaps: the picture before the detail
             body.append(chart_block)
-        body.append(_html_table(section))
-    return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{heading}</title><style>{_STYLE}</style></head><body>"
-        + "".join(body)
-        + "</body></html>\n"
-    )
+        body.append(html_table(section))
+    return html_document(title(report), body)
 
 
 def render(report: Art30Report, fmt: str) -> str:

@@ -7,7 +7,6 @@ import html
 import json
 import subprocess
 import sys
-import time
 import unicodedata
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -17,43 +16,14 @@ from typing import Any
 import pytest
 from PIL import Image
 from pypdf import PdfReader
-from simple_salesforce.format import format_soql
 
 from sovgw.adapters.chromium import screenshot
 from sovgw.cli import main
 from sovgw.local.stack import LocalSovereignStack
 from tests.conftest import ROOT
+from tests.e2e.conftest import CONTRACT, FR_ORG
 
 CONFIG = str(ROOT / "config" / "gateway.yaml")
-FR_ORG = "00D5F0000000002UAA"
-CONTRACT = "8005F000000003FQAQ"
-
-
-@pytest.fixture(scope="module")
-def fr_request(stack: LocalSovereignStack) -> dict[str, Any]:
-    """One review_clause request in eu-fr, run to completion."""
-    assert stack.salesforce is not None
-    uuid = stack.publish_platform_event(
-        FR_ORG,
-        "AI_Request__e",
-        {
-            "Record_Id__c": CONTRACT,
-            "Purpose__c": "review_clause",
-            "Requested_By__c": "0055F000000000CQAQ",
-        },
-    )
-    deadline = time.monotonic() + 30
-    sim = stack.salesforce.sim
-    while time.monotonic() < deadline:
-        rows = sim.rest.query(
-            sim.org(FR_ORG),
-            format_soql("SELECT Id FROM AI_Result__c WHERE Request_Event_Id__c = {}", uuid),
-            "62.0",
-        )
-        if rows["records"]:
-            return {"uuid": uuid, "result_id": rows["records"][0]["Id"]}
-        time.sleep(0.2)
-    raise AssertionError("request did not complete")
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:

@@ -19,6 +19,7 @@ import yaml
 from infra.policy.evaluate import RecordingMocks, run_as_language_host
 from infra.stack import LogArchiveSettings
 from sovgw.adapters.budget_metrics import publish_budget_metrics
+from sovgw.adapters.incident_metrics import INCIDENT_CLOCKS_METRIC, publish_incident_clocks
 from sovgw.adapters.relay_metrics import RELAY_GAP_METRIC, publish_relay_metrics
 from sovgw.config import load_config
 from sovgw.domain.relay_watch import RelayCheck
@@ -284,7 +285,7 @@ def test_the_program_runs_from_infra_as_pulumi_runs_it(stack_file: Path) -> None
     endpoints = [e["name"] for e in mocks.of_type("sagemaker/endpoint:Endpoint")]
     assert endpoints and all(name.startswith(f"sovgw-{stack}-llm") for name in endpoints)
     functions = mocks.of_type("lambda/function:Function")
-    assert len(functions) == len(FUNCTIONS) + len(INVOKED_DIRECTLY) + len(DATASET_FUNCTIONS) == 10
+    assert len(functions) == len(FUNCTIONS) + len(INVOKED_DIRECTLY) + len(DATASET_FUNCTIONS) == 11
     assert {str(f["code"].path) for f in functions} == {str(ROOT / "functions")}
     assert mocks.of_type("cloudwatch/eventRule:EventRule")
 
@@ -313,6 +314,7 @@ def test_functions_are_private_bounded_and_dead_letter_on_failure() -> None:
         "sovgw-eu-de-break_glass",
         "sovgw-eu-de-seal",
         "sovgw-eu-de-relay_watch",
+        "sovgw-eu-de-incident_clock",
         "sovgw-eu-de-dataset_scan",
         "sovgw-eu-de-dataset_reconcile",
     }
@@ -761,6 +763,27 @@ def test_each_org_has_a_relay_gap_alarm_on_what_the_watcher_emits() -> None:
     )
     resources = {r for st in policy["Statement"] for r in st.get("Resource", [])}
     assert any(orgs[0].relay_monitor_secret in r for r in resources), "reads the monitor secret"
+
+
+def test_incident_clocks_alarm_on_what_the_check_emits_and_the_check_only_reads() -> None:
+    mocks = _run("eu-de")
+    [alarm] = [
+        a for a in mocks.of_type("cloudwatch/metricAlarm:MetricAlarm")
+        if a.get("metricName") == INCIDENT_CLOCKS_METRIC
+    ]  # fmt: skip
+    assert _alarm_sees(alarm, _emitted(lambda: publish_incident_clocks(1, "eu-de")))
+    assert alarm["treatMissingData"] == "breaching" and alarm["threshold"] == 1
+    policy = next(
+        json.loads(p["policy"])
+        for t, n, p in mocks.resources
+        if t.endswith("iam/rolePolicy:RolePolicy") and n.endswith("-functions-incident_clock")
+    )
+    reads = next(s for s in policy["Statement"] if s["Action"] == ["s3:GetObject"])
+    assert reads["Resource"] == ["arn:aws:mock:::sovgw-eu-de-audit-bucket/incidents/*"]
+    bucket_writes = [
+        r for s in policy["Statement"] if "s3:PutObject" in s["Action"] for r in s["Resource"]
+    ]
+    assert not any("incidents" in r for r in bucket_writes), "the check never writes incidents"
 
 
 def _emitted(publish: Any) -> dict[str, Any]:
