@@ -295,24 +295,27 @@ def schedule_functions(
         )
 
 
-def incident_clock_alarm(
-    name: str, jurisdiction: Jurisdiction, opts: pulumi.ResourceOptions
+def _alarm_on_one(
+    resource: str,
+    alarm_name: str,
+    description: str,
+    *,
+    metric: str,
+    dimensions: Mapping[str, str],
+    period_s: int,
+    opts: pulumi.ResourceOptions,
 ) -> aws.cloudwatch.MetricAlarm:
-    """An open incident's legal clock (GDPR Art. 33, NIS2 Art. 23, FADP Art. 24) in its last
-    quarter, or past due, with no recorded action; missing data alarms too (a check that
-    stopped running proves nothing)."""
+    """An alarm when a check's metric reaches 1 in a period, or when the check stops
+    reporting (missing data breaches: a silent check proves nothing)."""
     return aws.cloudwatch.MetricAlarm(
-        f"{name}-incident-clock",
-        name=f"sovgw-{jurisdiction.id}-incident-clock",
-        alarm_description=(
-            f"{jurisdiction.id}: an incident's notification deadline is near or past with no "
-            f"recorded action; see sovgw incident check --jurisdiction {jurisdiction.id}"
-        ),
+        resource,
+        name=alarm_name,
+        alarm_description=description,
         namespace=METRIC_NAMESPACE,
-        metric_name=INCIDENT_CLOCKS_METRIC,
-        dimensions={"Jurisdiction": jurisdiction.id, "service": INCIDENT_METRICS_SERVICE},
+        metric_name=metric,
+        dimensions=dict(dimensions),
         statistic="Maximum",
-        period=900,
+        period=period_s,
         evaluation_periods=1,
         threshold=1,
         comparison_operator="GreaterThanOrEqualToThreshold",
@@ -321,32 +324,41 @@ def incident_clock_alarm(
     )
 
 
+def incident_clock_alarm(
+    name: str, jurisdiction: Jurisdiction, opts: pulumi.ResourceOptions
+) -> aws.cloudwatch.MetricAlarm:
+    """An open incident's legal clock (GDPR Art. 33, NIS2 Art. 23, FADP Art. 24) in its last
+    quarter, or past due, with no recorded action."""
+    return _alarm_on_one(
+        f"{name}-incident-clock",
+        f"sovgw-{jurisdiction.id}-incident-clock",
+        f"{jurisdiction.id}: an incident's notification deadline is near or past with no "
+        f"recorded action; see sovgw incident check --jurisdiction {jurisdiction.id}",
+        metric=INCIDENT_CLOCKS_METRIC,
+        dimensions={"Jurisdiction": jurisdiction.id, "service": INCIDENT_METRICS_SERVICE},
+        period_s=900,
+        opts=opts,
+    )
+
+
 def relay_gap_alarms(
     name: str, jurisdiction: Jurisdiction, orgs: Sequence[OrgBinding], opts: pulumi.ResourceOptions
 ) -> list[aws.cloudwatch.MetricAlarm]:
-    """One alarm per org on the relay watcher's ``RelayGap`` (each minute); missing data is a
-    gap too, since a watcher that stopped reporting proves nothing about the relay."""
+    """One alarm per org on the relay watcher's ``RelayGap`` (each minute): heartbeat
+    missing, relay in ERROR, or the watcher silent."""
     return [
-        aws.cloudwatch.MetricAlarm(
+        _alarm_on_one(
             f"{name}-{org.org_id[:15]}-relay-gap",
-            name=f"sovgw-{jurisdiction.id}-{org.org_id[:15]}-relay-gap",
-            alarm_description=(
-                f"{org.name}: Event Relay gap (heartbeat missing or relay in ERROR); "
-                f"see sovgw salesforce relay status --org {org.org_id}, then relay replay"
-            ),
-            namespace=METRIC_NAMESPACE,
-            metric_name=RELAY_GAP_METRIC,
+            f"sovgw-{jurisdiction.id}-{org.org_id[:15]}-relay-gap",
+            f"{org.name}: Event Relay gap (heartbeat missing or relay in ERROR); "
+            f"see sovgw salesforce relay status --org {org.org_id}, then relay replay",
+            metric=RELAY_GAP_METRIC,
             dimensions={
                 "Jurisdiction": jurisdiction.id,
                 "OrgId": org.org_id[:15],
                 "service": RELAY_METRICS_SERVICE,
             },
-            statistic="Maximum",
-            period=60,
-            evaluation_periods=1,
-            threshold=1,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            treat_missing_data="breaching",
+            period_s=60,
             opts=opts,
         )
         for org in orgs

@@ -21,6 +21,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from sovgw.domain.access_review import ReviewDigest
 from sovgw.domain.audit_chain import (
     GENESIS,
     Anchor,
@@ -41,6 +42,12 @@ from sovgw.domain.audit_chain import (
 from sovgw.ports import AuditAnchors
 
 SIGNING_ALGORITHM = "ECDSA_SHA_256"
+
+
+def review_prefix(digest: ReviewDigest) -> str:
+    """Where an access review's files and digest live in the audit bucket."""
+    generated = digest.generated.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"reviews/{digest.org_id}/{digest.quarter}/{generated}/"
 
 
 class S3AuditStore:
@@ -183,7 +190,47 @@ class S3AuditStore:
             self._anchors.release(stream, signed.anchored_through)
         return signed
 
-    def _put_signed[T: (Digest, Manifest)](self, key: str, unsigned: T) -> T:
+    def put_review(self, files: dict[str, bytes], unsigned: ReviewDigest) -> str:
+        """An access review's files and its signed digest under
+        ``reviews/<org>/<quarter>/<generated>/``, each written once; returns the prefix."""
+        prefix = review_prefix(unsigned)
+        for name, body in files.items():
+            self._s3.put_object(Bucket=self.bucket, Key=prefix + name, Body=body, IfNoneMatch="*")
+        self._put_signed(prefix + "digest.json", unsigned)
+        return prefix
+
+    def reviews(self, org_id: str) -> list[ReviewDigest]:
+        """The org's stored reviews, oldest first (their digests, signature unchecked)."""
+        paginator = self._s3.get_paginator("list_objects_v2")
+        keys = sorted(
+            item["Key"]
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=f"reviews/{org_id}/")
+            for item in page.get("Contents", [])
+            if item["Key"].endswith("/digest.json")
+        )
+        return [
+            ReviewDigest.model_validate_json(
+                self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            )
+            for key in keys
+        ]
+
+    def verify_review(self, prefix: str) -> list[str]:
+        """Problems with a stored review: a bad signature, a file missing or changed."""
+        raw = self._s3.get_object(Bucket=self.bucket, Key=prefix + "digest.json")["Body"].read()
+        digest = ReviewDigest.model_validate_json(raw)
+        problems = [] if self._signature_valid(digest) else ["the digest's signature is not valid"]
+        for name, expected in digest.files.items():
+            try:
+                body = self._s3.get_object(Bucket=self.bucket, Key=prefix + name)["Body"].read()
+            except ClientError:
+                problems.append(f"{name} is missing")
+                continue
+            if sha256_hex(body) != expected:
+                problems.append(f"{name} does not match its digest")
+        return problems
+
+    def _put_signed[T: (Digest, Manifest, ReviewDigest)](self, key: str, unsigned: T) -> T:
         """Sign with the KMS key and write once (``IfNoneMatch``: never over another)."""
         signed = unsigned.model_copy(update={"signature": self._sign(unsigned.signed_bytes())})
         self._s3.put_object(
@@ -259,7 +306,7 @@ class S3AuditStore:
         ]
         return problems
 
-    def _signature_valid(self, signed: Digest | Manifest) -> bool:
+    def _signature_valid(self, signed: Digest | Manifest | ReviewDigest) -> bool:
         """A digest's or manifest's signature, checked with the public key only."""
         if signed.signature is None or signed.signature.algorithm != SIGNING_ALGORITHM:
             return False

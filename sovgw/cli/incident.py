@@ -83,6 +83,12 @@ def _desk(args: argparse.Namespace) -> tuple[IncidentDesk, Jurisdiction]:
     return incident_desk(jurisdiction), jurisdiction
 
 
+def _existing(args: argparse.Namespace) -> tuple[IncidentDesk, Jurisdiction, Incident]:
+    """The desk and the incident the command names (an error when there is none)."""
+    desk, jurisdiction = _desk(args)
+    return desk, jurisdiction, _incident(desk, args.incident_id)
+
+
 def _by(args: argparse.Namespace, jurisdiction: Jurisdiction) -> str:
     if args.by:
         return str(args.by)
@@ -146,8 +152,7 @@ def run_open(args: argparse.Namespace) -> int:
 
 
 def run_evidence(args: argparse.Namespace) -> int:
-    desk, jurisdiction = _desk(args)
-    _incident(desk, args.incident_id)
+    desk, jurisdiction, _ = _existing(args)
     evidence = _evidence(args, jurisdiction)
     if not evidence:
         raise CommandError("give --trace, --cloudtrail or --containment")
@@ -157,8 +162,7 @@ def run_evidence(args: argparse.Namespace) -> int:
 
 
 def run_action(args: argparse.Namespace) -> int:
-    desk, jurisdiction = _desk(args)
-    _incident(desk, args.incident_id)
+    desk, jurisdiction, _ = _existing(args)
     incident = desk.record_action(
         args.incident_id,
         by=_by(args, jurisdiction),
@@ -173,16 +177,14 @@ def run_action(args: argparse.Namespace) -> int:
 
 
 def run_close(args: argparse.Namespace) -> int:
-    desk, jurisdiction = _desk(args)
-    _incident(desk, args.incident_id)
+    desk, jurisdiction, _ = _existing(args)
     desk.close(args.incident_id, by=_by(args, jurisdiction), note=args.note)
     print(f"{args.incident_id}: closed")
     return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
-    desk, _ = _desk(args)
-    print(render(_incident(desk, args.incident_id), "md", datetime.now(UTC)))
+    print(render(_existing(args)[2], "md", datetime.now(UTC)))
     return 0
 
 
@@ -195,8 +197,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    desk, _ = _desk(args)
-    text = render(_incident(desk, args.incident_id), args.format, datetime.now(UTC))
+    text = render(_existing(args)[2], args.format, datetime.now(UTC))
     if args.out:
         args.out.write_text(text, encoding="utf-8")
         print(f"wrote {args.out}")

@@ -28,6 +28,7 @@ COMMANDS = (
     Command("model", "model", "model serving: local endpoint, packaging, plans"),
     Command("audit", "audit", "verify, trace and report on the audit trail"),
     Command("incident", "incident", "incidents and their legal clocks (GDPR, NIS2, FADP)"),
+    Command("access", "access", "quarterly access review of an org's service accounts"),
     Command("policy", "policy", "routing policies: validate and explain"),
     Command("proxy", "proxy", "the OpenAI-compatible sovereign proxy"),
     Command(

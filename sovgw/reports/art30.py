@@ -4,15 +4,13 @@ formats cannot say different things."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping
 from html import escape
 
 from sovgw.config import Contact
 from sovgw.domain.art30 import Art30Report
 from sovgw.reports.svg import bars, stacked_columns
-from sovgw.reports.tables import Section, html_document, html_table, markdown
+from sovgw.reports.tables import Section, csv_text, html_document, html_table, markdown
 
 FORMATS = ("md", "csv", "html", "pdf")
 
@@ -171,14 +169,7 @@ def render_markdown(report: Art30Report) -> str:
 
 
 def render_csv(report: Art30Report) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["section", "column", "row", "value"])
-    for section in _sections(report):
-        for index, row in enumerate(section.rows, start=1):
-            for column, value in zip(section.header, row, strict=True):
-                writer.writerow([section.title, column, index, value])
-    return out.getvalue()
+    return csv_text(_sections(report))
 
 
 def render_html(report: Art30Report) -> str:

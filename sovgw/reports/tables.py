@@ -1,8 +1,10 @@
-"""Reports as titled tables, each rendered once per format (Markdown, HTML) from the same
+"""Reports as titled tables, each rendered once per format (Markdown, CSV, HTML) from the same
 ``Section`` objects, so the formats of one report cannot say different things."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
@@ -28,6 +30,18 @@ def markdown(title: str, sections: Iterable[Section]) -> str:
         lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in section.rows]
         lines += ["", section.note, ""] if section.note else [""]
     return "\n".join(lines)
+
+
+def csv_text(sections: Iterable[Section]) -> str:
+    """One row per cell (section, column, row number, value): every section in one file."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["section", "column", "row", "value"])
+    for section in sections:
+        for index, row in enumerate(section.rows, start=1):
+            for column, value in zip(section.header, row, strict=True):
+                writer.writerow([section.title, column, index, value])
+    return out.getvalue()
 
 
 STYLE = """

@@ -50,6 +50,14 @@ class SalesforceSession(BaseModel):
 
     access_token: SecretStr
     instance_url: str
+    # The token response's identity URL (``.../id/<org id>/<user id>``) and granted scopes:
+    # who a credential acts as, and with what, as Salesforce says (the access review).
+    identity_url: str | None = None
+    scope: str | None = None
+
+    @property
+    def user_id(self) -> str | None:
+        return self.identity_url.rstrip("/").rsplit("/", 1)[-1] if self.identity_url else None
 
 
 class CredentialRefused(UpstreamUnavailable):
@@ -83,7 +91,12 @@ def request_token(
         if "LOGIN_RATE_EXCEEDED" in description:
             raise UpstreamUnavailable("Salesforce login rate exceeded for the integration user")
         raise CredentialRefused(f"Salesforce refused the credential: {code} ({description})")
-    return SalesforceSession(access_token=body["access_token"], instance_url=body["instance_url"])
+    return SalesforceSession(
+        access_token=body["access_token"],
+        instance_url=body["instance_url"],
+        identity_url=body.get("id"),
+        scope=body.get("scope"),
+    )
 
 
 def revoke_token(http: requests.Session, instance_url: str, token: str) -> None:
