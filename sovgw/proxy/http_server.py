@@ -283,13 +283,28 @@ class ProxyApp:
         try:
             if not whole:
                 await exchange.start(200, headers)
-            async for batch in pump.batches():
-                if gone.done():  # stop reading the upstream for a caller that left
-                    raise _ClientGone
+            try:
+                async for batch in pump.batches():
+                    if gone.done():  # stop reading the upstream for a caller that left
+                        raise _ClientGone
+                    if whole:
+                        gathered += batch
+                    else:
+                        await exchange.write(b"".join(batch))
+            except Exception:
                 if whole:
-                    gathered += batch
-                else:
-                    await exchange.write(b"".join(batch))
+                    raise  # nothing sent yet: a JSON 500
+                # The answer went out but the call could not be finished (its audit record
+                # was not written): the stream ends with an error event, not a broken body.
+                logger.exception("stream failed")
+                failed = ProxyError(
+                    500,
+                    "server_error",
+                    "the gateway could not finish this call",
+                    code="stream_failed",
+                )
+                await exchange.write(sse_event(failed.body()), more=False)
+                return
             if whole:
                 gathered.append(sse_event(DONE))
                 await exchange.whole(200, b"".join(gathered), headers)
@@ -342,7 +357,10 @@ class _Pump:
             self._error = error
         finally:
             if close is not None:
-                close()
+                try:
+                    close()  # writes the invocation's audit record
+                except Exception:  # no caller waits on this thread: say it here
+                    logger.exception("closing a stream failed")
             with self._cond:
                 self._done = True
                 waiter, self._waiter = self._waiter, None

@@ -743,6 +743,38 @@ def test_a_caller_that_leaves_mid_stream_stops_the_upstream_read(world: ProxyWor
     assert invocation[0]["endpoint"] == "vendor-a"
 
 
+def test_a_stream_whose_audit_write_fails_says_so_in_the_log(
+    world: ProxyWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The invocation record is written as the stream ends: when that fails, the caller's
+    stream ends with an error event (not a cut body), and the log says why."""
+    sink = world.proxy.audit
+
+    class FailingInvocations:
+        def write(self, record: Any) -> str:
+            if record.stage.value == "model_invocation":
+                raise OSError("audit store unavailable")
+            return sink.write(record)
+
+    world.proxy.audit = FailingInvocations()
+    world.a.script.append(
+        (
+            "chunked",
+            [_chunk({"role": "assistant", "content": "Hi"}, finish="stop"), b"data: [DONE]\n\n"],
+        )
+    )
+    response = requests.post(
+        f"{world.url}/v1/chat/completions",
+        json={**REQUEST, "stream": True},
+        headers={"Authorization": f"Bearer {NL_KEY}"},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    last = json.loads(response.text.strip().splitlines()[-1].removeprefix("data: "))
+    assert last["error"]["code"] == "stream_failed"
+    wait_until(lambda: "stream failed" in caplog.text, "the failure is logged")
+
+
 def test_http_1_0_streams_end_with_the_connection_not_chunks(world: ProxyWorld) -> None:
     body = json.dumps({"messages": [{"role": "user", "content": "hi"}], "stream": True}).encode()
     raw = _raw(
