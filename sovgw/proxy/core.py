@@ -13,16 +13,17 @@ import hashlib
 import json
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sovgw.config import Jurisdiction, ModelEndpoint
+from sovgw.config import Jurisdiction, ModelEndpoint, TrustTier
 from sovgw.domain import dlp
 from sovgw.domain.audit import AuditLinks, AuditRecord, Outcome, Stage, audit_record_id
+from sovgw.domain.canaries import CanaryWatch, Sighting
 from sovgw.domain.errors import GatewayError, UpstreamRefused, UpstreamUnavailable
 from sovgw.domain.failover import BreakerBoard, NoHealthyEndpoint, call_with_failover
 from sovgw.domain.levels import DataLevel, highest
@@ -60,6 +61,36 @@ FORWARDED_FIELDS = (
 # Asked for, they would be dropped silently; refused, the caller knows why it got none.
 REFUSED_FIELDS = ("logprobs", "top_logprobs")
 AUTO_MODEL = "auto"
+CANARY_WITHHELD = "answer withheld: it held a leak canary"
+CANARY_REACH = 96  # longer than any canary written out: what is kept of a stream to match
+
+
+class _CanaryInStream(Exception):
+    def __init__(self, sighting: Sighting) -> None:
+        super().__init__(sighting.path)
+        self.sighting = sighting
+
+
+class _StreamCanaryCheck:
+    """Each chunk the model streams, checked with the end of what came before it (a canary
+    may be split across chunks); raises _CanaryInStream before the chunk that completes one
+    goes out."""
+
+    def __init__(self, watch: CanaryWatch) -> None:
+        self._watch = watch
+        self._said = ""
+
+    def __call__(self, piece: dict[str, Any]) -> dict[str, Any]:
+        if not self._watch:
+            return piece
+        text = self._said + "\n".join(leaf for _, leaf in _leaves(piece.get("choices")))
+        sighting = self._watch.seen(text, "model_output")
+        if sighting is not None:
+            raise _CanaryInStream(sighting)
+        self._said = text[-CANARY_REACH:]
+        return piece
+
+
 # Content parts DLP cannot read: PRIVILEGED, whatever they hold, unless the rule allows media.
 UNSCANNABLE_PARTS = frozenset({"image_url", "input_audio", "file", "input_image", "input_file"})
 # The vocabulary of chat requests and JSON Schema: words that cannot hold a finding, so
@@ -280,6 +311,9 @@ class SovereignProxy:
     upstream: ChatUpstream
     audit: AuditSink
     breakers: BreakerBoard = field(default_factory=BreakerBoard)
+    # Leak canaries of the jurisdiction's orgs, and what a sighting does (opens an incident).
+    canaries: CanaryWatch = field(default_factory=CanaryWatch)
+    on_canary: Callable[[Sighting, str], None] = field(default=lambda sighting, evidence: None)
 
     def authenticate(self, authorization: str | None) -> CallerApp:
         scheme, _, key = (authorization or "").partition(" ")
@@ -413,6 +447,10 @@ class SovereignProxy:
             stream=request.stream,
         )
         self._audit_routing(prepared)
+        external = any(e.tier is TrustTier.EXTERNAL for e in decision.endpoints)
+        if self.canaries and decision.allowed and external:
+            text = "\n".join(leaf for _, leaf in _leaves(body))
+            self._stop_canary(prepared, self.canaries.seen(text, "external_prompt"))
         if not decision.allowed:
             raise ProxyError(
                 403,
@@ -452,8 +490,20 @@ class SovereignProxy:
         choices = answer.get("choices")
         if isinstance(choices, list):
             answer["choices"] = [_restore_tree(choice, output) for choice in choices]
-        answer["sovgw"] = prepared.summary(endpoint, output.removed)
         aws_ids = (reply.aws_request_id,) if reply.aws_request_id else ()
+        sighting = (  # what the model produced, before any value is restored or removed
+            self.canaries.seen(
+                "\n".join(leaf for _, leaf in _leaves(reply.body.get("choices"))), "model_output"
+            )
+            if self.canaries
+            else None
+        )
+        if sighting is not None:
+            self._audit_invocation(
+                prepared, endpoint, output.removed, aws_ids, failure=CANARY_WITHHELD
+            )
+            self._stop_canary(prepared, sighting)
+        answer["sovgw"] = prepared.summary(endpoint, output.removed)
         self._audit_invocation(prepared, endpoint, output.removed, aws_ids)
         return answer
 
@@ -499,8 +549,10 @@ class SovereignProxy:
         finished = False
         tails: dict[tuple[Any, ...], str] = {}  # per JSON path, what the caller got last
         verdicts: dict[tuple[str, str], tuple[str, Counter[str]]] = {}
+        outcome = Outcome.UPSTREAM_TRUNCATED
+        checked = _StreamCanaryCheck(self.canaries)
         try:
-            for chunk in chunks:
+            for chunk in map(checked, chunks):  # as the model produced it
                 last = {k: v for k, v in chunk.items() if k in {"id", "object", "created", "model"}}
                 for choice in chunk.get("choices") or ():
                     if choice.get("finish_reason"):
@@ -518,12 +570,39 @@ class SovereignProxy:
         except GatewayError as error:  # the stream was open: what the caller got is cut short
             failure = str(error)
             yield _upstream_error(error).body()
+        except _CanaryInStream as stopped:
+            failure, outcome = CANARY_WITHHELD, Outcome.FAILED
+            try:
+                self._stop_canary(prepared, stopped.sighting)
+            except ProxyError as refusal:
+                yield refusal.body()
         finally:
             for output in filters.values():
                 removed.update(output.removed)
             self._audit_invocation(
-                prepared, endpoint, removed, (), failure=failure, outcome=Outcome.UPSTREAM_TRUNCATED
+                prepared, endpoint, removed, (), failure=failure, outcome=outcome
             )
+
+    def _stop_canary(self, prepared: Prepared, sighting: Sighting | None) -> None:
+        """A planted value on its way out: refuse, record why, and raise the alarm."""
+        if sighting is None:
+            return
+        record = self._record(
+            prepared,
+            Stage.REJECTION,
+            outcome=Outcome.REJECTED,
+            reason=f"leak canary ({sighting.canary.kind}) of org {sighting.org_id} in the "
+            f"{sighting.path.replace('_', ' ')}",
+        )
+        self.audit.write(record)
+        self.on_canary(sighting, record.record_id)
+        raise ProxyError(
+            403 if sighting.path == "external_prompt" else 502,
+            "permission_error" if sighting.path == "external_prompt" else "server_error",
+            "a value planted to detect leaks was on its way out: nothing was sent, and the "
+            "event is recorded",
+            code="canary_detected",
+        )
 
     def _audit_routing(self, prepared: Prepared) -> None:
         self.audit.write(

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -21,6 +22,7 @@ import requests
 from model_serving.endpoint_server import ServedEndpoints, serve_in_background
 from sovgw.adapters.files import FileAuditSink
 from sovgw.app.proxy import build_proxy
+from sovgw.domain.canaries import CanarySet, CanaryWatch, Sighting, new_canaries
 from sovgw.domain.failover import BreakerBoard
 from sovgw.httpd import BackgroundServer, QuietHandler
 from sovgw.proxy.apps import key_hash, load_proxy_config
@@ -773,6 +775,75 @@ def test_a_stream_whose_audit_write_fails_says_so_in_the_log(
     last = json.loads(response.text.strip().splitlines()[-1].removeprefix("data: "))
     assert last["error"]["code"] == "stream_failed"
     wait_until(lambda: "stream failed" in caplog.text, "the failure is logged")
+
+
+CANARY_ORG = "00D5H0000000004UAA"
+
+
+def _planted(world: ProxyWorld) -> tuple[CanarySet, list[tuple[Sighting, str]]]:
+    planted = new_canaries(CANARY_ORG, datetime.now(UTC))
+    seen: list[tuple[Sighting, str]] = []
+    world.proxy.canaries = CanaryWatch((planted,))
+    world.proxy.on_canary = lambda sighting, evidence: seen.append((sighting, evidence))
+    return planted, seen
+
+
+def _value(planted: CanarySet, kind: str) -> str:
+    return next(c.value for c in planted.canaries if c.kind == kind)
+
+
+def test_a_canary_bound_for_a_vendor_is_blocked_and_raised(world: ProxyWorld) -> None:
+    planted, seen = _planted(world)
+    iban = _value(planted, "iban")
+    spaced = " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))  # as people write it
+    refused = world.post({"messages": [{"role": "user", "content": f"Pay {spaced} today"}]})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "canary_detected"
+    assert world.a.requests == [] and world.b.requests == [], "nothing left"
+    [(sighting, evidence)] = seen
+    assert (sighting.org_id, sighting.canary.kind, sighting.path) == (
+        CANARY_ORG,
+        "iban",
+        "external_prompt",
+    )
+    rejection = next(r for r in world.audit_records() if r["stage"] == "rejection")
+    assert rejection["record_id"] == evidence and "leak canary (iban)" in rejection["reason"]
+    assert iban not in json.dumps(world.audit_records()) and spaced not in refused.text
+    in_region = world.post({"messages": [{"role": "user", "content": f"Pay {iban}"}]}, key=DE_KEY)
+    assert in_region.status_code == 200, "the in-region model may read it (the vendor may not)"
+    assert len(seen) == 1
+
+
+def test_a_canary_in_an_answer_is_withheld_whole_or_split_across_chunks(
+    world: ProxyWorld,
+) -> None:
+    planted, seen = _planted(world)
+    phone, reference = _value(planted, "phone"), _value(planted, "reference")
+    world.a.script.append(("json", _completion(f"Call {phone} about it")))
+    withheld = world.post({"messages": [{"role": "user", "content": "Who do I call?"}]})
+    assert withheld.status_code == 502 and withheld.json()["error"]["code"] == "canary_detected"
+    assert phone not in withheld.text
+    world.a.script.append(
+        ("chunked", [_chunk({"role": "assistant", "content": f"See {reference[:5]}"}),
+                     _chunk({"content": f"{reference[5:]} for details"}, finish="stop"),
+                     b"data: [DONE]\n\n"])
+    )  # fmt: skip
+    streamed = requests.post(
+        f"{world.url}/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": "Which file?"}], "stream": True},
+        headers={"Authorization": f"Bearer {NL_KEY}"},
+        timeout=10,
+    )
+    events = [
+        json.loads(line[6:]) for line in streamed.text.splitlines() if line.startswith("data: {")
+    ]
+    assert events[-1]["error"]["code"] == "canary_detected"
+    assert reference[5:] not in streamed.text, "the chunk that completes it never goes out"
+    assert [(s.canary.kind, s.path) for s, _ in seen] == [
+        ("phone", "model_output"),
+        ("reference", "model_output"),
+    ]
+    failed = [r for r in world.audit_records() if r["stage"] == "model_invocation"]
+    assert [r["outcome"] for r in failed] == ["failed", "failed"]
 
 
 def test_http_1_0_streams_end_with_the_connection_not_chunks(world: ProxyWorld) -> None:
