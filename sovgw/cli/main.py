@@ -29,6 +29,7 @@ COMMANDS = (
     Command("audit", "audit", "verify, trace and report on the audit trail"),
     Command("incident", "incident", "incidents and their legal clocks (GDPR, NIS2, FADP)"),
     Command("access", "access", "quarterly access review of an org's service accounts"),
+    Command("canary", "canary", "leak canaries: plant them in an org"),
     Command("policy", "policy", "routing policies: validate and explain"),
     Command("proxy", "proxy", "the OpenAI-compatible sovereign proxy"),
     Command(

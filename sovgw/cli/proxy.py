@@ -58,13 +58,22 @@ def serve(args: argparse.Namespace) -> int:
         )
 
     def build() -> SovereignProxy:
-        return build_proxy(
+        proxy = build_proxy(
             config,
             audit=proxy_audit_sink(jurisdiction, Path(args.audit_dir)),
             sagemaker_endpoint_url=args.sagemaker_endpoint_url,
             base_url_overrides=overrides,
             api_key_for=(lambda endpoint: None) if args.no_upstream_keys else None,
         )
+        if jurisdiction is not None:  # in AWS: the orgs' canaries, and incidents on a sighting
+            from sovgw.app.canaries import canary_alarm, canary_watch  # noqa: PLC0415
+            from sovgw.app.incidents import incident_desk  # noqa: PLC0415
+
+            proxy.canaries = canary_watch(config.gateway_config, [jurisdiction])
+            proxy.on_canary = canary_alarm(
+                config.gateway_config, {jurisdiction.id: incident_desk(jurisdiction)}
+            )
+        return proxy
 
     processes = f", {args.workers} worker processes" if args.workers > 1 else ""
 

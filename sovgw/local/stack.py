@@ -24,6 +24,8 @@ from sovgw.adapters.salesforce.relay_metadata import (
     relay_name,
 )
 from sovgw.app.bootstrap import Settings, build_dependencies
+from sovgw.app.canaries import canary_alarm, canary_watch
+from sovgw.app.incidents import incident_desk
 from sovgw.app.proxy import build_proxy, upstream_secret_name
 from sovgw.config import GatewayConfig, Jurisdiction, OrgBinding
 from sovgw.httpd import BackgroundServer
@@ -248,6 +250,11 @@ class LocalSovereignStack:
             audit=AuditByJurisdiction(sinks),
             sagemaker_endpoint_url=self.model_server.url,
             base_url_overrides=overrides,
+        )
+        jurisdictions = list(config.gateway_config.jurisdictions)
+        proxy.canaries = canary_watch(config.gateway_config, jurisdictions)
+        proxy.on_canary = canary_alarm(
+            config.gateway_config, {j.id: incident_desk(j) for j in jurisdictions}
         )
         server = serve_proxy(proxy)
         self._servers.append(server)

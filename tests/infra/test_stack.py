@@ -404,8 +404,12 @@ def test_proxy_is_a_streaming_lambda_behind_a_private_api() -> None:
         s for s in proxy_policy["Statement"] if "secretsmanager:GetSecretValue" in s["Action"]
     )
     assert secrets["Resource"] == [
-        f"arn:aws:secretsmanager:eu-central-1:{ACCOUNT}:secret:sovgw/eu-de/upstream/*"
+        f"arn:aws:secretsmanager:eu-central-1:{ACCOUNT}:secret:sovgw/eu-de/upstream/*",
+        f"arn:aws:secretsmanager:eu-central-1:{ACCOUNT}:secret:sovgw/eu-de/canaries/*",
     ]
+    incidents = next(s for s in proxy_policy["Statement"] if "s3:PutObject" in s["Action"]
+                     and any("incidents" in r for r in s["Resource"]))  # fmt: skip
+    assert incidents["Resource"] == ["arn:aws:mock:::sovgw-eu-de-audit-bucket/incidents/*"]
 
 
 def test_execute_api_endpoint_admits_only_this_accounts_apis() -> None:

@@ -1,0 +1,87 @@
+"""Leak canaries at the edges: planting them (a Salesforce record, the values sealed in
+Secrets Manager), loading the watch of a jurisdiction's orgs, and turning a sighting into an
+incident at once (one per org, path and day; later sightings add evidence to it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+import boto3
+
+from sovgw.adapters.aws.canaries import load_canaries, store_canaries
+from sovgw.adapters.salesforce.canaries import create_canary_case
+from sovgw.app.incidents import IncidentDesk
+from sovgw.config import GatewayConfig, Jurisdiction, OrgBinding
+from sovgw.domain.canaries import CanarySet, CanaryWatch, Sighting, new_canaries
+from sovgw.domain.incidents import Evidence, EvidenceKind
+
+
+def _values(planted: CanarySet) -> dict[str, str]:
+    return {c.kind: c.value for c in planted.canaries}
+
+
+def plant_canaries(
+    jurisdiction: Jurisdiction,
+    binding: OrgBinding,
+    instance_url: str,
+    admin_token: str,
+    ca_bundle: str | None = None,
+) -> CanarySet:
+    """A case no purpose reads, holding the new values, created with an administrator's own
+    session (the gateway's users cannot create cases); then the values, sealed."""
+    planted = new_canaries(binding.org_id, datetime.now(UTC))
+    record_id = create_canary_case(instance_url, admin_token, _values(planted), ca_bundle)
+    planted = planted.model_copy(update={"record_id": record_id})
+    secrets = boto3.session.Session(region_name=jurisdiction.region).client("secretsmanager")
+    store_canaries(secrets, jurisdiction, planted)
+    return planted
+
+
+def canary_watch(config: GatewayConfig, jurisdictions: list[Jurisdiction]) -> CanaryWatch:
+    sets: list[CanarySet] = []
+    for jurisdiction in jurisdictions:
+        secrets = boto3.session.Session(region_name=jurisdiction.region).client("secretsmanager")
+        orgs = [o.org_id for o in config.orgs_of(jurisdiction.id)]
+        sets += load_canaries(secrets, jurisdiction, orgs)
+    return CanaryWatch(tuple(sets))
+
+
+def canary_alarm(
+    config: GatewayConfig, desks: Mapping[str, IncidentDesk]
+) -> Callable[[Sighting, str], None]:
+    """What a sighting does: an incident in the org's jurisdiction, at once."""
+
+    def raise_alarm(sighting: Sighting, evidence_record: str) -> None:
+        binding = config.org(sighting.org_id)
+        desk = desks.get(binding.jurisdiction) if binding else None
+        if desk is None:
+            return
+        now = desk.now()
+        title = f"Leak canary of org {sighting.org_id} seen: {sighting.path.replace('_', ' ')}"
+        evidence = [
+            Evidence(
+                kind=EvidenceKind.AUDIT_RECORD, ref=evidence_record, note=sighting.canary.kind
+            ),
+            Evidence(
+                kind=EvidenceKind.CONTAINMENT, ref=f"blocked-{evidence_record}", note="blocked"
+            ),
+        ]
+        today = [
+            i
+            for i in desk.incidents()
+            if i.closed is None and i.opened.title == title and i.aware_at.date() == now.date()
+        ]
+        if today:
+            desk.add_evidence(today[0].id, evidence, by="sovgw:canary-watch")
+            return
+        desk.open(
+            title=title,
+            aware_at=now,
+            by="sovgw:canary-watch",
+            personal_data=True,  # the canary sits among records that hold personal data
+            org_id=sighting.org_id,
+            evidence=evidence,
+        )
+
+    return raise_alarm

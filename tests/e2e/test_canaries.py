@@ -1,0 +1,99 @@
+"""Leak canaries end to end: planted with ``sovgw canary plant`` (a case in the simulator,
+created with an administrator's own session; the values sealed in LocalStack's Secrets
+Manager with the jurisdiction key), then seen in a prompt bound for a vendor through the
+stack's proxy: refused, and an incident opened at once in the jurisdiction's audit bucket
+(a second sighting that day adds evidence to it)."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+import requests
+from simple_salesforce.format import format_soql
+
+from sovgw.adapters.aws.incidents import S3IncidentStore
+from sovgw.adapters.salesforce.oauth import SalesforceCredentials, http_session, request_token
+from sovgw.cli import main
+from sovgw.domain.canaries import CanarySet
+from sovgw.local.stack import LocalSovereignStack
+from sovgw.sfsim.state import ConnectedApp
+from tests.conftest import ROOT
+
+CONFIG = str(ROOT / "config" / "gateway.yaml")
+ORG = "00D5H0000000004UAA"  # Northwind, eu-nl: its FAQ app's destination is a vendor
+FAQ_KEY = "sk-sovgw-demo-northwind-faq"
+
+
+def test_a_planted_canary_bound_for_a_vendor_is_refused_and_opens_an_incident(
+    stack: LocalSovereignStack,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert stack.salesforce is not None
+    sim = stack.salesforce.sim
+    org = sim.org(ORG)
+    admin = sim.add_user(org, "admin@northwind-hr.example", "admin@northwind-hr.example", "Admin")
+    client_secret = secrets.token_urlsafe(24)
+    sim.add_app(org, ConnectedApp("3MVG9canaryadmin", client_secret, run_as_user_id=admin))
+    ca_bundle = str(stack.salesforce.ca_bundle)
+    session = request_token(
+        SalesforceCredentials(
+            token_url=stack.salesforce.token_url,
+            client_id="3MVG9canaryadmin",
+            client_secret=client_secret,
+        ),
+        http_session(ca_bundle),
+    )
+    monkeypatch.setenv("SOVGW_SALESFORCE_CA_BUNDLE", ca_bundle)
+    monkeypatch.setenv("SOVGW_SALESFORCE_ADMIN_TOKEN", session.access_token.get_secret_value())
+    code = main(
+        [
+            "canary",
+            "plant",
+            "--org",
+            ORG,
+            "--instance-url",
+            session.instance_url,
+            "--config",
+            CONFIG,
+        ]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+
+    sm = stack.session("eu-west-1").client("secretsmanager")
+    name = f"sovgw/eu-nl/canaries/{ORG}"
+    assert sm.describe_secret(SecretId=name)["KmsKeyId"] == "alias/sovgw-eu-nl"
+    planted = CanarySet.model_validate_json(sm.get_secret_value(SecretId=name)["SecretString"])
+    values = {c.kind: c.value for c in planted.canaries}
+    assert not any(v in printed for v in values.values()), "the values are never printed"
+    [case] = sim.rest.query(
+        org,
+        format_soql("SELECT Subject, Description FROM Case WHERE Id = {}", planted.record_id),
+        "62.0",
+    )["records"]
+    assert values["reference"] in case["Subject"] and values["iban"] in case["Description"]
+
+    _, server = stack.start_proxy(ROOT / "config" / "proxy.yaml")  # loads the planted set
+    for attempt in range(2):
+        refused = requests.post(
+            f"{server.url}/v1/chat/completions",
+            json={
+                "messages": [
+                    {"role": "user", "content": f"Reply to {values['email']}, try {attempt}"}
+                ]
+            },
+            headers={"Authorization": f"Bearer {FAQ_KEY}"},
+            timeout=10,
+        )
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "canary_detected"
+    store = S3IncidentStore(stack.session("eu-west-1").client("s3"), "sovgw-audit-eu-nl")
+    opened = [i for i in store.incident_ids() if i.startswith("INC-eu-nl-")]
+    assert len(opened) == 1, "one incident per org, path and day"
+    events = store.events(opened[0])
+    assert events[0].title == f"Leak canary of org {ORG} seen: external prompt"
+    assert events[0].personal_data and events[0].org_id == ORG
+    linked = [e.ref for event in events for e in event.evidence if e.kind == "audit_record"]
+    assert len(linked) == 2, "the second sighting added its evidence to the same incident"
+    assert not any(v in e.model_dump_json() for e in events for v in values.values())
