@@ -7,13 +7,16 @@ before it is written, so a careless ``logger.info(..., note=record_text)`` still
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
+from contextvars import ContextVar
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 from sovgw.domain import dlp
+from sovgw.domain.canaries import NO_CANARIES, CanaryWatch, Sighting
 
 _SECRETS = re.compile(
     r"00D[a-zA-Z0-9]{12,15}![\w.\-]+"  # Salesforce access token / session id
@@ -24,7 +27,33 @@ _SECRETS = re.compile(
 )
 
 
+_canaries: ContextVar[CanaryWatch] = ContextVar("canaries", default=NO_CANARIES)
+_sightings: list[Sighting] = []
+_sightings_lock = threading.Lock()
+CANARY_WITHHELD = "[WITHHELD: LEAK CANARY]"
+
+
+def watch_canaries(watch: CanaryWatch) -> None:
+    """Log values holding one of these are withheld and their sighting kept for
+    ``take_sightings`` (set per invocation; logging itself never reads a store)."""
+    _canaries.set(watch)
+
+
+def take_sightings() -> list[Sighting]:
+    """The canaries seen in log values since the last call."""
+    with _sightings_lock:
+        taken = list(_sightings)
+        _sightings.clear()
+    return taken
+
+
 def redact_text(text: str) -> str:
+    watch = _canaries.get()
+    sighting = watch.seen(text, "log_line") if watch else None
+    if sighting is not None:
+        with _sightings_lock:
+            _sightings.append(sighting)
+        return CANARY_WITHHELD
     text = _SECRETS.sub("[SECRET]", text)
     findings = [f for f in dlp.detect(text) if f.entity is not dlp.EntityType.PRIVILEGED]
     return dlp.redact(text, findings, Counter()) if findings else text

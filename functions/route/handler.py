@@ -27,6 +27,8 @@ def handle(event: Mapping[str, Any], deps: Dependencies) -> dict[str, Any]:
         audit=deps.audit,
         vault=deps.vault,
         breakers=deps.breakers,
+        canaries=deps.canaries(),
+        on_canary=deps.on_canary,
     )
     logger.info(
         "routed", status=outcome["status"], rule_id=outcome["rule_id"], endpoint=outcome["endpoint"]

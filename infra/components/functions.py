@@ -25,7 +25,6 @@ from infra.components.lambdas import (
     invoke_endpoints_statement,
     private_function,
 )
-from sovgw.adapters.aws.incidents import PREFIX as INCIDENTS_PREFIX
 from sovgw.adapters.budget_metrics import NAMESPACE as METRIC_NAMESPACE
 from sovgw.adapters.incident_metrics import INCIDENT_CLOCKS_METRIC, INCIDENT_METRICS_SERVICE
 from sovgw.adapters.relay_metrics import RELAY_GAP_METRIC, RELAY_METRICS_SERVICE
@@ -80,15 +79,6 @@ def _statements(
         statements.extend(_break_glass_statements(args))
     if fn.name == "seal":
         statements.extend(_sealer_statements(resolved))
-    if fn.name == "incident_clock":  # reads the incidents, writes nothing
-        statements += [
-            {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [resolved["audit"]]},
-            {
-                "Effect": "Allow",
-                "Action": ["s3:GetObject"],
-                "Resource": [f"{resolved['audit']}/{INCIDENTS_PREFIX}*"],
-            },
-        ]
     if fn.name in STORE_USERS and resolved.get("budget"):
         statements.append(
             {

@@ -13,6 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.iam import service_role
+from sovgw.adapters.aws.incidents import PREFIX as INCIDENTS_PREFIX
 from sovgw.config import Jurisdiction
 from sovgw.wiring import LOG_RETENTION_DAYS, RUNTIME_ENVIRONMENT
 
@@ -59,7 +60,9 @@ def invoke_endpoints_statement(
 def base_statements(
     jurisdiction: Jurisdiction, account_id: str, function_name: str, *, audit_arn: str, key_arn: str
 ) -> list[dict[str, Any]]:
-    """Logs, ENIs, X-Ray, audit records of its jurisdiction, and its jurisdiction's key."""
+    """Logs, ENIs, X-Ray, audit records of its jurisdiction, and its jurisdiction's key; the
+    orgs' leak canaries (every function watches its logs, dead letters and outputs for them)
+    and the incident events a sighting appends."""
     return [
         {
             "Effect": "Allow",
@@ -83,6 +86,20 @@ def base_statements(
             "Effect": "Allow",
             "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
             "Resource": [key_arn],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": [
+                f"arn:aws:secretsmanager:{jurisdiction.region}:{account_id}:secret:"
+                f"sovgw/{jurisdiction.id}/canaries/*"
+            ],
+        },
+        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [audit_arn]},
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": [f"{audit_arn}/{INCIDENTS_PREFIX}*"],
         },
     ]
 

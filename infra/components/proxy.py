@@ -25,7 +25,6 @@ from infra.components.lambdas import (
     invoke_endpoints_statement,
     private_function,
 )
-from sovgw.adapters.aws.incidents import PREFIX as INCIDENTS_PREFIX
 from sovgw.wiring import function, function_name
 
 PROXY = function("proxy")  # its handler and settings: sovgw/wiring.py
@@ -55,17 +54,8 @@ def proxy_policy(args: ProxyArgs, audit_arn: str, key_arn: str) -> dict[str, Any
             "Effect": "Allow",
             "Action": ["secretsmanager:GetSecretValue"],
             "Resource": [
-                f"arn:aws:secretsmanager:{j.region}:{args.account_id}:secret:sovgw/{j.id}/upstream/*",
-                # the orgs' leak canaries (sovgw canary plant)
-                f"arn:aws:secretsmanager:{j.region}:{args.account_id}:secret:sovgw/{j.id}/canaries/*",
+                f"arn:aws:secretsmanager:{j.region}:{args.account_id}:secret:sovgw/{j.id}/upstream/*"
             ],
-        },
-        # A canary sighting opens an incident (or adds to today's): read and append events.
-        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [audit_arn]},
-        {
-            "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:PutObject"],
-            "Resource": [f"{audit_arn}/{INCIDENTS_PREFIX}*"],
         },
     ]
     if args.sagemaker_endpoints:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from sovgw.app.invocation import invocation_links
 from sovgw.config import GatewayConfig, Jurisdiction, OrgBinding, load_config
 from sovgw.domain.budget import Lane
+from sovgw.domain.canaries import NO_CANARIES, CanaryWatch, Sighting
 from sovgw.domain.errors import RejectedInput
 from sovgw.domain.failover import BreakerBoard
 from sovgw.ports import (
@@ -59,6 +60,7 @@ class Settings(BaseModel):
     budget_store_url: str | None = None
     budget_store_iam_user: str | None = None
     budget_store_name: str | None = None
+    canary_ttl_s: float = 300.0  # how old the leak canaries read from Secrets Manager may be
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -69,6 +71,7 @@ class Settings(BaseModel):
             budget_store_url=env.get("SOVGW_BUDGET_STORE_URL") or None,
             budget_store_iam_user=env.get("SOVGW_BUDGET_STORE_IAM_USER") or None,
             budget_store_name=env.get("SOVGW_BUDGET_STORE_NAME") or None,
+            canary_ttl_s=float(env.get("SOVGW_CANARY_TTL_S") or 300.0),
         )
 
 
@@ -99,6 +102,9 @@ class Dependencies:
     # The org's relay monitor (View Setup), for the relay's own feedback; None: not read.
     relay_monitor: Callable[[OrgBinding], SalesforceRecords] | None = None
     salesforce_ca_bundle: str | None = None
+    # The jurisdiction's leak canaries (current), and what a sighting does (an incident).
+    canaries: Callable[[], CanaryWatch] = field(default=lambda: NO_CANARIES)
+    on_canary: Callable[[Sighting, str], None] = field(default=lambda sighting, evidence: None)
     clock_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
     _crm_cache: dict[tuple[str, Lane], CrmRecords] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -217,10 +223,15 @@ def build_dependencies(
     query_logs: list[QueryLog] = [AuditQueryLog(audit, jurisdiction.id)]
     if emit_metrics:
         query_logs.append(EmfQueryLog(jurisdiction.id))
+    from sovgw.app.canaries import CanaryFeed, canary_alarm  # noqa: PLC0415
+    from sovgw.app.incidents import incident_desk  # noqa: PLC0415
+
     return Dependencies(
         config=config,
         jurisdiction=jurisdiction,
         audit=audit,
+        canaries=CanaryFeed(config, [jurisdiction], ttl_s=settings.canary_ttl_s),
+        on_canary=canary_alarm(config, {jurisdiction.id: incident_desk(jurisdiction)}),
         publisher=EventBridgePublisher(session.client("events"), jurisdiction.event_bus),
         dead_letters=SqsDeadLetters(
             session.client("sqs"), partial(dead_letter_queue_name, jurisdiction.id)

@@ -4,6 +4,8 @@ incident at once (one per org, path and day; later sightings add evidence to it)
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
@@ -15,6 +17,8 @@ from sovgw.app.incidents import IncidentDesk
 from sovgw.config import GatewayConfig, Jurisdiction, OrgBinding
 from sovgw.domain.canaries import CanarySet, CanaryWatch, Sighting, new_canaries
 from sovgw.domain.incidents import Evidence, EvidenceKind
+
+CANARY_TTL_S = 300.0
 
 
 def _values(planted: CanarySet) -> dict[str, str]:
@@ -38,13 +42,43 @@ def plant_canaries(
     return planted
 
 
-def canary_watch(config: GatewayConfig, jurisdictions: list[Jurisdiction]) -> CanaryWatch:
-    sets: list[CanarySet] = []
-    for jurisdiction in jurisdictions:
-        secrets = boto3.session.Session(region_name=jurisdiction.region).client("secretsmanager")
-        orgs = [o.org_id for o in config.orgs_of(jurisdiction.id)]
-        sets += load_canaries(secrets, jurisdiction, orgs)
-    return CanaryWatch(tuple(sets))
+class CanaryFeed:
+    """The current watch of some jurisdictions' orgs, read again after ``ttl_s``: a new
+    planting reaches running functions and proxies within that time, without a read of the
+    secrets per request."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        jurisdictions: list[Jurisdiction],
+        ttl_s: float = CANARY_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._config = config
+        self._jurisdictions = jurisdictions
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._watch = CanaryWatch()
+        self._read_at: float | None = None
+
+    def __call__(self) -> CanaryWatch:
+        with self._lock:
+            now = self._clock()
+            if self._read_at is None or now - self._read_at >= self._ttl_s:
+                self._watch = CanaryWatch(self._load())
+                self._read_at = now
+            return self._watch
+
+    def _load(self) -> tuple[CanarySet, ...]:
+        sets: list[CanarySet] = []
+        for jurisdiction in self._jurisdictions:
+            secrets = boto3.session.Session(region_name=jurisdiction.region).client(
+                "secretsmanager"
+            )
+            orgs = [o.org_id for o in self._config.orgs_of(jurisdiction.id)]
+            sets += load_canaries(secrets, jurisdiction, orgs)
+        return tuple(sets)
 
 
 def canary_alarm(

@@ -10,10 +10,11 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from sovgw.domain.audit import rejection_record
+from sovgw.domain.canaries import Sighting
 from sovgw.domain.errors import GatewayError
 from sovgw.domain.query_log import calls_made_as
 from sovgw.domain.relay_watch import relay_receipt
-from sovgw.logs import make_logger
+from sovgw.logs import make_logger, take_sightings, watch_canaries
 
 if TYPE_CHECKING:  # the composition root links its audit records to the invocation
     from sovgw.app.bootstrap import Dependencies
@@ -48,6 +49,9 @@ def run_handler(
         links["xray_trace_id"] = trace_id.split(";")[0].removeprefix("Root=")
     token = _invocation.set(links)
     logger.set_correlation_id(str(event.get("id", "")))
+    watch = deps.canaries()
+    watch_canaries(watch)
+    seen: list[Sighting] = []
     try:
         with calls_made_as(function_name, _purpose_of(event), _journey_of(event)):
             _note_relay_receipt(event, deps)
@@ -63,6 +67,10 @@ def run_handler(
             )
             raise
         reason = f"{type(error).__name__}: {error}"
+        sighting = watch.seen(reason, "dead_letter_reason") if watch else None
+        if sighting is not None:  # the reason would carry it into the queue and the logs
+            seen.append(sighting)
+            reason = f"{type(error).__name__}: [withheld: it held a leak canary]"
         logger.warning(
             "event dead-lettered", function=function_name, event_id=event.get("id"), reason=reason
         )
@@ -70,7 +78,25 @@ def run_handler(
         deps.dead_letters.send(function_name, event, reason, attempts=1)
         return {"status": "dead-lettered", "reason": reason}
     finally:
+        _raise_canaries(function_name, event, deps, [*seen, *take_sightings()])
         _invocation.reset(token)
+
+
+def _raise_canaries(
+    function_name: str, event: Mapping[str, Any], deps: Dependencies, seen: list[Sighting]
+) -> None:
+    """Each canary seen on the way to a log line or a dead letter: an audit record (kind and
+    org, never the value) and the alarm (an incident)."""
+    for sighting in seen:
+        where = sighting.path.replace("_", " ")
+        record = rejection_record(
+            f"{function_name}/canary/{sighting.path}",
+            event,
+            f"leak canary ({sighting.canary.kind}) of org {sighting.org_id} in a {where}",
+            deps.jurisdiction.id,
+        )
+        deps.audit.write(record)
+        deps.on_canary(sighting, record.record_id)
 
 
 def _purpose_of(event: Mapping[str, Any]) -> str | None:

@@ -66,10 +66,10 @@ def serve(args: argparse.Namespace) -> int:
             api_key_for=(lambda endpoint: None) if args.no_upstream_keys else None,
         )
         if jurisdiction is not None:  # in AWS: the orgs' canaries, and incidents on a sighting
-            from sovgw.app.canaries import canary_alarm, canary_watch  # noqa: PLC0415
+            from sovgw.app.canaries import CanaryFeed, canary_alarm  # noqa: PLC0415
             from sovgw.app.incidents import incident_desk  # noqa: PLC0415
 
-            proxy.canaries = canary_watch(config.gateway_config, [jurisdiction])
+            proxy.canaries = CanaryFeed(config.gateway_config, [jurisdiction])
             proxy.on_canary = canary_alarm(
                 config.gateway_config, {jurisdiction.id: incident_desk(jurisdiction)}
             )

@@ -104,3 +104,6 @@ class CanaryWatch:
             return None
         org_id, canary = self._by_value[found.group()]
         return Sighting(org_id, canary, path)
+
+
+NO_CANARIES = CanaryWatch()

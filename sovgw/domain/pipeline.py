@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
-from sovgw.config import GatewayConfig, Jurisdiction, ModelEndpoint
+from sovgw.config import GatewayConfig, Jurisdiction, ModelEndpoint, TrustTier
 from sovgw.domain import dlp
 from sovgw.domain.audit import AuditLinks, AuditRecord, Outcome, Stage, audit_record_id
+from sovgw.domain.canaries import NO_CANARIES, CanaryWatch, Sighting
 from sovgw.domain.errors import RejectedInput, SovereigntyViolation
 from sovgw.domain.failover import BreakerBoard, call_with_failover
 from sovgw.domain.levels import DataLevel, highest
@@ -153,6 +155,8 @@ def route_and_invoke(
     audit: AuditSink,
     vault: MappingVault,
     breakers: BreakerBoard,
+    canaries: CanaryWatch = NO_CANARIES,
+    on_canary: Callable[[Sighting, str], None] | None = None,
 ) -> dict[str, object]:
     """Decide where the request may go, call that model (failing over only among the endpoints
     the decision allows), write the result back, audit each step.
@@ -191,10 +195,20 @@ def route_and_invoke(
         "policy_rule": decision.rule_id,
     }
     aws_request_ids: tuple[str, ...] = ()
-    if decision.allowed:
+    prompt = f"{classified.instruction}\n\n{classified.minimised_text}"
+    external = any(e.tier is TrustTier.EXTERNAL for e in decision.endpoints)
+    sighting = canaries.seen(prompt, "external_prompt") if canaries and external else None
+    answered: Sighting | None = None
+    if sighting is not None:  # a leak canary bound for a vendor: nothing is sent
+        reason = _raise_canary(
+            request, jurisdiction, classified.level, sighting, audit=audit, on_canary=on_canary
+        )
+        result = AIResult(**about, status=ResultStatus.DENIED, result=reason)
+        written_to: tuple[str | None, str | None] = (None, None)
+    elif decision.allowed:
         messages = [
             {"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": f"{classified.instruction}\n\n{classified.minimised_text}"},
+            {"role": "user", "content": prompt},
         ]
 
         def invoke(endpoint: ModelEndpoint) -> ModelReply:
@@ -210,6 +224,7 @@ def route_and_invoke(
             else {}
         )
         cleaned, removed = scan_output(reply.text, mapping)
+        answered = canaries.seen(reply.text, "model_output") if canaries else None
         audit.write(
             _record(
                 request,
@@ -220,24 +235,32 @@ def route_and_invoke(
                 endpoint=reply.endpoint,
                 rule_id=decision.rule_id,
                 policy_version=decision.policy_version,
-                outcome=Outcome.OK,
+                outcome=Outcome.FAILED if answered else Outcome.OK,
+                reason="answer withheld: it held a leak canary" if answered else None,
                 prompt_sha256=classified.prompt_sha256,
                 output_removed=dict(removed),
                 links=_links(request, aws_request_ids=aws_request_ids),
             )
         )
-        result = AIResult(
-            **about,
-            status=ResultStatus.COMPLETED,
-            model_endpoint=reply.endpoint,
-            model_region=reply.region,
-            result=restore(cleaned, mapping)[:32_000],
-        )
-        written_to: tuple[str | None, str | None] = (reply.region, reply.endpoint)
+        if answered is not None:
+            withheld = _raise_canary(
+                request, jurisdiction, classified.level, answered, audit=audit, on_canary=on_canary
+            )
+            result = AIResult(**about, status=ResultStatus.DENIED, result=withheld)
+        else:
+            result = AIResult(
+                **about,
+                status=ResultStatus.COMPLETED,
+                model_endpoint=reply.endpoint,
+                model_region=reply.region,
+                result=restore(cleaned, mapping)[:32_000],
+            )
+        written_to = (reply.region, reply.endpoint)
     else:
         result = AIResult(**about, status=ResultStatus.DENIED, result=decision.reason[:32_000])
         written_to = (None, None)
 
+    completed = result.status is ResultStatus.COMPLETED
     result_id = crm.upsert_result(request.event_uuid, result)
     write_back_location = audit.write(
         _record(
@@ -249,19 +272,47 @@ def route_and_invoke(
             endpoint=written_to[1],
             rule_id=decision.rule_id,
             policy_version=decision.policy_version,
-            outcome=Outcome.OK if decision.allowed else Outcome.DENIED,
+            outcome=Outcome.OK if completed else Outcome.DENIED,
             links=_links(request, salesforce_result_id=result_id, aws_request_ids=aws_request_ids),
         )
     )
     return {
-        "status": "completed" if decision.allowed else "denied",
+        "status": "completed"
+        if completed
+        else ("blocked" if sighting or answered else "denied"),  # blocked: a leak canary
         "level": classified.level.value,
         "rule_id": decision.rule_id,
-        "endpoint": f"{written_to[1]}@{written_to[0]}" if decision.allowed else None,
+        "endpoint": f"{written_to[1]}@{written_to[0]}" if written_to[1] else None,
         "result_id": result_id,
         "routing_audit": routing_record,
         "write_back_audit": write_back_location,
     }
+
+
+def _raise_canary(
+    request: AIRequest,
+    jurisdiction: Jurisdiction,
+    level: DataLevel,
+    sighting: Sighting,
+    *,
+    audit: AuditSink,
+    on_canary: Callable[[Sighting, str], None] | None,
+) -> str:
+    """Record a canary's sighting (kind and org, never the value), raise the alarm, and say
+    why the result is empty."""
+    where = sighting.path.replace("_", " ")
+    record = _record(
+        request,
+        jurisdiction,
+        Stage.REJECTION,
+        level,
+        outcome=Outcome.REJECTED,
+        reason=f"leak canary ({sighting.canary.kind}) of org {sighting.org_id} in the {where}",
+    )
+    audit.write(record)
+    if on_canary is not None:
+        on_canary(sighting, record.record_id)
+    return f"Blocked: a value planted to detect leaks was in the {where}. The event is recorded."
 
 
 def decision_fields(decision: RouteDecision) -> dict[str, Any]:

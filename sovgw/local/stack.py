@@ -24,7 +24,7 @@ from sovgw.adapters.salesforce.relay_metadata import (
     relay_name,
 )
 from sovgw.app.bootstrap import Settings, build_dependencies
-from sovgw.app.canaries import canary_alarm, canary_watch
+from sovgw.app.canaries import CanaryFeed, canary_alarm
 from sovgw.app.incidents import incident_desk
 from sovgw.app.proxy import build_proxy, upstream_secret_name
 from sovgw.config import GatewayConfig, Jurisdiction, OrgBinding
@@ -122,6 +122,7 @@ class LocalSovereignStack:
                 Settings(
                     salesforce_ca_bundle=str(self.salesforce.ca_bundle),
                     budget_store_url=self.valkey.url,
+                    canary_ttl_s=0,  # a planting counts at once (one read per use, locally)
                 ),
             )
             deps.clock_ms = self.now_ms
@@ -252,7 +253,7 @@ class LocalSovereignStack:
             base_url_overrides=overrides,
         )
         jurisdictions = list(config.gateway_config.jurisdictions)
-        proxy.canaries = canary_watch(config.gateway_config, jurisdictions)
+        proxy.canaries = CanaryFeed(config.gateway_config, jurisdictions, ttl_s=0)
         proxy.on_canary = canary_alarm(
             config.gateway_config, {j.id: incident_desk(j) for j in jurisdictions}
         )

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sovgw.config import Jurisdiction, ModelEndpoint, TrustTier
 from sovgw.domain import dlp
 from sovgw.domain.audit import AuditLinks, AuditRecord, Outcome, Stage, audit_record_id
-from sovgw.domain.canaries import CanaryWatch, Sighting
+from sovgw.domain.canaries import NO_CANARIES, CanaryWatch, Sighting
 from sovgw.domain.errors import GatewayError, UpstreamRefused, UpstreamUnavailable
 from sovgw.domain.failover import BreakerBoard, NoHealthyEndpoint, call_with_failover
 from sovgw.domain.levels import DataLevel, highest
@@ -62,6 +62,7 @@ FORWARDED_FIELDS = (
 REFUSED_FIELDS = ("logprobs", "top_logprobs")
 AUTO_MODEL = "auto"
 CANARY_WITHHELD = "answer withheld: it held a leak canary"
+
 CANARY_REACH = 96  # longer than any canary written out: what is kept of a stream to match
 
 
@@ -312,7 +313,7 @@ class SovereignProxy:
     audit: AuditSink
     breakers: BreakerBoard = field(default_factory=BreakerBoard)
     # Leak canaries of the jurisdiction's orgs, and what a sighting does (opens an incident).
-    canaries: CanaryWatch = field(default_factory=CanaryWatch)
+    canaries: Callable[[], CanaryWatch] = field(default=lambda: NO_CANARIES)
     on_canary: Callable[[Sighting, str], None] = field(default=lambda sighting, evidence: None)
 
     def authenticate(self, authorization: str | None) -> CallerApp:
@@ -448,9 +449,10 @@ class SovereignProxy:
         )
         self._audit_routing(prepared)
         external = any(e.tier is TrustTier.EXTERNAL for e in decision.endpoints)
-        if self.canaries and decision.allowed and external:
+        watch = self.canaries()
+        if watch and decision.allowed and external:
             text = "\n".join(leaf for _, leaf in _leaves(body))
-            self._stop_canary(prepared, self.canaries.seen(text, "external_prompt"))
+            self._stop_canary(prepared, watch.seen(text, "external_prompt"))
         if not decision.allowed:
             raise ProxyError(
                 403,
@@ -491,11 +493,12 @@ class SovereignProxy:
         if isinstance(choices, list):
             answer["choices"] = [_restore_tree(choice, output) for choice in choices]
         aws_ids = (reply.aws_request_id,) if reply.aws_request_id else ()
+        watch = self.canaries()
         sighting = (  # what the model produced, before any value is restored or removed
-            self.canaries.seen(
+            watch.seen(
                 "\n".join(leaf for _, leaf in _leaves(reply.body.get("choices"))), "model_output"
             )
-            if self.canaries
+            if watch
             else None
         )
         if sighting is not None:
@@ -550,7 +553,7 @@ class SovereignProxy:
         tails: dict[tuple[Any, ...], str] = {}  # per JSON path, what the caller got last
         verdicts: dict[tuple[str, str], tuple[str, Counter[str]]] = {}
         outcome = Outcome.UPSTREAM_TRUNCATED
-        checked = _StreamCanaryCheck(self.canaries)
+        checked = _StreamCanaryCheck(self.canaries())
         try:
             for chunk in map(checked, chunks):  # as the model produced it
                 last = {k: v for k, v in chunk.items() if k in {"id", "object", "created", "model"}}

@@ -1,8 +1,9 @@
 """Leak canaries end to end: planted with ``sovgw canary plant`` (a case in the simulator,
 created with an administrator's own session; the values sealed in LocalStack's Secrets
-Manager with the jurisdiction key), then seen in a prompt bound for a vendor through the
+Manager with the jurisdiction key), then seen in prompts bound for a vendor, through the
 stack's proxy: refused, and an incident opened at once in the jurisdiction's audit bucket
-(a second sighting that day adds evidence to it)."""
+(a second sighting that day adds evidence to it). A pipeline request on the canary case is
+kept from the vendor by the policy already."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from sovgw.cli import main
 from sovgw.domain.canaries import CanarySet
 from sovgw.local.stack import LocalSovereignStack
 from sovgw.sfsim.state import ConnectedApp
-from tests.conftest import ROOT
+from tests.conftest import ROOT, wait_until
 
 CONFIG = str(ROOT / "config" / "gateway.yaml")
 ORG = "00D5H0000000004UAA"  # Northwind, eu-nl: its FAQ app's destination is a vendor
@@ -88,6 +89,25 @@ def test_a_planted_canary_bound_for_a_vendor_is_refused_and_opens_an_incident(
             timeout=10,
         )
         assert refused.status_code == 403 and refused.json()["error"]["code"] == "canary_detected"
+    # The pipeline path: an AI request on the canary case itself (no purpose should read it);
+    # its prompt would go to the vendor. The case reference survives pseudonymisation.
+    uuid = stack.publish_platform_event(
+        ORG,
+        "AI_Request__e",
+        {
+            "Record_Id__c": planted.record_id,
+            "Purpose__c": "draft_reply",
+            "Requested_By__c": "0055H000000000CQAQ",
+        },
+    )
+    soql = format_soql(
+        "SELECT Status__c, Result__c FROM AI_Result__c WHERE Request_Event_Id__c = {}", uuid
+    )
+    [result] = wait_until(lambda: sim.rest.query(org, soql, "62.0")["records"], "the result")
+    # Case descriptions are CONFIDENTIAL here: the policy keeps the record from the vendor
+    # before the canary is looked at (tests/unit/test_pipeline.py drives a PUBLIC one to it).
+    assert result["Status__c"] == "Denied" and "only PUBLIC" in result["Result__c"]
+
     store = S3IncidentStore(stack.session("eu-west-1").client("s3"), "sovgw-audit-eu-nl")
     opened = [i for i in store.incident_ids() if i.startswith("INC-eu-nl-")]
     assert len(opened) == 1, "one incident per org, path and day"

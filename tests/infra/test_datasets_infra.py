@@ -99,11 +99,12 @@ def test_the_scan_function_never_writes_raw_and_reconcile_never_reads_it(
 ) -> None:
     scan = _policy(mocks, "-datasets-dataset_scan")
     writes = {r for s in scan if "s3:PutObject" in s["Action"] for r in s["Resource"]}
-    writes -= {"arn:aws:mock:::sovgw-eu-de-audit-bucket/records/eu-de/*"}  # its audit records
+    audit = "arn:aws:mock:::sovgw-eu-de-audit-bucket"
+    writes -= {f"{audit}/records/eu-de/*", f"{audit}/incidents/*"}  # audit records, incidents
     assert writes == {f"{BUCKET}/{p}*" for p in ("curated/", "quarantine/", "rejected/", "builds/")}
     reconcile = _policy(mocks, "-datasets-dataset_reconcile")
     reads = {r for s in reconcile if "s3:GetObject" in s["Action"] for r in s["Resource"]}
-    assert reads == {f"{BUCKET}/builds/*"}
+    assert reads == {f"{BUCKET}/builds/*", f"{audit}/incidents/*"}
 
 
 def test_the_only_training_job_that_may_start_is_the_governed_one(mocks: RecordingMocks) -> None:

@@ -783,7 +783,8 @@ CANARY_ORG = "00D5H0000000004UAA"
 def _planted(world: ProxyWorld) -> tuple[CanarySet, list[tuple[Sighting, str]]]:
     planted = new_canaries(CANARY_ORG, datetime.now(UTC))
     seen: list[tuple[Sighting, str]] = []
-    world.proxy.canaries = CanaryWatch((planted,))
+    watch = CanaryWatch((planted,))
+    world.proxy.canaries = lambda: watch
     world.proxy.on_canary = lambda sighting, evidence: seen.append((sighting, evidence))
     return planted, seen
 

@@ -1,6 +1,7 @@
 """Domain pipeline with in-memory adapters: what reaches the model, what gets audited."""
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from sovgw.adapters.salesforce.schema import ai_result_fields
 from sovgw.config import Jurisdiction, ModelEndpoint, TrustTier
 from sovgw.domain.audit import Stage
+from sovgw.domain.canaries import CanaryWatch, Sighting, new_canaries
 from sovgw.domain.errors import RejectedInput, UpstreamUnavailable
 from sovgw.domain.failover import BreakerBoard, NoHealthyEndpoint
 from sovgw.domain.levels import DataLevel
@@ -274,3 +276,75 @@ def test_event_path_with_no_healthy_endpoint_raises_retryable_and_writes_no_resu
         _route(classified, TWO_ENDPOINTS, model=model, crm=crm, audit=audit, vault=vault)
     assert raised.value.retryable, "the event stays in its queue and is retried, not lost"
     assert crm.results == {}
+
+
+VENDOR = ModelEndpoint(
+    name="vendor", region="eu-central-1", tier=TrustTier.EXTERNAL, base_url="https://v.example/v1"
+)
+
+
+class CanaryCrm(FakeCrm):
+    """The canary case: its subject carries the planted reference."""
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(ALL_PUBLIC)
+        self.reference = reference
+
+    def get_record(self, sobject: str, record_id: str, fields: Sequence[str]) -> dict[str, Any]:
+        record = super().get_record(sobject, record_id, fields)
+        return {**record, "Subject": f"Account question {self.reference}"}
+
+
+class EchoingModel(FakeModel):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def invoke(self, endpoint: ModelEndpoint, messages: Sequence[Mapping[str, str]]) -> ModelReply:
+        super().invoke(endpoint, messages)
+        return ModelReply(text=self.text, endpoint=endpoint.name, region=endpoint.region)
+
+
+def test_a_canary_bound_for_a_vendor_is_never_sent_and_raised() -> None:
+    planted = new_canaries("00D5E0000000001UAA", datetime.now(UTC))
+    reference = next(c.value for c in planted.canaries if c.kind == "reference")
+    crm, model, audit, vault = CanaryCrm(reference), FakeModel(), MemoryAudit(), MemoryVault()
+    vendor_ok = make_jurisdiction(VENDOR, external_sensitive="pseudonymise")
+    classified = classify_request(_request("draft_reply"), vendor_ok, crm, audit, vault)
+    raised: list[tuple[Sighting, str]] = []
+    outcome = route_and_invoke(
+        classified, vendor_ok, model=model, crm=crm, audit=audit, vault=vault,
+        breakers=BreakerBoard(), canaries=CanaryWatch((planted,)),
+        on_canary=lambda sighting, record: raised.append((sighting, record)),
+    )  # fmt: skip
+    assert model.calls == [], "nothing was sent"
+    (result,) = crm.results.values()
+    assert result["Status__c"] == "Denied" and "planted to detect leaks" in result["Result__c"]
+    [(sighting, record_id)] = raised
+    assert (sighting.canary.kind, sighting.path) == ("reference", "external_prompt")
+    rejection = audit.records[record_id]
+    assert rejection.stage is Stage.REJECTION and reference not in (rejection.reason or "")
+    assert outcome["status"] == "blocked" and outcome["endpoint"] is None
+
+
+def test_a_canary_in_a_models_answer_is_withheld_and_raised() -> None:
+    planted = new_canaries("00D5E0000000001UAA", datetime.now(UTC))
+    phone = next(c.value for c in planted.canaries if c.kind == "phone")
+    crm, model, audit, vault = (
+        FakeCrm(ALL_PUBLIC),
+        EchoingModel(f"Call {phone}"),
+        MemoryAudit(),
+        MemoryVault(),
+    )
+    classified = classify_request(_request(), JURISDICTION, crm, audit, vault)
+    raised: list[Sighting] = []
+    route_and_invoke(
+        classified, JURISDICTION, model=model, crm=crm, audit=audit, vault=vault,
+        breakers=BreakerBoard(), canaries=CanaryWatch((planted,)),
+        on_canary=lambda sighting, record: raised.append(sighting),
+    )  # fmt: skip
+    (result,) = crm.results.values()
+    assert result["Status__c"] == "Denied" and phone not in result["Result__c"]
+    assert [s.path for s in raised] == ["model_output"]
+    invocation = next(r for r in audit.records.values() if r.stage is Stage.MODEL_INVOCATION)
+    assert invocation.outcome.value == "failed"

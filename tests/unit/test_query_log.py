@@ -4,6 +4,7 @@ who made the call (issue #16, part 1)."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from sovgw.adapters.query_log import AuditQueryLog, EmfQueryLog, QueryLogs
 from sovgw.domain.audit import AuditRecord, Outcome, Stage
+from sovgw.domain.canaries import NO_CANARIES
 from sovgw.domain.query_log import (
     SalesforceCall,
     calls_made_as,
@@ -175,10 +177,11 @@ def test_a_function_invocation_logs_its_calls_as_itself_for_the_events_purpose()
 
     journey = "0b7a1c3e-5d2f-4e8a-9c1b-2f3e4d5c6b7a"
     event = {"id": "e1", "detail": {"id": journey, "payload": {"Purpose__c": "summarise_case"}}}
-    run_handler("classify", logic, event, deps=None)  # type: ignore[arg-type]
+    deps = SimpleNamespace(canaries=lambda: NO_CANARIES, relay_ledger=None)  # what it reads
+    run_handler("classify", logic, event, deps=deps)  # type: ignore[arg-type]
     forwarded = {"id": "e2", "detail": {"event_uuid": journey}}
-    run_handler("route", logic, forwarded, deps=None)  # type: ignore[arg-type]
-    run_handler("rotate", logic, {"id": "e3", "detail": {}}, deps=None)  # type: ignore[arg-type]
+    run_handler("route", logic, forwarded, deps=deps)  # type: ignore[arg-type]
+    run_handler("rotate", logic, {"id": "e3", "detail": {}}, deps=deps)  # type: ignore[arg-type]
     assert [(c.principal, c.purpose, c.event_uuid) for c in seen] == [
         ("classify", "summarise_case", journey),
         ("route", None, journey),

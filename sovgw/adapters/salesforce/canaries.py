@@ -20,10 +20,10 @@ def create_canary_case(
     )
     created = sobject_api(salesforce, "Case").create(
         {
-            "Subject": f"Vergleichsverhandlung {values['reference']} (vertraulich)",
+            "Subject": f"Rückfrage Kundenkonto {values['reference']}",
             "Description": (
-                f"Rückfragen an {values['email']} oder {values['phone']}; "
-                f"Zahlung auf {values['iban']}."
+                f"Der Kunde bittet um Rückruf unter {values['phone']} oder an "
+                f"{values['email']}; Erstattung auf {values['iban']}."
             ),
             "Status": "New",
         }
