@@ -10,15 +10,24 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sovgw.app.bootstrap import Dependencies, dependencies_from_env
 from sovgw.app.datasets import scan_item
-from sovgw.app.invocation import logger, run_handler
+from sovgw.app.invocation import logger, raise_canaries, run_handler
 from sovgw.contracts import DatasetPartItem, parse_event
+from sovgw.domain.canaries import Sighting
 
 FUNCTION = "dataset_scan"
 
 
 def handle(event: Mapping[str, Any], deps: Dependencies) -> dict[str, Any]:
     item = parse_event(DatasetPartItem, event)
-    result = scan_item(deps.datasets, lambda dataset: deps.pseudonym_key(dataset, False), item)
+    seen: list[Sighting] = []
+    result = scan_item(
+        deps.datasets,
+        lambda dataset: deps.pseudonym_key(dataset, False),
+        item,
+        deps.canaries(),
+        seen.append,
+    )
+    raise_canaries(FUNCTION, event, deps, seen)  # the records stay quarantined
     logger.info(
         "part scanned",
         dataset=item.dataset,

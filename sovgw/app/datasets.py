@@ -22,6 +22,7 @@ from sovgw.contracts import DatasetBuildRef, DatasetPartItem
 from sovgw.domain import dlp
 from sovgw.domain.audit import AuditRecord, DatasetFacts, Outcome, Stage, audit_record_id
 from sovgw.domain.budget import Lane
+from sovgw.domain.canaries import NO_CANARIES, CanaryWatch, Sighting
 from sovgw.domain.datasets import DatasetDefinition
 from sovgw.domain.errors import RejectedInput
 from sovgw.domain.export import BuildState, Exporter, checkpoint_key
@@ -82,7 +83,11 @@ def scan_input(objects: DatasetObjects, state: BuildState) -> dict[str, str]:
 
 
 def scan_item(
-    objects: DatasetObjects, key_of: Callable[[str], bytes], item: DatasetPartItem
+    objects: DatasetObjects,
+    key_of: Callable[[str], bytes],
+    item: DatasetPartItem,
+    canaries: CanaryWatch = NO_CANARIES,
+    on_sighting: Callable[[Sighting], None] | None = None,
 ) -> PartResult:
     """Scan one part file of a build and write its outputs and result (idempotent: the same
     item gives the same objects). A part that cannot be scanned gets a result with ``error``."""
@@ -102,9 +107,15 @@ def scan_item(
         result = PartResult(**base, error=why)
     else:
         gate = TrainingGate(
-            state.definition, state.field_levels, OneWayPseudonymiser(key_of(item.dataset))
+            state.definition,
+            state.field_levels,
+            OneWayPseudonymiser(key_of(item.dataset)),
+            canaries,
         )
         scanned = scan_part(raw, gate, f"part-{record.number:05d}")
+        if on_sighting is not None:  # one alarm per planted value found in the part
+            for sighting in {s.canary: s for s in gate.sightings}.values():
+                on_sighting(sighting)
         outputs: dict[str, OutputFile] = {}
         for name, lines in zip(
             OUTPUTS, (scanned.curated, scanned.quarantined, scanned.rejected), strict=True

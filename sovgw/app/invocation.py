@@ -78,15 +78,15 @@ def run_handler(
         deps.dead_letters.send(function_name, event, reason, attempts=1)
         return {"status": "dead-lettered", "reason": reason}
     finally:
-        _raise_canaries(function_name, event, deps, [*seen, *take_sightings()])
+        raise_canaries(function_name, event, deps, [*seen, *take_sightings()])
         _invocation.reset(token)
 
 
-def _raise_canaries(
+def raise_canaries(
     function_name: str, event: Mapping[str, Any], deps: Dependencies, seen: list[Sighting]
 ) -> None:
-    """Each canary seen on the way to a log line or a dead letter: an audit record (kind and
-    org, never the value) and the alarm (an incident)."""
+    """Each canary seen on the way out (a log line, a dead letter, a training dataset): an
+    audit record (kind and org, never the value) and the alarm (an incident)."""
     for sighting in seen:
         where = sighting.path.replace("_", " ")
         record = rejection_record(

@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from sovgw.domain import dlp
+from sovgw.domain.canaries import NO_CANARIES, CanaryWatch, Sighting
 from sovgw.domain.datasets import DatasetDefinition
 from sovgw.domain.export import BuildState
 from sovgw.domain.levels import DataLevel
@@ -42,8 +43,9 @@ _QUARANTINED_ENTITIES = {
 
 
 class Reason(StrEnum):
-    """Why a row did not become a curated record. The first five quarantine, the rest reject."""
+    """Why a row did not become a curated record. The first six quarantine, the rest reject."""
 
+    LEAK_CANARY = "leak_canary"  # a planted value: the record must never be trained on
     UNCLASSIFIED_FIELD = "unclassified_field"
     PRIVILEGED_FIELD = "privileged_field"
     FIELD_ABOVE_ALLOWED = "field_above_allowed"
@@ -115,10 +117,13 @@ class TrainingGate:
         definition: DatasetDefinition,
         field_levels: Mapping[str, DataLevel],
         pseudonymiser: OneWayPseudonymiser,
+        canaries: CanaryWatch = NO_CANARIES,
     ) -> None:
         self.definition = definition
         self.field_levels = field_levels
         self.pseudonymiser = pseudonymiser
+        self.canaries = canaries
+        self.sightings: list[Sighting] = []  # planted values found (never written anywhere)
         self._tokenised = set(definition.tokenise)
 
     def decide(
@@ -129,6 +134,14 @@ class TrainingGate:
         allowed = self.definition.allowed_level
         curated: dict[str, str] = {"Id": self.pseudonymiser.token("RECORD", record_id)}
         issues: list[Issue] = []
+        sighting = (
+            self.canaries.seen("\n".join(values.values()), "training_dataset")
+            if self.canaries
+            else None
+        )
+        if sighting is not None:
+            self.sightings.append(sighting)
+            issues.append(Issue(Reason.LEAK_CANARY, types=(sighting.canary.kind,)))
         found = Counter() if found is None else found
         for name in self.definition.fields:
             value = values.get(name, "")

@@ -15,9 +15,12 @@ import yaml
 from botocore.exceptions import ClientError
 from faker import Faker
 
+from sovgw.adapters.aws.canaries import store_canaries
+from sovgw.adapters.aws.incidents import S3IncidentStore
 from sovgw.app.datasets import manifest_key
 from sovgw.cli.main import main
 from sovgw.domain.audit import Stage, audit_record_id
+from sovgw.domain.canaries import new_canaries
 from sovgw.domain.query_log import normalise_soql
 from sovgw.local.stack import LocalSovereignStack
 from sovgw.wiring import dataset_scan_definition
@@ -320,3 +323,42 @@ def test_the_scan_state_machine_passes_localstacks_parser(stack: LocalSovereignS
             definition=json.dumps(batched),
             roleArn=role,
         )
+
+
+@pytest.mark.usefixtures("operator_env")
+def test_a_planted_canary_is_quarantined_and_opens_an_incident(
+    stack: LocalSovereignStack,
+    seeded: Seeded,
+    datasets: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The training path of the leak canaries: a canary case in the export is quarantined
+    (never curated), and the scan opens an incident in the org's jurisdiction."""
+    assert stack.salesforce is not None
+    jurisdiction = stack.config.jurisdiction(JURISDICTION)
+    assert jurisdiction is not None
+    planted = new_canaries(ORG, datetime.now(UTC))
+    values = {c.kind: c.value for c in planted.canaries}
+    sim = stack.salesforce.sim
+    record_id = sim.insert(
+        sim.org(ORG),
+        "Case",
+        {"Subject": f"Rückfrage {values['reference']}", "Description": "Kunde bittet um Rückruf"},
+    )
+    store_canaries(
+        stack.session(jurisdiction.region).client("secretsmanager"),
+        jurisdiction,
+        planted.model_copy(update={"record_id": record_id}),
+    )
+    build_id = _built(capsys, datasets)
+    manifest = json.loads(_object(stack, manifest_key("case-training", build_id)))
+    assert manifest["reasons"]["leak_canary"] == 1
+    curated = b"".join(
+        _object(stack, p["outputs"]["curated"]["key"])
+        for p in manifest["parts"]
+        if "curated" in p["outputs"]
+    )
+    assert values["reference"].encode() not in curated
+    incidents = S3IncidentStore(_s3(stack), jurisdiction.audit_bucket)
+    titles = [incidents.events(i)[0].title for i in incidents.incident_ids()]
+    assert f"Leak canary of org {ORG} seen: training dataset" in titles

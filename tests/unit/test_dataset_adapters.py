@@ -8,6 +8,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from sovgw.adapters.aws.errors import ResourceAbsent
 from sovgw.app.datasets import reconcile, scan_item, verify
 from sovgw.cli.main import main
 from sovgw.contracts import DatasetBuildRef, DatasetPartItem
+from sovgw.domain.canaries import CanaryWatch, Sighting, new_canaries
 from sovgw.domain.datasets import DatasetDefinition
 from sovgw.domain.export import BuildState, PartRecord
 from sovgw.domain.levels import DataLevel
@@ -68,8 +70,8 @@ def test_the_key_is_made_once_then_only_read(aws: dict[str, Any]) -> None:
     assert dataset_key_reader(aws["secrets"], "eu-de")("cases", False) == made
 
 
-def _build(objects: MemoryObjects) -> BuildState:
-    raw = b'"Id","Subject"\n"5005E0000000001QAA","mail max@example.de"\n'
+def _build(objects: MemoryObjects, subject: str = "mail max@example.de") -> BuildState:
+    raw = f'"Id","Subject"\n"5005E0000000001QAA","{subject}"\n'.encode()
     state = BuildState(
         build_id="cases-20261202T000000Z-abcdef",
         jurisdiction="eu-de",
@@ -158,3 +160,20 @@ def test_a_bad_definition_is_refused_before_anything_is_exported(
     code = main([*argv, "--datasets", str(tmp_path)])
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_planted_canary_never_reaches_a_curated_dataset() -> None:
+    """The training path of the leak canaries: the record is quarantined (reason and kind,
+    no value in the result) and each planted value found is reported once."""
+    planted = new_canaries("00D5E0000000001UAA", datetime.now(UTC))
+    reference = next(c.value for c in planted.canaries if c.kind == "reference")
+    objects = MemoryObjects()
+    state = _build(objects, subject=f"Re: {reference}")
+    item = DatasetPartItem(dataset="cases", build_id=state.build_id, part=1)
+    seen: list[Sighting] = []
+    result = scan_item(objects, lambda _: b"k" * 32, item, CanaryWatch((planted,)), seen.append)
+    assert (result.curated, result.quarantined) == (0, 1)
+    assert result.reasons == {"leak_canary": 1}
+    assert [(s.canary.kind, s.path) for s in seen] == [("reference", "training_dataset")]
+    assert reference not in result.model_dump_json()
+    assert not objects.keys("curated/")
