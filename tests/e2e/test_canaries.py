@@ -8,15 +8,17 @@ kept from the vendor by the policy already."""
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 
 import pytest
 import requests
 from simple_salesforce.format import format_soql
 
+from sovgw.adapters.aws.canaries import store_canaries
 from sovgw.adapters.aws.incidents import S3IncidentStore
 from sovgw.adapters.salesforce.oauth import SalesforceCredentials, http_session, request_token
 from sovgw.cli import main
-from sovgw.domain.canaries import CanarySet
+from sovgw.domain.canaries import CanarySet, new_canaries
 from sovgw.local.stack import LocalSovereignStack
 from sovgw.sfsim.state import ConnectedApp
 from tests.conftest import ROOT, wait_until
@@ -117,3 +119,68 @@ def test_a_planted_canary_bound_for_a_vendor_is_refused_and_opens_an_incident(
     linked = [e.ref for event in events for e in event.evidence if e.kind == "audit_record"]
     assert len(linked) == 2, "the second sighting added its evidence to the same incident"
     assert not any(v in e.model_dump_json() for e in events for v in values.values())
+
+
+CONTOSO = "00D5E0000000001UAA"  # eu-de: its legal app's destinations are in-region
+
+
+def _contoso_canaries(stack: LocalSovereignStack) -> dict[str, str]:
+    """Canaries for Contoso, sealed in LocalStack as ``canary plant`` keeps them (the record
+    itself is not needed for these paths)."""
+    jurisdiction = stack.config.jurisdiction("eu-de")
+    assert jurisdiction is not None
+    planted = new_canaries(CONTOSO, datetime.now(UTC))
+    store_canaries(stack.session("eu-central-1").client("secretsmanager"), jurisdiction, planted)
+    return {c.kind: c.value for c in planted.canaries}
+
+
+def _incident_titles(stack: LocalSovereignStack) -> list[str]:
+    store = S3IncidentStore(stack.session("eu-central-1").client("s3"), "sovgw-audit-eu-de")
+    return [store.events(i)[0].title or "" for i in store.incident_ids()]
+
+
+def test_a_canary_in_a_models_answer_and_in_a_dead_letter_opens_incidents(
+    stack: LocalSovereignStack,
+) -> None:
+    values = _contoso_canaries(stack)
+    _, server = stack.start_proxy(ROOT / "config" / "proxy.yaml")
+    # The in-region model may read the reference (no vendor involved); the local model
+    # echoes what it received, so its answer holds the canary: withheld.
+    answered = requests.post(
+        f"{server.url}/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": f"Status of {values['reference']}?"}]},
+        headers={"Authorization": "Bearer sk-sovgw-demo-contoso-legal"},
+        timeout=10,
+    )
+    assert answered.status_code == 502 and answered.json()["error"]["code"] == "canary_detected"
+    assert values["reference"] not in answered.text
+    # A request naming the reference as its purpose is refused by classify; the dead letter's
+    # reason would quote it: withheld there, and raised.
+    stack.publish_platform_event(
+        CONTOSO,
+        "AI_Request__e",
+        {
+            "Record_Id__c": "5005E000000001dQAA",
+            "Purpose__c": values["reference"],
+            "Requested_By__c": "0055E000000000CQAQ",
+        },
+    )
+    letters = wait_until(
+        lambda: [
+            m for m in stack.deployments["eu-de"].dead_letters("classify")
+            if "leak canary" in str(m["reason"])
+        ],
+        "the dead letter",
+    )  # fmt: skip
+    assert all(values["reference"] not in str(m["reason"]) for m in letters)
+    titles = wait_until(
+        lambda: (
+            {t for t in _incident_titles(stack) if CONTOSO in t}
+            >= {
+                f"Leak canary of org {CONTOSO} seen: model output",
+                f"Leak canary of org {CONTOSO} seen: dead letter reason",
+            }
+        ),
+        "both incidents",
+    )
+    assert titles
