@@ -1,0 +1,3 @@
+from benchmarks.detection.bench import main
+
+raise SystemExit(main())
