@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import boto3
 
@@ -61,6 +62,7 @@ class CanaryFeed:
         self._lock = threading.Lock()
         self._watch = CanaryWatch()
         self._read_at: float | None = None
+        self._clients: dict[str, Any] = {}  # one Secrets Manager client per region, made once
 
     def __call__(self) -> CanaryWatch:
         with self._lock:
@@ -73,9 +75,11 @@ class CanaryFeed:
     def _load(self) -> tuple[CanarySet, ...]:
         sets: list[CanarySet] = []
         for jurisdiction in self._jurisdictions:
-            secrets = boto3.session.Session(region_name=jurisdiction.region).client(
-                "secretsmanager"
-            )
+            if jurisdiction.region not in self._clients:
+                self._clients[jurisdiction.region] = boto3.session.Session(
+                    region_name=jurisdiction.region
+                ).client("secretsmanager")
+            secrets = self._clients[jurisdiction.region]
             orgs = [o.org_id for o in self._config.orgs_of(jurisdiction.id)]
             sets += load_canaries(secrets, jurisdiction, orgs)
         return tuple(sets)
