@@ -22,6 +22,7 @@ import math
 import random
 import time
 from collections.abc import Callable
+from copy import deepcopy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -125,7 +126,7 @@ def run(seed: int, warmup_weeks: int, weeks: int) -> dict[str, Any]:
     ]
     patterns: dict[str, Any] = {}
     for name, (begins, inject) in _patterns(measured_end).items():
-        copy = _copy(detector)
+        copy = deepcopy(detector)
         first: Flag | None = None
         for hour, seen in week:
             flags = [f for f in copy.close_hour(hour, inject(hour, seen)) if f.key[0] == ORGS[0]]
@@ -164,12 +165,6 @@ def run(seed: int, warmup_weeks: int, weeks: int) -> dict[str, Any]:
         "hours_evaluated": evaluated,
         "seconds_per_hour_evaluated": round(trained / evaluated, 6),
     }
-
-
-def _copy(detector: Detector) -> Detector:
-    import copy  # noqa: PLC0415
-
-    return copy.deepcopy(detector)
 
 
 def main(argv: list[str] | None = None) -> int:

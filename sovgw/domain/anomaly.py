@@ -71,6 +71,15 @@ def _bound(history: Iterable[int], relative: float = RELATIVE) -> float | None:
     return max(median + K * 1.4826 * mad, relative * median, MIN_ROWS)
 
 
+def _history(
+    store: dict[Key, dict[tuple[bool, int], deque[int]]], key: Key, slot: tuple[bool, int]
+) -> deque[int]:
+    """The key's values of this slot in the last HISTORY_WEEKS weeks (5 weekdays or 2
+    weekend days a week)."""
+    days = 2 if slot[0] else 5
+    return store.setdefault(key, {}).setdefault(slot, deque(maxlen=HISTORY_WEEKS * days))
+
+
 @dataclass
 class Detector:
     """Feed it hour by hour (``close_hour``); it keeps a bounded history per key and slot."""
@@ -93,25 +102,18 @@ class Detector:
         slot = _slot(hour)
         for key in set(per_key) | set(self._rows):
             rows = per_key.get(key, 0)
-            history = self._rows.setdefault(key, {}).setdefault(
-                slot, deque(maxlen=HISTORY_WEEKS * (5 if not slot[0] else 2))
-            )
+            history = _history(self._rows, key, slot)
             bound = _bound(history)
-            if bound is not None and rows > bound:
+            loud = bound is not None and rows > bound
+            if loud:
                 flags.append(Flag("volume", key, hour, f"{rows} rows; bound {bound:.0f}"))
             history.append(rows)
             recent = self._recent.setdefault(key, deque(maxlen=DRIP_HOURS))
             recent.append(rows)
             window = sum(recent)
-            drips = self._drip.setdefault(key, {}).setdefault(
-                slot, deque(maxlen=HISTORY_WEEKS * (5 if not slot[0] else 2))
-            )
+            drips = _history(self._drip, key, slot)
             drip_bound = _bound(drips, DRIP_RELATIVE)
-            if (
-                drip_bound is not None
-                and window > drip_bound
-                and not any(f.kind == "volume" and f.key == key for f in flags)
-            ):
+            if not loud and drip_bound is not None and window > drip_bound:
                 flags.append(
                     Flag(
                         "drip",
