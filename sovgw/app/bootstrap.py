@@ -224,14 +224,13 @@ def build_dependencies(
     if emit_metrics:
         query_logs.append(EmfQueryLog(jurisdiction.id))
     from sovgw.app.canaries import CanaryFeed, canary_alarm  # noqa: PLC0415
-    from sovgw.app.incidents import incident_desk  # noqa: PLC0415
 
     return Dependencies(
         config=config,
         jurisdiction=jurisdiction,
         audit=audit,
         canaries=CanaryFeed(config, [jurisdiction], ttl_s=settings.canary_ttl_s),
-        on_canary=canary_alarm(config, {jurisdiction.id: incident_desk(jurisdiction)}),
+        on_canary=canary_alarm(config, [jurisdiction]),
         publisher=EventBridgePublisher(session.client("events"), jurisdiction.event_bus),
         dead_letters=SqsDeadLetters(
             session.client("sqs"), partial(dead_letter_queue_name, jurisdiction.id)

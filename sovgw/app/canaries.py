@@ -4,9 +4,10 @@ incident at once (one per org, path and day; later sightings add evidence to it)
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ import boto3
 
 from sovgw.adapters.aws.canaries import load_canaries, store_canaries
 from sovgw.adapters.salesforce.canaries import create_canary_case
-from sovgw.app.incidents import IncidentDesk
+from sovgw.app.incidents import IncidentDesk, incident_desk
 from sovgw.config import GatewayConfig, Jurisdiction, OrgBinding
 from sovgw.domain.canaries import CanarySet, CanaryWatch, Sighting, new_canaries
 from sovgw.domain.incidents import Evidence, EvidenceKind
@@ -86,15 +87,21 @@ class CanaryFeed:
 
 
 def canary_alarm(
-    config: GatewayConfig, desks: Mapping[str, IncidentDesk]
+    config: GatewayConfig, jurisdictions: list[Jurisdiction]
 ) -> Callable[[Sighting, str], None]:
-    """What a sighting does: an incident in the org's jurisdiction, at once."""
+    """What a sighting does: an incident in the org's jurisdiction (one of ``jurisdictions``),
+    at once. Each jurisdiction's desk is made at its first sighting, not at start."""
+    served = {j.id: j for j in jurisdictions}
+
+    @functools.cache
+    def desk_of(jurisdiction_id: str) -> IncidentDesk:
+        return incident_desk(served[jurisdiction_id])
 
     def raise_alarm(sighting: Sighting, evidence_record: str) -> None:
         binding = config.org(sighting.org_id)
-        desk = desks.get(binding.jurisdiction) if binding else None
-        if desk is None:
+        if binding is None or binding.jurisdiction not in served:
             return
+        desk = desk_of(binding.jurisdiction)
         now = desk.now()
         title = f"Leak canary of org {sighting.org_id} seen: {sighting.path.replace('_', ' ')}"
         evidence = [

@@ -88,12 +88,8 @@ def raise_canaries(
     """Each canary seen on the way out (a log line, a dead letter, a training dataset): an
     audit record (kind and org, never the value) and the alarm (an incident)."""
     for sighting in seen:
-        where = sighting.path.replace("_", " ")
         record = rejection_record(
-            f"{function_name}/canary/{sighting.path}",
-            event,
-            f"leak canary ({sighting.canary.kind}) of org {sighting.org_id} in a {where}",
-            deps.jurisdiction.id,
+            f"{function_name}/canary/{sighting.path}", event, sighting.reason, deps.jurisdiction.id
         )
         deps.audit.write(record)
         deps.on_canary(sighting, record.record_id)

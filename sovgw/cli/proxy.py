@@ -67,12 +67,9 @@ def serve(args: argparse.Namespace) -> int:
         )
         if jurisdiction is not None:  # in AWS: the orgs' canaries, and incidents on a sighting
             from sovgw.app.canaries import CanaryFeed, canary_alarm  # noqa: PLC0415
-            from sovgw.app.incidents import incident_desk  # noqa: PLC0415
 
             proxy.canaries = CanaryFeed(config.gateway_config, [jurisdiction])
-            proxy.on_canary = canary_alarm(
-                config.gateway_config, {jurisdiction.id: incident_desk(jurisdiction)}
-            )
+            proxy.on_canary = canary_alarm(config.gateway_config, [jurisdiction])
         return proxy
 
     processes = f", {args.workers} worker processes" if args.workers > 1 else ""

@@ -67,11 +67,23 @@ def new_canaries(org_id: str, planted_at: datetime) -> CanarySet:
     )
 
 
+ANSWER_WITHHELD = "answer withheld: it held a leak canary"
+
+
 @dataclass(frozen=True)
 class Sighting:
     org_id: str
     canary: Canary
     path: str  # where it was seen: external_prompt, model_output, training_dataset, ...
+
+    @property
+    def where(self) -> str:
+        return self.path.replace("_", " ")
+
+    @property
+    def reason(self) -> str:
+        """What the audit record says: kind and org, never the value."""
+        return f"leak canary ({self.canary.kind}) of org {self.org_id} in the {self.where}"
 
 
 class CanaryWatch:

@@ -7,10 +7,10 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from sovgw.config import GatewayConfig, Jurisdiction, ModelEndpoint, TrustTier
+from sovgw.config import GatewayConfig, Jurisdiction, ModelEndpoint
 from sovgw.domain import dlp
 from sovgw.domain.audit import AuditLinks, AuditRecord, Outcome, Stage, audit_record_id
-from sovgw.domain.canaries import NO_CANARIES, CanaryWatch, Sighting
+from sovgw.domain.canaries import ANSWER_WITHHELD, NO_CANARIES, CanaryWatch, Sighting
 from sovgw.domain.errors import RejectedInput, SovereigntyViolation
 from sovgw.domain.failover import BreakerBoard, call_with_failover
 from sovgw.domain.levels import DataLevel, highest
@@ -196,8 +196,9 @@ def route_and_invoke(
     }
     aws_request_ids: tuple[str, ...] = ()
     prompt = f"{classified.instruction}\n\n{classified.minimised_text}"
-    external = any(e.tier is TrustTier.EXTERNAL for e in decision.endpoints)
-    sighting = canaries.seen(prompt, "external_prompt") if canaries and external else None
+    sighting = (
+        canaries.seen(prompt, "external_prompt") if canaries and decision.reaches_external else None
+    )
     answered: Sighting | None = None
     if sighting is not None:  # a leak canary bound for a vendor: nothing is sent
         reason = _raise_canary(
@@ -236,7 +237,7 @@ def route_and_invoke(
                 rule_id=decision.rule_id,
                 policy_version=decision.policy_version,
                 outcome=Outcome.FAILED if answered else Outcome.OK,
-                reason="answer withheld: it held a leak canary" if answered else None,
+                reason=ANSWER_WITHHELD if answered else None,
                 prompt_sha256=classified.prompt_sha256,
                 output_removed=dict(removed),
                 links=_links(request, aws_request_ids=aws_request_ids),
@@ -300,19 +301,21 @@ def _raise_canary(
 ) -> str:
     """Record a canary's sighting (kind and org, never the value), raise the alarm, and say
     why the result is empty."""
-    where = sighting.path.replace("_", " ")
     record = _record(
         request,
         jurisdiction,
         Stage.REJECTION,
         level,
         outcome=Outcome.REJECTED,
-        reason=f"leak canary ({sighting.canary.kind}) of org {sighting.org_id} in the {where}",
+        reason=sighting.reason,
     )
     audit.write(record)
     if on_canary is not None:
         on_canary(sighting, record.record_id)
-    return f"Blocked: a value planted to detect leaks was in the {where}. The event is recorded."
+    return (
+        f"Blocked: a value planted to detect leaks was in the {sighting.where}. "
+        "The event is recorded."
+    )
 
 
 def decision_fields(decision: RouteDecision) -> dict[str, Any]:

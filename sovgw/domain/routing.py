@@ -62,6 +62,11 @@ class RouteDecision(BaseModel):
     excluded: tuple[str, ...] = ()
 
     @property
+    def reaches_external(self) -> bool:
+        """Some allowed endpoint is a vendor's (external tier)."""
+        return any(e.tier is TrustTier.EXTERNAL for e in self.endpoints)
+
+    @property
     def endpoint(self) -> ModelEndpoint | None:
         """The preferred endpoint; the others are failover candidates in order."""
         return self.endpoints[0] if self.endpoints else None

@@ -12,9 +12,9 @@ from typing import Any
 
 import boto3
 import yaml
-from botocore.exceptions import ClientError
 
 from model_serving.endpoint_server import ServedEndpoints, serve_in_background
+from sovgw.adapters.aws.secrets import put_secret
 from sovgw.adapters.files import AuditByJurisdiction
 from sovgw.adapters.salesforce.oauth import SalesforceCredentials, http_session, request_token
 from sovgw.adapters.salesforce.relay_metadata import (
@@ -25,7 +25,6 @@ from sovgw.adapters.salesforce.relay_metadata import (
 )
 from sovgw.app.bootstrap import Settings, build_dependencies
 from sovgw.app.canaries import CanaryFeed, canary_alarm
-from sovgw.app.incidents import incident_desk
 from sovgw.app.proxy import build_proxy, upstream_secret_name
 from sovgw.config import GatewayConfig, Jurisdiction, OrgBinding
 from sovgw.httpd import BackgroundServer
@@ -178,7 +177,7 @@ class LocalSovereignStack:
             if index == 0:
                 self._publisher_credentials[binding.org_id[:15]] = credentials
             client = self.session(jurisdiction.region).client("secretsmanager")
-            _put_secret(client, secret_name, _credential_secret(credentials, emergency=emergency))
+            put_secret(client, secret_name, _credential_secret(credentials, emergency=emergency))
         self._seed_relay_monitor(binding, org, jurisdiction)
 
     def _seed_relay_monitor(
@@ -220,7 +219,7 @@ class LocalSovereignStack:
         )
         secret = credentials.client_secret.get_secret_value()
         sim.add_app(org, ConnectedApp(credentials.client_id, secret, run_as_user_id=monitor))
-        _put_secret(
+        put_secret(
             session.client("secretsmanager"),
             binding.relay_monitor_secret,
             _credential_secret(credentials),
@@ -241,7 +240,7 @@ class LocalSovereignStack:
             for endpoint in jurisdiction.endpoints:
                 if endpoint.base_url:
                     overrides[endpoint.name] = f"{self.model_server.url}/v1"
-                    _put_secret(
+                    put_secret(
                         secrets_client,
                         upstream_secret_name(jurisdiction.id, endpoint),
                         json.dumps({"api_key": secrets.token_urlsafe(24)}),
@@ -254,9 +253,7 @@ class LocalSovereignStack:
         )
         jurisdictions = list(config.gateway_config.jurisdictions)
         proxy.canaries = CanaryFeed(config.gateway_config, jurisdictions, ttl_s=0)
-        proxy.on_canary = canary_alarm(
-            config.gateway_config, {j.id: incident_desk(j) for j in jurisdictions}
-        )
+        proxy.on_canary = canary_alarm(config.gateway_config, jurisdictions)
         server = serve_proxy(proxy)
         self._servers.append(server)
         return proxy, server
@@ -345,12 +342,3 @@ def _credential_secret(credentials: SalesforceCredentials, **extra: Any) -> str:
             **extra,
         }
     )
-
-
-def _put_secret(client: Any, name: str, value: str) -> None:
-    try:
-        client.create_secret(Name=name, SecretString=value)
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "ResourceExistsException":
-            raise
-        client.put_secret_value(SecretId=name, SecretString=value)

@@ -20,10 +20,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sovgw.config import Jurisdiction, ModelEndpoint, TrustTier
+from sovgw.config import Jurisdiction, ModelEndpoint
 from sovgw.domain import dlp
 from sovgw.domain.audit import AuditLinks, AuditRecord, Outcome, Stage, audit_record_id
-from sovgw.domain.canaries import NO_CANARIES, CanaryWatch, Sighting
+from sovgw.domain.canaries import ANSWER_WITHHELD, NO_CANARIES, CanaryWatch, Sighting
 from sovgw.domain.errors import GatewayError, UpstreamRefused, UpstreamUnavailable
 from sovgw.domain.failover import BreakerBoard, NoHealthyEndpoint, call_with_failover
 from sovgw.domain.levels import DataLevel, highest
@@ -61,8 +61,6 @@ FORWARDED_FIELDS = (
 # Asked for, they would be dropped silently; refused, the caller knows why it got none.
 REFUSED_FIELDS = ("logprobs", "top_logprobs")
 AUTO_MODEL = "auto"
-CANARY_WITHHELD = "answer withheld: it held a leak canary"
-
 CANARY_REACH = 96  # longer than any canary written out: what is kept of a stream to match
 
 
@@ -448,9 +446,7 @@ class SovereignProxy:
             stream=request.stream,
         )
         self._audit_routing(prepared)
-        external = any(e.tier is TrustTier.EXTERNAL for e in decision.endpoints)
-        watch = self.canaries()
-        if watch and decision.allowed and external:
+        if decision.allowed and decision.reaches_external and (watch := self.canaries()):
             text = "\n".join(leaf for _, leaf in _leaves(body))
             self._stop_canary(prepared, watch.seen(text, "external_prompt"))
         if not decision.allowed:
@@ -503,7 +499,7 @@ class SovereignProxy:
         )
         if sighting is not None:
             self._audit_invocation(
-                prepared, endpoint, output.removed, aws_ids, failure=CANARY_WITHHELD
+                prepared, endpoint, output.removed, aws_ids, failure=ANSWER_WITHHELD
             )
             self._stop_canary(prepared, sighting)
         answer["sovgw"] = prepared.summary(endpoint, output.removed)
@@ -574,7 +570,7 @@ class SovereignProxy:
             failure = str(error)
             yield _upstream_error(error).body()
         except _CanaryInStream as stopped:
-            failure, outcome = CANARY_WITHHELD, Outcome.FAILED
+            failure, outcome = ANSWER_WITHHELD, Outcome.FAILED
             try:
                 self._stop_canary(prepared, stopped.sighting)
             except ProxyError as refusal:
@@ -594,8 +590,7 @@ class SovereignProxy:
             prepared,
             Stage.REJECTION,
             outcome=Outcome.REJECTED,
-            reason=f"leak canary ({sighting.canary.kind}) of org {sighting.org_id} in the "
-            f"{sighting.path.replace('_', ' ')}",
+            reason=sighting.reason,
         )
         self.audit.write(record)
         self.on_canary(sighting, record.record_id)

@@ -8,6 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from sovgw.adapters.aws.errors import error_code
+from sovgw.adapters.aws.secrets import put_secret
 from sovgw.config import Jurisdiction
 from sovgw.domain.canaries import CanarySet
 
@@ -18,14 +19,12 @@ def canary_secret(jurisdiction: Jurisdiction, org_id: str) -> str:
 
 def store_canaries(secrets: Any, jurisdiction: Jurisdiction, planted: CanarySet) -> None:
     """Keep the org's set; a new planting replaces the old one (its record stays planted)."""
-    name = canary_secret(jurisdiction, planted.org_id)
-    value = planted.model_dump_json()
-    try:
-        secrets.create_secret(Name=name, SecretString=value, KmsKeyId=jurisdiction.kms_alias)
-    except ClientError as error:
-        if error_code(error) != "ResourceExistsException":
-            raise
-        secrets.put_secret_value(SecretId=name, SecretString=value)
+    put_secret(
+        secrets,
+        canary_secret(jurisdiction, planted.org_id),
+        planted.model_dump_json(),
+        kms_key_id=jurisdiction.kms_alias,
+    )
 
 
 def load_canaries(

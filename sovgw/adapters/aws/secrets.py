@@ -31,6 +31,17 @@ def read_secret_version(
     return value, str(found["VersionId"])
 
 
+def put_secret(client: Any, name: str, value: str, kms_key_id: str | None = None) -> None:
+    """Create the secret, or give an existing one this value as its new current version."""
+    extra = {"KmsKeyId": kms_key_id} if kms_key_id else {}
+    try:
+        client.create_secret(Name=name, SecretString=value, **extra)
+    except ClientError as error:
+        if error_code(error) != "ResourceExistsException":
+            raise
+        client.put_secret_value(SecretId=name, SecretString=value)
+
+
 def read_json_secret(secrets_client: Any, secret_id: str) -> dict[str, Any]:
     """The AWSCURRENT version of a JSON secret."""
     try:
