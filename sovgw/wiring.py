@@ -84,6 +84,12 @@ FUNCTIONS: tuple[Function, ...] = (
         memory_mb=256,
         reserved_concurrency=1,
     ),
+    Function(
+        "anomaly_watch",
+        "functions.anomaly_watch.handler.lambda_handler",
+        timeout_seconds=300,
+        reserved_concurrency=1,
+    ),
 )
 # Invoked by an AWS service, not by a route.
 INVOKED_DIRECTLY: tuple[Function, ...] = (
@@ -109,6 +115,7 @@ SCHEDULES = {
     "break_glass": "rate(1 minute)",
     "relay_watch": "rate(1 minute)",  # one heartbeat per org and period (HEARTBEAT_PERIOD_S)
     "incident_clock": "rate(15 minutes)",  # the shortest clock (24 h) is at risk for 6 h
+    "anomaly_watch": "rate(15 minutes)",  # an hour is judged within 15 minutes of its end
 }
 HEARTBEAT_PERIOD_S = 60
 

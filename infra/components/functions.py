@@ -25,6 +25,7 @@ from infra.components.lambdas import (
     invoke_endpoints_statement,
     private_function,
 )
+from sovgw.adapters.anomaly_metrics import ANOMALY_METRICS_SERVICE, SUSPENDED_PRINCIPALS_METRIC
 from sovgw.adapters.budget_metrics import NAMESPACE as METRIC_NAMESPACE
 from sovgw.adapters.incident_metrics import INCIDENT_CLOCKS_METRIC, INCIDENT_METRICS_SERVICE
 from sovgw.adapters.relay_metrics import RELAY_GAP_METRIC, RELAY_METRICS_SERVICE
@@ -45,7 +46,7 @@ ASYNC_RETRIES = 2
 # Functions that call Salesforce (the org's credential pool), and those that reach the shared
 # store: the budget, sessions, and the relay ledger every Salesforce-event handler writes.
 SALESFORCE_CALLERS = {"classify", "route", "break_glass", "relay_watch"}
-STORE_USERS = SALESFORCE_CALLERS | {"unrouted"}
+STORE_USERS = SALESFORCE_CALLERS | {"unrouted", "anomaly_watch"}
 
 
 @dataclass(frozen=True)
@@ -331,6 +332,23 @@ def incident_clock_alarm(
     )
 
 
+def anomaly_alarm(
+    name: str, jurisdiction: Jurisdiction, opts: pulumi.ResourceOptions
+) -> aws.cloudwatch.MetricAlarm:
+    """A principal suspended by a query-log anomaly (it stays in alarm until lifted)."""
+    return _alarm_on_one(
+        f"{name}-anomaly",
+        f"sovgw-{jurisdiction.id}-anomaly",
+        f"{jurisdiction.id}: an anomaly in the integration's Salesforce use suspended a "
+        f"principal's non-emergency lanes; see sovgw health --org <org>, the anomaly audit "
+        f"record, then sovgw anomaly lift",
+        metric=SUSPENDED_PRINCIPALS_METRIC,
+        dimensions={"Jurisdiction": jurisdiction.id, "service": ANOMALY_METRICS_SERVICE},
+        period_s=900,
+        opts=opts,
+    )
+
+
 def relay_gap_alarms(
     name: str, jurisdiction: Jurisdiction, orgs: Sequence[OrgBinding], opts: pulumi.ResourceOptions
 ) -> list[aws.cloudwatch.MetricAlarm]:
@@ -358,8 +376,10 @@ def relay_gap_alarms(
 def operator_alarms(
     name: str, jurisdiction: Jurisdiction, orgs: Sequence[OrgBinding], opts: pulumi.ResourceOptions
 ) -> list[aws.cloudwatch.MetricAlarm]:
-    """What wakes an operator: each org's relay gap, and the incident clocks."""
+    """What wakes an operator: each org's relay gap, the incident clocks, and a principal an
+    anomaly suspended."""
     return [
         *relay_gap_alarms(name, jurisdiction, orgs, opts),
         incident_clock_alarm(name, jurisdiction, opts),
+        anomaly_alarm(name, jurisdiction, opts),
     ]

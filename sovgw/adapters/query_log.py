@@ -1,5 +1,5 @@
 """Where query-log entries go: CloudWatch metrics (Powertools Metrics, embedded metric
-format) and the audit trail.
+format), the audit trail, and the anomaly watcher's live feed.
 
 Each Salesforce call is one EMF document: the counts are metrics by jurisdiction, org, lane
 and principal (what volume alarms and baselines read), and the rest of the entry rides along
@@ -9,13 +9,21 @@ trail it is a ``salesforce_call`` record, sealed with the others.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import redis
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sovgw.adapters.budget_metrics import NAMESPACE
+from sovgw.domain.anomaly import observation_of
 from sovgw.domain.audit import salesforce_call_record
 from sovgw.domain.query_log import SalesforceCall
-from sovgw.ports import AuditSink, QueryLog
+from sovgw.logs import make_logger
+from sovgw.ports import AnomalyStore, AuditSink, QueryLog
+
+logger = make_logger()
 
 QUERY_LOG_SERVICE = "salesforce-query-log"
 
@@ -51,6 +59,31 @@ class AuditQueryLog:
 
     def record(self, call: SalesforceCall) -> None:
         self.audit.write(salesforce_call_record(call, self.jurisdiction))
+
+
+class AnomalyFeed:
+    """``QueryLog`` into the anomaly watcher's live feed: each read of records, as it
+    happens. A store that cannot take it costs detection one observation, never the call
+    (the legal or HR work it serves goes on); the failure is logged without values."""
+
+    def __init__(
+        self,
+        store: AnomalyStore,
+        jurisdiction: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.jurisdiction = jurisdiction
+        self.clock = clock
+
+    def record(self, call: SalesforceCall) -> None:
+        seen = observation_of(call, self.clock())
+        if seen is None:
+            return
+        try:
+            self.store.observe(self.jurisdiction, seen)
+        except redis.RedisError as error:
+            logger.warning("anomaly feed missed a read", error=type(error).__name__)
 
 
 class QueryLogs:

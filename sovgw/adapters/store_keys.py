@@ -56,3 +56,15 @@ def relay_key(org_id: str, name: str, prefix: str = PREFIX) -> str:
     """The relay ledger of an org: ``received`` (sorted set, ``<uuid> <replay id>`` by publish
     time), ``heartbeat`` (newest send time), ``watching`` (first check), ``gap`` (open since)."""
     return org_key(org_id, f"relay:{name}", prefix)
+
+
+def suspended(org_id: str, prefix: str = PREFIX) -> str:
+    """Hash: principal → its suspension (JSON), read by the budget's admission script."""
+    return org_key(org_id, "suspended", prefix)
+
+
+def anomaly_key(jurisdiction: str, name: str, prefix: str = PREFIX) -> str:
+    """The anomaly watcher's keys of a jurisdiction (one hash tag: one slot): ``hours``
+    (sorted set of open hours), ``seen:<epoch hour>`` (list of observations), ``detector``
+    (its history), ``watching`` (the run's lock)."""
+    return f"{prefix}:{{anomaly:{jurisdiction}}}:{name}"

@@ -9,6 +9,7 @@ probe) and ``refused`` (hash: credential id → when it was refused).
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -18,16 +19,19 @@ from typing import Any
 import redis
 
 from sovgw.adapters import store_keys as keys
+from sovgw.adapters.valkey_anomaly import ValkeyAnomalyStore
+from sovgw.domain.anomaly import Suspension
 from sovgw.domain.budget import Admission, BudgetPolicy, Lane
 from sovgw.domain.errors import UpstreamUnavailable
 
 DEFAULT_DAILY_LIMIT = 15_000
 
-# KEYS: usage, slots, breaker, grants. ARGV: lane, now_ms, ceiling (millionths of the limit),
-# concurrency cap, slot ttl ms, slot id, default limit, grant id, grace after a grant's end ms
-# (its expiry steps still use the lane), '1' when the lane is unlocked by a grant instead of
-# closed by the breaker. The rules (shares, caps, which lane a grant unlocks) are the domain's
-# BudgetPolicy; this script only applies them atomically.
+# KEYS: usage, slots, breaker, grants, suspended. ARGV: lane, now_ms, ceiling (millionths of the
+# limit), concurrency cap, slot ttl ms, slot id, default limit, grant id, grace after a grant's
+# end ms (its expiry steps still use the lane), '1' when the lane is unlocked by a grant instead
+# of closed by the breaker and a suspension, the calling principal. The rules (shares, caps,
+# which lane a grant unlocks) are the domain's BudgetPolicy; this script only applies them
+# atomically.
 _ADMIT = """
 local used = tonumber(redis.call('HGET', KEYS[1], 'used') or '0')
 local limit = tonumber(redis.call('HGET', KEYS[1], 'limit') or ARGV[7])
@@ -43,6 +47,10 @@ if ARGV[10] == '1' then
     return {0, 'the break-glass grant has ended', used, limit}
   end
 else
+  local suspension = ARGV[11] ~= '' and redis.call('HGET', KEYS[5], ARGV[11])
+  if suspension then
+    return {0, 'suspended:' .. suspension, used, limit}
+  end
   open_until = tonumber(redis.call('HGET', KEYS[3], 'open_until') or '0')
   if open_until > now then
     return {0, 'breaker open: Salesforce refused with REQUEST_LIMIT_EXCEEDED', used, limit}
@@ -121,15 +129,18 @@ class ValkeyBudgetStore:
         except redis.RedisError as error:
             raise UpstreamUnavailable(f"budget store unavailable: {type(error).__name__}") from None
 
-    def admit(self, org_id: str, lane: Lane, grant_id: str | None = None) -> Admission:
+    def admit(
+        self, org_id: str, lane: Lane, grant_id: str | None = None, principal: str = ""
+    ) -> Admission:
         """Take one call and one slot for ``lane``, or say why not (atomically). The
-        EMERGENCY lane is unlocked only by an active break-glass grant of the org."""
+        EMERGENCY lane is unlocked only by an active break-glass grant of the org; the others
+        are closed to a principal an anomaly suspended."""
         slot = uuid.uuid4().hex
         fraction = self.policy.ceiling(lane, 1_000_000)
         allowed, reason, used, limit = self._run(
             self._admit,
             [self._key(org_id, k) for k in ("usage", "slots", "breaker")]
-            + [keys.active_grants(org_id, self._prefix)],
+            + [keys.active_grants(org_id, self._prefix), keys.suspended(org_id, self._prefix)],
             [
                 lane.value,
                 self._now(),
@@ -141,11 +152,15 @@ class ValkeyBudgetStore:
                 grant_id or "",
                 int(self.policy.grant_grace_s * 1000),
                 "1" if self.policy.unlocked_by_grant(lane) else "0",
+                principal,
             ],
         )
+        reason = str(reason)
+        if reason.startswith("suspended:"):
+            reason = Suspension.from_dict(json.loads(reason.removeprefix("suspended:"))).reason
         return Admission(
             bool(allowed),
-            str(reason),
+            reason,
             lane,
             int(used),
             int(limit),
@@ -232,6 +247,7 @@ class ValkeyBudgetStore:
         used = int(usage.get("used", 0))
         limit = int(usage.get("limit", DEFAULT_DAILY_LIMIT))
         open_until = int(breaker.get("open_until", 0))
+        suspended = ValkeyAnomalyStore(self._redis).suspensions(org_id)
         return {
             "org_id": org_id,
             "used": used,
@@ -244,6 +260,7 @@ class ValkeyBudgetStore:
             "in_flight": int(self._redis.zcard(self._key(org_id, "slots"))),
             "breaker": "open" if open_until > now else ("half_open" if open_until else "closed"),
             "refused_credentials": sorted(self.refused_credentials(org_id)),
+            "suspended": {principal: s.reason for principal, s in suspended.items()},
             "alert": used >= self.policy.alert_fraction * limit,
         }
 

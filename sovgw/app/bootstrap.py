@@ -194,7 +194,12 @@ def build_dependencies(
     from sovgw.adapters.aws.events import EventBridgePublisher, SqsDeadLetters  # noqa: PLC0415
     from sovgw.adapters.aws.sagemaker import SageMakerModels  # noqa: PLC0415
     from sovgw.adapters.aws.secrets import SecretsManagerVersions  # noqa: PLC0415
-    from sovgw.adapters.query_log import AuditQueryLog, EmfQueryLog, QueryLogs  # noqa: PLC0415
+    from sovgw.adapters.query_log import (  # noqa: PLC0415
+        AnomalyFeed,
+        AuditQueryLog,
+        EmfQueryLog,
+        QueryLogs,
+    )
     from sovgw.adapters.salesforce.credentials import load_credential_pool  # noqa: PLC0415
     from sovgw.adapters.upstreams import ModelRouter  # noqa: PLC0415
     from sovgw.adapters.vault import KmsMappingVault  # noqa: PLC0415
@@ -223,6 +228,10 @@ def build_dependencies(
     query_logs: list[QueryLog] = [AuditQueryLog(audit, jurisdiction.id)]
     if emit_metrics:
         query_logs.append(EmfQueryLog(jurisdiction.id))
+    if shared.budget is not None:
+        from sovgw.adapters.valkey_anomaly import ValkeyAnomalyStore  # noqa: PLC0415
+
+        query_logs.append(AnomalyFeed(ValkeyAnomalyStore(shared.budget.client), jurisdiction.id))
     from sovgw.app.canaries import CanaryFeed, canary_alarm  # noqa: PLC0415
 
     return Dependencies(

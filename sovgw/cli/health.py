@@ -1,4 +1,5 @@
-"""``sovgw health``: an org's Salesforce API budget, breaker and credentials (exit 1: alert)."""
+"""``sovgw health``: an org's Salesforce API budget, breaker, credentials and the principals an
+anomaly suspended, with why (exit 1: alert)."""
 
 from __future__ import annotations
 
@@ -44,4 +45,4 @@ def run(args: argparse.Namespace) -> int:
         publish_budget_metrics(state, binding.jurisdiction)
         return 0
     print(json.dumps({"jurisdiction": binding.jurisdiction, **state}, indent=2))
-    return 1 if state["alert"] or state["breaker"] != "closed" else 0
+    return 1 if state["alert"] or state["breaker"] != "closed" or state["suspended"] else 0

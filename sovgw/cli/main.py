@@ -30,6 +30,7 @@ COMMANDS = (
     Command("incident", "incident", "incidents and their legal clocks (GDPR, NIS2, FADP)"),
     Command("access", "access", "quarterly access review of an org's service accounts"),
     Command("canary", "canary", "leak canaries: plant them in an org"),
+    Command("anomaly", "anomaly", "query-log anomalies: close the hours now, lift a suspension"),
     Command("policy", "policy", "routing policies: validate and explain"),
     Command("proxy", "proxy", "the OpenAI-compatible sovereign proxy"),
     Command(
@@ -38,7 +39,7 @@ COMMANDS = (
     Command(
         "health",
         "health",
-        "an org's Salesforce API budget, breaker and credentials (exit 1: alert)",
+        "an org's Salesforce API budget, breaker, credentials, suspensions (exit 1: alert)",
     ),
     Command("break-glass", "break_glass", "emergency access: request, approve, revoke"),
     Command("scan", "scan", "classify JSON Lines (text or Salesforce records)"),

@@ -16,16 +16,28 @@ catch). Four detectors run at the end of each hour:
 - ``sensitive_object``: an object no purpose of the principal reads (a Contact read by a
   function whose purposes read Cases only).
 
-Nothing here reads a store: the caller feeds hours of observations and keeps the history.
+What a principal may read (``purpose_reads``) is what the purpose of its call names
+(``sovgw.domain.minimise.PURPOSES``) plus the gateway's own metadata reads, the same for every
+principal (the Salesforce adapter's SOQL templates: ``schema.GATEWAY_READS``).
+
+A flag suspends the principal's non-emergency lanes in its org (``Suspension``): break-glass
+and emergency work stays available, everything else waits in its queue until an operator
+lifts it. Nothing here reads a store: the caller feeds hours of observations, keeps the
+history (``snapshot``/``restore``) and applies the suspensions.
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sovgw.domain.minimise import PURPOSES
+from sovgw.domain.query_log import SalesforceCall
 
 K = 6.0
 RELATIVE = 3.0
@@ -36,6 +48,7 @@ DRIP_HOURS = 6
 DRIP_RELATIVE = 2.0  # six hours at twice their usual volume is no longer noise
 
 Key = tuple[str, str, str]  # org, principal, object
+Reads = Mapping[str, tuple[str, ...]]  # object → fields
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,63 @@ class Observation:
     sobject: str
     fields: tuple[str, ...]
     rows: int
+    purpose: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "org_id": self.org_id,
+            "principal": self.principal,
+            "sobject": self.sobject,
+            "fields": list(self.fields),
+            "rows": self.rows,
+            "purpose": self.purpose,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Observation:
+        return cls(
+            datetime.fromisoformat(data["at"]),
+            data["org_id"],
+            data["principal"],
+            data["sobject"],
+            tuple(data["fields"]),
+            int(data["rows"]),
+            data.get("purpose"),
+        )
+
+
+def observation_of(call: SalesforceCall, at: datetime) -> Observation | None:
+    """The detector's view of a query-log entry: a successful read of an object's records
+    (writes, token requests, limits and failed calls read no data)."""
+    if call.method != "GET" or call.status >= 400 or call.sobject is None or call.org_id is None:
+        return None
+    return Observation(
+        at,
+        call.org_id,
+        call.principal,
+        call.sobject,
+        call.fields,
+        call.rows or 0,
+        call.purpose,
+    )
+
+
+def purpose_reads(gateway_reads: Reads) -> Callable[[Observation], Reads]:
+    """What a read may touch: its purpose's objects and fields, and ``gateway_reads`` (the
+    gateway's own metadata reads, whoever the principal). A read under no known purpose may
+    touch only the latter."""
+
+    def reads(seen: Observation) -> Reads:
+        spec = PURPOSES.get(seen.purpose or "")
+        if spec is None:
+            return gateway_reads
+        merged = {sobject: set(fields) for sobject, fields in gateway_reads.items()}
+        for sobject, fields in spec.fields.items():
+            merged.setdefault(sobject, set()).update(fields)
+        return {sobject: tuple(sorted(fields)) for sobject, fields in merged.items()}
+
+    return reads
 
 
 @dataclass(frozen=True)
@@ -56,6 +126,80 @@ class Flag:
     key: Key
     hour: datetime  # the start of the hour the flag is about
     detail: str
+
+    @property
+    def org_id(self) -> str:
+        return self.key[0]
+
+    @property
+    def principal(self) -> str:
+        return self.key[1]
+
+    @property
+    def sobject(self) -> str:
+        return self.key[2]
+
+
+@dataclass(frozen=True)
+class Suspension:
+    """A principal's non-emergency lanes in one org, closed by a flag until an operator lifts
+    them (``sovgw anomaly lift``); the audit record of the flag is its evidence."""
+
+    org_id: str
+    principal: str
+    kind: str
+    sobject: str
+    hour: datetime
+    detail: str
+    since: datetime
+    evidence: str  # the flag's audit record id
+
+    @classmethod
+    def of(cls, flag: Flag, evidence: str, since: datetime) -> Suspension:
+        return cls(
+            flag.org_id,
+            flag.principal,
+            flag.kind,
+            flag.sobject,
+            flag.hour,
+            flag.detail,
+            since,
+            evidence,
+        )
+
+    @property
+    def reason(self) -> str:
+        """What a refused call and ``sovgw health`` say (no value: kinds, names, counts)."""
+        return (
+            f"principal {self.principal} is suspended in non-emergency lanes: anomaly "
+            f"{self.kind} on {self.sobject} in the hour from {self.hour:%Y-%m-%d %H:%M}Z "
+            f"({self.detail}); audit record {self.evidence}"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "org_id": self.org_id,
+            "principal": self.principal,
+            "kind": self.kind,
+            "sobject": self.sobject,
+            "hour": self.hour.isoformat(),
+            "detail": self.detail,
+            "since": self.since.isoformat(),
+            "evidence": self.evidence,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Suspension:
+        return cls(
+            data["org_id"],
+            data["principal"],
+            data["kind"],
+            data["sobject"],
+            datetime.fromisoformat(data["hour"]),
+            data["detail"],
+            datetime.fromisoformat(data["since"]),
+            data["evidence"],
+        )
 
 
 def _slot(hour: datetime) -> tuple[bool, int]:
@@ -84,7 +228,8 @@ def _history(
 class Detector:
     """Feed it hour by hour (``close_hour``); it keeps a bounded history per key and slot."""
 
-    allowed: Mapping[str, Mapping[str, tuple[str, ...]]]  # principal → object → fields
+    reads: Callable[[Observation], Reads]  # what a read may touch: objects and their fields
+    closed_through: datetime | None = None  # the start of the last hour closed
     _rows: dict[Key, dict[tuple[bool, int], deque[int]]] = field(default_factory=dict)
     _drip: dict[Key, dict[tuple[bool, int], deque[int]]] = field(default_factory=dict)
     _recent: dict[Key, deque[int]] = field(default_factory=dict)
@@ -123,10 +268,11 @@ class Detector:
                     )
                 )
             drips.append(window)
+        self.closed_through = hour
         return flags
 
     def _query_flags(self, key: Key, hour: datetime, seen: Observation) -> list[Flag]:
-        allowed = self.allowed.get(seen.principal, {})
+        allowed = self.reads(seen)
         if seen.sobject not in allowed:
             return [Flag("sensitive_object", key, hour, f"{seen.sobject} is read by no purpose")]
         known = self._fields_seen[key]
@@ -135,6 +281,55 @@ class Detector:
         if len(new) >= SWEEP_FIELDS:
             return [Flag("field_sweep", key, hour, f"{len(new)} fields never read before")]
         return []
+
+    def snapshot(self) -> dict[str, Any]:
+        """The history as JSON-ready data (the watcher keeps it between runs)."""
+
+        def slots(store: dict[Key, dict[tuple[bool, int], deque[int]]]) -> dict[str, Any]:
+            return {
+                _key_text(key): {f"{int(w)}:{h}": list(v) for (w, h), v in per_slot.items()}
+                for key, per_slot in store.items()
+            }
+
+        return {
+            "closed_through": self.closed_through.isoformat() if self.closed_through else None,
+            "rows": slots(self._rows),
+            "drip": slots(self._drip),
+            "recent": {_key_text(k): list(v) for k, v in self._recent.items()},
+            "fields_seen": {_key_text(k): sorted(v) for k, v in self._fields_seen.items()},
+        }
+
+    @classmethod
+    def restore(cls, reads: Callable[[Observation], Reads], data: Mapping[str, Any]) -> Detector:
+        """A detector that goes on from a ``snapshot``: the same flags as one never stopped."""
+        detector = cls(reads)
+        closed = data.get("closed_through")
+        detector.closed_through = datetime.fromisoformat(closed) if closed else None
+        for name, store in (("rows", detector._rows), ("drip", detector._drip)):
+            for key_text, per_slot in data.get(name, {}).items():
+                key = _text_key(key_text)
+                for slot_text, values in per_slot.items():
+                    weekend, hour = slot_text.split(":")
+                    _history(store, key, (weekend == "1", int(hour))).extend(values)
+        for key_text, values in data.get("recent", {}).items():
+            detector._recent[_text_key(key_text)] = deque(values, maxlen=DRIP_HOURS)
+        for key_text, names in data.get("fields_seen", {}).items():
+            detector._fields_seen[_text_key(key_text)] = set(names)
+        return detector
+
+
+def _key_text(key: Key) -> str:
+    return json.dumps(key)
+
+
+def _text_key(text: str) -> Key:
+    org_id, principal, sobject = json.loads(text)
+    return org_id, principal, sobject
+
+
+def hour_of(at: datetime) -> datetime:
+    """The start of the hour ``at`` falls in (UTC)."""
+    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def hours(start: datetime, end: datetime) -> Iterable[datetime]:

@@ -15,11 +15,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sovgw.domain.anomaly import Flag
 from sovgw.domain.levels import DataLevel
 from sovgw.domain.query_log import SalesforceCall
 
-# 1.3: salesforce_call records (the query log); 1.4: dataset; 1.5: outcome upstream_truncated
-AUDIT_SCHEMA_VERSION = "1.5"
+# 1.3: salesforce_call records (the query log); 1.4: dataset; 1.5: outcome upstream_truncated;
+# 1.6: anomaly records (a flag and its containment, or the containment lifted)
+AUDIT_SCHEMA_VERSION = "1.6"
 _AUDIT_NAMESPACE = uuid.UUID("6f1c1d2e-6a43-4d2b-9c0e-3c1b8f0e5a77")
 
 
@@ -34,6 +36,7 @@ class Stage(StrEnum):
     RELAY = "relay"  # a relay gap opened or closed, or a replay put missed events back
     SALESFORCE_CALL = "salesforce_call"  # one query-log entry: a call the gateway made
     DATASET = "dataset"  # a training dataset build's export, scan (manifest) or verification
+    ANOMALY = "anomaly"  # a query-log anomaly and the containment it set, or its lifting
 
 
 class Outcome(StrEnum):
@@ -97,6 +100,18 @@ class DatasetFacts(BaseModel):
     detail: str | None = None
 
 
+class AnomalyFacts(BaseModel):
+    """A detector's flag on the query log and what was done about it (counts and names)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str  # volume, drip, field_sweep, sensitive_object; "lifted" for a lifting
+    sobject: str | None = None
+    hour: datetime | None = None  # the start of the hour flagged
+    detail: str
+    containment: str  # the step taken: the lanes suspended, or lifted
+
+
 class AuditRecord(BaseModel):
     """One decision or side effect, with who, what (categories only), where, why and links."""
 
@@ -126,6 +141,7 @@ class AuditRecord(BaseModel):
     output_removed: dict[str, int] = Field(default_factory=dict)
     salesforce_call: SalesforceCallFacts | None = None
     dataset: DatasetFacts | None = None
+    anomaly: AnomalyFacts | None = None
     links: AuditLinks = Field(default_factory=AuditLinks)
 
 
@@ -169,6 +185,50 @@ def salesforce_call_record(call: SalesforceCall, jurisdiction: str) -> AuditReco
             rows=call.rows,
             bytes=call.bytes,
             latency_ms=call.latency_ms,
+        ),
+    )
+
+
+def anomaly_record(
+    flag: Flag, jurisdiction: str, containment: str, record_id: str | None = None
+) -> AuditRecord:
+    """The record of a flag and the containment step it set (outcome ``denied``: the
+    principal's non-emergency work is refused from now on)."""
+    return AuditRecord(
+        record_id=record_id or str(uuid.uuid4()),
+        stage=Stage.ANOMALY,
+        jurisdiction=jurisdiction,
+        org_id=flag.org_id,
+        principal=flag.principal,
+        reason=f"anomaly {flag.kind} on {flag.sobject}: {flag.detail}",
+        outcome=Outcome.DENIED,
+        anomaly=AnomalyFacts(
+            kind=flag.kind,
+            sobject=flag.sobject,
+            hour=flag.hour,
+            detail=flag.detail,
+            containment=containment,
+        ),
+    )
+
+
+def lifting_record(
+    org_id: str, principal: str, jurisdiction: str, reason: str, suspended_by: str
+) -> AuditRecord:
+    """The record of an operator lifting a suspension (``sovgw anomaly lift``): why, and
+    the flag's record it answers."""
+    return AuditRecord(
+        record_id=str(uuid.uuid4()),
+        stage=Stage.ANOMALY,
+        jurisdiction=jurisdiction,
+        org_id=org_id,
+        principal=principal,
+        reason=reason[:1000],
+        outcome=Outcome.OK,
+        anomaly=AnomalyFacts(
+            kind="lifted",
+            detail=f"suspension set by audit record {suspended_by} lifted",
+            containment="non-emergency lanes open again",
         ),
     )
 

@@ -18,6 +18,10 @@ import yaml
 
 from infra.policy.evaluate import RecordingMocks, run_as_language_host
 from infra.stack import LogArchiveSettings
+from sovgw.adapters.anomaly_metrics import (
+    SUSPENDED_PRINCIPALS_METRIC,
+    publish_suspended_principals,
+)
 from sovgw.adapters.budget_metrics import publish_budget_metrics
 from sovgw.adapters.incident_metrics import INCIDENT_CLOCKS_METRIC, publish_incident_clocks
 from sovgw.adapters.relay_metrics import RELAY_GAP_METRIC, publish_relay_metrics
@@ -285,7 +289,7 @@ def test_the_program_runs_from_infra_as_pulumi_runs_it(stack_file: Path) -> None
     endpoints = [e["name"] for e in mocks.of_type("sagemaker/endpoint:Endpoint")]
     assert endpoints and all(name.startswith(f"sovgw-{stack}-llm") for name in endpoints)
     functions = mocks.of_type("lambda/function:Function")
-    assert len(functions) == len(FUNCTIONS) + len(INVOKED_DIRECTLY) + len(DATASET_FUNCTIONS) == 11
+    assert len(functions) == len(FUNCTIONS) + len(INVOKED_DIRECTLY) + len(DATASET_FUNCTIONS) == 12
     assert {str(f["code"].path) for f in functions} == {str(ROOT / "functions")}
     assert mocks.of_type("cloudwatch/eventRule:EventRule")
 
@@ -315,6 +319,7 @@ def test_functions_are_private_bounded_and_dead_letter_on_failure() -> None:
         "sovgw-eu-de-seal",
         "sovgw-eu-de-relay_watch",
         "sovgw-eu-de-incident_clock",
+        "sovgw-eu-de-anomaly_watch",
         "sovgw-eu-de-dataset_scan",
         "sovgw-eu-de-dataset_reconcile",
     }
@@ -782,6 +787,30 @@ def test_incident_clocks_alarm_on_what_the_check_emits_and_the_check_only_reads(
     )
     reads = next(s for s in policy["Statement"] if "s3:GetObject" in s["Action"])
     assert reads["Resource"] == ["arn:aws:mock:::sovgw-eu-de-audit-bucket/incidents/*"]
+
+
+def test_a_suspended_principal_alarms_on_what_the_watcher_emits_and_the_watcher_reaches_the_store() -> (
+    None
+):
+    mocks = _run("eu-de")
+    [alarm] = [
+        a for a in mocks.of_type("cloudwatch/metricAlarm:MetricAlarm")
+        if a.get("metricName") == SUSPENDED_PRINCIPALS_METRIC
+    ]  # fmt: skip
+    assert _alarm_sees(alarm, _emitted(lambda: publish_suspended_principals(1, "eu-de")))
+    assert not _alarm_sees(alarm, _emitted(lambda: publish_suspended_principals(1, "eu-fr")))
+    assert alarm["treatMissingData"] == "breaching" and alarm["threshold"] == 1
+    policy = next(
+        json.loads(p["policy"])
+        for t, n, p in mocks.resources
+        if t.endswith("iam/rolePolicy:RolePolicy") and n.endswith("-functions-anomaly_watch")
+    )
+    assert any("elasticache:Connect" in s["Action"] for s in policy["Statement"])
+    [rule] = [
+        r for r in mocks.of_type("cloudwatch/eventRule:EventRule")
+        if r.get("name", "").endswith("anomaly_watch-schedule")
+    ]  # fmt: skip
+    assert rule["scheduleExpression"] == "rate(15 minutes)"
 
 
 def _emitted(publish: Any) -> dict[str, Any]:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import ast
 import re
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from simple_salesforce.format import format_soql
@@ -53,11 +55,21 @@ def test_every_soql_template_runs_against_the_schema(
     salesforce: SeededSimulator, template: str
 ) -> None:
     """The simulator checks object and field names as Salesforce does (INVALID_FIELD)."""
-    soql = format_soql(template, *["x"] * template.count("{}"))
+    soql = format_soql(template, *map(_value_for, template.split("{}")[:-1]))
     rows = salesforce.sim.rest.query(salesforce.orgs[ORG_A], soql, "62.0")
     assert "records" in rows
     named = set(re.findall(r"\b[A-Za-z_]+__(?:c|mdt)\b", template))
     assert named <= _schema_names(), named
+
+
+def _value_for(before: str) -> Any:
+    """A value of the kind the placeholder after ``before`` takes: a list after IN, a time
+    after a range operator, else a string."""
+    if before.endswith("IN "):
+        return ["x"]
+    if before.endswith(("< ", ">= ")):
+        return datetime(2026, 10, 1, tzinfo=UTC)
+    return "x"
 
 
 def _schema_names() -> set[str]:

@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
+import json
+import random
+import re
 from datetime import UTC, datetime, timedelta
 
-from sovgw.domain.anomaly import MIN_ROWS, SWEEP_FIELDS, Detector, Observation
+from sovgw.adapters.salesforce.schema import GATEWAY_READS, SOQL_TEMPLATES
+from sovgw.domain.anomaly import (
+    MIN_ROWS,
+    SWEEP_FIELDS,
+    Detector,
+    Flag,
+    Observation,
+    Reads,
+    Suspension,
+    hour_of,
+    observation_of,
+    purpose_reads,
+)
+from sovgw.domain.query_log import SalesforceCall, normalise_soql, soql_target
+from tests.conftest import ROOT
 
 ORG = "00D5E0000000001UAA"
 MONDAY = datetime(2026, 9, 7, tzinfo=UTC)
 ALLOWED = {"classify": {"Case": ("Subject", "Description"), "Contact": ("Name",)}}
+
+
+def _allowed(seen: Observation) -> Reads:
+    return ALLOWED.get(seen.principal, {})
 
 
 def _seen(
@@ -19,7 +40,7 @@ def _seen(
 
 def _trained(weeks: int = 2) -> Detector:
     """Weekday nights at 2 rows an hour for ``weeks`` weeks."""
-    detector = Detector(ALLOWED)
+    detector = Detector(_allowed)
     for day in range(7 * weeks):
         for hour in range(24):
             at = MONDAY + timedelta(days=day, hours=hour)
@@ -38,17 +59,17 @@ def test_a_night_burst_is_flagged_and_a_small_one_is_not() -> None:
 
 
 def test_without_history_a_slot_is_not_judged() -> None:
-    detector = Detector(ALLOWED)
+    detector = Detector(_allowed)
     assert detector.close_hour(MONDAY, [_seen(MONDAY, 10 * MIN_ROWS)]) == []
 
 
 def test_an_object_no_purpose_reads_is_flagged_at_once() -> None:
-    [flag] = Detector(ALLOWED).close_hour(MONDAY, [_seen(MONDAY, 1, sobject="User")])
+    [flag] = Detector(_allowed).close_hour(MONDAY, [_seen(MONDAY, 1, sobject="User")])
     assert flag.kind == "sensitive_object"
 
 
 def test_a_sweep_of_fields_is_flagged_once() -> None:
-    detector = Detector(ALLOWED)
+    detector = Detector(_allowed)
     every = ("Subject", "Description", *(f"F{i}__c" for i in range(SWEEP_FIELDS)))
     [flag] = detector.close_hour(MONDAY, [_seen(MONDAY, 5, sobject="Case", fields=every)])
     assert flag.kind == "field_sweep"
@@ -69,3 +90,111 @@ def test_six_busy_hours_at_two_and_a_half_times_their_volume_are_a_drip() -> Non
             rows = 50  # below the hourly floor, every hour
         kinds += [f.kind for f in detector.close_hour(at, [_seen(at, rows)])]
     assert "drip" in kinds and "volume" not in kinds
+
+
+def _random_hour(rng: random.Random, at: datetime) -> list[Observation]:
+    seen = []
+    for sobject in ("Case", "Contact", "User"):
+        if rng.random() < 0.8:
+            rows = rng.choice([0, 1, 5, 20, 300, 3000]) if sobject != "User" else 1
+            fields = tuple(rng.sample(["Subject", "Description", "Name", *map(str, range(20))], 9))
+            seen.append(Observation(at, ORG, "classify", sobject, fields, rows))
+    return seen
+
+
+def test_a_restored_snapshot_flags_exactly_what_the_detector_never_stopped_would() -> None:
+    """The watcher stops after every run: its history goes through JSON between runs."""
+    rng = random.Random(3)
+    stream = [
+        (MONDAY + timedelta(hours=h), _random_hour(rng, MONDAY + timedelta(hours=h)))
+        for h in range(24 * 7 * 6)
+    ]
+    never_stopped = Detector(_allowed)
+    stopped = Detector(_allowed)
+    expected: list[Flag] = []
+    got: list[Flag] = []
+    for index, (hour, seen) in enumerate(stream):
+        expected += never_stopped.close_hour(hour, seen)
+        got += stopped.close_hour(hour, seen)
+        if index % 7 == 0:
+            stopped = Detector.restore(_allowed, json.loads(json.dumps(stopped.snapshot())))
+    assert {f.kind for f in expected} >= {"volume", "sensitive_object", "field_sweep"}
+    assert got == expected
+    assert stopped.closed_through == stream[-1][0]
+
+
+def _call(**changes: object) -> SalesforceCall:
+    base: dict[str, object] = {
+        "org_id": "00D5E0000000001UAA",
+        "principal": "classify",
+        "purpose": "summarise_case",
+        "lane": "INTERACTIVE",
+        "grant_id": None,
+        "method": "GET",
+        "resource": "query",
+        "status": 200,
+        "rows": 3,
+        "bytes": 900,
+        "latency_ms": 4.0,
+        "sobject": "Contact",
+        "fields": ("Name", "Email"),
+    }
+    return SalesforceCall(**{**base, **changes})  # type: ignore[arg-type]
+
+
+def test_only_successful_reads_of_records_are_observed() -> None:
+    at = datetime(2026, 9, 7, 3, 25, tzinfo=UTC)
+    seen = observation_of(_call(), at)
+    assert seen == Observation(
+        at, ORG, "classify", "Contact", ("Name", "Email"), 3, "summarise_case"
+    )
+    assert Observation.from_dict(json.loads(json.dumps(seen.as_dict()))) == seen
+    assert observation_of(_call(method="POST"), at) is None  # a write (a canary planted)
+    assert observation_of(_call(status=404), at) is None
+    assert observation_of(_call(sobject=None, resource="limits"), at) is None
+    assert hour_of(at) == datetime(2026, 9, 7, 3, tzinfo=UTC)
+
+
+def test_a_purpose_reads_its_own_fields_and_the_gateways_metadata_and_nothing_else() -> None:
+    at = MONDAY
+    case = Observation(at, ORG, "classify", "Case", ("Subject",), 1, "summarise_case")
+    reads = purpose_reads(GATEWAY_READS)
+    assert reads(case)["Case"] == ("Description", "Priority", "Status", "Subject")
+    assert set(GATEWAY_READS) < set(reads(case))
+    contact = Observation(at, ORG, "classify", "Contact", ("Email",), 40, "summarise_case")
+    [flag] = Detector(reads).close_hour(at, [case, contact])
+    assert (flag.kind, flag.sobject) == ("sensitive_object", "Contact")
+    unknown = Observation(at, ORG, "classify", "Case", ("Subject",), 1, "no_such_purpose")
+    assert reads(unknown) == GATEWAY_READS  # fail closed: only the metadata reads
+
+
+def test_the_gateways_own_reads_are_every_soql_its_adapters_send() -> None:
+    """Every SELECT in the Salesforce adapters is a template in schema.py, so the reads the
+    detector expects of any principal (derived from them) are all the gateway makes."""
+    sources = (ROOT / "sovgw" / "adapters" / "salesforce").glob("*.py")
+    inline = [
+        f"{path.name}: {line.strip()}"
+        for path in sources
+        if path.name != "schema.py"
+        for line in path.read_text().splitlines()
+        if re.search(r"[\"']SELECT ", line)
+    ]
+    assert inline == []
+    assert len(SOQL_TEMPLATES) >= 12
+    for template in SOQL_TEMPLATES:
+        sobject, fields = soql_target(normalise_soql(template))
+        assert sobject is not None and set(fields) <= set(GATEWAY_READS[sobject]), template
+    assert GATEWAY_READS["LoginHistory"] == ("LoginTime", "Status", "UserId")
+
+
+def test_a_suspension_says_why_without_values() -> None:
+    flag = Flag(
+        "sensitive_object", (ORG, "classify", "Contact"), MONDAY, "Contact is read by no purpose"
+    )
+    suspension = Suspension.of(flag, "rec-1", MONDAY + timedelta(hours=1))
+    assert Suspension.from_dict(json.loads(json.dumps(suspension.as_dict()))) == suspension
+    assert suspension.reason == (
+        "principal classify is suspended in non-emergency lanes: anomaly sensitive_object on "
+        "Contact in the hour from 2026-09-07 00:00Z (Contact is read by no purpose); "
+        "audit record rec-1"
+    )

@@ -34,7 +34,7 @@ from sovgw.adapters.sessions import LocalSessions
 from sovgw.domain.budget import BudgetDeferred, Lane
 from sovgw.domain.errors import RejectedInput, UpstreamUnavailable
 from sovgw.domain.levels import DataLevel
-from sovgw.domain.query_log import describe_call, rows_in
+from sovgw.domain.query_log import current_context, describe_call, rows_in
 from sovgw.domain.write_back import AIResult
 from sovgw.ports import BudgetStore, QueryLog, SessionCache
 
@@ -201,7 +201,9 @@ class SalesforceRecords:
             return self._run(operation)
         if not self._budget.store.knows(self._budget.org_id):
             self._seed_from_limits(self._budget)
-        admission = self._budget.store.admit(self._budget.org_id, self.lane, self.grant_id)
+        admission = self._budget.store.admit(
+            self._budget.org_id, self.lane, self.grant_id, current_context().principal
+        )
         if not admission.allowed:
             raise BudgetDeferred(f"{admission.reason} ({admission.used}/{admission.limit})")
         succeeded = False

@@ -12,6 +12,7 @@ import time
 from datetime import datetime
 from typing import Any
 
+from sovgw.domain.query_log import soql_target
 from sovgw.domain.write_back import AIResult, GrantRecord
 from sovgw.wiring import HEARTBEAT_EVENT
 
@@ -73,6 +74,18 @@ RELAY_FEEDBACK_SOQL = (
     "FROM EventRelayFeedback WHERE EventRelayConfigId = {} LIMIT 1"
 )
 
+# The access review (read by the relay monitor credential).
+SERVICE_USERS_SOQL = "SELECT Id, Username, IsActive FROM User WHERE Id IN {}"
+USER_ASSIGNMENTS_SOQL = (
+    "SELECT AssigneeId, PermissionSetId, ExpirationDate FROM PermissionSetAssignment "
+    "WHERE AssigneeId IN {}"
+)
+PERMISSION_SET_NAMES_SOQL = "SELECT Id, Name FROM PermissionSet WHERE Id IN {}"
+LOGINS_SOQL = (
+    "SELECT UserId, LoginTime, Status FROM LoginHistory WHERE UserId IN {} "
+    "AND LoginTime >= {} AND LoginTime < {}"
+)
+
 SOQL_TEMPLATES = (
     FIELD_LEVELS_SOQL,
     FIND_RESULT_SOQL,
@@ -82,7 +95,26 @@ SOQL_TEMPLATES = (
     NAMED_CREDENTIAL_SOQL,
     RELAY_CONFIG_SOQL,
     RELAY_FEEDBACK_SOQL,
+    SERVICE_USERS_SOQL,
+    USER_ASSIGNMENTS_SOQL,
+    PERMISSION_SET_NAMES_SOQL,
+    LOGINS_SOQL,
 )
+
+
+def _gateway_reads() -> dict[str, tuple[str, ...]]:
+    reads: dict[str, set[str]] = {}
+    for template in SOQL_TEMPLATES:
+        sobject, fields = soql_target(template)
+        if sobject is not None:
+            reads.setdefault(sobject, set()).update(fields)
+    return {sobject: tuple(sorted(fields)) for sobject, fields in reads.items()}
+
+
+# What the gateway itself reads from every org, whoever its principal (the anomaly detector
+# expects these reads of any principal, next to those its purpose names): exactly what the
+# templates above select.
+GATEWAY_READS = _gateway_reads()
 
 
 def ai_result_fields(result: AIResult) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from simple_salesforce.format import format_soql
 
+from sovgw.adapters.salesforce import schema
 from sovgw.adapters.salesforce.records import SalesforceRecords
 from sovgw.adapters.salesforce.schema import epoch_seconds
 from sovgw.domain.access_review import Assignment, Login, ServiceUser
@@ -25,9 +26,7 @@ class ServiceAccounts:
     def users(self, ids: Collection[str]) -> dict[str, ServiceUser]:
         if not ids:
             return {}
-        rows = self._records.query(
-            format_soql("SELECT Id, Username, IsActive FROM User WHERE Id IN {}", sorted(ids))
-        )
+        rows = self._records.query(format_soql(schema.SERVICE_USERS_SOQL, sorted(ids)))
         return {
             str(r["Id"]): ServiceUser(
                 str(r["Id"]), str(r["Username"]), r.get("IsActive") is not False
@@ -38,20 +37,12 @@ class ServiceAccounts:
     def assignments(self, user_ids: Collection[str]) -> list[Assignment]:
         if not user_ids:
             return []
-        rows = self._records.query(
-            format_soql(
-                "SELECT AssigneeId, PermissionSetId, ExpirationDate FROM PermissionSetAssignment"
-                " WHERE AssigneeId IN {}",
-                sorted(user_ids),
-            )
-        )
+        rows = self._records.query(format_soql(schema.USER_ASSIGNMENTS_SOQL, sorted(user_ids)))
         set_ids = sorted({str(r["PermissionSetId"]) for r in rows})
         names = {
             str(r["Id"]): str(r["Name"])
             for r in (
-                self._records.query(
-                    format_soql("SELECT Id, Name FROM PermissionSet WHERE Id IN {}", set_ids)
-                )
+                self._records.query(format_soql(schema.PERMISSION_SET_NAMES_SOQL, set_ids))
                 if set_ids
                 else []
             )
@@ -68,15 +59,7 @@ class ServiceAccounts:
     def logins(self, user_ids: Collection[str], since: datetime, until: datetime) -> list[Login]:
         if not user_ids:
             return []
-        rows = self._records.query(
-            format_soql(
-                "SELECT UserId, LoginTime, Status FROM LoginHistory WHERE UserId IN {}"
-                " AND LoginTime >= {} AND LoginTime < {}",
-                sorted(user_ids),
-                since,
-                until,
-            )
-        )
+        rows = self._records.query(format_soql(schema.LOGINS_SOQL, sorted(user_ids), since, until))
         return [
             Login(str(r["UserId"]), at, str(r.get("Status")))
             for r in rows
