@@ -3,23 +3,30 @@ created with an administrator's own session; the values sealed in LocalStack's S
 Manager with the jurisdiction key), then seen in prompts bound for a vendor, through the
 stack's proxy: refused, and an incident opened at once in the jurisdiction's audit bucket
 (a second sighting that day adds evidence to it). A pipeline request on the canary case is
-kept from the vendor by the policy already."""
+kept from the vendor by the policy already. A model's answer, a dead letter's reason and a
+function's log line holding one are withheld and open incidents too."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import requests
 from simple_salesforce.format import format_soql
 
+from functions.classify import handler as classify_handler
 from sovgw.adapters.aws.canaries import store_canaries
 from sovgw.adapters.aws.incidents import S3IncidentStore
 from sovgw.adapters.salesforce.oauth import SalesforceCredentials, http_session, request_token
+from sovgw.app.bootstrap import Dependencies
+from sovgw.app.invocation import logger
 from sovgw.cli import main
 from sovgw.domain.canaries import CanarySet, new_canaries
 from sovgw.local.stack import LocalSovereignStack
+from sovgw.logs import CANARY_WITHHELD
 from sovgw.sfsim.state import ConnectedApp
 from tests.conftest import ROOT, wait_until
 
@@ -184,3 +191,50 @@ def test_a_canary_in_a_models_answer_and_in_a_dead_letter_opens_incidents(
         "both incidents",
     )
     assert titles
+
+
+def test_a_canary_in_a_functions_log_line_is_withheld_and_opens_an_incident(
+    stack: LocalSovereignStack,
+    monkeypatch: pytest.MonkeyPatch,
+    capture_gateway_logs: list[str],
+) -> None:
+    """The gateway's own log lines carry no record values (tests/e2e/test_log_scan.py), so
+    this adds the line a developer might while debugging: classify, running in the stack,
+    logs the subject of the case it read. The case's subject holds a canary."""
+    values = _contoso_canaries(stack)
+    assert stack.salesforce is not None
+    sim = stack.salesforce.sim
+    case = sim.insert(
+        sim.org(CONTOSO),
+        "Case",
+        {
+            "Subject": f"Follow-up {values['reference']}",
+            "Description": "call back",
+            "Status": "New",
+        },
+    )
+    original = classify_handler.handle
+
+    def handle_and_log_the_subject(event: Mapping[str, Any], deps: Dependencies) -> dict[str, Any]:
+        result = original(event, deps)
+        record = deps.crm_for(CONTOSO).get_record("Case", case, ["Subject"])
+        logger.info("debug: case read", subject=record["Subject"])
+        return result
+
+    monkeypatch.setattr(classify_handler, "handle", handle_and_log_the_subject)
+    stack.publish_platform_event(
+        CONTOSO,
+        "AI_Request__e",
+        {
+            "Record_Id__c": case,
+            "Purpose__c": "summarise_case",
+            "Requested_By__c": "0055E000000000CQAQ",
+        },
+    )
+    wait_until(
+        lambda: f"Leak canary of org {CONTOSO} seen: log line" in _incident_titles(stack),
+        "the incident",
+    )
+    [line] = [line for line in capture_gateway_logs if "debug: case read" in line]
+    assert values["reference"] not in line and CANARY_WITHHELD in line
+    assert not any(values["reference"] in line for line in capture_gateway_logs)
