@@ -18,6 +18,15 @@ NAMESPACE = "sovgw"
 BUDGET_METRICS_SERVICE = "salesforce-budget"  # Powertools adds it as a dimension: alarms name it
 
 
+def publish_check_count(service: str, metric: str, value: int, jurisdiction: str) -> None:
+    """One count of a scheduled check for the jurisdiction (its alarm names ``service``: it
+    is a dimension Powertools adds)."""
+    metrics = Metrics(namespace=NAMESPACE, service=service)
+    metrics.add_dimension(name="Jurisdiction", value=jurisdiction)
+    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=value)
+    metrics.flush_metrics()
+
+
 def publish_budget_metrics(
     health: Mapping[str, Any], jurisdiction: str, metrics: Metrics | None = None
 ) -> None:

@@ -7,8 +7,14 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sovgw.cli.common import CommandError, add_config, gateway_config, jurisdiction_of, org_of
+from sovgw.domain.errors import RejectedInput
+
+if TYPE_CHECKING:
+    from sovgw.config import GatewayConfig
+    from sovgw.ports import AnomalyStore, AuditSink
 
 
 def configure(anomaly: argparse.ArgumentParser) -> None:
@@ -25,21 +31,27 @@ def configure(anomaly: argparse.ArgumentParser) -> None:
     lift.set_defaults(run=run_lift)
 
 
+def _store_and_audit(config: GatewayConfig, jurisdiction_id: str) -> tuple[AnomalyStore, AuditSink]:
+    """The jurisdiction's anomaly store and audit sink, reached as the functions reach them
+    (the shared store from $SOVGW_BUDGET_STORE_URL)."""
+    from sovgw.app.anomaly import anomaly_store  # noqa: PLC0415
+    from sovgw.app.bootstrap import operator_dependencies  # noqa: PLC0415
+
+    deps = operator_dependencies(config, jurisdiction_id)
+    try:
+        return anomaly_store(deps), deps.audit
+    except RejectedInput as error:
+        raise CommandError(str(error)) from None
+
+
 def run_watch(args: argparse.Namespace) -> int:
     """Exit 1 when a principal of the jurisdiction is suspended (as the alarm would be)."""
-    from sovgw.app.anomaly import anomaly_store, watch_anomalies  # noqa: PLC0415
-    from sovgw.app.bootstrap import operator_dependencies  # noqa: PLC0415
-    from sovgw.domain.errors import RejectedInput  # noqa: PLC0415
+    from sovgw.app.anomaly import watch_anomalies  # noqa: PLC0415
 
     config = gateway_config(args)
     jurisdiction = jurisdiction_of(config, args.jurisdiction)
-    deps = operator_dependencies(config, jurisdiction.id)
-    try:
-        run = watch_anomalies(
-            anomaly_store(deps), deps.audit, config, jurisdiction, now=datetime.now(UTC)
-        )
-    except RejectedInput as error:
-        raise CommandError(str(error)) from None
+    store, audit = _store_and_audit(config, jurisdiction.id)
+    run = watch_anomalies(store, audit, config, jurisdiction, now=datetime.now(UTC))
     if run.busy:
         raise CommandError("another watcher is closing this jurisdiction's hours; try later")
     report = {
@@ -63,17 +75,15 @@ def run_watch(args: argparse.Namespace) -> int:
 
 
 def run_lift(args: argparse.Namespace) -> int:
-    from sovgw.app.anomaly import anomaly_store, lift_suspension  # noqa: PLC0415
-    from sovgw.app.bootstrap import operator_dependencies  # noqa: PLC0415
-    from sovgw.domain.errors import RejectedInput  # noqa: PLC0415
+    from sovgw.app.anomaly import lift_suspension  # noqa: PLC0415
 
     config = gateway_config(args)
     binding = org_of(config, args.org)
-    deps = operator_dependencies(config, binding.jurisdiction)
+    store, audit = _store_and_audit(config, binding.jurisdiction)
     try:
         lifted = lift_suspension(
-            anomaly_store(deps),
-            deps.audit,
+            store,
+            audit,
             binding.jurisdiction,
             org_id=binding.org_id,
             principal=args.principal,

@@ -34,6 +34,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sovgw.domain.minimise import PURPOSES
@@ -108,8 +109,9 @@ def purpose_reads(gateway_reads: Reads) -> Callable[[Observation], Reads]:
     gateway's own metadata reads, whoever the principal). A read under no known purpose may
     touch only the latter."""
 
-    def reads(seen: Observation) -> Reads:
-        spec = PURPOSES.get(seen.purpose or "")
+    @cache
+    def of_purpose(purpose: str | None) -> Reads:
+        spec = PURPOSES.get(purpose or "")
         if spec is None:
             return gateway_reads
         merged = {sobject: set(fields) for sobject, fields in gateway_reads.items()}
@@ -117,7 +119,7 @@ def purpose_reads(gateway_reads: Reads) -> Callable[[Observation], Reads]:
             merged.setdefault(sobject, set()).update(fields)
         return {sobject: tuple(sorted(fields)) for sobject, fields in merged.items()}
 
-    return reads
+    return lambda seen: of_purpose(seen.purpose)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from sovgw.adapters.valkey_anomaly import ValkeyAnomalyStore
 from sovgw.adapters.valkey_budget import ValkeyBudgetStore
 from sovgw.app.anomaly import lift_suspension, watch_anomalies
 from sovgw.config import GatewayConfig, load_config
+from sovgw.domain.anomaly import Observation
 from sovgw.domain.audit import Stage
 from sovgw.domain.budget import BudgetDeferred, Lane
 from sovgw.domain.errors import RejectedInput
@@ -35,6 +36,14 @@ def valkey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalValkey]:
     store.stop()
 
 
+@pytest.fixture
+def store(valkey: LocalValkey) -> ValkeyAnomalyStore:
+    """An empty store (the module's redis-server, flushed)."""
+    client = valkey.client()
+    client.flushdb()
+    return ValkeyAnomalyStore(client)
+
+
 @pytest.fixture(scope="module")
 def config() -> GatewayConfig:
     return load_config(ROOT / "config" / "gateway.yaml")
@@ -49,12 +58,12 @@ class Clock:
 
 
 def test_a_read_outside_the_purpose_suspends_the_principal_but_not_emergency_work(
-    salesforce: SeededSimulator, valkey: LocalValkey, config: GatewayConfig
+    salesforce: SeededSimulator,
+    store: ValkeyAnomalyStore,
+    valkey: LocalValkey,
+    config: GatewayConfig,
 ) -> None:
-    client = valkey.client()
-    client.flushdb()
-    budget = ValkeyBudgetStore(client)
-    store = ValkeyAnomalyStore(client)
+    budget = ValkeyBudgetStore(valkey.client())
     binding = config.org(ORG_A)
     assert binding is not None
     jurisdiction = config.jurisdiction(binding.jurisdiction)
@@ -155,13 +164,8 @@ def test_a_read_outside_the_purpose_suspends_the_principal_but_not_emergency_wor
 
 
 def test_one_watcher_at_a_time_and_a_failed_run_is_redone_whole(
-    valkey: LocalValkey, config: GatewayConfig
+    store: ValkeyAnomalyStore, config: GatewayConfig
 ) -> None:
-    from sovgw.domain.anomaly import Observation  # noqa: PLC0415
-
-    client = valkey.client()
-    client.flushdb()
-    store = ValkeyAnomalyStore(client)
     jurisdiction = config.jurisdictions[0]
     hour = datetime(2026, 11, 30, 3, tzinfo=UTC)
     store.observe(jurisdiction.id, Observation(hour, ORG_A, "classify", "Contact", ("Email",), 9))
@@ -187,13 +191,8 @@ def test_one_watcher_at_a_time_and_a_failed_run_is_redone_whole(
 
 
 def test_a_read_fed_after_its_hour_was_closed_counts_in_the_next_hour_closed(
-    valkey: LocalValkey, config: GatewayConfig
+    store: ValkeyAnomalyStore, config: GatewayConfig
 ) -> None:
-    from sovgw.domain.anomaly import Observation  # noqa: PLC0415
-
-    client = valkey.client()
-    client.flushdb()
-    store = ValkeyAnomalyStore(client)
     jurisdiction = config.jurisdictions[0]
     three = datetime(2026, 11, 30, 3, tzinfo=UTC)
     case = Observation(three, ORG_A, "route", "Case", ("Subject",), 1, "summarise_case")
