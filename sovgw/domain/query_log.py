@@ -121,8 +121,10 @@ def describe_call(
     lane: str,
     grant_id: str | None,
     context: CallContext | None = None,
+    body_soql: str | None = None,
 ) -> SalesforceCall:
-    """The entry for one HTTP call to Salesforce, from its method, URL and measurements."""
+    """The entry for one HTTP call to Salesforce, from its method, URL and measurements (and
+    ``body_soql``, the query a Bulk API job was created with in the request body)."""
     context = context or current_context()
     parts = urlsplit(url)
     params = parse_qs(parts.query)
@@ -140,7 +142,7 @@ def describe_call(
             sobject = steps[1]
             named = params.get("fields", [""])[0]
             fields = tuple(name for name in named.split(",") if name)
-        soql = params.get("q", [None])[0]
+        soql = params.get("q", [None])[0] or body_soql
         if soql:
             shape = normalise_soql(soql)
             sobject, fields = soql_target(shape)

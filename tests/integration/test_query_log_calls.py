@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from sovgw.adapters.salesforce.bulk import SalesforceBulkQueries
 from sovgw.adapters.salesforce.records import SalesforceRecords
 from sovgw.domain.budget import Lane
 from sovgw.domain.query_log import SalesforceCall, calls_made_as
@@ -35,6 +36,9 @@ def test_each_call_is_an_entry_with_its_measurements_and_no_values(
     with calls_made_as("classify", "summarise_case"):
         found = records.get_record("Case", case_id, ["Subject", "Description"])
         rows = records.query("SELECT Id, Subject FROM Case WHERE Subject = 'Case of Org A'")
+        SalesforceBulkQueries(records).create(
+            "SELECT Id, Subject FROM Case WHERE Subject = 'Case of Org A'"
+        )
         records.upsert_result(
             "event-42",
             AIResult(
@@ -52,6 +56,7 @@ def test_each_call_is_an_entry_with_its_measurements_and_no_values(
         ("POST", "oauth2/token", None, None),
         ("GET", "sobjects/Case", "Case", 1),
         ("GET", "query", "Case", 1),
+        ("POST", "jobs/query", "Case", None),  # a Bulk API job: its SOQL is in the body
         ("PATCH", "sobjects/AI_Result__c", "AI_Result__c", None),
     ]
     for call in log.calls:
@@ -62,9 +67,9 @@ def test_each_call_is_an_entry_with_its_measurements_and_no_values(
             "summarise_case",
         )
         assert call.status in {200, 201} and call.bytes > 0 and call.latency_ms >= 0
-    query = log.calls[2]
-    assert query.fields == ("Id", "Subject")
-    assert query.soql == "SELECT Id, Subject FROM Case WHERE Subject = ?"
+    query, bulk = log.calls[2], log.calls[3]
+    assert query.fields == bulk.fields == ("Id", "Subject")
+    assert query.soql == bulk.soql == "SELECT Id, Subject FROM Case WHERE Subject = ?"
     assert query.soql_sha256 is not None and len(query.soql_sha256) == 64
     logged = json.dumps([c.as_dict() for c in log.calls])
     for value in (case_id, "Case of Org A", "x@y.example", "event-42", "client-A"):

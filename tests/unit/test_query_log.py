@@ -84,6 +84,26 @@ def test_a_literal_leaves_no_trace_in_the_entry(text: str, number: int) -> None:
     assert _query_call(template.format(quoted, number)) == _query_call(template.format("x", 1))
 
 
+def test_a_bulk_jobs_query_is_logged_from_the_request_body_without_its_literals() -> None:
+    """A Bulk API 2.0 job carries its SOQL in the POST body, not the URL."""
+    call = describe_call(
+        method="POST",
+        url=f"{BASE}/jobs/query",
+        status=200,
+        body_bytes=300,
+        rows=None,
+        latency_ms=12.0,
+        org_id="00D5E0000000001UAA",
+        lane="ROUTINE",
+        grant_id=None,
+        body_soql="SELECT Id, Subject FROM Case WHERE CreatedDate > 2026-01-01T00:00:00Z "
+        "AND Subject != 'jan@example.nl'",
+    )
+    assert (call.resource, call.sobject, call.fields) == ("jobs/query", "Case", ("Id", "Subject"))
+    assert call.soql == "SELECT Id, Subject FROM Case WHERE CreatedDate > ? AND Subject != ?"
+    assert call.soql_sha256 is not None and "jan" not in json.dumps(call.as_dict())
+
+
 @pytest.mark.parametrize(
     ("method", "url", "resource", "sobject", "fields"),
     [

@@ -4,6 +4,7 @@ Salesforce error mapped to retryable or not in one place (``SalesforceRecords.ca
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -139,6 +140,7 @@ class SalesforceRecords:
                 org_id=self._org_id,
                 lane=self.lane.value,
                 grant_id=self.grant_id,
+                body_soql=_bulk_query_of(request),
             )
         )
 
@@ -314,6 +316,17 @@ class SalesforceRecords:
         if found is None:
             raise UpstreamUnavailable("upserted result not found by its event id")
         return found
+
+
+def _bulk_query_of(request: requests.PreparedRequest) -> str | None:
+    """The SOQL a Bulk API 2.0 query job is created with (it travels in the body)."""
+    if request.method != "POST" or not (request.url or "").rstrip("/").endswith("/jobs/query"):
+        return None
+    try:
+        query = json.loads(request.body or b"{}").get("query")
+    except (ValueError, AttributeError):
+        return None
+    return query if isinstance(query, str) else None
 
 
 def sobject_api(sf: Salesforce, name: str) -> Any:
