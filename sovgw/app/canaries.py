@@ -18,7 +18,8 @@ from sovgw.adapters.salesforce.canaries import create_canary_case
 from sovgw.app.incidents import IncidentDesk, incident_desk
 from sovgw.config import GatewayConfig, Jurisdiction, OrgBinding
 from sovgw.domain.canaries import CanarySet, CanaryWatch, Sighting, new_canaries
-from sovgw.domain.incidents import Evidence, EvidenceKind
+from sovgw.domain.incidents import Evidence, EvidenceKind, new_incident_id
+from sovgw.ports import IncidentEventExists
 
 CANARY_TTL_S = 300.0
 
@@ -87,23 +88,24 @@ class CanaryFeed:
 
 
 def canary_alarm(
-    config: GatewayConfig, jurisdictions: list[Jurisdiction]
+    config: GatewayConfig,
+    jurisdictions: list[Jurisdiction],
+    desk_of: Callable[[Jurisdiction], IncidentDesk] = incident_desk,
 ) -> Callable[[Sighting, str], None]:
     """What a sighting does: an incident in the org's jurisdiction (one of ``jurisdictions``),
-    at once. Each jurisdiction's desk is made at its first sighting, not at start."""
+    at once; one per org, path and day, however many processes see it at the same time (its
+    id is derived from them: the first writer opens it, the others add their evidence). Each
+    jurisdiction's desk is made at its first sighting, not at start."""
     served = {j.id: j for j in jurisdictions}
-
-    @functools.cache
-    def desk_of(jurisdiction_id: str) -> IncidentDesk:
-        return incident_desk(served[jurisdiction_id])
+    desk_for = functools.cache(lambda jurisdiction_id: desk_of(served[jurisdiction_id]))
 
     def raise_alarm(sighting: Sighting, evidence_record: str) -> None:
         binding = config.org(sighting.org_id)
         if binding is None or binding.jurisdiction not in served:
             return
-        desk = desk_of(binding.jurisdiction)
+        desk: IncidentDesk = desk_for(binding.jurisdiction)
         now = desk.now()
-        title = f"Leak canary of org {sighting.org_id} seen: {sighting.path.replace('_', ' ')}"
+        title = f"Leak canary of org {sighting.org_id} seen: {sighting.where}"
         evidence = [
             Evidence(
                 kind=EvidenceKind.AUDIT_RECORD, ref=evidence_record, note=sighting.canary.kind
@@ -112,15 +114,10 @@ def canary_alarm(
                 kind=EvidenceKind.CONTAINMENT, ref=f"blocked-{evidence_record}", note="blocked"
             ),
         ]
-        today = [
-            i
-            for i in desk.incidents()
-            if i.closed is None and i.opened.title == title and i.aware_at.date() == now.date()
-        ]
-        if today:
-            desk.add_evidence(today[0].id, evidence, by="sovgw:canary-watch")
-            return
-        desk.open(
+        day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        todays = new_incident_id(binding.jurisdiction, day, title)
+        open_incident = functools.partial(
+            desk.open,
             title=title,
             aware_at=now,
             by="sovgw:canary-watch",
@@ -128,5 +125,12 @@ def canary_alarm(
             org_id=sighting.org_id,
             evidence=evidence,
         )
+        try:
+            open_incident(incident_id=todays)
+        except IncidentEventExists:
+            try:
+                desk.add_evidence(todays, evidence, by="sovgw:canary-watch")
+            except ValueError:  # today's was closed already: a new one
+                open_incident()
 
     return raise_alarm

@@ -76,10 +76,13 @@ class IncidentDesk:
         data_categories: Sequence[str] = (),
         data_subjects: int | None = None,
         evidence: Sequence[Evidence] = (),
+        incident_id: str | None = None,
     ) -> Incident:
         """A new incident; its clocks run from ``aware_at`` (when the controller became
-        aware, which may be before it was opened here)."""
-        incident_id = new_incident_id(self.jurisdiction.id, aware_at, title)
+        aware, which may be before it was opened here). Its id is derived from the title and
+        the awareness unless given (an alarm that must open one incident however many
+        processes raise it at once names it)."""
+        incident_id = incident_id or new_incident_id(self.jurisdiction.id, aware_at, title)
         opened = IncidentEvent(
             incident_id=incident_id,
             sequence=0,

@@ -3,12 +3,18 @@ gateway's own DLP for all of them), unique per planting, and found however they 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from stdnum import iban as stdnum_iban
 
-from sovgw.domain.canaries import CanaryWatch, new_canaries
+from sovgw.app.canaries import canary_alarm
+from sovgw.app.incidents import IncidentDesk
+from sovgw.config import load_config
+from sovgw.domain.canaries import CanaryWatch, Sighting, new_canaries
 from sovgw.domain.dlp import detect
+from tests.conftest import ROOT
+from tests.fakes import MemoryIncidents
 
 NOW = datetime(2026, 12, 2, tzinfo=UTC)
 
@@ -39,3 +45,52 @@ def test_the_watch_finds_a_canary_however_it_is_written_and_nothing_else() -> No
         assert sighting is not None and sighting.org_id == "00D5E0000000001UAA", text
     assert watch.seen("Pay DE89 3704 0044 0532 0130 00 and call +49 151 2345 6789", "x") is None
     assert not CanaryWatch() and CanaryWatch().seen(values["email"], "x") is None
+
+
+def _alarm_and_incidents() -> tuple[
+    Callable[[Sighting, str], None], MemoryIncidents, list[datetime]
+]:
+    config = load_config(ROOT / "config" / "gateway.yaml")
+    jurisdiction = config.jurisdiction("eu-de")
+    assert jurisdiction is not None
+    store = MemoryIncidents()
+    clock = [datetime(2026, 12, 2, 9, 30, tzinfo=UTC)]
+    desk = IncidentDesk(store, jurisdiction, now=lambda: clock[0])
+    return canary_alarm(config, [jurisdiction], lambda _: desk), store, clock
+
+
+def _sighting(path: str = "log_line") -> Sighting:
+    planted = new_canaries(ORG, datetime(2026, 12, 1, tzinfo=UTC))
+    return Sighting(ORG, planted.canaries[0], path)
+
+
+ORG = "00D5E0000000001UAA"
+
+
+def test_sightings_of_a_day_and_path_are_one_incident_even_when_another_process_opens_it() -> None:
+    alarm, store, clock = _alarm_and_incidents()
+    store.lose_race = {0}  # another process opens today's incident just before this one
+    alarm(_sighting(), "rec-1")
+    alarm(_sighting(), "rec-2")
+    [incident_id] = store.incident_ids()
+    events = store.events(incident_id)
+    assert [e.by for e in events] == ["someone else", "sovgw:canary-watch", "sovgw:canary-watch"]
+    refs = [e.ref for event in events for e in event.evidence if e.kind == "audit_record"]
+    assert refs == ["rec-1", "rec-1", "rec-2"]  # the racer's copy carries the same sighting
+    alarm(_sighting("model_output"), "rec-3")  # another path: its own incident
+    assert len(store.incident_ids()) == 2
+    clock[0] += timedelta(days=1)
+    alarm(_sighting(), "rec-4")  # another day: its own incident
+    assert len(store.incident_ids()) == 3
+
+
+def test_a_sighting_after_the_days_incident_was_closed_opens_a_new_one() -> None:
+    alarm, store, clock = _alarm_and_incidents()
+    alarm(_sighting(), "rec-1")
+    [first] = store.incident_ids()
+    jurisdiction = load_config(ROOT / "config" / "gateway.yaml").jurisdiction("eu-de")
+    assert jurisdiction is not None
+    IncidentDesk(store, jurisdiction, now=lambda: clock[0]).close(first, by="dpo", note="done")
+    clock[0] += timedelta(hours=2)
+    alarm(_sighting(), "rec-2")
+    assert len(store.incident_ids()) == 2
