@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sovgw.app.anomaly import anomaly_store, watch_anomalies
-from sovgw.app.bootstrap import Dependencies, dependencies_from_env
+from sovgw.app.bootstrap import Dependencies, Settings, dependencies_from_env
 from sovgw.app.invocation import logger, run_handler
 from sovgw.contracts import ScheduledEvent, parse_event
 
@@ -22,7 +22,10 @@ FUNCTION = "anomaly_watch"
 def handle(event: Mapping[str, Any], deps: Dependencies) -> dict[str, Any]:
     parse_event(ScheduledEvent, event)
     now = datetime.fromtimestamp(deps.clock_ms() / 1000, UTC)
-    run = watch_anomalies(anomaly_store(deps), deps.audit, deps.config, deps.jurisdiction, now=now)
+    datasets = Settings.from_env().config_path.parent / "datasets"
+    run = watch_anomalies(
+        anomaly_store(deps), deps.audit, deps.config, deps.jurisdiction, now=now, datasets=datasets
+    )
     for flag, record_id in run.flags:
         logger.warning(
             "query-log anomaly: principal suspended",

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sovgw.adapters.anomaly_metrics import publish_suspended_principals
 from sovgw.adapters.salesforce.schema import GATEWAY_READS
@@ -29,6 +30,7 @@ from sovgw.domain.anomaly import (
     purpose_reads,
 )
 from sovgw.domain.audit import anomaly_record, lifting_record
+from sovgw.domain.datasets import dataset_reads, load_datasets
 from sovgw.domain.errors import RejectedInput
 from sovgw.ports import AnomalyStore, AuditSink
 
@@ -57,10 +59,11 @@ def watch_anomalies(
     jurisdiction: Jurisdiction,
     *,
     now: datetime,
-    reads: Callable[[Observation], Reads] | None = None,
+    datasets: Path | None = None,
 ) -> WatchRun:
-    """Close every ended hour not yet closed, contain each flag, publish the suspensions."""
-    reads = reads or purpose_reads(GATEWAY_READS)
+    """Close every ended hour not yet closed, contain each flag, publish the suspensions.
+    ``datasets``: the training dataset definitions, whose exports read what they name."""
+    reads = expected_reads(datasets)
     with store.watching(jurisdiction.id, WATCH_LEASE_S) as mine:
         if not mine:
             return WatchRun(busy=True)
@@ -91,6 +94,12 @@ def watch_anomalies(
     }
     publish_suspended_principals(sum(map(len, suspended.values())), jurisdiction.id)
     return WatchRun(False, tuple(closed), tuple(raised), suspended)
+
+
+def expected_reads(datasets: Path | None) -> Callable[[Observation], Reads]:
+    """What each purpose may read: a request purpose's fields, a dataset purpose's exports,
+    and the gateway's own metadata reads."""
+    return purpose_reads(GATEWAY_READS, dataset_reads(load_datasets(datasets) if datasets else []))
 
 
 def _first_hour(detector: Detector, fed: list[datetime], end: datetime) -> datetime:

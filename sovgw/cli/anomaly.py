@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sovgw.cli.common import CommandError, add_config, gateway_config, jurisdiction_of, org_of
@@ -51,7 +52,10 @@ def run_watch(args: argparse.Namespace) -> int:
     config = gateway_config(args)
     jurisdiction = jurisdiction_of(config, args.jurisdiction)
     store, audit = _store_and_audit(config, jurisdiction.id)
-    run = watch_anomalies(store, audit, config, jurisdiction, now=datetime.now(UTC))
+    datasets = Path(args.config).parent / "datasets"
+    run = watch_anomalies(
+        store, audit, config, jurisdiction, now=datetime.now(UTC), datasets=datasets
+    )
     if run.busy:
         raise CommandError("another watcher is closing this jurisdiction's hours; try later")
     report = {

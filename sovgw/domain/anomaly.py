@@ -89,9 +89,12 @@ class Observation:
 
 
 def observation_of(call: SalesforceCall, at: datetime) -> Observation | None:
-    """The detector's view of a query-log entry: a successful read of an object's records
-    (writes, token requests, limits and failed calls read no data)."""
-    if call.method != "GET" or call.status >= 400 or call.sobject is None or call.org_id is None:
+    """The detector's view of a query-log entry: a successful read of an object's records,
+    or a Bulk API query job created to read them (its rows are not known yet: it counts for
+    what it reads, not how much). Writes, token requests, limits and failed calls read no
+    data."""
+    reads = call.method == "GET" or (call.method == "POST" and call.resource == "jobs/query")
+    if not reads or call.status >= 400 or call.sobject is None or call.org_id is None:
         return None
     return Observation(
         at,
@@ -104,22 +107,31 @@ def observation_of(call: SalesforceCall, at: datetime) -> Observation | None:
     )
 
 
-def purpose_reads(gateway_reads: Reads) -> Callable[[Observation], Reads]:
-    """What a read may touch: its purpose's objects and fields, and ``gateway_reads`` (the
+def purpose_reads(
+    gateway_reads: Reads, dataset_reads: Mapping[str, Reads] | None = None
+) -> Callable[[Observation], Reads]:
+    """What a read may touch: its purpose's objects and fields (a request purpose's, or the
+    training datasets' of that purpose, from ``dataset_reads``), and ``gateway_reads`` (the
     gateway's own metadata reads, whoever the principal). A read under no known purpose may
     touch only the latter."""
+    datasets = dataset_reads or {}
 
     @cache
-    def of_purpose(purpose: str | None) -> Reads:
-        spec = PURPOSES.get(purpose or "")
-        if spec is None:
+    def of_purpose(purpose: str) -> Reads:
+        spec = PURPOSES.get(purpose)
+        named = [
+            *([spec.fields] if spec else []),
+            *([datasets[purpose]] if purpose in datasets else []),
+        ]
+        if not named:
             return gateway_reads
         merged = {sobject: set(fields) for sobject, fields in gateway_reads.items()}
-        for sobject, fields in spec.fields.items():
-            merged.setdefault(sobject, set()).update(fields)
+        for reads in named:
+            for sobject, fields in reads.items():
+                merged.setdefault(sobject, set()).update(fields)
         return {sobject: tuple(sorted(fields)) for sobject, fields in merged.items()}
 
-    return lambda seen: of_purpose(seen.purpose)
+    return lambda seen: of_purpose(seen.purpose or "")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +118,25 @@ def load_dataset(directory: Path, dataset_id: str) -> DatasetDefinition:
     if definition.id != dataset_id:
         raise ValueError(f"{path} defines dataset {definition.id!r}, not {dataset_id!r}")
     return definition
+
+
+def dataset_reads(
+    definitions: Iterable[DatasetDefinition],
+) -> dict[str, dict[str, tuple[str, ...]]]:
+    """Purpose → object → fields the exports of that purpose read (what the anomaly detector
+    expects of them)."""
+    reads: dict[str, dict[str, set[str]]] = {}
+    for definition in definitions:
+        fields = reads.setdefault(definition.purpose, {}).setdefault(definition.object, set())
+        fields.update(("Id", *definition.fields))
+    return {
+        purpose: {sobject: tuple(sorted(names)) for sobject, names in objects.items()}
+        for purpose, objects in reads.items()
+    }
+
+
+def load_datasets(directory: Path) -> list[DatasetDefinition]:
+    """Every definition in ``directory`` (none when it does not exist)."""
+    if not directory.is_dir():
+        return []
+    return [load_dataset(directory, path.stem) for path in sorted(directory.glob("*.yaml"))]

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sovgw.adapters.query_log import AnomalyFeed
+from sovgw.adapters.salesforce.bulk import SalesforceBulkQueries
 from sovgw.adapters.salesforce.records import OrgBudget, SalesforceRecords
 from sovgw.adapters.valkey_anomaly import ValkeyAnomalyStore
 from sovgw.adapters.valkey_budget import ValkeyBudgetStore
@@ -20,6 +21,7 @@ from sovgw.config import GatewayConfig, load_config
 from sovgw.domain.anomaly import Observation
 from sovgw.domain.audit import Stage
 from sovgw.domain.budget import BudgetDeferred, Lane
+from sovgw.domain.datasets import load_datasets
 from sovgw.domain.errors import RejectedInput
 from sovgw.domain.query_log import calls_made_as
 from sovgw.local.valkey import LocalValkey, start_valkey
@@ -222,3 +224,57 @@ def test_a_read_fed_after_its_hour_was_closed_counts_in_the_next_hour_closed(
         three + timedelta(hours=1),
     )
     assert store.open_hours(jurisdiction.id) == []
+
+
+def test_a_bulk_export_is_expected_as_its_dataset_names_and_flagged_beyond_it(
+    salesforce: SeededSimulator, store: ValkeyAnomalyStore, config: GatewayConfig
+) -> None:
+    """A Bulk API query job is observed when it is created (its SOQL travels in the body):
+    the dataset's own export passes, a job reading Contacts under the same purpose is
+    flagged."""
+    jurisdiction = config.jurisdictions[0]
+    created = datetime(2026, 11, 30, 3, 10, tzinfo=UTC)
+    records = SalesforceRecords(
+        salesforce.credentials(ORG_A),
+        ca_bundle=str(salesforce.server.ca_bundle),
+        lane=Lane.ROUTINE,
+        org_id=ORG_A,
+        query_log=AnomalyFeed(store, jurisdiction.id, Clock(created)),
+    )
+    [training] = load_datasets(ROOT / "config" / "datasets")
+    with calls_made_as("sovgw export", training.purpose):
+        SalesforceBulkQueries(records).create(training.soql)
+    closed = datetime(2026, 11, 30, 4, 6, tzinfo=UTC)
+    clean = watch_anomalies(
+        store,
+        MemoryAudit(),
+        config,
+        jurisdiction,
+        now=closed,
+        datasets=ROOT / "config" / "datasets",
+    )
+    assert clean.closed == (datetime(2026, 11, 30, 3, tzinfo=UTC),) and clean.flags == ()
+
+    records = SalesforceRecords(
+        salesforce.credentials(ORG_A),
+        ca_bundle=str(salesforce.server.ca_bundle),
+        lane=Lane.ROUTINE,
+        org_id=ORG_A,
+        query_log=AnomalyFeed(store, jurisdiction.id, Clock(created + timedelta(hours=1))),
+    )
+    with calls_made_as("sovgw export", training.purpose):
+        SalesforceBulkQueries(records).create("SELECT Id, LastName, Email FROM Contact")
+    flagged = watch_anomalies(
+        store,
+        MemoryAudit(),
+        config,
+        jurisdiction,
+        now=closed + timedelta(hours=1),
+        datasets=ROOT / "config" / "datasets",
+    )
+    [(flag, _)] = flagged.flags
+    assert (flag.principal, flag.sobject, flag.kind) == (
+        "sovgw export",
+        "Contact",
+        "sensitive_object",
+    )

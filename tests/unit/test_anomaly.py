@@ -20,6 +20,7 @@ from sovgw.domain.anomaly import (
     observation_of,
     purpose_reads,
 )
+from sovgw.domain.datasets import dataset_reads, load_datasets
 from sovgw.domain.query_log import SalesforceCall, normalise_soql, soql_target
 from tests.conftest import ROOT
 
@@ -150,6 +151,8 @@ def test_only_successful_reads_of_records_are_observed() -> None:
     )
     assert Observation.from_dict(json.loads(json.dumps(seen.as_dict()))) == seen
     assert observation_of(_call(method="POST"), at) is None  # a write (a canary planted)
+    job = observation_of(_call(method="POST", resource="jobs/query", rows=None), at)
+    assert job is not None and (job.sobject, job.rows) == ("Contact", 0)  # a Bulk API read
     assert observation_of(_call(status=404), at) is None
     assert observation_of(_call(sobject=None, resource="limits"), at) is None
     assert hour_of(at) == datetime(2026, 9, 7, 3, tzinfo=UTC)
@@ -198,3 +201,19 @@ def test_a_suspension_says_why_without_values() -> None:
         "Contact in the hour from 2026-09-07 00:00Z (Contact is read by no purpose); "
         "audit record rec-1"
     )
+
+
+def test_an_export_reads_what_its_datasets_name_and_nothing_else() -> None:
+    datasets = load_datasets(ROOT / "config" / "datasets")
+    reads = purpose_reads(GATEWAY_READS, dataset_reads(datasets))
+    [training] = datasets
+    export = Observation(
+        MONDAY, ORG, "sovgw export", "Case", ("Id", *training.fields), 0, training.purpose
+    )
+    contacts = Observation(
+        MONDAY, ORG, "sovgw export", "Contact", ("Id", "Email"), 0, training.purpose
+    )
+    [flag] = Detector(reads).close_hour(MONDAY, [export, contacts])
+    assert (flag.kind, flag.sobject) == ("sensitive_object", "Contact")
+    elsewhere = Observation(MONDAY, ORG, "sovgw export", "Case", ("Id",), 0, "another-purpose")
+    assert Detector(reads).close_hour(MONDAY, [elsewhere])[0].kind == "sensitive_object"
