@@ -28,7 +28,7 @@ def handle(event: Mapping[str, Any], deps: Dependencies) -> dict[str, Any]:
     )
     for flag, record_id in run.flags:
         logger.warning(
-            "query-log anomaly: principal suspended",
+            "query-log anomaly flagged",
             org_id=flag.org_id,
             principal=flag.principal,
             sobject=flag.sobject,

@@ -10,6 +10,7 @@ at one or more until an operator lifts each suspension (``sovgw anomaly lift``).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -39,7 +40,6 @@ CATCH_UP = timedelta(days=7)
 # have reached the feed; one that arrives later still counts, in the next hour closed.
 GRACE = timedelta(minutes=5)
 WATCH_LEASE_S = 600
-CONTAINMENT = "non-emergency lanes suspended for the principal in the org"
 
 
 @dataclass(frozen=True)
@@ -117,10 +117,11 @@ def _contain(
 ) -> str:
     """The flag's audit record, then the suspension that names it as evidence (a principal
     already suspended stays under its first flag; this one is recorded all the same)."""
-    record = anomaly_record(flag, jurisdiction, CONTAINMENT)
-    audit.write(record)
-    store.suspend(Suspension.of(flag, record.record_id, now))
-    return record.record_id
+    record_id = str(uuid.uuid4())
+    suspension = Suspension.of(flag, record_id, now)
+    audit.write(anomaly_record(flag, jurisdiction, suspension.containment, record_id))
+    store.suspend(suspension)
+    return record_id
 
 
 def lift_suspension(

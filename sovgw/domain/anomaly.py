@@ -49,6 +49,9 @@ DRIP_HOURS = 6
 DRIP_RELATIVE = 2.0  # six hours at twice their usual volume is no longer noise
 
 Key = tuple[str, str, str]  # org, principal, object
+# Break-glass work must reach Salesforce whatever else is contained: a flag on it is recorded
+# and alarmed like any other, but never closes its lanes.
+NEVER_SUSPENDED = frozenset({"break_glass"})
 Reads = Mapping[str, tuple[str, ...]]  # object → fields
 
 
@@ -182,10 +185,22 @@ class Suspension:
         )
 
     @property
+    def binding(self) -> bool:
+        """Whether it closes the principal's lanes (break-glass work is never suspended)."""
+        return self.principal not in NEVER_SUSPENDED
+
+    @property
+    def containment(self) -> str:
+        if self.binding:
+            return "non-emergency lanes suspended for the principal in the org"
+        return "recorded and alarmed only: break-glass work is never suspended"
+
+    @property
     def reason(self) -> str:
         """What a refused call and ``sovgw health`` say (no value: kinds, names, counts)."""
+        state = "is suspended in non-emergency lanes" if self.binding else "is flagged"
         return (
-            f"principal {self.principal} is suspended in non-emergency lanes: anomaly "
+            f"principal {self.principal} {state}: anomaly "
             f"{self.kind} on {self.sobject} in the hour from {self.hour:%Y-%m-%d %H:%M}Z "
             f"({self.detail}); audit record {self.evidence}"
         )

@@ -278,3 +278,26 @@ def test_a_bulk_export_is_expected_as_its_dataset_names_and_flagged_beyond_it(
         "Contact",
         "sensitive_object",
     )
+
+
+def test_a_flag_on_break_glass_work_is_recorded_and_alarmed_but_never_closes_its_lanes(
+    store: ValkeyAnomalyStore, valkey: LocalValkey, config: GatewayConfig
+) -> None:
+    jurisdiction = config.jurisdictions[0]
+    hour = datetime(2026, 11, 30, 3, tzinfo=UTC)
+    store.observe(
+        jurisdiction.id, Observation(hour, ORG_A, "break_glass", "Contact", ("Email",), 3)
+    )
+    audit = MemoryAudit()
+    run = watch_anomalies(store, audit, config, jurisdiction, now=hour + timedelta(hours=2))
+    [(flag, record_id)] = run.flags
+    assert flag.principal == "break_glass"
+    assert run.suspended[ORG_A] == ["break_glass"]  # counted: the alarm fires
+    anomaly = audit.records[record_id].anomaly
+    assert anomaly is not None and anomaly.containment.startswith("recorded and alarmed only")
+    budget = ValkeyBudgetStore(valkey.client())
+    assert budget.admit(ORG_A, Lane.INTERACTIVE, principal="break_glass").allowed
+    assert budget.admit(ORG_A, Lane.INTERACTIVE, principal="classify").allowed
+    assert budget.health(ORG_A)["suspended"]["break_glass"].startswith(
+        "principal break_glass is flagged: anomaly sensitive_object on Contact"
+    )
