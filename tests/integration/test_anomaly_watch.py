@@ -6,7 +6,6 @@ the suspended principal everything but the EMERGENCY lane, until it is lifted.""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,18 +23,11 @@ from sovgw.domain.budget import BudgetDeferred, Lane
 from sovgw.domain.datasets import load_datasets
 from sovgw.domain.errors import RejectedInput
 from sovgw.domain.query_log import calls_made_as
-from sovgw.local.valkey import LocalValkey, start_valkey
+from sovgw.local.valkey import LocalValkey
 from tests.conftest import ORG_A, ROOT, SeededSimulator
 from tests.fakes import MemoryAudit
 
 GRANT = "grant-of-the-general-counsel"
-
-
-@pytest.fixture(scope="module")
-def valkey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalValkey]:
-    store = start_valkey(tmp_path_factory.mktemp("valkey"))
-    yield store
-    store.stop()
 
 
 @pytest.fixture

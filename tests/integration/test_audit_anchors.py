@@ -4,19 +4,9 @@ stream, never reused, whichever writer takes them; released anchors are gone."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-
-import pytest
 
 from sovgw.adapters.valkey_anchors import ValkeyAuditAnchors
-from sovgw.local.valkey import LocalValkey, start_valkey
-
-
-@pytest.fixture(scope="module")
-def valkey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalValkey]:
-    store = start_valkey(tmp_path_factory.mktemp("valkey"))
-    yield store
-    store.stop()
+from sovgw.local.valkey import LocalValkey
 
 
 def test_concurrent_writers_get_every_position_once(valkey: LocalValkey) -> None:

@@ -3,27 +3,14 @@ domain tests use, out-of-order heartbeats, a gap that keeps its start, and the r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from sovgw.adapters.valkey_relay import ValkeyRelayLedger
 from sovgw.domain.relay_watch import LEDGER_TTL_HOURS, RelayReceipt
-from sovgw.local.valkey import LocalValkey, start_valkey
+from sovgw.local.valkey import LocalValkey
 from sovgw.ports import RelayLedger
 from tests.fakes import MemoryRelayLedger
 
 ORG = "00D5E0000000001UAA"
 HOUR_MS = 3_600_000
-
-
-@pytest.fixture(scope="module")
-def valkey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalValkey]:
-    store = start_valkey(tmp_path_factory.mktemp("valkey"))
-    try:
-        yield store
-    finally:
-        store.stop()
 
 
 def _receipt(n: int, at_ms: int, name: str = "AI_Request__e") -> RelayReceipt:

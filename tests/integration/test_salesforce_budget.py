@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,16 +20,9 @@ from sovgw.adapters.salesforce.records import OrgBudget, SalesforceRecords
 from sovgw.adapters.valkey_budget import ValkeyBudgetStore
 from sovgw.domain.budget import BudgetDeferred, BudgetPolicy, Lane
 from sovgw.domain.errors import UpstreamUnavailable
-from sovgw.local.valkey import LocalValkey, start_valkey
+from sovgw.local.valkey import LocalValkey
 from sovgw.sfsim.state import ConnectedApp
 from tests.conftest import ORG_A, SECRET, SeededSimulator
-
-
-@pytest.fixture(scope="module")
-def valkey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalValkey]:
-    store = start_valkey(tmp_path_factory.mktemp("valkey"))
-    yield store
-    store.stop()
 
 
 @pytest.fixture
