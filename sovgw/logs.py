@@ -60,14 +60,19 @@ def redact_text(text: str) -> str:
 
 
 def redact(value: Any) -> Any:
-    """``value`` with every string inside it redacted (dicts and lists walked)."""
+    """``value`` with every string inside it redacted (dicts and lists walked). Any other
+    object is written as its ``str`` by the JSON serialiser, after this step: it is turned
+    into that text here and redacted (Powertools puts the exception itself in
+    ``stack_trace.value``, and its message may quote anything)."""
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, dict):
         return {key: redact(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [redact(item) for item in value]
-    return value
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact_text(str(value))
 
 
 class RedactingFormatter(LambdaPowertoolsFormatter):

@@ -33,3 +33,21 @@ def test_logger_redacts_message_and_extra_keys(capsys: pytest.CaptureFixture[str
     assert line["message"] == "note for [EMAIL_1]"
     assert "AQ8AQJ0" not in json.dumps(line)
     assert logging.getLogger("sovgw-test-redaction").handlers
+
+
+def test_an_exceptions_message_is_redacted_wherever_the_line_carries_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Powertools writes the exception twice: its traceback text (``exception``) and the
+    exception object itself (``stack_trace.value``, turned into text only when the line is
+    serialised); both are redacted."""
+    logger = make_logger("sovgw-test-exception")
+    try:
+        raise RuntimeError("could not read jane@corp.example with client_secret=hunter2hunter2")
+    except RuntimeError:
+        logger.exception("failed", cause=ValueError("IBAN DE89 3704 0044 0532 0130 00"))
+    printed = capsys.readouterr().out.strip().splitlines()[-1]
+    line = json.loads(printed)
+    assert line["stack_trace"]["value"].startswith("could not read [EMAIL_1]")
+    for value in ("jane@corp.example", "hunter2hunter2", "DE89 3704"):
+        assert value not in printed
