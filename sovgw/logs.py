@@ -40,9 +40,10 @@ def watch_canaries(watch: CanaryWatch) -> None:
 
 
 def take_sightings() -> list[Sighting]:
-    """The canaries seen in log values since the last call."""
+    """The canaries seen in log values since the last call, each once (a line may carry the
+    same value in several fields: an exception's text and its stack trace)."""
     with _sightings_lock:
-        taken = list(_sightings)
+        taken = list(dict.fromkeys(_sightings))
         _sightings.clear()
     return taken
 

@@ -602,6 +602,24 @@ class SovereignProxy:
             code="canary_detected",
         )
 
+    def raise_log_sighting(self, sighting: Sighting) -> None:
+        """A canary in one of the proxy's own log lines (withheld from it already): the
+        record, in the org's jurisdiction, and the alarm."""
+        binding = self.config.gateway_config.org(sighting.org_id)
+        if binding is None:
+            return
+        record = AuditRecord(
+            record_id=str(uuid.uuid4()),
+            stage=Stage.REJECTION,
+            jurisdiction=binding.jurisdiction,
+            org_id=sighting.org_id,
+            principal="proxy",
+            reason=sighting.reason,
+            outcome=Outcome.REJECTED,
+        )
+        self.audit.write(record)
+        self.on_canary(sighting, record.record_id)
+
     def _audit_routing(self, prepared: Prepared) -> None:
         self.audit.write(
             self._record(

@@ -34,7 +34,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from sovgw.httpd import PreforkServer
-from sovgw.logs import make_logger
+from sovgw.logs import make_logger, take_sightings, watch_canaries
 from sovgw.proxy.core import ProxyError, SovereignProxy
 from sovgw.sse import DONE, sse_event
 
@@ -205,7 +205,7 @@ class ProxyApp:
         except _ClientGone:
             return
         except Exception:
-            logger.exception("proxy failed", path=scope.get("path"))
+            _log_watched(self.proxy, logger.exception, "proxy failed", path=scope.get("path"))
             if exchange.started:
                 raise
             await exchange.error(ProxyError(500, "server_error", "the proxy failed"), close=True)
@@ -261,7 +261,9 @@ class ProxyApp:
         try:
             headers, answer = await self._run(open_answer)
         except ProxyError as error:
-            logger.info("proxy refused", status=error.status, kind=error.kind)
+            _log_watched(
+                self.proxy, logger.info, "proxy refused", status=error.status, kind=error.kind
+            )
             raise
         if isinstance(answer, dict):
             await exchange.json(200, answer, headers)
@@ -277,7 +279,11 @@ class ProxyApp:
         headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"} | headers
         whole = exchange.scope.get("http_version") == "1.0"
         gathered: list[bytes] = []
-        pump = _Pump(asyncio.get_running_loop(), (sse_event(chunk) for chunk in chunks))
+        pump = _Pump(
+            asyncio.get_running_loop(),
+            (sse_event(chunk) for chunk in chunks),
+            lambda message: _log_watched(self.proxy, logger.exception, message),
+        )
         self._pool.submit(pump.run, getattr(chunks, "close", None))
         gone = asyncio.ensure_future(exchange.disconnected())
         try:
@@ -296,7 +302,7 @@ class ProxyApp:
                     raise  # nothing sent yet: a JSON 500
                 # The answer went out but the call could not be finished (its audit record
                 # was not written): the stream ends with an error event, not a broken body.
-                logger.exception("stream failed")
+                _log_watched(self.proxy, logger.exception, "stream failed")
                 failed = ProxyError(
                     500,
                     "server_error",
@@ -318,6 +324,17 @@ class ProxyApp:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _log_watched(
+    proxy: SovereignProxy, log: Callable[..., None], message: str, **fields: Any
+) -> None:
+    """A line of the proxy's log, watched for leak canaries as the functions' lines are: a
+    value holding one is withheld from the line, recorded and alarmed."""
+    watch_canaries(proxy.canaries())
+    log(message, **fields)
+    for sighting in take_sightings():
+        proxy.raise_log_sighting(sighting)
+
+
 class _Pump:
     """A blocking iterator run on a pool thread, its items handed to the event loop in
     batches: the loop wakes once per batch (items that arrived while it was writing come
@@ -327,9 +344,15 @@ class _Pump:
 
     MAX_PENDING = 64
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, items: Iterator[bytes]) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        items: Iterator[bytes],
+        log_failure: Callable[[str], None],
+    ) -> None:
         self._loop = loop
         self._items = items
+        self._log_failure = log_failure
         self._cond = threading.Condition()
         self._pending: list[bytes] = []
         self._waiter: asyncio.Future[None] | None = None
@@ -360,7 +383,7 @@ class _Pump:
                 try:
                     close()  # writes the invocation's audit record
                 except Exception:  # no caller waits on this thread: say it here
-                    logger.exception("closing a stream failed")
+                    self._log_failure("closing a stream failed")
             with self._cond:
                 self._done = True
                 waiter, self._waiter = self._waiter, None

@@ -8,6 +8,7 @@ function's log line holding one are withheld and open incidents too."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -238,3 +239,52 @@ def test_a_canary_in_a_functions_log_line_is_withheld_and_opens_an_incident(
     [line] = [line for line in capture_gateway_logs if "debug: case read" in line]
     assert values["reference"] not in line and CANARY_WITHHELD in line
     assert not any(values["reference"] in line for line in capture_gateway_logs)
+
+
+def test_a_canary_in_the_proxys_own_log_line_is_withheld_and_raised(
+    stack: LocalSovereignStack,
+    monkeypatch: pytest.MonkeyPatch,
+    capture_gateway_logs: list[str],
+) -> None:
+    """The proxy logs an unexpected failure with its traceback; a failure whose message
+    quotes the request (the bug this stands for) would carry a canary into that line."""
+    values = _contoso_canaries(stack)
+    proxy, server = stack.start_proxy(ROOT / "config" / "proxy.yaml")
+
+    def failing_prepare(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(f"could not prepare {kwargs.get('body') or args}")
+
+    monkeypatch.setattr(proxy, "prepare", failing_prepare)
+    logged_before = len(capture_gateway_logs)
+    failed = requests.post(
+        f"{server.url}/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": f"Status of {values['reference']}?"}]},
+        headers={"Authorization": "Bearer sk-sovgw-demo-contoso-legal"},
+        timeout=10,
+    )
+    assert failed.status_code == 500 and values["reference"] not in failed.text
+    [line] = [line for line in capture_gateway_logs[logged_before:] if "proxy failed" in line]
+    assert CANARY_WITHHELD in line and values["reference"] not in line
+    s3 = stack.session("eu-central-1").client("s3")
+    prefix = f"records/eu-de/{CONTOSO}/"
+
+    def proxy_records() -> list[dict[str, Any]]:
+        found = []
+        for item in s3.list_objects_v2(Bucket="sovgw-audit-eu-de", Prefix=prefix).get(
+            "Contents", []
+        ):
+            body = s3.get_object(Bucket="sovgw-audit-eu-de", Key=item["Key"])["Body"].read()
+            record = json.loads(body)
+            if record.get("principal") == "proxy" and "log line" in (record.get("reason") or ""):
+                found.append(record)
+        return found
+
+    [record] = wait_until(proxy_records, "the proxy's canary record")  # one per line
+    store = S3IncidentStore(s3, "sovgw-audit-eu-de")
+    linked = {
+        e.ref
+        for incident_id in store.incident_ids()
+        for event in store.events(incident_id)
+        for e in event.evidence
+    }
+    assert record["record_id"] in linked

@@ -73,3 +73,10 @@ def test_a_dead_letter_reason_holding_a_canary_is_withheld_and_raised(planted: C
     assert sighting.path == "dead_letter_reason"
     assert "leak canary (iban)" in (audit.records[record_id].reason or "")
     assert all(iban not in (r.reason or "") for r in audit.records.values())
+
+
+def test_a_canary_in_several_fields_of_one_line_is_one_sighting(planted: CanarySet) -> None:
+    watch_canaries(CanaryWatch((planted,)))
+    reference = _value(planted, "reference")
+    RedactingFormatter().serialize({"message": reference, "detail": {"again": reference}})
+    assert len(take_sightings()) == 1
