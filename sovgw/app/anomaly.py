@@ -4,8 +4,9 @@ answer each flag with an audit record and a containment step (issue #16).
 It runs on a schedule (every 15 minutes in AWS) and closes every hour that has ended since
 the last run, so a missed run delays detection and loses nothing (up to ``CATCH_UP``; the
 feed keeps an hour's reads eight days). One run at a time per jurisdiction: a lease in the
-shared store. The count of suspended principals is the metric the stack alarms on: it stays
-at one or more until an operator lifts each suspension (``sovgw anomaly lift``).
+shared store. The count of principals under a flag not yet lifted (suspended; break-glass
+work is flagged only) is the metric the stack alarms on: it stays at one or more until an
+operator lifts each (``sovgw anomaly lift``).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class WatchRun:
     busy: bool = False  # another run holds the lease; this one did nothing
     closed: tuple[datetime, ...] = ()
     flags: tuple[tuple[Flag, str], ...] = ()  # each flag and its audit record id
-    suspended: dict[str, list[str]] = field(default_factory=dict)  # org → principals
+    suspended: dict[str, list[str]] = field(default_factory=dict)  # org → flagged principals
 
 
 def watch_anomalies(
