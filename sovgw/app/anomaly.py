@@ -61,8 +61,10 @@ def watch_anomalies(
     *,
     now: datetime,
     datasets: Path | None = None,
+    emit_metric: bool = True,
 ) -> WatchRun:
-    """Close every ended hour not yet closed, contain each flag, publish the suspensions.
+    """Close every ended hour not yet closed, contain each flag, publish the suspensions
+    (the metric: not from an operator's run, whose output is its report).
     ``datasets``: the training dataset definitions, whose exports read what they name."""
     reads = expected_reads(datasets)
     with store.watching(jurisdiction.id, WATCH_LEASE_S) as mine:
@@ -93,7 +95,8 @@ def watch_anomalies(
         for org in config.orgs
         if org.jurisdiction == jurisdiction.id
     }
-    publish_suspended_principals(sum(map(len, suspended.values())), jurisdiction.id)
+    if emit_metric:
+        publish_suspended_principals(sum(map(len, suspended.values())), jurisdiction.id)
     return WatchRun(False, tuple(closed), tuple(raised), suspended)
 
 

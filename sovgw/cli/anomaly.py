@@ -54,7 +54,13 @@ def run_watch(args: argparse.Namespace) -> int:
     store, audit = _store_and_audit(config, jurisdiction.id)
     datasets = Path(args.config).parent / "datasets"
     run = watch_anomalies(
-        store, audit, config, jurisdiction, now=datetime.now(UTC), datasets=datasets
+        store,
+        audit,
+        config,
+        jurisdiction,
+        now=datetime.now(UTC),
+        datasets=datasets,
+        emit_metric=False,
     )
     if run.busy:
         raise CommandError("another watcher is closing this jurisdiction's hours; try later")

@@ -119,6 +119,10 @@ def test_a_read_outside_its_purpose_suspends_the_principal_until_lifted(
         health = json.loads(capsys.readouterr().out)
         assert code == 1
         assert record.record_id in health["suspended"]["classify"]
+        # The operator's run of the watcher: those hours are closed, the suspension stands.
+        code = main(["anomaly", "watch", "--jurisdiction", "eu-nl", "--config", CONFIG])
+        watched = json.loads(capsys.readouterr().out)
+        assert code == 1 and watched["flags"] == [] and watched["suspended"][ORG] == ["classify"]
 
         held = _request(stack)
         wait_until(
@@ -143,6 +147,7 @@ def test_a_read_outside_its_purpose_suspends_the_principal_until_lifted(
     ]
     assert lifted and lifted[0].reason == "reviewed: test query by the integration owner"
     assert main(["health", "--org", ORG, "--config", CONFIG]) == 0
+    assert main(["anomaly", "watch", "--jurisdiction", "eu-nl", "--config", CONFIG]) == 0
     capsys.readouterr()
 
     answered = _request(stack)
