@@ -20,7 +20,7 @@ import redis
 
 from sovgw.adapters import store_keys as keys
 from sovgw.adapters.valkey_anomaly import ValkeyAnomalyStore
-from sovgw.domain.anomaly import NEVER_SUSPENDED, Suspension
+from sovgw.domain.anomaly import Suspension, suspendable
 from sovgw.domain.budget import Admission, BudgetPolicy, Lane
 from sovgw.domain.errors import UpstreamUnavailable
 
@@ -152,7 +152,7 @@ class ValkeyBudgetStore:
                 grant_id or "",
                 int(self.policy.grant_grace_s * 1000),
                 "1" if self.policy.unlocked_by_grant(lane) else "0",
-                principal if principal not in NEVER_SUSPENDED else "",
+                principal if suspendable(principal) else "",
             ],
         )
         reason = str(reason)

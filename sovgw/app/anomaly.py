@@ -11,7 +11,6 @@ operator lifts each (``sovgw anomaly lift``).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -121,11 +120,10 @@ def _contain(
 ) -> str:
     """The flag's audit record, then the suspension that names it as evidence (a principal
     already suspended stays under its first flag; this one is recorded all the same)."""
-    record_id = str(uuid.uuid4())
-    suspension = Suspension.of(flag, record_id, now)
-    audit.write(anomaly_record(flag, jurisdiction, suspension.containment, record_id))
-    store.suspend(suspension)
-    return record_id
+    record = anomaly_record(flag, jurisdiction)
+    audit.write(record)
+    store.suspend(Suspension.of(flag, record.record_id, now))
+    return record.record_id
 
 
 def lift_suspension(

@@ -52,6 +52,20 @@ Key = tuple[str, str, str]  # org, principal, object
 # Break-glass work must reach Salesforce whatever else is contained: a flag on it is recorded
 # and alarmed like any other, but never closes its lanes.
 NEVER_SUSPENDED = frozenset({"break_glass"})
+
+
+def suspendable(principal: str) -> bool:
+    """Whether a flag closes the principal's non-emergency lanes."""
+    return principal not in NEVER_SUSPENDED
+
+
+def containment_of(principal: str) -> str:
+    """The step a flag on ``principal`` takes (what its audit record says)."""
+    if suspendable(principal):
+        return "non-emergency lanes suspended for the principal in the org"
+    return "recorded and alarmed only: break-glass work is never suspended"
+
+
 Reads = Mapping[str, tuple[str, ...]]  # object → fields
 
 
@@ -185,20 +199,11 @@ class Suspension:
         )
 
     @property
-    def binding(self) -> bool:
-        """Whether it closes the principal's lanes (break-glass work is never suspended)."""
-        return self.principal not in NEVER_SUSPENDED
-
-    @property
-    def containment(self) -> str:
-        if self.binding:
-            return "non-emergency lanes suspended for the principal in the org"
-        return "recorded and alarmed only: break-glass work is never suspended"
-
-    @property
     def reason(self) -> str:
         """What a refused call and ``sovgw health`` say (no value: kinds, names, counts)."""
-        state = "is suspended in non-emergency lanes" if self.binding else "is flagged"
+        state = (
+            "is suspended in non-emergency lanes" if suspendable(self.principal) else "is flagged"
+        )
         return (
             f"principal {self.principal} {state}: anomaly "
             f"{self.kind} on {self.sobject} in the hour from {self.hour:%Y-%m-%d %H:%M}Z "

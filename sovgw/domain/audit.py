@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sovgw.domain.anomaly import Flag
+from sovgw.domain.anomaly import Flag, containment_of, suspendable
 from sovgw.domain.levels import DataLevel
 from sovgw.domain.query_log import SalesforceCall
 
@@ -189,25 +189,23 @@ def salesforce_call_record(call: SalesforceCall, jurisdiction: str) -> AuditReco
     )
 
 
-def anomaly_record(
-    flag: Flag, jurisdiction: str, containment: str, record_id: str | None = None
-) -> AuditRecord:
-    """The record of a flag and the containment step it set (outcome ``denied``: the
-    principal's non-emergency work is refused from now on)."""
+def anomaly_record(flag: Flag, jurisdiction: str) -> AuditRecord:
+    """The record of a flag and the containment step it set (outcome ``denied`` when the
+    principal's non-emergency work is refused from now on; break-glass work never is)."""
     return AuditRecord(
-        record_id=record_id or str(uuid.uuid4()),
+        record_id=str(uuid.uuid4()),
         stage=Stage.ANOMALY,
         jurisdiction=jurisdiction,
         org_id=flag.org_id,
         principal=flag.principal,
         reason=f"anomaly {flag.kind} on {flag.sobject}: {flag.detail}",
-        outcome=Outcome.DENIED,
+        outcome=Outcome.DENIED if suspendable(flag.principal) else Outcome.OK,
         anomaly=AnomalyFacts(
             kind=flag.kind,
             sobject=flag.sobject,
             hour=flag.hour,
             detail=flag.detail,
-            containment=containment,
+            containment=containment_of(flag.principal),
         ),
     )
 

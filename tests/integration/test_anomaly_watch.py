@@ -18,7 +18,7 @@ from sovgw.adapters.valkey_budget import ValkeyBudgetStore
 from sovgw.app.anomaly import lift_suspension, watch_anomalies
 from sovgw.config import GatewayConfig, load_config
 from sovgw.domain.anomaly import Observation
-from sovgw.domain.audit import Stage
+from sovgw.domain.audit import Outcome, Stage
 from sovgw.domain.budget import BudgetDeferred, Lane
 from sovgw.domain.datasets import load_datasets
 from sovgw.domain.errors import RejectedInput
@@ -103,6 +103,7 @@ def test_a_read_outside_the_purpose_suspends_the_principal_but_not_emergency_wor
     )
     record = audit.records[record_id]
     assert record.stage is Stage.ANOMALY and record.anomaly is not None
+    assert record.outcome is Outcome.DENIED
     assert record.anomaly.containment.startswith("non-emergency lanes suspended")
     assert "@" not in record.model_dump_json()  # names and counts, never a value
     assert run.suspended[binding.org_id] == ["classify"]
@@ -287,6 +288,7 @@ def test_a_flag_on_break_glass_work_is_recorded_and_alarmed_but_never_closes_its
     assert run.suspended[ORG_A] == ["break_glass"]  # counted: the alarm fires
     anomaly = audit.records[record_id].anomaly
     assert anomaly is not None and anomaly.containment.startswith("recorded and alarmed only")
+    assert audit.records[record_id].outcome is Outcome.OK  # nothing was refused
     budget = ValkeyBudgetStore(valkey.client())
     assert budget.admit(ORG_A, Lane.INTERACTIVE, principal="break_glass").allowed
     assert budget.admit(ORG_A, Lane.INTERACTIVE, principal="classify").allowed
