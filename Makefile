@@ -115,7 +115,7 @@ bench-export: $(BIN)/.installed $(LS_VENV)/bin/.installed redis-server
 package: $(BIN)/.installed
 	rm -rf build/lambda && mkdir -p build/lambda
 	$(BIN)/uv pip install -q --python-platform aarch64-manylinux2014 --python-version 3.13 \
-		--target build/lambda -c constraints/project.txt --no-deps -r <($(BIN)/uv pip compile -q pyproject.toml --python-version 3.13 --python-platform aarch64-manylinux2014 --no-header --no-annotate) .
+		--target build/lambda -c constraints/project.txt --no-deps -r <($(BIN)/uv pip compile -q pyproject.toml -c constraints/project.txt --python-version 3.13 --python-platform aarch64-manylinux2014 --no-header --no-annotate) .
 	cp -r config build/lambda/
 	install -D -m 755 functions/proxy/run.sh build/lambda/functions/proxy/run.sh
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m compileall -q -j 0 --invalidation-mode unchecked-hash build/lambda
