@@ -110,12 +110,13 @@ bench-export: $(BIN)/.installed $(LS_VENV)/bin/.installed redis-server
 	$(BIN)/python -m benchmarks.export --output benchmarks/export/results/local-1100mb.json
 
 # Lambda code package for the Pulumi program: the project and its pinned dependencies,
-# cross-installed for Lambda's arm64 / python3.13 platform, with bytecode compiled in (Lambda's
+# cross-installed for Lambda's arm64 / python3.13 platform (Amazon Linux 2023, glibc 2.34: wheels
+# up to manylinux_2_28, which google-re2 needs), with bytecode compiled in (Lambda's
 # code directory is read-only: without it every cold start compiles every module it imports).
 package: $(BIN)/.installed
 	rm -rf build/lambda && mkdir -p build/lambda
-	$(BIN)/uv pip install -q --python-platform aarch64-manylinux2014 --python-version 3.13 \
-		--target build/lambda -c constraints/project.txt --no-deps -r <($(BIN)/uv pip compile -q pyproject.toml -c constraints/project.txt --python-version 3.13 --python-platform aarch64-manylinux2014 --no-header --no-annotate) .
+	$(BIN)/uv pip install -q --python-platform aarch64-manylinux_2_28 --python-version 3.13 \
+		--target build/lambda -c constraints/project.txt --no-deps -r <($(BIN)/uv pip compile -q pyproject.toml -c constraints/project.txt --python-version 3.13 --python-platform aarch64-manylinux_2_28 --no-header --no-annotate) .
 	cp -r config build/lambda/
 	install -D -m 755 functions/proxy/run.sh build/lambda/functions/proxy/run.sh
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m compileall -q -j 0 --invalidation-mode unchecked-hash build/lambda

@@ -10,12 +10,14 @@ from __future__ import annotations
 import base64
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 
 from sovgw.domain.dlp import validators as check
 from sovgw.domain.dlp.normalise import NormalisedText, normalise
+from sovgw.domain.dlp.prefilter import Prefilter
 from sovgw.domain.levels import DataLevel
 
 
@@ -75,11 +77,6 @@ class Detector:
     # How far a match reaches beyond the run of digits it holds, where that is known to be
     # less than max_length (digits and single separators only: 0; a letter or "(" next: 1-2).
     reach: int | None = None
-    # Necessary conditions checked before the regex runs: the text holds one of ``needs``,
-    # the lower-cased text one of ``words``, and ``gate`` is found in the text.
-    needs: tuple[str, ...] = ()
-    words: tuple[str, ...] = ()
-    gate: re.Pattern[str] | None = None
 
 
 # Separators a value may be written with: every character str.isspace() (which is what \s
@@ -149,30 +146,6 @@ _CARD_WORDS = (
     r"(?:credit |debit )?card(?: number| no\.?)?|\w*kaa?rt\w*|carte(?: bancaire)?|cb"
     r"|carta(?: di credito)?|tarjeta|creditcard|visa|mastercard|maestro|amex|jcb|diners"
 )
-# Parts of those names and of the phone words below, for the cheap check before the regex.
-_CARD_NAME_PARTS: tuple[str, ...] = (
-    "card",
-    "kart",
-    "kaart",
-    "carte",
-    "carta",
-    "tarjeta",
-    "cb",
-    "visa",
-    "mastercard",
-)
-_CARD_NAME_PARTS += ("maestro", "amex", "jcb", "diners")
-_PHONE_WORD_PARTS: tuple[str, ...] = (
-    "tel",
-    "phone",
-    "mobil",
-    "handy",
-    "portable",
-    "call",
-    "rufnummer",
-    "fax",
-)
-_PHONE_WORD_PARTS += ("fono", "foon", "fone", "movil", "m\u00f3vil", "cell", "kom", "bel", "gsm")
 # Product and catalogue codes: a number after one of these is no card and no phone.
 _PRODUCT_CODES = _ctx(r"ean|isbn|gtin|upc|sku")
 _ID_WORDS = _ctx(
@@ -223,68 +196,56 @@ DETECTORS: tuple[Detector, ...] = (
         re.compile(
             rf"-----BEGIN {_PEM_KIND}PRIVATE KEY-----[\s\S]*?-----END {_PEM_KIND}PRIVATE KEY-----"
         ),
-        needs=("-----BEGIN",),
     ),
     Detector(
         EntityType.SECRET,
         "AWS_ACCESS_KEY",
         re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
-        needs=("AKIA", "ASIA"),
     ),
     Detector(
         EntityType.SECRET,
         "AWS_SECRET_KEY",
         re.compile(r"(?i:aws_secret_access_key|aws_secret)\W{1,4}[A-Za-z0-9/+=]{40}\b"),
-        needs=("aws_secret", "AWS_SECRET"),
     ),
     Detector(
         EntityType.SECRET,
         "SALESFORCE_SESSION",
         re.compile(r"\b00D[A-Za-z0-9]{12,15}![A-Za-z0-9._]{19,}[A-Za-z0-9_]"),
-        needs=("!",),
     ),
     Detector(
         EntityType.SECRET,
         "SALESFORCE_REFRESH_TOKEN",
         re.compile(r"\b5Aep[A-Za-z0-9._]{40,}"),
-        needs=("5Aep",),
     ),
     Detector(
         EntityType.SECRET,
         "JWT",
         re.compile(r"\beyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{8,}"),
-        needs=("eyJ",),
     ),
     Detector(
         EntityType.SECRET,
         "GITHUB_TOKEN",
         re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
-        needs=("gh",),
     ),
     Detector(
         EntityType.SECRET,
         "SLACK_TOKEN",
         re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
-        needs=("xox",),
     ),
     Detector(
         EntityType.SECRET,
         "STRIPE_KEY",
         re.compile(r"\b[sr]k_live_[A-Za-z0-9]{20,}"),
-        needs=("_live_",),
     ),
     Detector(
         EntityType.SECRET,
         "GOOGLE_API_KEY",
         re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"),
-        needs=("AIza",),
     ),
     Detector(
         EntityType.SECRET,
         "PASSWORD_ASSIGNMENT",
         re.compile(rf"(?i:\b(?:{_SECRET_NAMES})\s*[=:]\s*)[\"']?[^\s\"']{{6,}}"),
-        needs=("=", ":"),
-        words=("pass", "pwd", "secret", "api", "access"),
     ),
     Detector(
         EntityType.CREDIT_CARD,
@@ -305,7 +266,6 @@ DETECTORS: tuple[Detector, ...] = (
         min_run_digits=12,
         max_length=37,
         reach=0,
-        words=_CARD_NAME_PARTS,
     ),
     Detector(
         EntityType.IBAN,
@@ -552,7 +512,6 @@ DETECTORS: tuple[Detector, ...] = (
         EntityType.EMAIL,
         None,
         re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
-        needs=("@",),
     ),
     Detector(
         EntityType.IP_ADDRESS,
@@ -568,9 +527,6 @@ DETECTORS: tuple[Detector, ...] = (
         "IPV6",
         re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])"),
         lambda t: t.count(":") >= 2 and check.ip_address(t),
-        needs=(":",),
-        # An address either holds "::" or all eight groups: either way one of these.
-        gate=re.compile(r"::|[0-9A-Fa-f]:[0-9A-Fa-f]{1,4}:"),
     ),
     # Phones: an international (+, 00) or trunk (0) prefix, or a phone word just before.
     Detector(
@@ -608,14 +564,12 @@ DETECTORS: tuple[Detector, ...] = (
             r"tel\.?|telefon|phone|t[ée]l[ée]phone|mobile?|handy|portable|call|rufnummer|fax"
             r"|tel[eé]fono|telefoon|telefone|mobiel|m[oó]vil|cellulare|cell|kom[oó]rka|bel|gsm"
         ),
-        words=_PHONE_WORD_PARTS,
         max_length=24,
     ),
     Detector(
         EntityType.PRIVILEGED,
         None,
         re.compile("|".join(_PRIVILEGE_MARKERS), _I),
-        words=("attorney", "privilege", "counsel", "anwalt", "secret", "avocat"),
     ),
 )
 
@@ -655,25 +609,6 @@ def _digit_windows(
     return windows
 
 
-def _lowered(text: str) -> str:
-    """Lower case as re.IGNORECASE compares: str.lower() maps a capital I with dot (U+0130)
-    to "i" and a combining dot, where the regex engine sees "i". The view is NFKC-folded and
-    look-alikes are read as Latin already, so the other special cases (long s, Kelvin sign,
-    dotless i) do not occur in it."""
-    lowered = text.lower()
-    return lowered if text.isascii() else lowered.replace("\u0307", "")
-
-
-@dataclass(frozen=True)
-class _Step:
-    """A detector with what decides, before its regex runs, whether it can match at all."""
-
-    order: int  # its place in DETECTORS: the first of equal findings is kept
-    detector: Detector
-    needs: frozenset[str]
-    words: frozenset[str]
-
-
 # Windowed detectors share windows by class: at least this many digits in a run, and this
 # margin around it (one character more than a match reaches: lookaheads and \b see a window's
 # end as the text's end). A class's windows hold every member's, so findings are the same.
@@ -691,21 +626,87 @@ def _shape(detector: Detector) -> Shape:
     return run, margin
 
 
-def _plan() -> tuple[tuple[Shape, tuple[_Step, ...]], ...]:
-    groups: dict[Shape, list[_Step]] = {}
-    for order, detector in enumerate(DETECTORS):
-        step = _Step(order, detector, frozenset(detector.needs), frozenset(detector.words))
-        groups.setdefault(_shape(detector), []).append(step)
-    return tuple((shape, tuple(steps)) for shape, steps in groups.items())
-
-
-_PLAN = _plan()
+_SHAPES = tuple(_shape(detector) for detector in DETECTORS)
 _RANK = {entity: rank for rank, entity in enumerate(_PRIORITY)}
-_ALL_NEEDS = tuple(sorted({needle for detector in DETECTORS for needle in detector.needs}))
-_ALL_WORDS = tuple(sorted({word for detector in DETECTORS for word in detector.words}))
 
-# A run of base64 or base64url long enough to hold a value (12 characters: 9 bytes).
-_BASE64_RUN = re.compile(r"(?<![\w+/=-])[A-Za-z0-9+/_-]{12,}={0,2}(?![\w+/=-])")
+# A run of base64 or base64url long enough to hold a value (12 characters: 9 bytes), not
+# preceded by [\w+/=-] (checked apart: a pattern that starts with a lookbehind is tried at
+# every position, one that starts with a class skips to its characters in C).
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{12,}={0,2}(?![\w+/=-])")
+_BASE64 = len(DETECTORS)  # the prefilter's index for a base64 run
+
+
+# Detectors whose patterns share one prefilter automaton (by subtype, or entity where it has
+# none); the rest share the last. Chosen by measuring: each group costs about 1 us a text more
+# and too large a group builds new automaton states on every new text.
+PREFILTER_GROUPS: tuple[tuple[str, ...], ...] = (
+    (
+        "PRIVATE_KEY",
+        "AWS_ACCESS_KEY",
+        "AWS_SECRET_KEY",
+        "SALESFORCE_SESSION",
+        "SALESFORCE_REFRESH_TOKEN",
+        "JWT",
+        "GITHUB_TOKEN",
+        "SLACK_TOKEN",
+        "STRIPE_KEY",
+        "GOOGLE_API_KEY",
+        "PASSWORD_ASSIGNMENT",
+        "CREDIT_CARD",
+        "DE_TAX_ID",
+    ),
+    ("IBAN", "FR_NIR", "IT_CODICE_FISCALE", "ES_NIE"),
+    (
+        "ES_DNI",
+        "UK_NINO",
+        "US_ITIN",
+        "US_SSN",
+        "NL_BSN",
+        "PL_PESEL",
+        "PL_NIP",
+        "BE_NATIONAL_NUMBER",
+        "AT_SOCIAL_INSURANCE",
+        "PT_NIF",
+        "DK_CPR",
+        "IPV4",
+        "IPV6",
+        "PRIVILEGED",
+    ),
+    ("SE_PERSONNUMMER", "IE_PPS", "CH_AHV", "EU_VAT", "EMAIL"),
+    ("PHONE", "NANP"),
+)
+
+
+def _prefilter_groups() -> list[list[int]]:
+    groups: list[list[int]] = [[] for _ in range(len(PREFILTER_GROUPS) + 1)]
+    for order, detector in enumerate(DETECTORS):
+        name = detector.subtype or detector.entity.value
+        place = next((i for i, g in enumerate(PREFILTER_GROUPS) if name in g), -1)
+        groups[place].append(order)
+    groups[-1].append(_BASE64)
+    return groups
+
+
+@cache
+def _prefilter() -> Prefilter:
+    """Built on first use (about 30 ms), not at import: a cold start that never scans skips it."""
+    patterns = [(d.pattern, d.context) for d in DETECTORS] + [(_BASE64_RUN, None)]
+    return Prefilter(patterns, _prefilter_groups())
+
+
+@cache
+def _base64_prefilter() -> Prefilter:
+    """For text as written, where it differs from the view (only base64 is looked for there)."""
+    return Prefilter([(_BASE64_RUN, None)])
+
+
+def _base64_runs(text: str) -> Iterator[re.Match[str]]:
+    for match in _BASE64_RUN.finditer(text):
+        start = match.start()
+        if not start or not (text[start - 1].isalnum() or text[start - 1] in "_+/=-"):
+            yield match
+
+
 _ENCODED_DEPTH = 2  # base64 of base64 is still read
 
 
@@ -724,58 +725,61 @@ def _base64_text(run: str) -> str | None:
     return text if readable.isprintable() else None
 
 
-def _matches(view: NormalisedText) -> list[tuple[int, Finding]]:
-    """What the detectors find in the normalised view, overlaps included, each with its
-    detector's order."""
+# Up to this length a text is one window: working out windows costs more than it saves.
+_WHOLE_TEXT_MAX = 400
+
+
+def _matches(view: NormalisedText, candidates: frozenset[int]) -> list[tuple[int, Finding]]:
+    """What the ``candidates`` among the detectors find in the normalised view, overlaps
+    included, each with its detector's order."""
     text = view.text
     found: list[tuple[int, Finding]] = []
-    runs = _digit_runs(text)
-    most_digits = max((digits for *_, digits in runs), default=0)
-    everything = [(0, len(text))]
-    present = {needle for needle in _ALL_NEEDS if needle in text}
-    lowered = _lowered(text)
-    words = {word for word in _ALL_WORDS if word in lowered}
-    for shape, steps in _PLAN:
-        windows = everything
-        if shape is not None:
-            if shape[0] > most_digits:
-                continue
-            windows = _digit_windows(len(text), runs, *shape)
-            if not windows:
-                continue
-        for step in steps:
-            if step.needs and step.needs.isdisjoint(present):
-                continue
-            if step.words and step.words.isdisjoint(words):
-                continue
-            detector = step.detector
-            if detector.gate is not None and not detector.gate.search(text):
-                continue
-            for window_start, window_end in windows:
-                for match in detector.pattern.finditer(text, window_start, window_end):
-                    if not detector.valid(match.group()):
-                        continue
+    whole = [(0, len(text))]
+    short = len(text) <= _WHOLE_TEXT_MAX
+    runs: list[tuple[int, int, int]] | None = None
+    windows_of: dict[Shape, list[tuple[int, int]]] = {}
+    for order in candidates:
+        if order >= len(DETECTORS):
+            continue
+        detector = DETECTORS[order]
+        shape = _SHAPES[order]
+        windows = whole
+        if shape is not None and not short:
+            if shape not in windows_of:
+                if runs is None:
+                    runs = _digit_runs(text)
+                windows_of[shape] = _digit_windows(len(text), runs, *shape)
+            windows = windows_of[shape]
+        for window_start, window_end in windows:
+            for match in detector.pattern.finditer(text, window_start, window_end):
+                if not detector.valid(match.group()):
+                    continue
+                if detector.context or detector.not_after:
                     before = text[max(0, match.start() - 64) : match.start()]
                     if detector.context and not detector.context.search(before):
                         continue
                     if detector.not_after and detector.not_after.search(before):
                         continue
-                    start, end = view.span(match.start(), match.end())
-                    found.append(
-                        (step.order, Finding(detector.entity, start, end, detector.subtype))
-                    )
+                start, end = view.span(match.start(), match.end())
+                found.append((order, Finding(detector.entity, start, end, detector.subtype)))
     return found
 
 
-def _encoded(text: str, view: NormalisedText, depth: int) -> list[Finding]:
+def _encoded(
+    text: str, view: NormalisedText, depth: int, candidates: frozenset[int]
+) -> list[Finding]:
     """A base64 run whose text holds a value is a finding as a whole (the most sensitive
     value it holds names it): an encoded e-mail reaches no vendor either. Runs are read as
     written and in the decoded view (base64 inside a URL is often percent-encoded; a padding
     "=" before a line break would read as a quoted-printable soft break there)."""
     found = []
-    views = [(text, None)] if view.text == text else [(text, None), (view.text, view)]
+    views: list[tuple[str, NormalisedText | None]] = []
+    if view.text != text and _base64_prefilter().candidates(text):
+        views.append((text, None))
+    if _BASE64 in candidates:
+        views.append((view.text, view if view.text != text else None))
     for scanned, mapping in views:
-        for match in _BASE64_RUN.finditer(scanned):
+        for match in _base64_runs(scanned):
             decoded = _base64_text(match.group())
             if decoded is None:
                 continue
@@ -789,9 +793,10 @@ def _encoded(text: str, view: NormalisedText, depth: int) -> list[Finding]:
 
 def _detect(text: str, depth: int) -> list[Finding]:
     view = normalise(text)
-    raw = _matches(view)
+    candidates = _prefilter().candidates(view.text)
+    raw = _matches(view, candidates)
     if depth < _ENCODED_DEPTH:
-        raw.extend((len(DETECTORS), finding) for finding in _encoded(text, view, depth))
+        raw.extend((len(DETECTORS), finding) for finding in _encoded(text, view, depth, candidates))
     raw.sort(
         key=lambda item: (
             _RANK[item[1].entity],

@@ -1,0 +1,197 @@
+"""A few passes in C that say which detectors can match a text at all.
+
+Each detector's regex is rewritten as a looser pattern for RE2, its required label (when it
+has one) written before it, and the patterns run together in a few ``re2.Set`` automata (one
+DFA pass each): lookarounds and word boundaries are dropped, a back-reference becomes what its
+group matches, and every character class is widened to what Python's Unicode matching
+(case-insensitive where the detector is) could accept. Whatever a detector's regex matches,
+its looser pattern matches too, so a detector no pass names cannot find anything and its regex
+is not run: the findings are the same, fewer regexes run.
+
+It fails closed: a pass that ends without naming the pattern that matches every text (RE2
+answers an automaton out of memory with no match at all) names every detector of its group.
+"""
+
+from __future__ import annotations
+
+import re
+import re._constants as sre  # type: ignore[import-not-found]
+import re._parser as sre_parse  # type: ignore[import-not-found]
+from collections.abc import Sequence
+from typing import Any
+
+# Characters that Python's Unicode IGNORECASE matching takes for an ASCII letter besides its
+# two cases: simple lower-case mappings (KELVIN SIGN, CAPITAL I WITH DOT ABOVE) and the regex
+# engine's own equivalences (dotless i, long s). tests/unit/test_dlp_prefilter.py checks every
+# code point.
+CASE_EXTRAS = {"i": "\u0131\u0130", "s": "\u017f", "k": "\u212a"}
+# RE2 reads an ASCII shadow of the text, where every other character is written "?" (one C
+# call), so the automaton stays small. A class that holds any non-ASCII character takes "?";
+# a negated class never excludes "?". A real "?" then matches more, never less.
+SUBSTITUTE = "?"
+_ASCII = range(128)
+_CATEGORY_MEMBERS = {
+    category: frozenset(code for code in _ASCII if re.fullmatch(regex, chr(code)))
+    for category, regex in (
+        (sre.CATEGORY_DIGIT, r"\d"),
+        (sre.CATEGORY_NOT_DIGIT, r"\D"),
+        (sre.CATEGORY_SPACE, r"\s"),
+        (sre.CATEGORY_NOT_SPACE, r"\S"),
+        (sre.CATEGORY_WORD, r"\w"),
+        (sre.CATEGORY_NOT_WORD, r"\W"),
+    )
+}
+
+
+def shadow(text: str) -> bytes:
+    """``text`` as RE2 reads it: ASCII kept, every other character one SUBSTITUTE byte."""
+    return text.encode("ascii", "replace")
+
+
+def _members(code: int, ignore_case: bool) -> set[int]:
+    """The characters a literal matches (all of its case forms when ``ignore_case``)."""
+    char = chr(code)
+    if not ignore_case or not char.isascii() or not char.isalpha():
+        return {code}
+    lower = char.lower()
+    return {ord(c) for c in (lower, lower.upper(), *CASE_EXTRAS.get(lower, ""))}
+
+
+def _byte_class(codes: set[int], negated: bool) -> str:
+    """A class over the shadow. ``codes`` are what the Python class holds (or, negated,
+    excludes); every non-ASCII code is one SUBSTITUTE, which a negated class may not exclude."""
+    substitute = ord(SUBSTITUTE)
+    ascii_codes = {code for code in codes if code < 128}
+    if negated:
+        ascii_codes.discard(substitute)
+    elif len(ascii_codes) < len(codes):
+        ascii_codes.add(substitute)
+    body = "".join(f"\\x{code:02x}" for code in sorted(ascii_codes))
+    if negated:
+        return f"[^{body}]" if body else "[\\x00-\\xff]"
+    return f"[{body}]" if body else "[^\\x00-\\xff]"
+
+
+_NON_ASCII_MEMBER = 0x80  # stands for "some character outside ASCII" in a set of codes
+
+
+def _class(items: list[tuple[Any, Any]], ignore_case: bool) -> str:
+    negated = bool(items) and items[0][0] is sre.NEGATE
+    if negated:
+        items = items[1:]
+    codes: set[int] = set()
+    for op, value in items:
+        if op is sre.LITERAL:
+            codes |= _members(value, ignore_case)
+        elif op is sre.RANGE:
+            low, high = value
+            codes |= set(range(min(low, 128), min(high, 127) + 1))
+            if high >= 128:
+                codes.add(_NON_ASCII_MEMBER)
+            if ignore_case:
+                for code in range(low, min(high, 127) + 1):
+                    codes |= _members(code, True)
+        elif op is sre.CATEGORY:
+            codes |= _CATEGORY_MEMBERS[value] | {_NON_ASCII_MEMBER}
+        else:
+            raise ValueError(f"unsupported class member {op}")
+    return _byte_class(codes, negated)
+
+
+def _emit(tree: Sequence[tuple[Any, Any]], ignore_case: bool, groups: dict[int, str]) -> str:
+    out: list[str] = []
+    for op, value in tree:
+        if op is sre.LITERAL:
+            out.append(_byte_class(_members(value, ignore_case), negated=False))
+        elif op is sre.NOT_LITERAL:
+            out.append(_byte_class({value}, negated=True))
+        elif op is sre.IN:
+            out.append(_class(list(value), ignore_case))
+        elif op is sre.ANY:
+            out.append("[\\x00-\\xff]")
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+            low, high, inner = value
+            bound = "" if high is sre.MAXREPEAT else str(high)
+            out.append(f"(?:{_emit(inner, ignore_case, groups)}){{{low},{bound}}}")
+        elif op is sre.SUBPATTERN:
+            group, add_flags, del_flags, inner = value
+            case = (ignore_case or bool(add_flags & re.IGNORECASE)) and not (
+                del_flags & re.IGNORECASE
+            )
+            body = _emit(inner, case, groups)
+            if group is not None:
+                groups[group] = body
+            out.append(f"(?:{body})")
+        elif op is sre.ATOMIC_GROUP:
+            out.append(f"(?:{_emit(value, ignore_case, groups)})")
+        elif op is sre.BRANCH:
+            _, branches = value
+            out.append(f"(?:{'|'.join(_emit(b, ignore_case, groups) for b in branches)})")
+        elif op is sre.GROUPREF:
+            out.append(f"(?:{groups[value]})")
+        elif op in (sre.AT, sre.ASSERT, sre.ASSERT_NOT):
+            continue  # zero-width: dropping a condition only lets more through
+        else:
+            raise ValueError(f"unsupported regex construct {op}")
+    return "".join(out)
+
+
+def loosened(pattern: re.Pattern[str]) -> str:
+    """An RE2 pattern over the shadow that matches wherever ``pattern`` matches the text."""
+    tree = sre_parse.parse(pattern.pattern, pattern.flags)
+    return _emit(list(tree), bool(pattern.flags & re.IGNORECASE), {})
+
+
+Candidate = tuple[re.Pattern[str], re.Pattern[str] | None]
+
+
+def _loosened_candidate(candidate: Candidate) -> str:
+    """A value's pattern, after its required label's pattern where it has one: the label
+    pattern ends at the value (its ``$`` is the value's start), so the two are contiguous."""
+    pattern, label = candidate
+    return (loosened(label) if label is not None else "") + loosened(pattern)
+
+
+class _GroupSet:
+    """One RE2 set over some of the patterns, answering with their overall indexes."""
+
+    def __init__(self, patterns: Sequence[Candidate], indexes: Sequence[int]) -> None:
+        import re2  # type: ignore[import-untyped]  # noqa: PLC0415 - 15 ms, paid on first scan
+
+        options = re2.Options()
+        options.encoding = re2.Options.Encoding.LATIN1
+        options.max_mem = 64 << 20
+        self._set = re2.Set.SearchSet(options)
+        for index in indexes:
+            self._set.Add(_loosened_candidate(patterns[index]))
+        self._sentinel = self._set.Add("")  # matches every text: its absence is an error
+        self._set.Compile()
+        self._indexes = tuple(indexes)
+
+    def hits(self, text: bytes) -> list[int]:
+        local = self._set.Match(text) or ()
+        if self._sentinel not in local:
+            return list(self._indexes)
+        return [self._indexes[i] for i in local if i != self._sentinel]
+
+
+class Prefilter:
+    """Which of ``patterns`` can match a text, from one RE2 pass per group.
+
+    Patterns are grouped because one automaton for all of them grows without bound: digit
+    patterns that count in step multiply its states, and every new text builds more.
+    """
+
+    def __init__(
+        self, patterns: Sequence[Candidate], groups: Sequence[Sequence[int]] | None = None
+    ) -> None:
+        every = range(len(patterns))
+        groups = groups if groups is not None else [every]
+        if sorted(i for group in groups for i in group) != list(every):
+            raise ValueError("each pattern belongs to exactly one group")
+        self._sets = [_GroupSet(patterns, group) for group in groups]
+
+    def candidates(self, text: str) -> frozenset[int]:
+        """Indexes of the patterns that may match ``text``; a group's all if unsure."""
+        shadowed = shadow(text)
+        return frozenset(i for group in self._sets for i in group.hits(shadowed))

@@ -1,0 +1,166 @@
+"""The RE2 prefilter: each detector's looser pattern matches wherever the detector can."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sovgw.domain.dlp import engine, prefilter
+from sovgw.domain.dlp.normalise import normalise
+from sovgw.domain.dlp.prefilter import CASE_EXTRAS, Prefilter, loosened, shadow
+
+
+def _every_code_point() -> str:
+    return "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF)
+
+
+def test_case_extras_are_every_character_python_matches_for_an_ascii_letter() -> None:
+    """Python's IGNORECASE takes these and no other non-ASCII characters for a letter."""
+    everything = _every_code_point()
+    for letter in "abcdefghijklmnopqrstuvwxyz":
+        found = set(re.findall(letter, everything, re.IGNORECASE))
+        assert found == {letter, letter.upper(), *CASE_EXTRAS.get(letter, "")}, letter
+
+
+def test_the_shadow_keeps_ascii_and_writes_one_substitute_per_other_character() -> None:
+    assert shadow("Tel. \uff10\uff11 caf\u00e9 \ud800!") == b"Tel. ?? caf? ?!"
+
+
+def _found_by(detector: engine.Detector, text: str) -> bool:
+    """The detector's regex matches with its label before it (no checksum: a looser test)."""
+    for match in detector.pattern.finditer(text):
+        before = text[max(0, match.start() - 64) : match.start()]
+        if detector.context is None or detector.context.search(before):
+            return True
+    return False
+
+
+_PIECES = [
+    *"0123456789",
+    *" -./+()",
+    ":",
+    "@",
+    "=",
+    "_",
+    "\n",
+    "A",
+    "Z",
+    "x",
+    "e",
+    "\u00e9",
+    "\u0130",
+    "\u212a",
+    "\u017f",
+    "\u0131",
+    "\u2003",
+    "\ud800",
+    "bsn ",
+    "pesel: ",
+    "ID number ",
+    "Steuer-ID ",
+    "tel. ",
+    "card no. ",
+    "ssn ",
+    "nip ",
+    "AHV ",
+    "756.",
+    "NL91ABNA",
+    "DE",
+    "ATU",
+    "00",
+    "+49 ",
+    "(212) ",
+    "AKIA",
+    "eyJ",
+    "password=",
+    "jan@example.",
+    "nl",
+    "::",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=40))
+def test_a_detector_the_prefilter_skips_never_matches(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    candidates = engine._prefilter().candidates(text)
+    for order, detector in enumerate(engine.DETECTORS):
+        if order not in candidates:
+            assert not _found_by(detector, text), (detector.subtype or detector.entity, text)
+
+
+def test_on_both_corpora_every_detector_that_matches_was_named() -> None:
+    from benchmarks.dlp import faker_corpus  # noqa: PLC0415
+    from benchmarks.dlp.corpus import generate  # noqa: PLC0415
+
+    texts = [r.text for r in generate(400, seed=5, evasion_rate=0.6)]
+    texts += [r.text for r in faker_corpus.generate(400, faker_corpus.DEV_SEEDS[0])]
+    named = 0
+    for text in texts:
+        view = normalise(text).text
+        candidates = engine._prefilter().candidates(view)
+        for order, detector in enumerate(engine.DETECTORS):
+            if _found_by(detector, view):
+                assert order in candidates, (detector.subtype or detector.entity, text)
+                named += 1
+    assert named > 400
+
+
+def test_a_pass_that_fails_names_every_pattern_of_its_group(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """RE2 answers an automaton out of memory with no match at all: the sentinel pattern, which
+    matches every text, is then missing, and the group's detectors all run (fail closed)."""
+    patterns = [(re.compile(r"\d{3}"), None), (re.compile(r"[a-z]+@"), None)]
+    gate = Prefilter(patterns, [[0], [1]])
+    assert gate.candidates("no digits, no at") == frozenset()
+    group = gate._sets[1]
+    monkeypatch.setattr(group, "_set", type("Failed", (), {"Match": lambda self, text: None})())
+    assert gate.candidates("no digits, no at") == frozenset({1})
+
+
+def test_groups_must_hold_each_pattern_once() -> None:
+    patterns = [(re.compile("a"), None), (re.compile("b"), None)]
+    with pytest.raises(ValueError, match="exactly one group"):
+        Prefilter(patterns, [[0], [0, 1]])
+
+
+def test_every_detector_has_a_group_of_its_own_kind() -> None:
+    groups = engine._prefilter_groups()
+    assert sorted(i for g in groups for i in g) == list(range(len(engine.DETECTORS) + 1))
+    named = {name for group in engine.PREFILTER_GROUPS for name in group}
+    assert named == {d.subtype or d.entity.value for d in engine.DETECTORS} - {"BASE64"}
+
+
+@pytest.mark.parametrize(
+    ("pattern", "texts_it_must_match"),
+    [
+        (re.compile(r"(?<!\d)9\d{2}([- ])\d{2}\1\d{4}(?!\d)"), ["x 900-12-3456 y", "912 12 3456"]),
+        (re.compile(r"(?i:steuer-?id)\W{0,20}$"), ["STEUER-\u0130D: ", "steuerid"]),
+        (re.compile(r"[^\s\"']{6,}"), ["caf\u00e9\u00e9\u00e9\u00e9"]),
+        (re.compile(r"[^?x]{3}"), ["\u00e9\u00e9\u00e9"]),  # "?" in the shadow stands for them
+        (re.compile(r"\bAIza[\w-]{4}"), ["AIza\u00e9\u00e9-_"]),
+        (re.compile(r"[A-Z]{2}\d{2}", re.IGNORECASE), ["\u0131\u017f12", "\u212ak12"]),
+    ],
+)
+def test_loosened_patterns_match_what_python_matches(
+    pattern: re.Pattern[str], texts_it_must_match: list[str]
+) -> None:
+    import re2  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    options = re2.Options()
+    options.encoding = re2.Options.Encoding.LATIN1
+    compiled = re2.compile(loosened(pattern).encode(), options)
+    for text in texts_it_must_match:
+        assert pattern.search(text), text
+        assert compiled.search(shadow(text)), text
+
+
+def test_constructs_it_cannot_loosen_are_refused() -> None:
+    with pytest.raises(ValueError, match="unsupported"):
+        loosened(re.compile(r"(a)?(?(1)b|c)"))
+    assert prefilter.SUBSTITUTE == "?"
