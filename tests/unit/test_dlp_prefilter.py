@@ -129,11 +129,16 @@ def test_groups_must_hold_each_pattern_once() -> None:
         Prefilter(patterns, [[0], [0, 1]])
 
 
-def test_every_detector_has_a_group_of_its_own_kind() -> None:
-    groups = engine._prefilter_groups()
-    assert sorted(i for g in groups for i in g) == list(range(len(engine.DETECTORS) + 1))
-    named = {name for group in engine.PREFILTER_GROUPS for name in group}
-    assert named == {d.subtype or d.entity.value for d in engine.DETECTORS} - {"BASE64"}
+def test_labelled_detectors_share_one_automaton_and_the_others_are_grouped_by_name() -> None:
+    labelled, *named, rest = engine._prefilter_groups()
+    every = [i for group in engine._prefilter_groups() for i in group]
+    assert sorted(every) == list(range(len(engine.DETECTORS) + 1))
+    assert labelled == [i for i, d in enumerate(engine.DETECTORS) if d.context is not None]
+    assert engine._BASE64 in rest
+    for group, names in zip(named, engine.PREFILTER_GROUPS, strict=True):
+        assert {
+            engine.DETECTORS[i].subtype or engine.DETECTORS[i].entity.value for i in group
+        } == set(names)
 
 
 @pytest.mark.parametrize(

@@ -146,10 +146,19 @@ Candidate = tuple[re.Pattern[str], re.Pattern[str] | None]
 
 
 def _loosened_candidate(candidate: Candidate) -> str:
-    """A value's pattern, after its required label's pattern where it has one: the label
-    pattern ends at the value (its ``$`` is the value's start), so the two are contiguous."""
+    """A value's pattern, or its required label's pattern followed by the value's first
+    element: a label ends where the value starts (its ``$`` is the value's start), and it is
+    what makes such a value rare; counting the value's digits as well would multiply the
+    automaton's states for little."""
     pattern, label = candidate
-    return (loosened(label) if label is not None else "") + loosened(pattern)
+    if label is None:
+        return loosened(pattern)
+    tree = [
+        node
+        for node in sre_parse.parse(pattern.pattern, pattern.flags)
+        if node[0] not in (sre.AT, sre.ASSERT, sre.ASSERT_NOT)
+    ]
+    return loosened(label) + _emit(tree[:1], bool(pattern.flags & re.IGNORECASE), {})
 
 
 class _GroupSet:

@@ -1,0 +1,105 @@
+"""Label tests read backwards answer exactly what a forward search answers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sovgw.domain.dlp import engine
+from sovgw.domain.dlp.reverse import ends_with
+
+_LABELS = sorted(
+    {p for d in engine.DETECTORS for p in (d.context, d.not_after) if p is not None},
+    key=lambda p: p.pattern,
+)
+_PIECES = [
+    *" .:-#\n_\u00a0\u00b0",
+    "x",
+    "A",
+    "\u00e9",
+    "\u0130",
+    "1",
+    "bsn",
+    "BSN",
+    "pesel",
+    "id",
+    "ID number",
+    "nr.",
+    "n\u00ba",
+    "n\u00b0",
+    "Steuer-ID",
+    "steuerid",
+    "tax id",
+    "Ausweisnummer",
+    "identificaci\u00f3n",
+    "order no.",
+    "invoice",
+    "card no",
+    "kaartnummer",
+    "visa",
+    "tel.",
+    "t\u00e9l\u00e9phone",
+    "kom\u00f3rka",
+    "ssn",
+    "social security number",
+    "cpr-nr.",
+    "personnummer",
+    "ahv",
+    "sv-nr",
+    "ean",
+    "sku",
+    "codice fiscale",
+]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=12))
+def test_every_label_reads_the_same_backwards(pieces: list[str]) -> None:
+    text = "".join(pieces)[-64:]
+    for label in _LABELS:
+        assert ends_with(label)(text) == (label.search(text) is not None), (label.pattern, text)
+
+
+def test_the_labels_found_in_both_corpora_are_found_backwards() -> None:
+    from benchmarks.dlp import faker_corpus  # noqa: PLC0415
+    from benchmarks.dlp.corpus import generate  # noqa: PLC0415
+
+    texts = [r.text for r in generate(300, seed=3, evasion_rate=0.3)]
+    texts += [r.text for r in faker_corpus.generate(300, faker_corpus.DEV_SEEDS[0])]
+    tests = [(label, ends_with(label)) for label in _LABELS]
+    agreed = 0
+    for text in texts:
+        for end in range(0, len(text), 7):
+            before = text[max(0, end - 64) : end]
+            for label, backwards in tests:
+                found = label.search(before) is not None
+                assert backwards(before) == found, (label.pattern, before)
+                agreed += found
+    assert agreed > 100
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "expected"),
+    [
+        (r"(?<![^\W_])(?:bsn)\W{0,20}$", "my bsn: ", True),
+        (r"(?<![^\W_])(?:bsn)\W{0,20}$", "mybsn: ", False),  # not at a word's start
+        (r"(?<![^\W_])(?:bsn)\W{0,20}$", "bsn:\n", True),  # $ before a final newline
+        (r"(?<![^\W_])(?:bsn)\W{0,20}$", "bsn" + "." * 21, False),
+        (r"(?<![^\W_])(?:bsn)\W{0,20}$", "bsn" + "." * 20 + "\n", True),
+        (r"(?:tel\.?|t[\u00e9e]l[\u00e9e]phone)\W{0,20}$", "T\u00c9L\u00c9PHONE : ", True),
+    ],
+)
+def test_examples(pattern: str, text: str, expected: bool) -> None:
+    label = re.compile(pattern, re.IGNORECASE)
+    assert (label.search(text) is not None) == expected
+    assert ends_with(label)(text) == expected
+
+
+def test_a_pattern_that_is_not_a_label_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"must end with \$"):
+        ends_with(re.compile("bsn"))
+    with pytest.raises(ValueError, match="lookbehinds"):
+        ends_with(re.compile(r"(?=x)bsn$"))
