@@ -49,16 +49,17 @@ _IT_ODD = {
     ),
 }
 _UK_BAD_PREFIXES = {"BG", "GB", "NK", "KN", "TN", "NT", "ZZ"}
+# ISO 7064 writes A-Z as 10-35 (IBAN, MOD 97-10).
+_LETTER_VALUES = {ord(c): str(int(c, 36)) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+
+
+# A digit doubled, its digits summed (Luhn): written as one digit, so str.translate does it.
+_LUHN_DOUBLED = str.maketrans("0123456789", "0246813579")
 
 
 def _luhn_sum(digits: str) -> int:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10
+    kept = sum(map(int, digits[-1::-2]))
+    return (kept + sum(map(int, digits[-2::-2].translate(_LUHN_DOUBLED)))) % 10
 
 
 def luhn(digits: str) -> bool:
@@ -100,7 +101,7 @@ def iban(compact: str) -> bool:
     if not compact.isalnum():
         return False
     rearranged = compact[4:] + compact[:4]
-    return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
+    return int(rearranged.translate(_LETTER_VALUES)) % 97 == 1
 
 
 def de_tax_id(digits: str) -> bool:
