@@ -7,7 +7,8 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sovgw.cli.common import CommandError, add_config, gateway_config, jurisdiction_of, org_of
+from sovgw.cli.common import add_config, gateway_config, jurisdiction_of, org_of
+from sovgw.cli.errors import CommandError
 
 
 def configure(access: argparse.ArgumentParser) -> None:

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sovgw.cli.common import CommandError, add_config, gateway_config, jurisdiction_of, org_of
+from sovgw.cli.common import add_config, gateway_config, jurisdiction_of, org_of
+from sovgw.cli.errors import CommandError
 from sovgw.domain.errors import RejectedInput
 
 if TYPE_CHECKING:

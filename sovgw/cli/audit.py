@@ -9,7 +9,8 @@ from pathlib import Path
 
 from sovgw import audit_tools
 from sovgw.adapters.audit_store import S3AuditStore
-from sovgw.cli.common import CommandError, add_config, gateway_config, jurisdiction_of
+from sovgw.cli.common import add_config, gateway_config, jurisdiction_of
+from sovgw.cli.errors import CommandError
 from sovgw.reports.art30 import FORMATS, render
 
 DEFAULT_MAX_AGE_MINUTES = 120  # two periods of the hourly sealer (sovgw.wiring.SCHEDULES)

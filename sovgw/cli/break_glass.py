@@ -9,7 +9,8 @@ from typing import Any
 
 from sovgw.app.bootstrap import operator_dependencies
 from sovgw.app.break_glass import break_glass_service
-from sovgw.cli.common import CommandError, add_config, gateway_config, org_of
+from sovgw.cli.common import add_config, gateway_config, org_of
+from sovgw.cli.errors import CommandError
 from sovgw.domain.break_glass import BreakGlassRequest, BreakGlassService, Grant
 from sovgw.domain.errors import GatewayError
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from sovgw.cli.common import CommandError, add_config, gateway_config, jurisdiction_of, org_of
+from sovgw.cli.common import add_config, gateway_config, jurisdiction_of, org_of
+from sovgw.cli.errors import CommandError
 
 ADMIN_TOKEN_ENV = "SOVGW_SALESFORCE_ADMIN_TOKEN"  # noqa: S105 - the name of a variable
 

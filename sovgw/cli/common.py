@@ -9,20 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sovgw.cli.errors import CommandError
 from sovgw.config import GatewayConfig, Jurisdiction, OrgBinding, load_config
 
 DEFAULT_CONFIG = "config/gateway.yaml"
 
 type Run = Callable[[argparse.Namespace], int]
-
-
-class CommandError(Exception):
-    """A command cannot finish as asked: ``main`` prints ``error: <message>`` on stderr and
-    exits with ``status`` (2: a usage error, the default; 1: refused or failed)."""
-
-    def __init__(self, message: str, status: int = 2) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def add_config(parser: argparse.ArgumentParser) -> None:

@@ -11,7 +11,8 @@ import json
 
 from sovgw.app.bootstrap import operator_dependencies
 from sovgw.app.datasets import latest_build, verify_build
-from sovgw.cli.common import CommandError, add_config, gateway_config, org_of
+from sovgw.cli.common import add_config, gateway_config, org_of
+from sovgw.cli.errors import CommandError
 from sovgw.domain.errors import GatewayError
 
 

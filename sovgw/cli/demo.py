@@ -7,7 +7,7 @@ import logging
 import os
 from pathlib import Path
 
-from sovgw.cli.common import CommandError
+from sovgw.cli.errors import CommandError
 from sovgw.local.demo import run_demo
 from sovgw.logs import GATEWAY_LOGGER
 

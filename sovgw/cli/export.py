@@ -29,7 +29,8 @@ from sovgw.app.datasets import (
     scan_input,
     start_build,
 )
-from sovgw.cli.common import CommandError, add_config, gateway_config, org_of
+from sovgw.cli.common import add_config, gateway_config, org_of
+from sovgw.cli.errors import CommandError
 from sovgw.domain.datasets import load_dataset
 from sovgw.domain.errors import GatewayError
 from sovgw.domain.export import BuildState, ExportPaused

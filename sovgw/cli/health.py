@@ -11,7 +11,8 @@ import redis
 from sovgw.adapters.budget_metrics import publish_budget_metrics
 from sovgw.adapters.valkey_budget import ValkeyBudgetStore, connect_store
 from sovgw.app.bootstrap import Settings
-from sovgw.cli.common import CommandError, add_config, gateway_config, jurisdiction_of, org_of
+from sovgw.cli.common import add_config, gateway_config, jurisdiction_of, org_of
+from sovgw.cli.errors import CommandError
 
 
 def configure(health: argparse.ArgumentParser) -> None:

@@ -11,7 +11,8 @@ import boto3
 
 from sovgw import audit_tools
 from sovgw.app.incidents import IncidentDesk, evidence_of, incident_desk
-from sovgw.cli.common import CommandError, add_config, gateway_config, jurisdiction_of, utc_time
+from sovgw.cli.common import add_config, gateway_config, jurisdiction_of, utc_time
+from sovgw.cli.errors import CommandError
 from sovgw.config import Jurisdiction
 from sovgw.domain.incidents import Clock, Evidence, EvidenceKind, Incident, valid_incident_id
 from sovgw.ports import IncidentEventExists

@@ -11,7 +11,7 @@ import sys
 from importlib import import_module
 from typing import NamedTuple
 
-from sovgw.cli.common import CommandError
+from sovgw.cli.errors import CommandError
 
 
 class Command(NamedTuple):

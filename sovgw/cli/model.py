@@ -18,12 +18,12 @@ from model_serving.packaging import (
 )
 from model_serving.serving_config import MODEL_PRESETS, SpecError, plan_serving
 from sovgw.cli.common import (
-    CommandError,
     add_config,
     gateway_config,
     jurisdiction_of,
     wait_forever,
 )
+from sovgw.cli.errors import CommandError
 
 
 def configure(model: argparse.ArgumentParser) -> None:

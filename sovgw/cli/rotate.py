@@ -6,7 +6,8 @@ import argparse
 
 from sovgw.app.bootstrap import operator_dependencies
 from sovgw.app.rotation import rotate_now
-from sovgw.cli.common import CommandError, add_config, gateway_config, jurisdiction_of
+from sovgw.cli.common import add_config, gateway_config, jurisdiction_of
+from sovgw.cli.errors import CommandError
 from sovgw.domain.errors import GatewayError
 
 

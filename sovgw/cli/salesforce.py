@@ -9,13 +9,13 @@ from pathlib import Path
 
 from sovgw.adapters.salesforce.relay_metadata import relay_metadata
 from sovgw.cli.common import (
-    CommandError,
     add_config,
     gateway_config,
     jurisdiction_of,
     org_of,
     utc_time,
 )
+from sovgw.cli.errors import CommandError
 
 
 def configure(salesforce: argparse.ArgumentParser) -> None:

@@ -6,9 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from sovgw.cli.common import CommandError
+from sovgw.cli.errors import CommandError
 from sovgw.domain.levels import DataLevel
-from sovgw.policy import read_yaml
 from sovgw.scan import ScanStats, scan_stream
 
 
@@ -33,6 +32,8 @@ def _progress(stats: ScanStats) -> None:
 def run(args: argparse.Namespace) -> int:
     metadata: dict[str, dict[str, DataLevel]] = {}
     if args.metadata:
+        from sovgw.policy import read_yaml  # noqa: PLC0415 - pydantic, only with --metadata
+
         raw = read_yaml(Path(args.metadata)) or {}
         metadata = {
             obj: {f: DataLevel.parse(level) for f, level in fields.items()}

@@ -25,3 +25,17 @@ def test_unknown_names_exit_2_with_the_reason(
 ) -> None:
     assert main(argv) == 2
     assert capsys.readouterr().err == f"error: {message}\n"
+
+
+def test_scan_starts_without_the_configuration_model() -> None:
+    """``sovgw scan`` is a streaming tool: it loads the DLP engine, not pydantic, the gateway
+    configuration or boto3 (they made each start take 0.6 s instead of 0.15 s)."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    code = (
+        "import sys; from sovgw.cli import main; main(['scan', '/dev/null']);"
+        "print(sorted(m for m in ('pydantic', 'sovgw.config', 'boto3') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
