@@ -6,6 +6,7 @@ cold start share), as packaged and from source."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
@@ -16,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 from benchmarks.dlp import faker_corpus
@@ -217,26 +219,34 @@ def side_by_side(subset: list[Any], presidio: Detector, description: str) -> dic
 
 
 THROUGHPUT_TARGET_MB_S = 6.0  # issue #20: per core, on evasion-heavy text
+_ROUNDS = 3
+
+
+def _kinds(count: int, seed: int) -> dict[str, list[str]]:
+    """ASCII-only records, and evasion-heavy ones (every value that can be evaded is:
+    zero-width characters, full-width digits), ``count`` of each per round plus a warm-up."""
+    total = count * (_ROUNDS + 1)
+    ascii_only = [r.text for r in generate(total * 2, seed, evasion_rate=0.0) if r.text.isascii()]
+    evasion = [r.text for r in generate(total, seed, evasion_rate=1.0)]
+    return {"ascii_only": ascii_only[:total], "evasion_heavy": evasion}
 
 
 def throughput_by_text(count: int, seed: int) -> dict[str, Any]:
-    """MB/s on one core for ASCII-only records and for evasion-heavy ones (every value that
-    can be evaded is: zero-width characters, full-width digits), best of three passes."""
-    ascii_only = [r for r in generate(count * 2, seed, evasion_rate=0.0) if r.text.isascii()]
-    kinds = {
-        "ascii_only": ascii_only[:count],
-        "evasion_heavy": generate(count, seed, evasion_rate=1.0),
-    }
+    """MB/s on one core for ASCII-only and evasion-heavy records, each round on records the
+    engine has not seen (the prefilter's automata grow with the texts they read: a second
+    pass over the same records would be faster than real traffic); the best of three."""
     report: dict[str, Any] = {}
-    for kind, records in kinds.items():
-        texts = [r.text for r in records]
-        size = sum(len(t.encode()) for t in texts)
-        best = min(_timed(texts) for _ in range(3))
+    for kind, texts in _kinds(count, seed).items():
+        _timed(texts[:count])  # warm-up: builds the prefilter and its first automaton states
+        rounds = [texts[count * (i + 1) : count * (i + 2)] for i in range(_ROUNDS)]
+        timed = [(_timed(chunk), sum(len(t.encode()) for t in chunk)) for chunk in rounds]
+        best, size = min(timed, key=lambda pair: pair[0] / pair[1])
         report[kind] = {
-            "records": len(texts),
-            "bytes_per_record": round(size / len(texts), 1),
+            "records": count,
+            "bytes_per_record": round(size / count, 1),
             "mb_per_s": round(size / 1e6 / best, 3),
-            "us_per_record": round(1e6 * best / len(texts), 1),
+            "us_per_record": round(1e6 * best / count, 1),
+            "unseen_records": True,
         }
     report["target_mb_per_s_evasion_heavy"] = THROUGHPUT_TARGET_MB_S
     report["target_met"] = report["evasion_heavy"]["mb_per_s"] >= THROUGHPUT_TARGET_MB_S
@@ -244,10 +254,51 @@ def throughput_by_text(count: int, seed: int) -> dict[str, Any]:
 
 
 def _timed(texts: list[str]) -> float:
-    started = time.perf_counter()
+    started = time.process_time()
     for text in texts:
         dlp.detect(text)
-    return time.perf_counter() - started
+    return time.process_time() - started
+
+
+def whole_process(count: int, seed: int) -> dict[str, Any]:
+    """``sovgw scan`` as a user runs it, on one core: a JSON Lines file of ``count`` records
+    of each kind, its output thrown away; MB/s of input over wall time, start-up included, and
+    the start-up alone (an empty file)."""
+    one_core = {min(os.sched_getaffinity(0))} if hasattr(os, "sched_getaffinity") else None
+
+    def run(path: Path) -> float:
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "sovgw.cli", "scan", str(path)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=True,
+            preexec_fn=(lambda: os.sched_setaffinity(0, one_core)) if one_core else None,
+        )
+        return time.perf_counter() - started
+
+    report: dict[str, Any] = {"records": count, "one_core": one_core is not None}
+    with tempfile.TemporaryDirectory(prefix="sovgw-scan-") as folder:
+        empty = Path(folder) / "empty.jsonl"
+        empty.touch()
+        report["start_up_s"] = round(min(run(empty) for _ in range(3)), 3)
+        for kind, texts in _kinds(count, seed).items():
+            path = Path(folder) / f"{kind}.jsonl"
+            with path.open("w", encoding="utf-8") as sink:
+                for number, text in enumerate(texts[:count]):
+                    sink.write(json.dumps({"id": f"r{number}", "text": text}, ensure_ascii=False))
+                    sink.write("\n")
+            size = path.stat().st_size
+            elapsed = min(run(path) for _ in range(2))
+            report[kind] = {
+                "bytes": size,
+                "wall_s": round(elapsed, 3),
+                "mb_per_s": round(size / 1e6 / elapsed, 3),
+                "mb_per_s_after_start_up": round(size / 1e6 / (elapsed - report["start_up_s"]), 3),
+            }
+    report["target_mb_per_s_evasion_heavy"] = THROUGHPUT_TARGET_MB_S
+    report["target_met"] = report["evasion_heavy"]["mb_per_s"] >= THROUGHPUT_TARGET_MB_S
+    return report
 
 
 # Identifiers written as bare digits, with the length and the check each is validated by.
@@ -304,6 +355,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--faker-records", type=int, default=5000)
     parser.add_argument("--throughput-records", type=int, default=2000, help="per kind of text")
+    parser.add_argument(
+        "--scan-records", type=int, default=20000, help="per kind, for sovgw scan as a process"
+    )
     parser.add_argument("--pass-rate-samples", type=int, default=100_000)
     parser.add_argument(
         "--faker-seed",
@@ -333,6 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         "f1_target_met": all(t["f1"] >= F1_TARGET for t in per_type.values()),
         "throughput": full,
         "throughput_by_text": throughput_by_text(args.throughput_records, args.seed),
+        "whole_process": whole_process(args.scan_records, args.seed),
         "independent_corpus": independent_corpus(args.faker_records, args.faker_seed),
         "unlabeled_pass_rates": unlabeled_pass_rates(args.pass_rate_samples, args.seed),
         "cold_start_import": import_time_ms("functions.classify.handler", args.import_runs),

@@ -13,7 +13,14 @@ def test_a_small_run_reports_accuracy_throughput_and_both_import_times(tmp_path:
     output = tmp_path / "dlp.json"
     # A development seed of the independent corpus: the reported one is for reported runs.
     arguments = ["--records", "300", "--faker-records", "300", "--faker-seed", "2"]
-    arguments += ["--throughput-records", "100", "--pass-rate-samples", "2000"]
+    arguments += [
+        "--throughput-records",
+        "100",
+        "--scan-records",
+        "200",
+        "--pass-rate-samples",
+        "2000",
+    ]
     arguments += ["--import-runs", "2", "--output", str(output)]
     assert main(arguments) == 0
     report = json.loads(output.read_text())
@@ -28,6 +35,10 @@ def test_a_small_run_reports_accuracy_throughput_and_both_import_times(tmp_path:
     assert rates["US_SSN (bare)"]["pass_rate"] > 0.9 > rates["NL_BSN"]["pass_rate"] > 0.05
     by_text = report["throughput_by_text"]
     assert by_text["ascii_only"]["mb_per_s"] > 0 and by_text["evasion_heavy"]["mb_per_s"] > 0
+    assert by_text["evasion_heavy"]["unseen_records"] is True
+    scan = report["whole_process"]
+    assert scan["start_up_s"] > 0 and scan["evasion_heavy"]["bytes"] > 200 * 100
+    assert scan["evasion_heavy"]["mb_per_s"] > 0 and scan["ascii_only"]["mb_per_s"] > 0
     imports = report["cold_start_import"]
     assert imports["environment"] == {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
     assert imports["with_bytecode"]["median_ms"] > 0 and imports["source_only"]["median_ms"] > 0
