@@ -632,19 +632,24 @@ def _shape(detector: Detector) -> Shape:
 _SHAPES = tuple(_shape(detector) for detector in DETECTORS)
 
 
-@cache
-def _scanners() -> tuple[tuple[re.Pattern[str], _Test | None, _Test | None], ...]:
-    """Each detector's regex as it runs, and its label and veto tests read from the end of
-    the text before a match: rewritten to run faster, matching the same (see rewrite.py).
-    Built on first use: a cold start that never scans does not compile them."""
-    return tuple(
-        (
-            fast_start(d.pattern),
-            ends_with(d.context) if d.context else None,
-            ends_with(d.not_after) if d.not_after else None,
+Scanner = tuple[re.Pattern[str], _Test | None, _Test | None]
+_SCANNERS: list[Scanner | None] = [None] * len(DETECTORS)
+
+
+def _scanner(order: int) -> Scanner:
+    """A detector's regex as it runs, and its label and veto tests read from the end of the
+    text before a match: rewritten to run faster, matching the same (see rewrite.py). Each is
+    built the first time its detector is a candidate (1-2 ms), not at import."""
+    scanner = _SCANNERS[order]
+    if scanner is None:
+        detector = DETECTORS[order]
+        scanner = (
+            fast_start(detector.pattern),
+            ends_with(detector.context) if detector.context else None,
+            ends_with(detector.not_after) if detector.not_after else None,
         )
-        for d in DETECTORS
-    )
+        _SCANNERS[order] = scanner
+    return scanner
 
 
 _RANK = {entity: rank for rank, entity in enumerate(_PRIORITY)}
@@ -749,12 +754,11 @@ def _matches(view: NormalisedText, candidates: frozenset[int]) -> list[tuple[int
     short = len(text) <= _WHOLE_TEXT_MAX
     runs: list[tuple[int, int, int]] | None = None
     windows_of: dict[Shape, list[tuple[int, int]]] = {}
-    scanners = _scanners()
     for order in candidates:
         if order >= len(DETECTORS):
             continue
         detector = DETECTORS[order]
-        pattern, labelled, vetoed = scanners[order]
+        pattern, labelled, vetoed = _SCANNERS[order] or _scanner(order)
         shape = _SHAPES[order]
         windows = whole
         if shape is not None and not short:
