@@ -128,6 +128,7 @@ def warm_up(config: ProxyConfig, runtime_client: Callable[[str], Any]) -> None:
         }
     ):
         runtime_client(region)
+    dlp.prepare()
     dlp.detect("warm up: jan@example.nl, DE89 3704 0044 0532 0130 00")
 
 

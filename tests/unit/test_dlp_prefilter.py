@@ -169,3 +169,10 @@ def test_constructs_it_cannot_loosen_are_refused() -> None:
     with pytest.raises(ValueError, match="unsupported"):
         loosened(re.compile(r"(a)?(?(1)b|c)"))
     assert prefilter.SUBSTITUTE == "?"
+
+
+def test_prepare_builds_every_detector_before_the_first_scan() -> None:
+    """A server calls it before its port accepts: the first requests build nothing."""
+    engine.prepare()
+    assert all(scanner is not None for scanner in engine._SCANNERS)
+    assert engine._prefilter.cache_info().currsize == 1

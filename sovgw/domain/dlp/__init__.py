@@ -11,6 +11,7 @@ from sovgw.domain.dlp.engine import (
     Finding,
     detect,
     iban_is_valid,
+    prepare,
     redact,
 )
 
@@ -21,5 +22,6 @@ __all__ = [
     "Finding",
     "detect",
     "iban_is_valid",
+    "prepare",
     "redact",
 ]

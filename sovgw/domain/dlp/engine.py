@@ -829,6 +829,15 @@ def _detect(text: str, depth: int) -> list[Finding]:
     return sorted(kept, key=lambda f: f.start)
 
 
+def prepare() -> None:
+    """Build what the first scans would build (the prefilter, every detector's rewritten
+    regex; about 70 ms): for a server, before its port accepts."""
+    _prefilter()
+    _base64_prefilter()
+    for order in range(len(DETECTORS)):
+        _scanner(order)
+
+
 def detect(text: str) -> list[Finding]:
     """All findings in ``text`` (original offsets), without overlaps."""
     return _detect(text, 0)
