@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ import requests
 from benchmarks.proxy.bench import (
     API_KEY,
     PROMPT,
+    SCRATCH_ON,
     Target,
     _concurrently,
     _plain,
@@ -39,6 +39,7 @@ from benchmarks.proxy.bench import (
     _start_proxy,
     _streamed,
     _summary,
+    scratch,
 )
 from benchmarks.report import emit
 from sovgw.httpd import free_port
@@ -186,8 +187,8 @@ def _level(
 
 
 def run(litellm: Path, clients: list[int], requests_n: int, streams_n: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="sovgw-peers-") as scratch:
-        work = Path(scratch)
+    with scratch("sovgw-peers-") as folder:
+        work = Path(folder)
         upstream, upstream_url = _start(["upstream"])
         proxy, proxy_url = _start_proxy(upstream_url, 1, work)
         peer, peer_url = _start_litellm(litellm, upstream_url, work)
@@ -235,6 +236,7 @@ def run(litellm: Path, clients: list[int], requests_n: int, streams_n: int) -> d
         "sovgw": {
             "workers": 1,
             "pipeline": "external destination, pseudonymise, scan and restore, file audit",
+            "audit_files_on": SCRATCH_ON,
         },
         "targets": TARGETS,
         "levels": levels,
