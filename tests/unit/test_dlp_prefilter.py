@@ -26,8 +26,8 @@ def test_case_extras_are_every_character_python_matches_for_an_ascii_letter() ->
         assert found == {letter, letter.upper(), *CASE_EXTRAS.get(letter, "")}, letter
 
 
-def test_the_shadow_keeps_ascii_and_writes_one_substitute_per_other_character() -> None:
-    assert shadow("Tel. \uff10\uff11 caf\u00e9 \ud800!") == b"Tel. ?? caf? ?!"
+def test_the_shadow_keeps_ascii_writes_digits_0_and_one_substitute_per_other_character() -> None:
+    assert shadow("Tel. \uff10\uff11 caf\u00e9 \ud800! 0612-39") == b"Tel. ?? caf? ?! 0000-00"
 
 
 def _found_by(detector: engine.Detector, text: str) -> bool:
@@ -148,6 +148,8 @@ def test_labelled_detectors_share_one_automaton_and_the_others_are_grouped_by_na
         (re.compile(r"(?i:steuer-?id)\W{0,20}$"), ["STEUER-\u0130D: ", "steuerid"]),
         (re.compile(r"[^\s\"']{6,}"), ["caf\u00e9\u00e9\u00e9\u00e9"]),
         (re.compile(r"[^?x]{3}"), ["\u00e9\u00e9\u00e9"]),  # "?" in the shadow stands for them
+        (re.compile(r"[^5]{3}"), ["333"]),  # "0" in the shadow stands for every digit
+        (re.compile(r"[2-9]\d{2}"), ["456"]),
         (re.compile(r"\bAIza[\w-]{4}"), ["AIza\u00e9\u00e9-_"]),
         (re.compile(r"[A-Z]{2}\d{2}", re.IGNORECASE), ["\u0131\u017f12", "\u212ak12"]),
     ],

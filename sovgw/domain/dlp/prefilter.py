@@ -25,9 +25,12 @@ from typing import Any
 # engine's own equivalences (dotless i, long s). tests/unit/test_dlp_prefilter.py checks every
 # code point.
 CASE_EXTRAS = {"i": "\u0131\u0130", "s": "\u017f", "k": "\u212a"}
-# RE2 reads an ASCII shadow of the text, where every other character is written "?" (one C
-# call), so the automaton stays small. A class that holds any non-ASCII character takes "?";
-# a negated class never excludes "?". A real "?" then matches more, never less.
+# RE2 reads an ASCII shadow of the text, where every other character is written "?" and every
+# digit "0" (two C calls), so the automata stay small: patterns that count digits in step
+# would otherwise multiply their states by the digits' values. A class that holds any
+# non-ASCII character takes "?", and one that holds a digit takes "0"; a negated class never
+# excludes "?", and excludes "0" only when it excludes every digit. A real "?" or "0" then
+# matches more, never less.
 SUBSTITUTE = "?"
 _ASCII = range(128)
 _CATEGORY_MEMBERS = {
@@ -43,9 +46,14 @@ _CATEGORY_MEMBERS = {
 }
 
 
+_DIGITS = frozenset(range(0x30, 0x3A))
+_ONE_DIGIT = bytes.maketrans(b"123456789", b"000000000")
+
+
 def shadow(text: str) -> bytes:
-    """``text`` as RE2 reads it: ASCII kept, every other character one SUBSTITUTE byte."""
-    return text.encode("ascii", "replace")
+    """``text`` as RE2 reads it: ASCII kept but digits written 0, every other character one
+    SUBSTITUTE byte."""
+    return text.encode("ascii", "replace").translate(_ONE_DIGIT)
 
 
 def _members(code: int, ignore_case: bool) -> set[int]:
@@ -62,6 +70,10 @@ def _byte_class(codes: set[int], negated: bool) -> str:
     excludes); every non-ASCII code is one SUBSTITUTE, which a negated class may not exclude."""
     substitute = ord(SUBSTITUTE)
     ascii_codes = {code for code in codes if code < 128}
+    digits = ascii_codes & _DIGITS
+    ascii_codes -= _DIGITS
+    if digits and (not negated or digits == _DIGITS):
+        ascii_codes.add(0x30)
     if negated:
         ascii_codes.discard(substitute)
     elif len(ascii_codes) < len(codes):
