@@ -178,3 +178,9 @@ def test_prepare_builds_every_detector_before_the_first_scan() -> None:
     engine.prepare()
     assert all(scanner is not None for scanner in engine._SCANNERS)
     assert engine._prefilter.cache_info().currsize == 1
+
+
+def test_a_class_of_ascii_digits_does_not_take_the_substitute() -> None:
+    """Widening is for what Python could match: "[0-9]" never matches a non-ASCII character."""
+    assert loosened(re.compile("[2-9]")) == r"[\x30]"
+    assert loosened(re.compile(r"\d")) == r"[\x30\x3f]"  # Unicode digits: "?" too

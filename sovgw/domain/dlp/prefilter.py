@@ -70,13 +70,14 @@ def _byte_class(codes: set[int], negated: bool) -> str:
     excludes); every non-ASCII code is one SUBSTITUTE, which a negated class may not exclude."""
     substitute = ord(SUBSTITUTE)
     ascii_codes = {code for code in codes if code < 128}
+    other = len(ascii_codes) < len(codes)
     digits = ascii_codes & _DIGITS
     ascii_codes -= _DIGITS
     if digits and (not negated or digits == _DIGITS):
         ascii_codes.add(0x30)
     if negated:
         ascii_codes.discard(substitute)
-    elif len(ascii_codes) < len(codes):
+    elif other:
         ascii_codes.add(substitute)
     body = "".join(f"\\x{code:02x}" for code in sorted(ascii_codes))
     if negated:
