@@ -182,7 +182,9 @@ class _GroupSet:
 
         options = re2.Options()
         options.encoding = re2.Options.Encoding.LATIN1
-        options.max_mem = 64 << 20
+        # Bounds each automaton (a Lambda may have 256 MB): about 10 MB of states for all of
+        # them after 40,000 records; a set that outgrows it fails closed (its group runs).
+        options.max_mem = 16 << 20
         self._set = re2.Set.SearchSet(options)
         for index in indexes:
             self._set.Add(_loosened_candidate(patterns[index]))
