@@ -10,53 +10,16 @@ from hypothesis import strategies as st
 
 from sovgw.domain.dlp import engine
 from sovgw.domain.dlp.rewrite import ends_with, fast_start
+from tests.unit.dlp_texts import DETECTOR_PIECES, LABEL_PIECES
 
 _LABELS = sorted(
     {p for d in engine.DETECTORS for p in (d.context, d.not_after) if p is not None},
     key=lambda p: p.pattern,
 )
-_PIECES = [
-    *" .:-#\n_\u00a0\u00b0",
-    "x",
-    "A",
-    "\u00e9",
-    "\u0130",
-    "1",
-    "bsn",
-    "BSN",
-    "pesel",
-    "id",
-    "ID number",
-    "nr.",
-    "n\u00ba",
-    "n\u00b0",
-    "Steuer-ID",
-    "steuerid",
-    "tax id",
-    "Ausweisnummer",
-    "identificaci\u00f3n",
-    "order no.",
-    "invoice",
-    "card no",
-    "kaartnummer",
-    "visa",
-    "tel.",
-    "t\u00e9l\u00e9phone",
-    "kom\u00f3rka",
-    "ssn",
-    "social security number",
-    "cpr-nr.",
-    "personnummer",
-    "ahv",
-    "sv-nr",
-    "ean",
-    "sku",
-    "codice fiscale",
-]
 
 
 @settings(max_examples=600, deadline=None)
-@given(st.lists(st.sampled_from(_PIECES), max_size=12))
+@given(st.lists(st.sampled_from(LABEL_PIECES), max_size=12))
 def test_every_label_reads_the_same_backwards(pieces: list[str]) -> None:
     text = "".join(pieces)[-64:]
     for label in _LABELS:
@@ -105,12 +68,11 @@ def test_a_pattern_that_is_not_a_label_is_refused() -> None:
         ends_with(re.compile(r"(?=x)bsn$"))
 
 
-_SCAN_PIECES = [*_PIECES, *"0123456789+()/", "AKIA", "756.", "NL91", "eyJ", "00D", "ghp_", "xoxb-"]
-
-
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(st.sampled_from(_SCAN_PIECES), max_size=40), st.integers(0, 200), st.integers(0, 200)
+    st.lists(st.sampled_from(DETECTOR_PIECES), max_size=40),
+    st.integers(0, 200),
+    st.integers(0, 200),
 )
 def test_every_detector_finds_the_same_spans_when_it_starts_fast(
     pieces: list[str], start: int, length: int
