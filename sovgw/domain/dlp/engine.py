@@ -18,7 +18,7 @@ from functools import cache
 from sovgw.domain.dlp import validators as check
 from sovgw.domain.dlp.normalise import NormalisedText, normalise
 from sovgw.domain.dlp.prefilter import Prefilter
-from sovgw.domain.dlp.rewrite import ends_with, fast_start
+from sovgw.domain.dlp.rewrite import ends_with, fast_start, is_word_char
 from sovgw.domain.levels import DataLevel
 
 
@@ -721,9 +721,10 @@ def _base64_prefilter() -> Prefilter:
 
 
 def _base64_runs(text: str) -> Iterator[re.Match[str]]:
+    r"""The runs of ``_BASE64_RUN`` not preceded by [\w+/=-]."""
     for match in _BASE64_RUN.finditer(text):
         start = match.start()
-        if not start or not (text[start - 1].isalnum() or text[start - 1] in "_+/=-"):
+        if not start or not (is_word_char(text[start - 1]) or text[start - 1] in "+/=-"):
             yield match
 
 
@@ -762,7 +763,7 @@ def _matches(view: NormalisedText, candidates: frozenset[int]) -> list[tuple[int
         if order >= len(DETECTORS):
             continue
         detector = DETECTORS[order]
-        pattern, labelled, vetoed = _SCANNERS[order] or _scanner(order)
+        pattern, labelled, vetoed = _scanner(order)
         shape = _SHAPES[order]
         windows = whole
         if shape is not None and not short:

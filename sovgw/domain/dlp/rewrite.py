@@ -145,18 +145,20 @@ def _first_char(node: Node) -> tuple[Node, list[Node]] | None:
     return None
 
 
+def is_word_char(char: str) -> bool:
+    """What Python's Unicode ``\\w`` matches (and ``\\b`` calls a word character)."""
+    return char.isalnum() or char == "_"
+
+
 def _is_word_only(node: Node, flags: int) -> bool:
     """Every character ``node`` matches is a word character (checked on its members)."""
     op, value = node
     if op is sre.LITERAL:
-        return chr(value).isalnum() or chr(value) == "_"
-    members = value
-    for member, item in members:
-        if member is sre.LITERAL and (chr(item).isalnum() or chr(item) == "_"):
+        return is_word_char(chr(value))
+    for member, item in value:
+        if member is sre.LITERAL and is_word_char(chr(item)):
             continue
-        if member is sre.RANGE and all(
-            chr(c).isalnum() or chr(c) == "_" for c in range(item[0], item[1] + 1)
-        ):
+        if member is sre.RANGE and all(is_word_char(chr(c)) for c in range(item[0], item[1] + 1)):
             continue
         if member is sre.CATEGORY and item in (sre.CATEGORY_DIGIT, sre.CATEGORY_WORD):
             continue
