@@ -288,7 +288,7 @@ def whole_process(count: int, seed: int) -> dict[str, Any]:
         for kind, texts in _kinds(count, seed).items():
             path = Path(folder) / f"{kind}.jsonl"
             with path.open("w", encoding="utf-8") as sink:
-                for number, text in enumerate(texts[:count]):
+                for number, text in enumerate(texts):
                     sink.write(json.dumps({"id": f"r{number}", "text": text}, ensure_ascii=False))
                     sink.write("\n")
             size = path.stat().st_size
