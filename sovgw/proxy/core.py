@@ -41,6 +41,7 @@ from sovgw.domain.pseudonymise import (
 from sovgw.domain.routing import RouteDecision, RouteQuery, decide_route
 from sovgw.ports import AuditSink, ChatUpstream
 from sovgw.proxy.apps import CallerApp, ProxyConfig
+from sovgw.proxy.compute import ComputeGate
 
 FORWARDED_FIELDS = (
     "messages",
@@ -313,6 +314,7 @@ class SovereignProxy:
     # Leak canaries of the jurisdiction's orgs, and what a sighting does (opens an incident).
     canaries: Callable[[], CanaryWatch] = field(default=lambda: NO_CANARIES)
     on_canary: Callable[[Sighting, str], None] = field(default=lambda sighting, evidence: None)
+    compute: ComputeGate = field(default_factory=ComputeGate)
 
     def authenticate(self, authorization: str | None) -> CallerApp:
         scheme, _, key = (authorization or "").partition(" ")
@@ -417,35 +419,36 @@ class SovereignProxy:
                 f"app {app.id} may not use purpose {purpose!r}; allowed: {', '.join(app.purposes)}",
                 code="purpose_not_allowed",
             )
-        request, body = parse_chat_request(raw_body)
-        route = self.route_of(app, request.model)
-        jurisdiction = self.jurisdiction_of(app)
-        masked = Masked()
-        masked.table.reserve_literals(raw_body.decode("utf-8", "replace"))
-        masked_body = {k: masked.tree(body[k]) for k in FORWARDED_FIELDS if k in body}
-        masked.across(masked_body)
-        request_id = str(uuid.uuid4())
-        decision = decide_route(
-            RouteQuery(
-                level=highest(masked.levels, floor=app.baseline_level),
-                residual_level=highest(masked.residual_levels, floor=app.baseline_level),
+        with self.compute.held(len(raw_body)):
+            request, body = parse_chat_request(raw_body)
+            route = self.route_of(app, request.model)
+            jurisdiction = self.jurisdiction_of(app)
+            masked = Masked()
+            masked.table.reserve_literals(raw_body.decode("utf-8", "replace"))
+            masked_body = {k: masked.tree(body[k]) for k in FORWARDED_FIELDS if k in body}
+            masked.across(masked_body)
+            decision = decide_route(
+                RouteQuery(
+                    level=highest(masked.levels, floor=app.baseline_level),
+                    residual_level=highest(masked.residual_levels, floor=app.baseline_level),
+                    purpose=purpose,
+                    media=masked.counts["UNSCANNABLE_PART"] > 0,
+                ),
+                jurisdiction,
+            )
+            prepared = Prepared(
+                request_id=str(uuid.uuid4()),
+                app=app,
                 purpose=purpose,
-                media=masked.counts["UNSCANNABLE_PART"] > 0,
-            ),
-            jurisdiction,
-        )
-        prepared = Prepared(
-            request_id=request_id,
-            app=app,
-            purpose=purpose,
-            jurisdiction=jurisdiction,
-            decision=decision,
-            endpoints=decision.endpoints,
-            masked_body=masked_body,
-            masked=masked,
-            stream=request.stream,
-        )
-        self._audit_routing(prepared)
+                jurisdiction=jurisdiction,
+                decision=decision,
+                endpoints=decision.endpoints,
+                masked_body=masked_body,
+                masked=masked,
+                stream=request.stream,
+            )
+            routing = self._routing_record(prepared)
+        self.audit.write(routing)
         if decision.allowed and decision.reaches_external and (watch := self.canaries()):
             text = "\n".join(leaf for _, leaf in _leaves(body))
             self._stop_canary(prepared, watch.seen(text, "external_prompt"))
@@ -486,17 +489,14 @@ class SovereignProxy:
         output = StreamingOutputFilter(prepared.mapping, hold=0)
         answer = dict(reply.body)
         choices = answer.get("choices")
-        if isinstance(choices, list):
-            answer["choices"] = [_restore_tree(choice, output) for choice in choices]
-        aws_ids = (reply.aws_request_id,) if reply.aws_request_id else ()
+        produced = "\n".join(leaf for _, leaf in _leaves(choices))
         watch = self.canaries()
-        sighting = (  # what the model produced, before any value is restored or removed
-            watch.seen(
-                "\n".join(leaf for _, leaf in _leaves(reply.body.get("choices"))), "model_output"
-            )
-            if watch
-            else None
-        )
+        with self.compute.held(len(produced)):
+            if isinstance(choices, list):
+                answer["choices"] = [_restore_tree(choice, output) for choice in choices]
+            # What the model produced, before any value is restored or removed.
+            sighting = watch.seen(produced, "model_output") if watch else None
+        aws_ids = (reply.aws_request_id,) if reply.aws_request_id else ()
         if sighting is not None:
             self._audit_invocation(
                 prepared, endpoint, output.removed, aws_ids, failure=ANSWER_WITHHELD
@@ -552,16 +552,22 @@ class SovereignProxy:
         checked = _StreamCanaryCheck(self.canaries())
         try:
             for chunk in map(checked, chunks):  # as the model produced it
-                last = {k: v for k, v in chunk.items() if k in {"id", "object", "created", "model"}}
-                for choice in chunk.get("choices") or ():
-                    if choice.get("finish_reason"):
-                        finished = True
-                        yield from flushed(int(choice.get("index", 0)))
-                    _filter_delta(choice, filter_for)
-                removed.update(_clean_other_fields(chunk, prepared.mapping, tails, verdicts))
+                released: list[dict[str, Any]] = []
+                with self.compute.held(0):  # an event is bounded (MAX_EVENT_BYTES)
+                    last = {
+                        k: v for k, v in chunk.items() if k in {"id", "object", "created", "model"}
+                    }
+                    for choice in chunk.get("choices") or ():
+                        if choice.get("finish_reason"):
+                            finished = True
+                            released += flushed(int(choice.get("index", 0)))
+                        _filter_delta(choice, filter_for)
+                    removed.update(_clean_other_fields(chunk, prepared.mapping, tails, verdicts))
+                yield from released
                 yield chunk
-            for index in sorted({k[0] for k in filters}):
-                yield from flushed(index)
+            with self.compute.held(0):
+                released = [tail for i in sorted({k[0] for k in filters}) for tail in flushed(i)]
+            yield from released
             if not finished:  # closed before any choice finished: the answer is cut short
                 raise UpstreamUnavailable(
                     f"upstream {endpoint.ref} ended the stream before any finish_reason"
@@ -620,15 +626,13 @@ class SovereignProxy:
         self.audit.write(record)
         self.on_canary(sighting, record.record_id)
 
-    def _audit_routing(self, prepared: Prepared) -> None:
-        self.audit.write(
-            self._record(
-                prepared,
-                Stage.ROUTING,
-                entity_counts=dict(prepared.masked.counts),
-                prompt_sha256=prepared.prompt_sha256,
-                **decision_fields(prepared.decision),
-            )
+    def _routing_record(self, prepared: Prepared) -> AuditRecord:
+        return self._record(
+            prepared,
+            Stage.ROUTING,
+            entity_counts=dict(prepared.masked.counts),
+            prompt_sha256=prepared.prompt_sha256,
+            **decision_fields(prepared.decision),
         )
 
     def _audit_invocation(

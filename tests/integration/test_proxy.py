@@ -90,6 +90,8 @@ def _capturing_server(capture: Capture) -> BackgroundServer:
                 self.send_json(200, _completion("too late"))
             elif kind == "json":
                 self.send_json(200, value)
+            elif kind == "call":  # the answer of a function, called as the request arrives
+                self.send_json(200, value())
             elif kind == "slow":  # SSE pieces 20 ms apart, until its reader goes away
                 self.start_chunked(200, {"Content-Type": "text/event-stream"})
                 try:
@@ -423,6 +425,38 @@ def test_stream_restores_placeholders_split_across_chunks_and_stays_valid_sse(
     assert json.loads(world.a.requests[0]["body"])["stream"] is True
     invocation = next(r for r in world.audit_records() if r["stage"] == "model_invocation")
     assert invocation["output_removed"] == {"EMAIL": 1}
+
+
+def test_the_pipeline_waits_for_the_compute_gate_and_no_io_holds_it(world: ProxyWorld) -> None:
+    """Scanning waits while another request's scanning holds the gate; the upstream call and
+    the audit writes happen with the gate free (one slow upstream or audit store must never
+    hold every other request)."""
+    gate = world.proxy.compute
+    busy_at_upstream: list[bool] = []
+    busy_at_audit: list[bool] = []
+    sink = world.proxy.audit
+
+    class WatchedSink:
+        def write(self, record: Any) -> str:
+            busy_at_audit.append(gate.busy())
+            return sink.write(record)
+
+    world.proxy.audit = WatchedSink()
+
+    def answer() -> dict[str, Any]:
+        busy_at_upstream.append(gate.busy())
+        return _completion("ok")
+
+    world.a.script.append(("call", answer))
+    assert world.post(REQUEST).status_code == 200
+    assert busy_at_upstream == [False]
+    assert busy_at_audit == [False, False]  # routing and invocation records
+
+    with ThreadPoolExecutor(1) as pool, gate.held(0):
+        pending = pool.submit(world.post, REQUEST)
+        time.sleep(0.3)
+        assert not pending.done() and len(world.a.requests) == 1
+    assert pending.result(timeout=10).status_code == 200
 
 
 def test_streams_reuse_the_upstream_connection(world: ProxyWorld) -> None:
