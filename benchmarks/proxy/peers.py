@@ -20,7 +20,7 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -50,20 +50,40 @@ TARGETS = {"cpu_ms_per_request": 2.5, "cpu_ratio_to_litellm": 0.1, "added_p99_ms
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
+def _tasks(pid: int) -> Iterator[Path]:
+    """The /proc folders of a process's threads and of its live descendants' threads."""
+    pending = [pid]
+    while pending:
+        try:
+            for task in list(Path(f"/proc/{pending.pop()}/task").iterdir()):
+                yield task
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except FileNotFoundError:
+            continue
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, its threads and its live descendants."""
     total = 0.0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
+    for task in _tasks(pid):
         try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
-            for task in Path(f"/proc/{current}/task").iterdir():
-                children = (task / "children").read_text().split()
-                pending += [int(child) for child in children]
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
         except FileNotFoundError:
             continue
+        total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return total
+
+
+def context_switches(pid: int) -> int:
+    """Context switches (voluntary and not) of a process's threads and live descendants: a
+    thread handing the GIL to another shows here before it shows in CPU time."""
+    total = 0
+    for task in _tasks(pid):
+        try:
+            lines = (task / "status").read_text().splitlines()
+        except FileNotFoundError:
+            continue
+        total += sum(int(line.split()[1]) for line in lines if "ctxt_switches" in line)
     return total
 
 
@@ -133,11 +153,17 @@ def _answer_of(target: Target) -> str:
 
 def _phase(
     contender: Contender, work: Callable[[], list[float]], clients: int
-) -> tuple[list[float], float]:
-    before = cpu_seconds(contender.pid) if contender.pid else 0.0
+) -> tuple[list[float], float, int]:
+    """The phase's latencies, the contender's CPU seconds and context switches during it."""
+    if not contender.pid:
+        return _concurrently(work, clients), 0.0, 0
+    cpu, switches = cpu_seconds(contender.pid), context_switches(contender.pid)
     values = _concurrently(work, clients)
-    after = cpu_seconds(contender.pid) if contender.pid else 0.0
-    return values, after - before
+    return (
+        values,
+        cpu_seconds(contender.pid) - cpu,
+        context_switches(contender.pid) - switches,
+    )
 
 
 def _level(
@@ -147,12 +173,16 @@ def _level(
     ttfb: dict[str, list[float]] = {c.name: [] for c in contenders}
     cpu_plain = dict.fromkeys(plain, 0.0)
     cpu_stream = dict.fromkeys(plain, 0.0)
+    switches_plain = dict.fromkeys(plain, 0)
     for _ in range(2):
         for contender in contenders:
-            values, cpu = _phase(contender, partial(_plain, contender.target, requests_n), clients)
+            values, cpu, switches = _phase(
+                contender, partial(_plain, contender.target, requests_n), clients
+            )
             plain[contender.name] += values
             cpu_plain[contender.name] += cpu
-            values, cpu = _phase(
+            switches_plain[contender.name] += switches
+            values, cpu, _ = _phase(
                 contender, partial(_streamed, contender.target, streams_n), clients
             )
             ttfb[contender.name] += values[0::2]
@@ -165,6 +195,9 @@ def _level(
         if contender.pid:
             entry["cpu_ms_per_request"] = round(cpu_plain[name] * 1000 / len(plain[name]), 2)
             entry["cpu_ms_per_stream"] = round(cpu_stream[name] * 1000 / len(ttfb[name]), 2)
+            entry["context_switches_per_request"] = round(
+                switches_plain[name] / len(plain[name]), 1
+            )
             entry["added"] = {
                 "latency_p50_ms": round(entry["latency"]["p50_ms"] - _summary(direct)["p50_ms"], 3),
                 "latency_p99_ms": round(entry["latency"]["p99_ms"] - _summary(direct)["p99_ms"], 3),
