@@ -93,8 +93,8 @@ class _StreamCanaryCheck:
 
 # Content parts DLP cannot read: PRIVILEGED, whatever they hold, unless the rule allows media.
 UNSCANNABLE_PARTS = frozenset({"image_url", "input_audio", "file", "input_image", "input_file"})
-# The vocabulary of chat requests and JSON Schema: words that cannot hold a finding, so
-# scanning them (every object key, every role) is skipped.
+# The vocabulary of chat requests, answers and JSON Schema: words that cannot hold a finding,
+# so scanning them (every object key, every role, every finish reason) is skipped.
 STRUCTURAL_WORDS = frozenset(
     {
         "role", "content", "system", "developer", "user", "assistant", "tool", "type", "text",
@@ -102,6 +102,7 @@ STRUCTURAL_WORDS = frozenset(
         "object", "string", "number", "integer", "boolean", "array", "items", "enum", "null",
         "tool_calls", "tool_call_id", "id", "image_url", "url", "detail", "auto", "none",
         "json_object", "json_schema", "schema", "strict", "refusal",
+        "stop", "length", "content_filter", "function_call",
     }
 )  # fmt: skip
 
@@ -709,7 +710,7 @@ def _upstream_error(error: GatewayError) -> ProxyError:
 def _restore_tree(value: Any, output: StreamingOutputFilter) -> Any:
     """Every string of an answer scanned and restored (content, tool call arguments)."""
     if isinstance(value, str):
-        return output.whole(value)
+        return value if value in STRUCTURAL_WORDS else output.whole(value)
     if isinstance(value, list):
         return [_restore_tree(v, output) for v in value]
     if isinstance(value, dict):
