@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -111,6 +111,48 @@ class BreakerBoard:
             return {ref: b.state.value for ref, b in self.breakers.items()}
 
 
+class _Attempts:
+    """The bookkeeping of one failover walk, shared by the blocking and the awaited call."""
+
+    def __init__(self, endpoints: tuple[ModelEndpoint, ...], board: BreakerBoard) -> None:
+        self._endpoints = endpoints
+        self._board = board
+        self._failures: list[str] = []
+        self._throttles: list[UpstreamThrottled] = []
+        self._called = 0
+
+    def __iter__(self) -> Iterator[tuple[ModelEndpoint, CircuitBreaker]]:
+        """The endpoints whose breaker allows a call now, in order."""
+        for endpoint in self._endpoints:
+            breaker = self._board.for_endpoint(endpoint)
+            if not breaker.allow():
+                self._failures.append(f"{endpoint.ref}: circuit {breaker.state}")
+                continue
+            self._called += 1
+            yield endpoint, breaker
+
+    def failed(self, breaker: CircuitBreaker, error: UpstreamUnavailable) -> None:
+        """Record a failure worth trying elsewhere."""
+        if isinstance(error, UpstreamThrottled):
+            # A busy endpoint is alive: its circuit stays closed, so the next caller is told
+            # how long to wait (429), not that nothing works (503).
+            breaker.success()
+            self._throttles.append(error)
+        else:
+            breaker.failure()
+        self._failures.append(str(error))
+
+    def exhausted(self) -> NoHealthyEndpoint:
+        waits = [t.retry_after_s for t in self._throttles if t.retry_after_s is not None]
+        return NoHealthyEndpoint(
+            "no healthy endpoint among those the policy allows: " + "; ".join(self._failures)
+            if self._failures
+            else "no endpoint to call",
+            throttled=self._called > 0 and len(self._throttles) == self._called,
+            retry_after_s=min(waits) if waits else None,
+        )
+
+
 def call_with_failover[T](
     endpoints: tuple[ModelEndpoint, ...],
     board: BreakerBoard,
@@ -122,38 +164,37 @@ def call_with_failover[T](
     request, a sovereignty violation) is the answer and propagates at once. A throttled
     endpoint (429) is tried past too, but does not count against its circuit.
     """
-    failures: list[str] = []
-    throttles: list[UpstreamThrottled] = []
-    called = 0
-    for endpoint in endpoints:
-        breaker = board.for_endpoint(endpoint)
-        if not breaker.allow():
-            failures.append(f"{endpoint.ref}: circuit {breaker.state}")
-            continue
-        called += 1
+    attempts = _Attempts(endpoints, board)
+    for endpoint, breaker in attempts:
         try:
             result = call(endpoint)
-        except UpstreamThrottled as error:
-            # A busy endpoint is alive: its circuit stays closed, so the next caller is told
-            # how long to wait (429), not that nothing works (503).
-            breaker.success()
-            failures.append(str(error))
-            throttles.append(error)
-            continue
         except UpstreamUnavailable as error:
-            breaker.failure()
-            failures.append(str(error))
+            attempts.failed(breaker, error)
             continue
         except Exception:
             breaker.success()  # the endpoint answered; the request was at fault
             raise
         breaker.success()
         return endpoint, result
-    waits = [t.retry_after_s for t in throttles if t.retry_after_s is not None]
-    raise NoHealthyEndpoint(
-        "no healthy endpoint among those the policy allows: " + "; ".join(failures)
-        if failures
-        else "no endpoint to call",
-        throttled=called > 0 and len(throttles) == called,
-        retry_after_s=min(waits) if waits else None,
-    )
+    raise attempts.exhausted()
+
+
+async def call_with_failover_async[T](
+    endpoints: tuple[ModelEndpoint, ...],
+    board: BreakerBoard,
+    call: Callable[[ModelEndpoint], Awaitable[T]],
+) -> tuple[ModelEndpoint, T]:
+    """``call_with_failover`` for a call that is awaited."""
+    attempts = _Attempts(endpoints, board)
+    for endpoint, breaker in attempts:
+        try:
+            result = await call(endpoint)
+        except UpstreamUnavailable as error:
+            attempts.failed(breaker, error)
+            continue
+        except Exception:
+            breaker.success()
+            raise
+        breaker.success()
+        return endpoint, result
+    raise attempts.exhausted()
