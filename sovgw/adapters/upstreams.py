@@ -16,8 +16,14 @@ import urllib3
 from urllib3.exceptions import HTTPError
 
 from model_serving.schema import ChatCompletionRequest, ChatCompletionResponse, ChatMessage
+from sovgw.adapters.aio_http import AsyncHttp, HttpFailure
 from sovgw.config import ModelEndpoint
-from sovgw.domain.errors import UpstreamRefused, UpstreamThrottled, UpstreamUnavailable
+from sovgw.domain.errors import (
+    GatewayError,
+    UpstreamRefused,
+    UpstreamThrottled,
+    UpstreamUnavailable,
+)
 from sovgw.ports import ChatUpstream, ModelReply, UpstreamReply
 from sovgw.sse import MAX_EVENT_BYTES, StreamProtocolError, sse_data
 
@@ -52,8 +58,9 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 class OpenAICompatible:
     """``ChatUpstream`` for ``openai:<base_url>`` endpoints (``POST {base_url}/chat/completions``).
 
-    One bounded retry with jittered backoff on connect errors and 429/5xx; the read timeout
-    bounds every socket read, so a hanging upstream fails over instead of holding the caller.
+    One retry at once on connect and read errors and on 5xx; the read timeout bounds every
+    socket read, so a hanging upstream fails over instead of holding the caller. Whole answers
+    can also be awaited on the caller's event loop (``complete_async``), with the same rules.
     """
 
     def __init__(
@@ -82,10 +89,16 @@ class OpenAICompatible:
             ),
             ca_certs=ca_bundle,
         )
+        self._aio = AsyncHttp(
+            connect_timeout_s=connect_timeout_s,
+            read_timeout_s=read_timeout_s,
+            ca_bundle=ca_bundle,
+        )
 
-    def _post(
+    def _request(
         self, endpoint: ModelEndpoint, body: Mapping[str, Any], *, stream: bool
-    ) -> urllib3.BaseHTTPResponse:
+    ) -> tuple[str, dict[str, str], bytes]:
+        """URL, headers and body of the POST to ``endpoint``."""
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if stream:
             headers["Accept"] = "text/event-stream"
@@ -93,43 +106,55 @@ class OpenAICompatible:
         if key:
             headers["Authorization"] = f"Bearer {key}"
         url = self._base_url_for(endpoint).rstrip("/") + "/chat/completions"
+        return url, headers, json.dumps({**body, "stream": stream}).encode()
+
+    def _post(
+        self, endpoint: ModelEndpoint, body: Mapping[str, Any], *, stream: bool
+    ) -> urllib3.BaseHTTPResponse:
+        url, headers, payload = self._request(endpoint, body, stream=stream)
         try:
             response = self._pool.request(
-                "POST",
-                url,
-                body=json.dumps({**body, "stream": stream}).encode(),
-                headers=headers,
-                preload_content=not stream,
+                "POST", url, body=payload, headers=headers, preload_content=not stream
             )
         except HTTPError as error:
             raise UpstreamUnavailable(
                 f"upstream {endpoint.ref} unreachable: {type(error).__name__}"
             ) from None
-        if response.status == 429:
-            wait = retry_after_seconds(response.headers.get("Retry-After"))
-            response.drain_conn()
-            raise UpstreamThrottled(f"upstream {endpoint.ref} is throttling: HTTP 429", wait)
-        if response.status in _RETRIED_AT_ONCE:
-            response.drain_conn()
-            raise UpstreamUnavailable(f"upstream {endpoint.ref} failed: HTTP {response.status}")
         if response.status != 200:
-            code, param = _error_fields(response, stream=stream)
-            raise UpstreamRefused(
-                f"upstream {endpoint.ref} refused the request: HTTP {response.status}"
-                + (f" ({code})" if code else ""),
-                response.status,
-                code,
-                param,
-            )
+            refused = response.status != 429 and response.status not in _RETRIED_AT_ONCE
+            try:  # only a refusal's body is read (bounded): it may name the code and param
+                raw = (response.read(65_536) if stream else response.data) if refused else b""
+            except HTTPError:
+                raw = b""
+            finally:
+                response.drain_conn()
+            raise _refusal(endpoint, response.status, response.headers.get("Retry-After"), raw)
         return response
 
     def complete(self, endpoint: ModelEndpoint, body: Mapping[str, Any]) -> UpstreamReply:
-        response = self._post(endpoint, body, stream=False)
-        try:
-            parsed = json.loads(response.data)
-        except json.JSONDecodeError:
-            raise UpstreamUnavailable(f"upstream {endpoint.ref} sent invalid JSON") from None
-        return UpstreamReply(body=parsed)
+        return _reply(endpoint, self._post(endpoint, body, stream=False).data)
+
+    async def complete_async(
+        self, endpoint: ModelEndpoint, body: Mapping[str, Any]
+    ) -> UpstreamReply:
+        """``complete`` awaited on the running event loop: no thread waits on the upstream."""
+        url, headers, payload = self._request(endpoint, body, stream=False)
+        failure = ""
+        for _ in range(2):  # the retry at once, as the blocking client's
+            try:
+                answer = await self._aio.post(url, payload, headers)
+            except HttpFailure as error:
+                failure = f"upstream {endpoint.ref} unreachable: {error}"
+                continue
+            if answer.status in _RETRIED_AT_ONCE:
+                failure = f"upstream {endpoint.ref} failed: HTTP {answer.status}"
+                continue
+            if answer.status != 200:
+                raise _refusal(
+                    endpoint, answer.status, answer.headers.get("retry-after"), answer.body
+                )
+            return _reply(endpoint, answer.body)
+        raise UpstreamUnavailable(failure)
 
     def open_stream(
         self, endpoint: ModelEndpoint, body: Mapping[str, Any]
@@ -166,7 +191,10 @@ class ModelRouter:
     name and region, OpenAI-compatible ones by base URL."""
 
     def __init__(
-        self, sagemaker: ChatUpstream, openai: ChatUpstream | None = None, max_tokens: int = 512
+        self,
+        sagemaker: ChatUpstream,
+        openai: OpenAICompatible | None = None,
+        max_tokens: int = 512,
     ) -> None:
         self._sagemaker = sagemaker
         self._openai = openai or OpenAICompatible()
@@ -177,6 +205,17 @@ class ModelRouter:
 
     def complete(self, endpoint: ModelEndpoint, body: Mapping[str, Any]) -> UpstreamReply:
         return self._for(endpoint).complete(endpoint, body)
+
+    def can_await(self, endpoint: ModelEndpoint) -> bool:
+        """OpenAI-compatible endpoints can be awaited; SageMaker's client blocks."""
+        return bool(endpoint.base_url)
+
+    async def complete_async(
+        self, endpoint: ModelEndpoint, body: Mapping[str, Any]
+    ) -> UpstreamReply:
+        if not self.can_await(endpoint):
+            raise TypeError(f"{endpoint.ref} cannot be awaited")
+        return await self._openai.complete_async(endpoint, body)
 
     def open_stream(
         self, endpoint: ModelEndpoint, body: Mapping[str, Any]
@@ -202,18 +241,42 @@ class ModelRouter:
         )
 
 
-def _error_fields(
-    response: urllib3.BaseHTTPResponse, *, stream: bool
-) -> tuple[str | None, str | None]:
-    """The OpenAI error ``code`` and ``param`` of a refusal (a bounded read; anything else in
-    the body, the message above all, is dropped)."""
+def _reply(endpoint: ModelEndpoint, raw: bytes) -> UpstreamReply:
     try:
-        raw = response.read(65_536) if stream else response.data
-        error = json.loads(raw).get("error")
-    except (HTTPError, ValueError, AttributeError):
+        parsed = json.loads(raw)
+    except json.JSONDecodeError:
+        raise UpstreamUnavailable(f"upstream {endpoint.ref} sent invalid JSON") from None
+    return UpstreamReply(body=parsed)
+
+
+def _refusal(
+    endpoint: ModelEndpoint, status: int, retry_after: str | None, raw: bytes
+) -> GatewayError:
+    """What an answer other than 200 means: throttled (429, with its wait), failed (5xx: try
+    elsewhere) or refused (the caller's own request, with the upstream's code and param)."""
+    if status == 429:
+        return UpstreamThrottled(
+            f"upstream {endpoint.ref} is throttling: HTTP 429", retry_after_seconds(retry_after)
+        )
+    if status in _RETRIED_AT_ONCE:
+        return UpstreamUnavailable(f"upstream {endpoint.ref} failed: HTTP {status}")
+    code, param = _error_fields(raw)
+    return UpstreamRefused(
+        f"upstream {endpoint.ref} refused the request: HTTP {status}"
+        + (f" ({code})" if code else ""),
+        status,
+        code,
+        param,
+    )
+
+
+def _error_fields(raw: bytes) -> tuple[str | None, str | None]:
+    """The OpenAI error ``code`` and ``param`` of a refusal (anything else in the body, the
+    message above all, is dropped)."""
+    try:
+        error = json.loads(raw[:65_536]).get("error")
+    except (ValueError, AttributeError):
         error = None
-    finally:
-        response.drain_conn()
     if not isinstance(error, dict):
         return None, None
     code, param = error.get("code"), error.get("param")
