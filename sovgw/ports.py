@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -19,6 +19,7 @@ from sovgw.domain.anomaly import Observation, Suspension
 from sovgw.domain.audit import AuditRecord
 from sovgw.domain.audit_chain import Anchor
 from sovgw.domain.budget import Admission, Lane
+from sovgw.domain.canaries import CanaryWatch
 from sovgw.domain.incidents import IncidentEvent
 from sovgw.domain.levels import DataLevel
 from sovgw.domain.query_log import SalesforceCall
@@ -99,6 +100,17 @@ class ChatUpstream(Protocol):
         ...
 
 
+class AwaitableUpstream(Protocol):
+    """A ``ChatUpstream`` whose whole answers some endpoints can give on the caller's event
+    loop: no thread is held while the upstream thinks."""
+
+    def can_await(self, endpoint: ModelEndpoint) -> bool: ...
+
+    async def complete_async(
+        self, endpoint: ModelEndpoint, body: Mapping[str, Any]
+    ) -> UpstreamReply: ...
+
+
 class QueryLog(Protocol):
     """Where each Salesforce call's query-log entry goes (metrics, the audit trail)."""
 
@@ -113,6 +125,24 @@ class AuditSink(Protocol):
     def write(self, record: AuditRecord) -> str:
         """Store ``record`` and return where it lives (e.g. an S3 URI)."""
         ...
+
+
+@runtime_checkable
+class LocalAuditSink(AuditSink, Protocol):
+    """An ``AuditSink`` whose write is a few local system calls, no network: an event loop may
+    make it in place, as it writes its own log lines, instead of handing it to a thread."""
+
+    writes_locally: Literal[True]
+
+
+@runtime_checkable
+class FreshCanaries(Protocol):
+    """The canary watch, read when due (it may block), or without blocking while it is
+    fresh (None when a read is due)."""
+
+    def __call__(self) -> CanaryWatch: ...
+
+    def fresh(self) -> CanaryWatch | None: ...
 
 
 class IncidentEventExists(Exception):

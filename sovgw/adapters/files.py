@@ -13,7 +13,9 @@ from sovgw.ports import AuditSink
 
 class FileAuditSink:
     """``AuditSink`` writing one JSON file per record, at most once (``O_EXCL``), laid out like
-    the S3 audit bucket."""
+    the S3 audit bucket. A ``LocalAuditSink``: the proxy's event loop writes in place."""
+
+    writes_locally = True
 
     def __init__(self, directory: Path) -> None:
         self._directory = directory

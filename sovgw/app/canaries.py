@@ -74,6 +74,13 @@ class CanaryFeed:
                 self._read_at = now
             return self._watch
 
+    def fresh(self) -> CanaryWatch | None:
+        """The watch without blocking, while it is fresh; None when a read is due."""
+        read_at = self._read_at
+        if read_at is None or self._clock() - read_at >= self._ttl_s:
+            return None
+        return self._watch
+
     def _load(self) -> tuple[CanarySet, ...]:
         sets: list[CanarySet] = []
         for jurisdiction in self._jurisdictions:

@@ -107,9 +107,8 @@ def build_proxy(
         read_timeout_s=config.upstream_read_timeout_s,
         ca_bundle=ca_bundle,
     )
-    proxy = SovereignProxy(
-        config=config, upstream=ModelRouter(SageMakerModels(runtime_client), openai), audit=audit
-    )
+    router = ModelRouter(SageMakerModels(runtime_client), openai)
+    proxy = SovereignProxy(config=config, upstream=router, audit=audit, awaitable=router)
     warm_up(config, runtime_client)
     return proxy
 

@@ -1,12 +1,13 @@
 """One request's CPU-bound pipeline work at a time in a proxy process.
 
-Why: the pipeline runs on a pool of threads that share one GIL. With eight requests in
-flight, every call that releases the GIL (an RE2 set pass, a socket or file call) handed the
-interpreter to another runnable thread and back: 77 context switches per request against 5 at
-one client, and 40 % more CPU per request (``benchmarks/proxy``). Behind this lock the threads
-that wait sleep on it until the work in front of them is done, and a GIL release finds no
-other pipeline thread to wake. Nothing that waits on I/O (the upstream, the audit store) is
-ever held behind it.
+Why: the parts of the pipeline that run on pool threads (streams, SageMaker calls, large
+bodies) share one GIL with each other and with the event loop. With eight requests in flight
+on threads, every call that releases the GIL (an RE2 set pass, a socket or file call) handed
+the interpreter to another runnable thread and back: 77 context switches per request against
+5 at one client, and 40 % more CPU per request (``benchmarks/proxy``). Behind this lock the
+threads that wait sleep on it until the work in front of them is done, and a GIL release finds
+no other pipeline thread to wake. Nothing that waits on I/O (the upstream, the audit store) is
+ever held behind it. The event loop takes it too when it scans, for as long as a small scan.
 
 A large piece of work runs outside the gate: a contract of several megabytes scanned behind
 the lock would hold every small request for its whole scan, where the GIL gives them their

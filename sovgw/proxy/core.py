@@ -13,10 +13,10 @@ import hashlib
 import json
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any, Literal
+from functools import cached_property, partial
+from typing import Any, Literal, NoReturn, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -25,7 +25,12 @@ from sovgw.domain import dlp
 from sovgw.domain.audit import AuditLinks, AuditRecord, Outcome, Stage, audit_record_id
 from sovgw.domain.canaries import ANSWER_WITHHELD, NO_CANARIES, CanaryWatch, Sighting
 from sovgw.domain.errors import GatewayError, UpstreamRefused, UpstreamUnavailable
-from sovgw.domain.failover import BreakerBoard, NoHealthyEndpoint, call_with_failover
+from sovgw.domain.failover import (
+    BreakerBoard,
+    NoHealthyEndpoint,
+    call_with_failover,
+    call_with_failover_async,
+)
 from sovgw.domain.levels import DataLevel, highest
 from sovgw.domain.pipeline import decision_fields
 from sovgw.domain.pseudonymise import (
@@ -39,7 +44,14 @@ from sovgw.domain.pseudonymise import (
     scan_output,
 )
 from sovgw.domain.routing import RouteDecision, RouteQuery, decide_route
-from sovgw.ports import AuditSink, ChatUpstream
+from sovgw.ports import (
+    AuditSink,
+    AwaitableUpstream,
+    ChatUpstream,
+    FreshCanaries,
+    LocalAuditSink,
+    UpstreamReply,
+)
 from sovgw.proxy.apps import CallerApp, ProxyConfig
 from sovgw.proxy.compute import ComputeGate
 
@@ -63,6 +75,33 @@ FORWARDED_FIELDS = (
 REFUSED_FIELDS = ("logprobs", "top_logprobs")
 AUTO_MODEL = "auto"
 CANARY_REACH = 96  # longer than any canary written out: what is kept of a stream to match
+
+# The pipeline's steps are generators that yield the blocking work they need (an audit write,
+# reading the canary watch, an alarm) and get its result back: run in place on a pool thread,
+# or handed to a thread by the event loop, from one description of the steps.
+Blocking = Callable[[], Any]
+Steps = Generator[Blocking, Any, Any]
+RunBlocking = Callable[[Blocking], Awaitable[Any]]
+
+
+def _drive[T](steps: Generator[Blocking, Any, T]) -> T:
+    result = None
+    while True:
+        try:
+            work = steps.send(result)
+        except StopIteration as done:
+            return cast(T, done.value)
+        result = work()
+
+
+async def _drive_async[T](steps: Generator[Blocking, Any, T], run_blocking: RunBlocking) -> T:
+    result = None
+    while True:
+        try:
+            work = steps.send(result)
+        except StopIteration as done:
+            return cast(T, done.value)
+        result = await run_blocking(work)
 
 
 class _CanaryInStream(Exception):
@@ -275,6 +314,7 @@ class Prepared:
     masked_body: dict[str, Any]
     masked: Masked
     stream: bool
+    watch: CanaryWatch = NO_CANARIES  # read once per request, when its routing is recorded
 
     @property
     def mapping(self) -> dict[str, str]:
@@ -304,6 +344,16 @@ class Prepared:
         }
 
 
+class _NoCanaries:
+    """No org has planted canaries: nothing to read, ever fresh."""
+
+    def __call__(self) -> CanaryWatch:
+        return NO_CANARIES
+
+    def fresh(self) -> CanaryWatch:
+        return NO_CANARIES
+
+
 @dataclass
 class SovereignProxy:
     """The proxy's logic with its adapters injected (upstreams, audit sink, breakers)."""
@@ -313,9 +363,11 @@ class SovereignProxy:
     audit: AuditSink
     breakers: BreakerBoard = field(default_factory=BreakerBoard)
     # Leak canaries of the jurisdiction's orgs, and what a sighting does (opens an incident).
-    canaries: Callable[[], CanaryWatch] = field(default=lambda: NO_CANARIES)
+    canaries: Callable[[], CanaryWatch] = field(default_factory=_NoCanaries)
     on_canary: Callable[[Sighting, str], None] = field(default=lambda sighting, evidence: None)
     compute: ComputeGate = field(default_factory=ComputeGate)
+    # The same upstreams, when some endpoints' whole answers can be awaited on an event loop.
+    awaitable: AwaitableUpstream | None = None
 
     def authenticate(self, authorization: str | None) -> CallerApp:
         scheme, _, key = (authorization or "").partition(" ")
@@ -404,6 +456,28 @@ class SovereignProxy:
         jurisdiction_header: str | None = None,
     ) -> Prepared:
         """Authorise the app for purpose and jurisdiction, pseudonymise, decide the route."""
+        return _drive(self._prepare_steps(app, raw_body, purpose, jurisdiction_header))
+
+    async def prepare_async(
+        self,
+        app: CallerApp,
+        raw_body: bytes,
+        run_blocking: RunBlocking,
+        *,
+        purpose: str | None = None,
+        jurisdiction_header: str | None = None,
+    ) -> Prepared:
+        """``prepare`` on an event loop, its blocking work handed to ``run_blocking``."""
+        steps = self._prepare_steps(app, raw_body, purpose, jurisdiction_header)
+        return await _drive_async(steps, run_blocking)
+
+    def _prepare_steps(
+        self,
+        app: CallerApp,
+        raw_body: bytes,
+        purpose: str | None,
+        jurisdiction_header: str | None,
+    ) -> Generator[Blocking, Any, Prepared]:
         if jurisdiction_header and jurisdiction_header != app.jurisdiction:
             raise ProxyError(
                 403,
@@ -449,10 +523,13 @@ class SovereignProxy:
                 stream=request.stream,
             )
             routing = self._routing_record(prepared)
-        self.audit.write(routing)
-        if decision.allowed and decision.reaches_external and (watch := self.canaries()):
+        yield from self._audited(partial(self.audit.write, routing))
+        watch = self.canaries.fresh() if isinstance(self.canaries, FreshCanaries) else None
+        prepared.watch = watch if watch is not None else (yield self.canaries)
+        if decision.allowed and decision.reaches_external and prepared.watch:
             text = "\n".join(leaf for _, leaf in _leaves(body))
-            self._stop_canary(prepared, watch.seen(text, "external_prompt"))
+            if sighting := prepared.watch.seen(text, "external_prompt"):
+                yield from self._stop_canary_steps(prepared, sighting)
         if not decision.allowed:
             raise ProxyError(
                 403,
@@ -487,25 +564,74 @@ class SovereignProxy:
         except GatewayError as error:
             self._audit_invocation(prepared, None, Counter(), (), failure=str(error))
             raise _upstream_error(error) from None
+        return _drive(self._answer_steps(prepared, endpoint, reply))
+
+    def can_await(self, prepared: Prepared) -> bool:
+        """Whether every endpoint the request may go to answers on an event loop."""
+        awaitable = self.awaitable
+        return awaitable is not None and all(awaitable.can_await(e) for e in prepared.endpoints)
+
+    async def complete_async(self, prepared: Prepared, run_blocking: RunBlocking) -> dict[str, Any]:
+        """``complete`` on an event loop (``can_await``): no thread waits on the upstream; the
+        blocking work goes to ``run_blocking``, and so does restoring a large answer."""
+        awaitable = self.awaitable
+        if awaitable is None:
+            raise TypeError("no upstream here can be awaited")
+        try:
+            endpoint, reply = await call_with_failover_async(
+                prepared.endpoints,
+                self.breakers,
+                lambda e: awaitable.complete_async(e, prepared.body_for(e)),
+            )
+        except GatewayError as error:
+            failed = partial(
+                self._audit_invocation, prepared, None, Counter(), (), failure=str(error)
+            )
+            await _drive_async(self._audited(failed), run_blocking)
+            raise _upstream_error(error) from None
+        steps = self._answer_steps(prepared, endpoint, reply)
+        produced = sum(len(leaf) for _, leaf in _leaves(reply.body.get("choices")))
+        if produced > self.compute.solo_limit:
+            return await run_blocking(partial(_drive, steps))  # type: ignore[no-any-return]
+        return await _drive_async(steps, run_blocking)
+
+    def _answer_steps(
+        self, prepared: Prepared, endpoint: ModelEndpoint, reply: UpstreamReply
+    ) -> Generator[Blocking, Any, dict[str, Any]]:
         output = StreamingOutputFilter(prepared.mapping, hold=0)
         answer = dict(reply.body)
         choices = answer.get("choices")
         produced = "\n".join(leaf for _, leaf in _leaves(choices))
-        watch = self.canaries()
         with self.compute.held(len(produced)):
             if isinstance(choices, list):
                 answer["choices"] = [_restore_tree(choice, output) for choice in choices]
             # What the model produced, before any value is restored or removed.
-            sighting = watch.seen(produced, "model_output") if watch else None
+            sighting = prepared.watch.seen(produced, "model_output") if prepared.watch else None
         aws_ids = (reply.aws_request_id,) if reply.aws_request_id else ()
         if sighting is not None:
-            self._audit_invocation(
-                prepared, endpoint, output.removed, aws_ids, failure=ANSWER_WITHHELD
+            yield from self._audited(
+                partial(
+                    self._audit_invocation,
+                    prepared,
+                    endpoint,
+                    output.removed,
+                    aws_ids,
+                    failure=ANSWER_WITHHELD,
+                )
             )
-            self._stop_canary(prepared, sighting)
+            yield from self._stop_canary_steps(prepared, sighting)
         answer["sovgw"] = prepared.summary(endpoint, output.removed)
-        self._audit_invocation(prepared, endpoint, output.removed, aws_ids)
+        yield from self._audited(
+            partial(self._audit_invocation, prepared, endpoint, output.removed, aws_ids)
+        )
         return answer
+
+    def _audited(self, write: Blocking) -> Generator[Blocking, Any, None]:
+        """An audit write: made in place to a local store, else handed to the driver."""
+        if isinstance(self.audit, LocalAuditSink):
+            write()
+        else:
+            yield write
 
     def stream(self, prepared: Prepared) -> tuple[ModelEndpoint, Iterator[dict[str, Any]]]:
         """Open an upstream stream (failover until the first byte) and the caller's chunks."""
@@ -591,16 +717,19 @@ class SovereignProxy:
 
     def _stop_canary(self, prepared: Prepared, sighting: Sighting | None) -> None:
         """A planted value on its way out: refuse, record why, and raise the alarm."""
-        if sighting is None:
-            return
+        if sighting is not None:
+            _drive(self._stop_canary_steps(prepared, sighting))
+
+    def _stop_canary_steps(
+        self, prepared: Prepared, sighting: Sighting
+    ) -> Generator[Blocking, Any, NoReturn]:
         record = self._record(
             prepared,
             Stage.REJECTION,
             outcome=Outcome.REJECTED,
             reason=sighting.reason,
         )
-        self.audit.write(record)
-        self.on_canary(sighting, record.record_id)
+        yield partial(self._alarm, record, sighting)
         raise ProxyError(
             403 if sighting.path == "external_prompt" else 502,
             "permission_error" if sighting.path == "external_prompt" else "server_error",
@@ -624,6 +753,10 @@ class SovereignProxy:
             reason=sighting.reason,
             outcome=Outcome.REJECTED,
         )
+        self.audit.write(record)
+        self.on_canary(sighting, record.record_id)
+
+    def _alarm(self, record: AuditRecord, sighting: Sighting) -> None:
         self.audit.write(record)
         self.on_canary(sighting, record.record_id)
 

@@ -9,8 +9,10 @@ request objects per call would only add CPU to every request (measured in
 refusal in OpenAI's JSON error shape (uvicorn answers parser errors with plain text), a bound
 on header bytes (431) and deadlines for headers and body (408) against slow clients.
 
-The proxy's pipeline (``SovereignProxy``) is synchronous: it runs on a thread pool, one hop
-per request and one per streamed chunk.
+The pipeline runs on the event loop where nothing in it blocks: a request's scanning and
+routing, and the whole answer of an upstream that can be awaited. Blocking work (audit writes,
+reading the canary watch, a large body's scanning, SageMaker's client, streams) goes to a pool
+of threads; a stream holds one to its end.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
@@ -243,23 +246,8 @@ class ProxyApp:
 
     async def _chat(self, exchange: _Exchange) -> None:
         body = await exchange.body(self.proxy.config.max_body_bytes)
-
-        def open_answer() -> tuple[dict[str, str], dict[str, Any] | Iterator[dict[str, Any]]]:
-            app = self.proxy.authenticate(exchange.header("authorization"))
-            prepared = self.proxy.prepare(
-                app,
-                body,
-                purpose=exchange.header(PURPOSE_HEADER.lower()),
-                jurisdiction_header=exchange.header(JURISDICTION_HEADER.lower()),
-            )
-            if not prepared.stream:
-                answer = self.proxy.complete(prepared)
-                return _route_headers(answer["sovgw"]), answer
-            endpoint, chunks = self.proxy.stream(prepared)
-            return _route_headers(prepared.summary(endpoint, {})), chunks
-
         try:
-            headers, answer = await self._run(open_answer)
+            headers, answer = await self._open_answer(exchange, body)
         except ProxyError as error:
             _log_watched(
                 self.proxy, logger.info, "proxy refused", status=error.status, kind=error.kind
@@ -269,6 +257,40 @@ class ProxyApp:
             await exchange.json(200, answer, headers)
             return
         await self._stream(exchange, headers, answer)
+
+    async def _open_answer(
+        self, exchange: _Exchange, body: bytes
+    ) -> tuple[dict[str, str], dict[str, Any] | Iterator[dict[str, Any]]]:
+        proxy = self.proxy
+        app = proxy.authenticate(exchange.header("authorization"))
+        purpose = exchange.header(PURPOSE_HEADER.lower())
+        jurisdiction_header = exchange.header(JURISDICTION_HEADER.lower())
+        if len(body) > proxy.compute.solo_limit:  # scanned on a thread: the loop serves on
+            prepared = await self._run(
+                partial(
+                    proxy.prepare,
+                    app,
+                    body,
+                    purpose=purpose,
+                    jurisdiction_header=jurisdiction_header,
+                )
+            )
+        else:
+            prepared = await proxy.prepare_async(
+                app, body, self._run, purpose=purpose, jurisdiction_header=jurisdiction_header
+            )
+        if not prepared.stream and proxy.can_await(prepared):
+            answer = await proxy.complete_async(prepared, self._run)
+            return _route_headers(answer["sovgw"]), answer
+
+        def on_a_thread() -> tuple[dict[str, str], dict[str, Any] | Iterator[dict[str, Any]]]:
+            if not prepared.stream:
+                answer = proxy.complete(prepared)
+                return _route_headers(answer["sovgw"]), answer
+            endpoint, chunks = proxy.stream(prepared)
+            return _route_headers(prepared.summary(endpoint, {})), chunks
+
+        return await self._run(on_a_thread)
 
     async def _stream(
         self, exchange: _Exchange, headers: dict[str, str], chunks: Iterator[dict[str, Any]]

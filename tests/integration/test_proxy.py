@@ -92,6 +92,9 @@ def _capturing_server(capture: Capture) -> BackgroundServer:
                 self.send_json(200, value)
             elif kind == "call":  # the answer of a function, called as the request arrives
                 self.send_json(200, value())
+            elif kind == "close":  # answers, then closes the kept-alive connection
+                self.send_json(200, value)
+                self.close_connection = True
             elif kind == "slow":  # SSE pieces 20 ms apart, until its reader goes away
                 self.start_chunked(200, {"Content-Type": "text/event-stream"})
                 try:
@@ -459,6 +462,61 @@ def test_the_pipeline_waits_for_the_compute_gate_and_no_io_holds_it(world: Proxy
     assert pending.result(timeout=10).status_code == 200
 
 
+def test_local_audit_files_are_written_on_the_loop_and_a_network_store_on_a_thread(
+    world: ProxyWorld,
+) -> None:
+    """A local file's write is made in place by the event loop (a hop to a thread and back
+    cost more than the write); any other store, S3 above all, is written from a pool thread."""
+    threads: list[tuple[str, str]] = []
+    files = world.proxy.audit
+
+    class LocalFiles:
+        writes_locally = True
+
+        def write(self, record: Any) -> str:
+            threads.append(("local", threading.current_thread().name))
+            return files.write(record)
+
+    class Network:
+        def write(self, record: Any) -> str:
+            threads.append(("network", threading.current_thread().name))
+            return files.write(record)
+
+    world.proxy.audit = LocalFiles()
+    assert world.post(REQUEST).status_code == 200
+    world.proxy.audit = Network()
+    assert world.post(REQUEST).status_code == 200
+    local = [name for kind, name in threads if kind == "local"]
+    network = [name for kind, name in threads if kind == "network"]
+    assert len(local) == len(network) == 2
+    assert not any(name.startswith("sovgw-proxy") for name in local)
+    assert all(name.startswith("sovgw-proxy") for name in network)
+
+
+def test_a_fresh_canary_watch_is_read_without_blocking(world: ProxyWorld) -> None:
+    """The watch is read in place while it is fresh; only a due read (it may reach Secrets
+    Manager) is made on a thread."""
+    reads: list[str] = []
+
+    class Feed:
+        def __init__(self, fresh: bool) -> None:
+            self._fresh = fresh
+
+        def __call__(self) -> CanaryWatch:
+            reads.append(threading.current_thread().name)
+            return CanaryWatch()
+
+        def fresh(self) -> CanaryWatch | None:
+            return CanaryWatch() if self._fresh else None
+
+    world.proxy.canaries = Feed(fresh=True)
+    assert world.post(REQUEST).status_code == 200
+    assert reads == []
+    world.proxy.canaries = Feed(fresh=False)
+    assert world.post(REQUEST).status_code == 200
+    assert len(reads) == 1 and reads[0].startswith("sovgw-proxy")
+
+
 def test_streams_reuse_the_upstream_connection(world: ProxyWorld) -> None:
     """Reading an upstream stream to its end after ``[DONE]`` keeps the connection pooled: a
     new TCP (and TLS) handshake per streamed request would sit in every time-to-first-byte."""
@@ -469,6 +527,20 @@ def test_streams_reuse_the_upstream_connection(world: ProxyWorld) -> None:
         assert text == "Hello"
     assert len(world.a.requests) == 3
     assert len({r["peer"] for r in world.a.requests}) == 1
+
+
+def test_whole_answers_reuse_the_upstream_connection_and_survive_its_close(
+    world: ProxyWorld,
+) -> None:
+    """The event loop's client keeps the upstream connection alive between whole answers;
+    when the upstream closed it while idle, the next request goes out on a new one."""
+    for _ in range(3):
+        assert world.post(REQUEST).status_code == 200
+    assert len({r["peer"] for r in world.a.requests}) == 1
+    world.a.script.append(("close", _completion("ok")))  # answers, then closes the connection
+    assert world.post(REQUEST).status_code == 200
+    assert world.post(REQUEST).status_code == 200
+    assert len({r["peer"] for r in world.a.requests}) == 2
 
 
 def test_stream_through_sagemaker_response_stream(world: ProxyWorld) -> None:

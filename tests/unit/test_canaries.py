@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 from stdnum import iban as stdnum_iban
 
-from sovgw.app.canaries import canary_alarm
+from sovgw.app.canaries import CanaryFeed, canary_alarm
 from sovgw.app.incidents import IncidentDesk
 from sovgw.config import load_config
-from sovgw.domain.canaries import CanaryWatch, Sighting, new_canaries
+from sovgw.domain.canaries import CanarySet, CanaryWatch, Sighting, new_canaries
 from sovgw.domain.dlp import detect
 from tests.conftest import ROOT
 from tests.fakes import MemoryIncidents
@@ -94,3 +94,26 @@ def test_a_sighting_after_the_days_incident_was_closed_opens_a_new_one() -> None
     clock[0] += timedelta(hours=2)
     alarm(_sighting(), "rec-2")
     assert len(store.incident_ids()) == 2
+
+
+def test_the_feed_is_fresh_between_reads_and_due_after_its_ttl() -> None:
+    """``fresh`` never reads: it gives the watch read last while the TTL runs, None before
+    the first read and once a read is due (the caller then reads, off its event loop)."""
+    now = [100.0]
+    loads: list[float] = []
+
+    class CountingFeed(CanaryFeed):
+        def _load(self) -> tuple[CanarySet, ...]:
+            loads.append(now[0])
+            return ()
+
+    feed = CountingFeed(load_config(ROOT / "config" / "gateway.yaml"), [], 60, lambda: now[0])
+    assert feed.fresh() is None
+    watch = feed()
+    assert feed.fresh() is watch and loads == [100.0]
+    now[0] = 159.0
+    assert feed.fresh() is watch and loads == [100.0]
+    now[0] = 160.0
+    assert feed.fresh() is None and loads == [100.0]
+    feed()
+    assert loads == [100.0, 160.0]
