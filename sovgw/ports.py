@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -127,7 +127,6 @@ class AuditSink(Protocol):
         ...
 
 
-@runtime_checkable
 class LocalAuditSink(AuditSink, Protocol):
     """An ``AuditSink`` whose write is a few local system calls, no network: an event loop may
     make it in place, as it writes its own log lines, instead of handing it to a thread."""
@@ -135,7 +134,6 @@ class LocalAuditSink(AuditSink, Protocol):
     writes_locally: Literal[True]
 
 
-@runtime_checkable
 class FreshCanaries(Protocol):
     """The canary watch, read when due (it may block), or without blocking while it is
     fresh (None when a read is due)."""

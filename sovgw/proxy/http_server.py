@@ -499,27 +499,37 @@ class _Exchange:
         while (await self._receive())["type"] != "http.disconnect":
             pass
 
-    async def _out(self, message: Message) -> None:
+    async def _out(self, *messages: Message) -> None:
+        """Send, within one deadline for all ``messages``."""
         try:
-            await asyncio.wait_for(self._send(message), self._timeout_s)
+            async with asyncio.timeout(self._timeout_s):
+                for message in messages:
+                    await self._send(message)
         except TimeoutError:
             raise _ClientGone from None  # it stopped reading: uvicorn closes the connection
 
-    async def start(self, status: int, headers: Mapping[str, str], close: bool = False) -> None:
+    def _start(self, status: int, headers: Mapping[str, str], close: bool) -> Message:
         self.started = True
         raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         if close:
             raw.append((b"connection", b"close"))
-        await self._out({"type": "http.response.start", "status": status, "headers": raw})
+        return {"type": "http.response.start", "status": status, "headers": raw}
+
+    @staticmethod
+    def _body(data: bytes, more: bool) -> Message:
+        return {"type": "http.response.body", "body": data, "more_body": more}
+
+    async def start(self, status: int, headers: Mapping[str, str], close: bool = False) -> None:
+        await self._out(self._start(status, headers, close))
 
     async def write(self, data: bytes, more: bool = True) -> None:
-        await self._out({"type": "http.response.body", "body": data, "more_body": more})
+        await self._out(self._body(data, more))
 
     async def whole(
         self, status: int, data: bytes, headers: Mapping[str, str], close: bool = False
     ) -> None:
-        await self.start(status, {**headers, "Content-Length": str(len(data))}, close)
-        await self.write(data, more=False)
+        sized = {**headers, "Content-Length": str(len(data))}
+        await self._out(self._start(status, sized, close), self._body(data, more=False))
 
     async def json(
         self, status: int, body: Any, headers: Mapping[str, str] | None = None, close: bool = False

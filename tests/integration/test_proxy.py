@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import openai
 import pytest
@@ -25,6 +25,7 @@ from sovgw.app.proxy import build_proxy
 from sovgw.domain.canaries import CanarySet, CanaryWatch, Sighting, new_canaries
 from sovgw.domain.failover import BreakerBoard
 from sovgw.httpd import BackgroundServer, QuietHandler
+from sovgw.ports import FreshCanaries, LocalAuditSink
 from sovgw.proxy.apps import key_hash, load_proxy_config
 from sovgw.proxy.core import SovereignProxy
 from sovgw.proxy.http_server import serve_proxy
@@ -468,10 +469,10 @@ def test_local_audit_files_are_written_on_the_loop_and_a_network_store_on_a_thre
     """A local file's write is made in place by the event loop (a hop to a thread and back
     cost more than the write); any other store, S3 above all, is written from a pool thread."""
     threads: list[tuple[str, str]] = []
-    files = world.proxy.audit
+    files: LocalAuditSink = FileAuditSink(world.audit_dir)
 
     class LocalFiles:
-        writes_locally = True
+        writes_locally: Literal[True] = True
 
         def write(self, record: Any) -> str:
             threads.append(("local", threading.current_thread().name))
@@ -482,7 +483,8 @@ def test_local_audit_files_are_written_on_the_loop_and_a_network_store_on_a_thre
             threads.append(("network", threading.current_thread().name))
             return files.write(record)
 
-    world.proxy.audit = LocalFiles()
+    in_place: LocalAuditSink = LocalFiles()
+    world.proxy.audit = in_place
     assert world.post(REQUEST).status_code == 200
     world.proxy.audit = Network()
     assert world.post(REQUEST).status_code == 200
@@ -509,7 +511,8 @@ def test_a_fresh_canary_watch_is_read_without_blocking(world: ProxyWorld) -> Non
         def fresh(self) -> CanaryWatch | None:
             return CanaryWatch() if self._fresh else None
 
-    world.proxy.canaries = Feed(fresh=True)
+    feed: FreshCanaries = Feed(fresh=True)
+    world.proxy.canaries = feed
     assert world.post(REQUEST).status_code == 200
     assert reads == []
     world.proxy.canaries = Feed(fresh=False)

@@ -13,6 +13,7 @@ from sovgw.app.incidents import IncidentDesk
 from sovgw.config import load_config
 from sovgw.domain.canaries import CanarySet, CanaryWatch, Sighting, new_canaries
 from sovgw.domain.dlp import detect
+from sovgw.ports import FreshCanaries
 from tests.conftest import ROOT
 from tests.fakes import MemoryIncidents
 
@@ -107,7 +108,9 @@ def test_the_feed_is_fresh_between_reads_and_due_after_its_ttl() -> None:
             loads.append(now[0])
             return ()
 
-    feed = CountingFeed(load_config(ROOT / "config" / "gateway.yaml"), [], 60, lambda: now[0])
+    feed: FreshCanaries = CountingFeed(
+        load_config(ROOT / "config" / "gateway.yaml"), [], 60, lambda: now[0]
+    )
     assert feed.fresh() is None
     watch = feed()
     assert feed.fresh() is watch and loads == [100.0]
