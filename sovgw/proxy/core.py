@@ -78,21 +78,11 @@ CANARY_REACH = 96  # longer than any canary written out: what is kept of a strea
 # reading the canary watch, an alarm) and get its result back: run in place on a pool thread,
 # or handed to a thread by the event loop, from one description of the steps.
 Blocking = Callable[[], Any]
-Steps = Generator[Blocking, Any, Any]
 RunBlocking = Callable[[Blocking], Awaitable[Any]]
 
 
-def _drive[T](steps: Generator[Blocking, Any, T]) -> T:
-    result = None
-    while True:
-        try:
-            work = steps.send(result)
-        except StopIteration as done:
-            return cast(T, done.value)
-        result = work()
-
-
 async def _drive_async[T](steps: Generator[Blocking, Any, T], run_blocking: RunBlocking) -> T:
+    """Run the steps, handing their blocking work to ``run_blocking``."""
     result = None
     while True:
         try:
@@ -100,6 +90,22 @@ async def _drive_async[T](steps: Generator[Blocking, Any, T], run_blocking: RunB
         except StopIteration as done:
             return cast(T, done.value)
         result = await run_blocking(work)
+
+
+async def _in_place(work: Blocking) -> Any:
+    return work()
+
+
+def _drive[T](steps: Generator[Blocking, Any, T]) -> T:
+    """Run the steps with their blocking work done in place: the driver above, whose awaits
+    then never suspend, run to its end without an event loop."""
+    runner = _drive_async(steps, _in_place)
+    try:
+        runner.send(None)
+    except StopIteration as done:
+        return cast(T, done.value)
+    runner.close()
+    raise RuntimeError("work done in place suspended")
 
 
 class _CanaryInStream(Exception):

@@ -27,6 +27,7 @@ from sovgw.domain.failover import BreakerBoard
 from sovgw.httpd import BackgroundServer, QuietHandler
 from sovgw.ports import FreshCanaries, LocalAuditSink
 from sovgw.proxy.apps import key_hash, load_proxy_config
+from sovgw.proxy.compute import ComputeGate
 from sovgw.proxy.core import SovereignProxy
 from sovgw.proxy.http_server import serve_proxy
 from tests.conftest import wait_until
@@ -493,6 +494,34 @@ def test_local_audit_files_are_written_on_the_loop_and_a_network_store_on_a_thre
     assert len(local) == len(network) == 2
     assert not any(name.startswith("sovgw-proxy") for name in local)
     assert all(name.startswith("sovgw-proxy") for name in network)
+
+
+def test_a_large_body_is_prepared_on_a_thread_and_leaves_pseudonymised(
+    world: ProxyWorld,
+) -> None:
+    """A body over the gate's limit is scanned on a pool thread (the loop serves on meanwhile),
+    by the same steps: only placeholders leave, and the caller gets its values back."""
+    world.proxy.compute = ComputeGate(solo_limit=100)
+    routed_on: list[str] = []
+    files: LocalAuditSink = FileAuditSink(world.audit_dir)
+
+    class LocalFiles:
+        writes_locally: Literal[True] = True
+
+        def write(self, record: Any) -> str:
+            if record.stage == "routing":
+                routed_on.append(threading.current_thread().name)
+            return files.write(record)
+
+    in_place: LocalAuditSink = LocalFiles()
+    world.proxy.audit = in_place
+    world.a.script.append(("json", _completion("Noted: [EMAIL_1], [IBAN_1].")))
+    response = world.post(REQUEST)
+    assert response.status_code == 200
+    assert response.json()["choices"][0]["message"]["content"] == f"Noted: {EMAIL}, {IBAN}."
+    sent = world.a.requests[0]["body"].decode()
+    assert EMAIL not in sent and IBAN not in sent and "[EMAIL_1]" in sent
+    assert len(routed_on) == 1 and routed_on[0].startswith("sovgw-proxy")
 
 
 def test_a_fresh_canary_watch_is_read_without_blocking(world: ProxyWorld) -> None:
