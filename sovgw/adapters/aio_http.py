@@ -23,6 +23,7 @@ import httptools
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 MAX_IDLE_PER_ORIGIN = 64
 READ_SIZE = 65_536
+_BREAKS = frozenset("\r\n\0")
 
 
 class HttpFailure(Exception):
@@ -94,6 +95,9 @@ class AsyncHttp:
         parts = urlsplit(url)
         if parts.scheme not in {"http", "https"} or not parts.hostname:
             raise HttpFailure(f"not an http(s) URL: {parts.scheme}://{parts.hostname}")
+        if any(_BREAKS.intersection(f"{name}{value}") for name, value in headers.items()):
+            # As http.client refuses them: a line break would end the header and start another.
+            raise HttpFailure("a header holds a line break")
         origin = f"{parts.scheme}://{parts.netloc}"
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         head = "".join(

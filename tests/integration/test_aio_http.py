@@ -81,6 +81,14 @@ def test_an_answer_cut_short_is_a_failure_not_a_body(server: BackgroundServer) -
         asyncio.run(_client().post(f"{server.url}/cut", b"", {}))
 
 
+def test_a_header_with_a_line_break_is_never_sent(server: BackgroundServer) -> None:
+    """A key with a line break (a damaged secret) must not add headers of its own."""
+    with pytest.raises(HttpFailure, match="line break"):
+        asyncio.run(
+            _client().post(f"{server.url}/other", b"", {"Authorization": "Bearer k\r\nX-Evil: 1"})
+        )
+
+
 def test_nothing_listening_is_a_connect_failure() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
