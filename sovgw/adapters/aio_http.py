@@ -173,12 +173,9 @@ class AsyncHttp:
             if reused and not received and isinstance(error, ConnectionError):
                 raise _StaleConnection from None
             raise HttpFailure(f"the exchange failed: {type(error).__name__}") from None
-        if reading.keep_alive and not reader.at_eof():
-            idle = self._idle.setdefault(key, [])
-            if len(idle) < MAX_IDLE_PER_ORIGIN:
-                idle.append(connection)
-            else:
-                writer.close()
+        idle = self._idle.setdefault(key, [])
+        if reading.keep_alive and not reader.at_eof() and len(idle) < MAX_IDLE_PER_ORIGIN:
+            idle.append(connection)
         else:
             writer.close()
         return HttpAnswer(parser.get_status_code(), reading.headers, bytes(reading.body))

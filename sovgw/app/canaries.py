@@ -69,17 +69,17 @@ class CanaryFeed:
     def __call__(self) -> CanaryWatch:
         with self._lock:
             now = self._clock()
-            if self._read_at is None or now - self._read_at >= self._ttl_s:
+            if self._due(now):
                 self._watch = CanaryWatch(self._load())
                 self._read_at = now
             return self._watch
 
     def fresh(self) -> CanaryWatch | None:
         """The watch without blocking, while it is fresh; None when a read is due."""
-        read_at = self._read_at
-        if read_at is None or self._clock() - read_at >= self._ttl_s:
-            return None
-        return self._watch
+        return None if self._due(self._clock()) else self._watch
+
+    def _due(self, now: float) -> bool:
+        return self._read_at is None or now - self._read_at >= self._ttl_s
 
     def _load(self) -> tuple[CanarySet, ...]:
         sets: list[CanarySet] = []

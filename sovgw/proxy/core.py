@@ -464,17 +464,6 @@ class SovereignProxy:
                 listed.append(self.model(app, alias.pattern))
         return listed
 
-    def prepare(
-        self,
-        app: CallerApp,
-        raw_body: bytes,
-        *,
-        purpose: str | None = None,
-        jurisdiction_header: str | None = None,
-    ) -> Prepared:
-        """Authorise the app for purpose and jurisdiction, pseudonymise, decide the route."""
-        return _drive(self._prepare_steps(app, raw_body, purpose, jurisdiction_header))
-
     async def prepare_async(
         self,
         app: CallerApp,
@@ -484,9 +473,11 @@ class SovereignProxy:
         purpose: str | None = None,
         jurisdiction_header: str | None = None,
     ) -> Prepared:
-        """``prepare`` on an event loop, its blocking work handed to ``run_blocking``."""
+        """Authorise the app for purpose and jurisdiction, pseudonymise, decide the route: on
+        an event loop, its blocking work handed to ``run_blocking``, and so is scanning a large
+        body (the loop serves other requests meanwhile)."""
         steps = self._prepare_steps(app, raw_body, purpose, jurisdiction_header)
-        return await _drive_async(steps, run_blocking)
+        return await self._drive_sized(steps, len(raw_body), run_blocking)
 
     def _prepare_steps(
         self,
@@ -581,7 +572,7 @@ class SovereignProxy:
         except GatewayError as error:
             self._audit_invocation(prepared, None, Counter(), (), failure=str(error))
             raise _upstream_error(error) from None
-        return _drive(self._answer_steps(prepared, endpoint, reply))
+        return _drive(self._answer_steps(prepared, endpoint, reply, _produced(reply)))
 
     def can_await(self, prepared: Prepared) -> bool:
         """Whether every endpoint the request may go to answers on an event loop."""
@@ -606,19 +597,26 @@ class SovereignProxy:
             )
             await _drive_async(self._audited(failed), run_blocking)
             raise _upstream_error(error) from None
-        steps = self._answer_steps(prepared, endpoint, reply)
-        produced = sum(len(leaf) for _, leaf in _leaves(reply.body.get("choices")))
-        if produced > self.compute.solo_limit:
-            return await run_blocking(partial(_drive, steps))  # type: ignore[no-any-return]
+        produced = _produced(reply)
+        steps = self._answer_steps(prepared, endpoint, reply, produced)
+        return await self._drive_sized(steps, len(produced), run_blocking)
+
+    async def _drive_sized[T](
+        self, steps: Generator[Blocking, Any, T], size: int, run_blocking: RunBlocking
+    ) -> T:
+        """Drive ``steps`` from the loop, or whole on a thread when their work is large (over
+        the compute gate's limit): a long scan must not stall the loop."""
+        if size > self.compute.solo_limit:
+            return cast(T, await run_blocking(partial(_drive, steps)))
         return await _drive_async(steps, run_blocking)
 
     def _answer_steps(
-        self, prepared: Prepared, endpoint: ModelEndpoint, reply: UpstreamReply
+        self, prepared: Prepared, endpoint: ModelEndpoint, reply: UpstreamReply, produced: str
     ) -> Generator[Blocking, Any, dict[str, Any]]:
+        """``produced``: the answer's texts joined, as the model wrote them (``_produced``)."""
         output = StreamingOutputFilter(prepared.mapping, hold=0)
         answer = dict(reply.body)
         choices = answer.get("choices")
-        produced = "\n".join(leaf for _, leaf in _leaves(choices))
         with self.compute.held(len(produced)):
             if isinstance(choices, list):
                 answer["choices"] = [_restore_tree(choice, output) for choice in choices]
@@ -693,7 +691,7 @@ class SovereignProxy:
         tails: dict[tuple[Any, ...], str] = {}  # per JSON path, what the caller got last
         verdicts: dict[tuple[str, str], tuple[str, Counter[str]]] = {}
         outcome = Outcome.UPSTREAM_TRUNCATED
-        checked = _StreamCanaryCheck(self.canaries())
+        checked = _StreamCanaryCheck(prepared.watch)
         try:
             for chunk in map(checked, chunks):  # as the model produced it
                 released: list[dict[str, Any]] = []
@@ -770,8 +768,7 @@ class SovereignProxy:
             reason=sighting.reason,
             outcome=Outcome.REJECTED,
         )
-        self.audit.write(record)
-        self.on_canary(sighting, record.record_id)
+        self._alarm(record, sighting)
 
     def _alarm(self, record: AuditRecord, sighting: Sighting) -> None:
         self.audit.write(record)
@@ -855,6 +852,11 @@ def _upstream_error(error: GatewayError) -> ProxyError:
     return ProxyError(
         502, "server_error", f"{type(error).__name__}: {error}", code="upstream_error"
     )
+
+
+def _produced(reply: UpstreamReply) -> str:
+    """Every text of an answer's choices, joined: what the canaries are matched against."""
+    return "\n".join(leaf for _, leaf in _leaves(reply.body.get("choices")))
 
 
 def _restore_tree(value: Any, output: StreamingOutputFilter) -> Any:

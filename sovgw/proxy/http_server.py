@@ -27,7 +27,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
@@ -265,20 +264,9 @@ class ProxyApp:
         app = proxy.authenticate(exchange.header("authorization"))
         purpose = exchange.header(PURPOSE_HEADER.lower())
         jurisdiction_header = exchange.header(JURISDICTION_HEADER.lower())
-        if len(body) > proxy.compute.solo_limit:  # scanned on a thread: the loop serves on
-            prepared = await self._run(
-                partial(
-                    proxy.prepare,
-                    app,
-                    body,
-                    purpose=purpose,
-                    jurisdiction_header=jurisdiction_header,
-                )
-            )
-        else:
-            prepared = await proxy.prepare_async(
-                app, body, self._run, purpose=purpose, jurisdiction_header=jurisdiction_header
-            )
+        prepared = await proxy.prepare_async(
+            app, body, self._run, purpose=purpose, jurisdiction_header=jurisdiction_header
+        )
         if not prepared.stream and proxy.can_await(prepared):
             answer = await proxy.complete_async(prepared, self._run)
             return _route_headers(answer["sovgw"]), answer

@@ -251,15 +251,10 @@ def test_a_canary_in_the_proxys_own_log_line_is_withheld_and_raised(
     values = _contoso_canaries(stack)
     proxy, server = stack.start_proxy(ROOT / "config" / "proxy.yaml")
 
-    def failing_prepare(*args: Any, **kwargs: Any) -> Any:
+    async def failing_prepare(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError(f"could not prepare {kwargs.get('body') or args}")
 
-    async def failing_prepare_async(*args: Any, **kwargs: Any) -> Any:
-        failing_prepare(*args, **kwargs)
-
-    # On a thread (a large body) or on the event loop: either way the failure quotes it.
-    monkeypatch.setattr(proxy, "prepare", failing_prepare)
-    monkeypatch.setattr(proxy, "prepare_async", failing_prepare_async)
+    monkeypatch.setattr(proxy, "prepare_async", failing_prepare)
     logged_before = len(capture_gateway_logs)
     failed = requests.post(
         f"{server.url}/v1/chat/completions",
