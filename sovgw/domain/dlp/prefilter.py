@@ -26,11 +26,12 @@ from typing import Any
 # code point.
 CASE_EXTRAS = {"i": "\u0131\u0130", "s": "\u017f", "k": "\u212a"}
 # RE2 reads an ASCII shadow of the text, where every other character is written "?" and every
-# digit "0" (two C calls), so the automata stay small: patterns that count digits in step
-# would otherwise multiply their states by the digits' values. A class that holds any
-# non-ASCII character takes "?", and one that holds a digit takes "0"; a negated class never
-# excludes "?", and excludes "0" only when it excludes every digit. A real "?" or "0" then
-# matches more, never less.
+# digit but 0 is written "1" (two C calls), so the automata stay small: patterns that count
+# digits in step would otherwise multiply their states by the digits' values. A 0 stays itself:
+# a trunk or international prefix starts with one, which keeps dates and years from naming the
+# phone detectors. A class that holds any non-ASCII character takes "?", and one that holds a
+# digit from 1 to 9 takes "1"; a negated class never excludes "?", and excludes "1" only when it
+# excludes each of 1 to 9. A real "?" or "1" then matches more, never less.
 SUBSTITUTE = "?"
 _ASCII = range(128)
 _CATEGORY_MEMBERS = {
@@ -46,13 +47,13 @@ _CATEGORY_MEMBERS = {
 }
 
 
-_DIGITS = frozenset(range(0x30, 0x3A))
-_ONE_DIGIT = bytes.maketrans(b"123456789", b"000000000")
+_NON_ZERO = frozenset(range(0x31, 0x3A))
+_ONE_DIGIT = bytes.maketrans(b"23456789", b"11111111")
 
 
 def shadow(text: str) -> bytes:
-    """``text`` as RE2 reads it: ASCII kept but digits written 0, every other character one
-    SUBSTITUTE byte."""
+    """``text`` as RE2 reads it: ASCII kept but digits 1 to 9 written 1, every other character
+    one SUBSTITUTE byte."""
     return text.encode("ascii", "replace").translate(_ONE_DIGIT)
 
 
@@ -71,10 +72,10 @@ def _byte_class(codes: set[int], negated: bool) -> str:
     substitute = ord(SUBSTITUTE)
     ascii_codes = {code for code in codes if code < 128}
     other = len(ascii_codes) < len(codes)
-    digits = ascii_codes & _DIGITS
-    ascii_codes -= _DIGITS
-    if digits and (not negated or digits == _DIGITS):
-        ascii_codes.add(0x30)
+    non_zero = ascii_codes & _NON_ZERO
+    ascii_codes -= _NON_ZERO
+    if non_zero and (not negated or non_zero == _NON_ZERO):
+        ascii_codes.add(0x31)
     if negated:
         ascii_codes.discard(substitute)
     elif other:
@@ -89,6 +90,11 @@ _NON_ASCII_MEMBER = 0x80  # stands for "some character outside ASCII" in a set o
 
 
 def _class(items: list[tuple[Any, Any]], ignore_case: bool) -> str:
+    return _byte_class(*_class_codes(items, ignore_case))
+
+
+def _class_codes(items: list[tuple[Any, Any]], ignore_case: bool) -> tuple[set[int], bool]:
+    """What a Python class holds (or, negated, excludes), and whether it is negated."""
     negated = bool(items) and items[0][0] is sre.NEGATE
     if negated:
         items = items[1:]
@@ -108,7 +114,7 @@ def _class(items: list[tuple[Any, Any]], ignore_case: bool) -> str:
             codes |= _CATEGORY_MEMBERS[value] | {_NON_ASCII_MEMBER}
         else:
             raise ValueError(f"unsupported class member {op}")
-    return _byte_class(codes, negated)
+    return codes, negated
 
 
 def _emit(tree: Sequence[tuple[Any, Any]], ignore_case: bool, groups: dict[int, str]) -> str:
@@ -149,10 +155,66 @@ def _emit(tree: Sequence[tuple[Any, Any]], ignore_case: bool, groups: dict[int, 
     return "".join(out)
 
 
-def loosened(pattern: re.Pattern[str]) -> str:
-    """An RE2 pattern over the shadow that matches wherever ``pattern`` matches the text."""
-    tree = sre_parse.parse(pattern.pattern, pattern.flags)
-    return _emit(list(tree), bool(pattern.flags & re.IGNORECASE), {})
+_ZERO_WIDTH = (sre.AT, sre.ASSERT, sre.ASSERT_NOT)
+_BEHIND, _AHEAD = -1, 1
+
+
+def _excluded(body: Sequence[tuple[Any, Any]], ignore_case: bool) -> set[int]:
+    """The characters a negative lookaround forbids as its one next (or previous) character:
+    those of its one-character alternatives that are a literal or a class that is not negated.
+    Its other alternatives are left out, which only lets more through."""
+    nodes = list(body)
+    branch = len(nodes) == 1 and nodes[0][0] is sre.BRANCH
+    alternatives = [list(a) for a in nodes[0][1][1]] if branch else [nodes]
+    codes: set[int] = set()
+    for alternative in alternatives:
+        if len(alternative) != 1:
+            continue
+        op, value = alternative[0]
+        if op is sre.LITERAL:
+            codes |= _members(value, ignore_case)
+        elif op is sre.IN:
+            members, negated = _class_codes(list(value), ignore_case)
+            if not negated:
+                codes |= members
+    return codes
+
+
+def _edge(nodes: Sequence[tuple[Any, Any]], direction: int, ignore_case: bool) -> set[int]:
+    """What the negative lookarounds among ``nodes`` (zero-width, at one end of the pattern)
+    forbid just outside the match, looking in ``direction``."""
+    codes: set[int] = set()
+    for op, value in nodes:
+        if op is sre.ASSERT_NOT and value[0] == direction:
+            codes |= _excluded(value[1], ignore_case)
+    return codes
+
+
+def _zero_width_run(tree: Sequence[tuple[Any, Any]]) -> int:
+    return next((i for i, (op, _) in enumerate(tree) if op not in _ZERO_WIDTH), len(tree))
+
+
+def loosened(pattern: re.Pattern[str], edges: bool = True) -> str:
+    """An RE2 pattern over the shadow that matches wherever ``pattern`` matches the text.
+
+    With ``edges``, a negative lookbehind at its start and a negative lookahead at its end that
+    test one character become a class that reads that character (or the text's edge): a set
+    only says whether a pattern matches, so reading the character is as good as looking at it,
+    and dates and longer digit runs then stop naming detectors that cannot match them. Labels
+    go without: the engine reads them in the 64 characters before a value, where a lookbehind
+    at the first of them sees the start of the text."""
+    tree = list(sre_parse.parse(pattern.pattern, pattern.flags))
+    ignore_case = bool(pattern.flags & re.IGNORECASE)
+    out = _emit(tree, ignore_case, {})
+    if not edges:
+        return out
+    before = _edge(tree[: _zero_width_run(tree)], _BEHIND, ignore_case)
+    after = _edge(tree[len(tree) - _zero_width_run(tree[::-1]) :], _AHEAD, ignore_case)
+    if before:
+        out = f"(?:^|{_byte_class(before, negated=True)}){out}"
+    if after:
+        out = f"{out}(?:{_byte_class(after, negated=True)}|$)"
+    return out
 
 
 Candidate = tuple[re.Pattern[str], re.Pattern[str] | None]
@@ -166,12 +228,19 @@ def _loosened_candidate(candidate: Candidate) -> str:
     pattern, label = candidate
     if label is None:
         return loosened(pattern)
+    ignore_case = bool(pattern.flags & re.IGNORECASE)
     tree = [
         node
         for node in sre_parse.parse(pattern.pattern, pattern.flags)
-        if node[0] not in (sre.AT, sre.ASSERT, sre.ASSERT_NOT)
+        if node[0] not in _ZERO_WIDTH
     ]
-    return loosened(label) + _emit(tree[:1], bool(pattern.flags & re.IGNORECASE), {})
+    # Up to the first element that reads a character: an optional one ("(?:19|20)?") alone
+    # would let the label match by itself.
+    first = next(
+        (i for i, node in enumerate(tree) if sre_parse.SubPattern(None, [node]).getwidth()[0]),
+        len(tree) - 1,
+    )
+    return loosened(label, edges=False) + _emit(tree[: first + 1], ignore_case, {})
 
 
 class _GroupSet:
