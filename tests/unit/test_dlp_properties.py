@@ -7,6 +7,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from sovgw.domain import dlp
+from sovgw.domain.dlp import engine
 from sovgw.domain.dlp import validators as check
 from sovgw.domain.dlp.normalise import normalise
 
@@ -138,3 +139,11 @@ def test_normalised_view_maps_every_char_to_an_earlier_or_same_original_index(te
     assert list(view.origin) == sorted(view.origin)
     assert all(0 <= i < len(text) for i in view.origin)
     dlp.detect(text)  # never raises on arbitrary Unicode
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from("0123456789 ./-\t\n\x1c\u00a0\u2003\u3000a+_"), max_size=30)
+)
+def test_separators_are_removed_the_same_way_on_the_ascii_path(text: str) -> None:
+    assert engine._compact(text) == text.translate(engine._SEPARATORS)

@@ -8,11 +8,12 @@ engine is deliberately stricter or wider than the reference, the test names the 
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import random
 from collections.abc import Callable
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from stdnum import luhn
 from stdnum.at import vnr
@@ -24,6 +25,7 @@ from stdnum.es import dni, nie
 from stdnum.eu import vat
 from stdnum.fr import nir
 from stdnum.ie import pps
+from stdnum.iso7064 import mod_97_10
 from stdnum.it import codicefiscale
 from stdnum.nl import bsn
 from stdnum.pl import nip, pesel
@@ -271,3 +273,91 @@ def test_each_newer_vat_country_agrees_with_stdnum_on_valid_and_invalid_ids(coun
         assert ours is vat.is_valid(value), value
         answers.add(ours)
     assert answers == {True, False}
+
+
+# The fast paths read ASCII digits in C; the general ones (and the standard library) stay the
+# reference for everything else, non-ASCII digits included.
+OCTETS = st.one_of(
+    st.integers(0, 300).map(str),
+    st.text(alphabet="0123456789\u0663x ", min_size=0, max_size=4),
+)
+
+
+def _reference_ip(value: str) -> bool:
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return not (address.is_unspecified or str(address) == "255.255.255.255")
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(OCTETS, min_size=3, max_size=5).map(".".join))
+def test_ip_address_agrees_with_the_ipaddress_module(value: str) -> None:
+    assert check.ip_address(value) is _reference_ip(value), value
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["0.0.0.0", "255.255.255.255", "01.2.3.4", "1.2.3.256", "::"],  # noqa: S104 - never bound
+)
+def test_unspecified_broadcast_and_malformed_addresses_are_refused(value: str) -> None:
+    assert not check.ip_address(value)
+
+
+@EXAMPLES
+@given(
+    st.text(alphabet="0123456789\u0663\u00b2", max_size=12),
+    st.lists(st.integers(-3, 40), min_size=1, max_size=12).map(tuple),
+)
+def test_weighted_sums_agree_with_digit_by_digit_arithmetic(
+    digits: str, weights: tuple[int, ...]
+) -> None:
+    try:
+        expected = sum(w * int(d) for w, d in zip(weights, digits, strict=False))
+    except ValueError:  # int() refuses a superscript two: so must the fast path
+        with pytest.raises(ValueError, match="invalid literal"):
+            check._weighted(digits, weights)
+        return
+    assert check._weighted(digits, weights) == expected
+
+
+@EXAMPLES
+@given(st.integers(1800, 2300), st.integers(-1, 14), st.integers(-1, 33))
+@example(2024, 2, 29)
+@example(1900, 2, 29)
+@example(2000, 2, 29)
+def test_dates_agree_with_the_calendar(year: int, month: int, day: int) -> None:
+    try:
+        datetime.date(year, month, day)
+        expected = True
+    except ValueError:
+        expected = False
+    assert check._is_date(year, month, day) is expected
+
+
+def _reference_iban(value: str) -> bool:
+    """ISO 13616's shape (country letters, two check digits, up to 34 characters) and stdnum's
+    ISO 7064 MOD 97-10 over the rearranged value."""
+    value = value.upper()
+    shaped = 15 <= len(value) <= 34 and value[:2].isalpha() and value[2:4].isdigit()
+    return shaped and value.isalnum() and mod_97_10.is_valid(value[4:] + value[:4])
+
+
+IBAN_LIKE = joined(
+    chars(LETTERS, 2),
+    chars(DIGITS, 2),
+    st.text(alphabet=DIGITS * 4 + LETTERS + "ab", min_size=8, max_size=32),
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(IBAN_LIKE)
+def test_iban_agrees_with_stdnum_mod_97_10(value: str) -> None:
+    assert check.iban(value) is _reference_iban(value), value
+
+
+def test_valid_ibans_of_both_forms_pass() -> None:
+    """A random value is valid one time in 97: these make sure both paths accept."""
+    for value in ("DE89370400440532013000", "NL91ABNA0417164300", "GB29NWBK60161331926819"):
+        assert check.iban(value) is _reference_iban(value) is True

@@ -88,7 +88,12 @@ _SEPARATORS = dict.fromkeys(
 )
 
 
+_ASCII_SEPARATORS = bytes(code for code in _SEPARATORS if code < 0x80)
+
+
 def _compact(text: str) -> str:
+    if text.isascii():  # bytes.translate deletes in C; str.translate looks each one up
+        return text.encode().translate(None, _ASCII_SEPARATORS).decode()
     return text.translate(_SEPARATORS)
 
 
