@@ -768,7 +768,7 @@ def _matches(view: NormalisedText, candidates: frozenset[int]) -> list[tuple[int
         if order >= len(DETECTORS):
             continue
         detector = DETECTORS[order]
-        pattern, labelled, vetoed = _scanner(order)
+        pattern, labelled, vetoed = _SCANNERS[order] or _scanner(order)
         shape = _SHAPES[order]
         windows = whole
         if shape is not None and not short:
@@ -787,7 +787,7 @@ def _matches(view: NormalisedText, candidates: frozenset[int]) -> list[tuple[int
                         continue
                     if vetoed and vetoed(before):
                         continue
-                start, end = view.span(match.start(), match.end())
+                start, end = view.span(*match.span())
                 found.append((order, Finding(detector.entity, start, end, detector.subtype)))
     return found
 
