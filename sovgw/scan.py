@@ -17,6 +17,8 @@ from sovgw.domain.levels import DataLevel, highest
 
 MAX_LINE_BYTES = 10 * 1024 * 1024
 MAX_DEPTH = 64
+# One encoder for every line: json.dumps with an argument builds a new one each call.
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 # Free text with nothing sensitive in it is still not known to be public.
 TEXT_FLOOR = DataLevel.INTERNAL
 
@@ -134,7 +136,7 @@ def scan_stream(
             result = _scan_line(raw, fallback, metadata or {})
         stats.records += 1
         stats.errors += "error" in result
-        sink.write(json.dumps(result, ensure_ascii=False) + "\n")
+        sink.write(_ENCODE(result) + "\n")
         if progress and time.monotonic() - last_report > 0.5:
             progress(stats)
             last_report = time.monotonic()
@@ -157,7 +159,8 @@ def _scan_line(
         return {"id": fallback, "error": f"not JSON: {error.msg} at column {error.colno}"}
     except ValueError:
         return {"id": fallback, "error": "not JSON: unparsable value"}
-    if _depth(parsed) > MAX_DEPTH:
+    # Each level opens a bracket: a line with few of them cannot be too deep.
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and _depth(parsed) > MAX_DEPTH:
         return {"id": fallback, "error": f"JSON nested deeper than {MAX_DEPTH} levels"}
     try:
         return scan_record(parsed, fallback, metadata)

@@ -73,3 +73,10 @@ def test_every_bad_line_gets_an_error_and_scanning_continues() -> None:
     assert errors[6] == "'text' must be a string" and results[7]["id"] == "x"
     assert errors[7].startswith(("invalid UTF-8", "not JSON"))
     assert "longer than 4096 bytes" in errors[8]
+
+
+def test_depth_is_refused_from_one_level_over_the_limit() -> None:
+    """The bracket count only skips the walk where a line cannot be too deep."""
+    results = _scan(b"\n".join([b"[" * 65 + b"]" * 65, b"[" * 64 + b"]" * 64]))
+    assert results[0]["error"] == "JSON nested deeper than 64 levels"
+    assert results[1]["error"] == "expected a JSON object"
