@@ -361,6 +361,7 @@ def _b64(text: str, urlsafe: bool = False) -> str:
         (_b64("Kontakt jan@example.nl, IBAN DE89370400440532013000 ?>", urlsafe=True), "IBAN"),
         (_b64(_b64("BSN 111222333")), EntityType.NATIONAL_ID),  # encoded twice
         (_b64("attorney-client privileged"), EntityType.PRIVILEGED),
+        (_b64("\ufffd jan@example.nl"), EntityType.EMAIL),  # a real U+FFFD is text
     ],
 )
 def test_a_base64_run_holding_a_value_is_a_finding_as_a_whole(

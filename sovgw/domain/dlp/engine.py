@@ -734,19 +734,33 @@ def _base64_runs(text: str) -> Iterator[re.Match[str]]:
 
 
 _ENCODED_DEPTH = 2  # base64 of base64 is still read
+_REPLACEMENT_CHARACTER = "\ufffd".encode()
 
 
 def _base64_text(run: str) -> str | None:
-    """The text a base64 or base64url run encodes, or None (not base64, or not text)."""
-    padded = run.rstrip("=") + "=" * (-len(run.rstrip("=")) % 4)
+    """The text a base64 or base64url run encodes, or None (not base64, or not text).
+
+    Most runs are words and numbers that are neither; they are refused without an exception
+    where that is known beforehand, since raising one costs more than the decoding."""
+    data = run.rstrip("=")
+    if len(data) % 4 == 1:  # one character over a multiple of four: never base64
+        return None
+    padded = data + "=" * (-len(data) % 4)
     try:
         if "-" in run or "_" in run:
             raw = base64.urlsafe_b64decode(padded)
         else:
             raw = base64.b64decode(padded, validate=True)
-        text = raw.decode("utf-8")
-    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+    except ValueError:  # binascii.Error
         return None
+    text = raw.decode("utf-8", "replace")
+    if "\ufffd" in text:  # not UTF-8, unless the bytes hold a real U+FFFD
+        if _REPLACEMENT_CHARACTER not in raw:
+            return None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
     readable = text.replace("\n", " ").replace("\r", " ").replace("\t", " ")
     return text if readable.isprintable() else None
 
