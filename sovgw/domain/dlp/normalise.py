@@ -118,11 +118,7 @@ class NormalisedText:
 def _rewritten(
     source: str, edits: list[tuple[int, int, str]], inner: NormalisedText | None
 ) -> NormalisedText:
-    """``source`` with each (start, end, replacement) applied, mapped back piece by piece.
-
-    Text kept as it is and one-for-one replacements (a full-width digit) that follow each other
-    make one linear piece; a deletion (a zero-width character) starts the next one. Each
-    character of any other replacement is a piece of its own that maps to all it replaces."""
+    """``source`` with each (start, end, replacement) applied, mapped back piece by piece."""
     parts: list[str] = []
     starts: list[int] = []
     begins: list[int] = []
@@ -130,38 +126,27 @@ def _rewritten(
     linear: list[bool] = []
     cursor = length = 0
     for start, end, replacement in edits:
-        one_for_one = end - start == len(replacement) == 1
-        kept_to = end if one_for_one else start
-        if kept_to > cursor:
-            if linear and linear[-1] and finishes[-1] == cursor:
-                finishes[-1] = kept_to
-            else:
-                starts.append(length)
-                begins.append(cursor)
-                finishes.append(kept_to)
-                linear.append(True)
+        if start > cursor:
             parts.append(source[cursor:start])
-            length += kept_to - cursor
-        if one_for_one:
-            parts.append(replacement)
-        else:
-            for char in replacement:
-                parts.append(char)
-                starts.append(length)
-                begins.append(start)
-                finishes.append(end)
-                linear.append(False)
-                length += 1
-        cursor = end
-    if cursor < len(source) or not starts:
-        if linear and linear[-1] and finishes[-1] == cursor:
-            finishes[-1] = len(source)
-        else:
             starts.append(length)
             begins.append(cursor)
-            finishes.append(len(source))
+            finishes.append(start)
             linear.append(True)
+            length += start - cursor
+        for char in replacement:
+            parts.append(char)
+            starts.append(length)
+            begins.append(start)
+            finishes.append(end)
+            linear.append(False)
+            length += 1
+        cursor = end
+    if cursor < len(source) or not starts:
         parts.append(source[cursor:])
+        starts.append(length)
+        begins.append(cursor)
+        finishes.append(len(source))
+        linear.append(True)
     return NormalisedText("".join(parts), starts, begins, finishes, linear, inner)
 
 
