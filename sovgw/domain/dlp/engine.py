@@ -778,36 +778,31 @@ def _matches(view: NormalisedText, candidates: frozenset[int]) -> list[tuple[int
     short = len(text) <= _WHOLE_TEXT_MAX
     runs: list[tuple[int, int, int]] | None = None
     windows_of: dict[Shape, list[tuple[int, int]]] = {}
-    # Detectors with the same regex and windows (the two card detectors) share its matches.
-    matches_of: dict[tuple[re.Pattern[str], Shape], list[re.Match[str]]] = {}
     for order in candidates:
         if order >= len(DETECTORS):
             continue
         detector = DETECTORS[order]
         pattern, labelled, vetoed = _SCANNERS[order] or _scanner(order)
         shape = _SHAPES[order]
-        matches = matches_of.get((pattern, shape))
-        if matches is None:
-            windows = whole
-            if shape is not None and not short:
-                if shape not in windows_of:
-                    if runs is None:
-                        runs = _digit_runs(text)
-                    windows_of[shape] = _digit_windows(len(text), runs, *shape)
-                windows = windows_of[shape]
-            matches = [m for start, end in windows for m in pattern.finditer(text, start, end)]
-            matches_of[(pattern, shape)] = matches
-        for match in matches:
-            if not detector.valid(match.group()):
-                continue
-            if labelled or vetoed:
-                before = text[max(0, match.start() - 64) : match.start()]
-                if labelled and not labelled(before):
+        windows = whole
+        if shape is not None and not short:
+            if shape not in windows_of:
+                if runs is None:
+                    runs = _digit_runs(text)
+                windows_of[shape] = _digit_windows(len(text), runs, *shape)
+            windows = windows_of[shape]
+        for window_start, window_end in windows:
+            for match in pattern.finditer(text, window_start, window_end):
+                if not detector.valid(match.group()):
                     continue
-                if vetoed and vetoed(before):
-                    continue
-            start, end = view.span(*match.span())
-            found.append((order, Finding(detector.entity, start, end, detector.subtype)))
+                if labelled or vetoed:
+                    before = text[max(0, match.start() - 64) : match.start()]
+                    if labelled and not labelled(before):
+                        continue
+                    if vetoed and vetoed(before):
+                        continue
+                start, end = view.span(*match.span())
+                found.append((order, Finding(detector.entity, start, end, detector.subtype)))
     return found
 
 

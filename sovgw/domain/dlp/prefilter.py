@@ -287,7 +287,4 @@ class Prefilter:
     def candidates(self, text: str) -> frozenset[int]:
         """Indexes of the patterns that may match ``text``; a group's all if unsure."""
         shadowed = shadow(text)
-        hits: list[int] = []
-        for group in self._sets:
-            hits += group.hits(shadowed)
-        return frozenset(hits)
+        return frozenset(i for group in self._sets for i in group.hits(shadowed))
