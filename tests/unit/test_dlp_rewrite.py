@@ -94,7 +94,29 @@ def test_patterns_that_start_with_assertions_start_with_a_character_once_rewritt
         for d in engine.DETECTORS
         if fast_start(d.pattern) is not d.pattern
     }
-    assert {"AWS_ACCESS_KEY", "CREDIT_CARD", "IBAN", "NL_BSN", "PL_PESEL", "US_SSN"} <= rewritten
+    assert {"AWS_ACCESS_KEY", "CREDIT_CARD", "IBAN", "IPV4", "NL_BSN", "PL_PESEL", "US_SSN"} <= (
+        rewritten
+    )
     # \b before a character that need not be a word character cannot move.
     assert fast_start(re.compile(r"\b\(x")).pattern == r"\b\(x"
     assert fast_start(re.compile(r"(?<!\d)\d{3}")).pattern.startswith(r"[\d](?<![\d][\d])")
+
+
+NESTED = [
+    re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)"),
+    re.compile(r"(?<![a-z])(?:(?:ab){2}c)+"),
+    re.compile(r"(?<!x)(?:\d+?-){1,}y"),
+    re.compile(r"\b(?:[a-c]{2,}?\d){2,3}\b"),
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="0123.ab-cxy ", max_size=40))
+def test_a_repeat_whose_first_element_is_a_repeat_starts_fast_and_matches_the_same(
+    text: str,
+) -> None:
+    """(?:\\d{1,3}\\.){3} starts with one \\d: split there, the same matches in the same order."""
+    for pattern in NESTED:
+        fast = fast_start(pattern)
+        assert fast is not pattern and not fast.pattern.startswith(("(?<", "\\b"))
+        assert [m.span() for m in fast.finditer(text)] == [m.span() for m in pattern.finditer(text)]

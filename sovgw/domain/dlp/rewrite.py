@@ -137,11 +137,14 @@ def _first_char(node: Node) -> tuple[Node, list[Node]] | None:
         return node, []
     if op in (sre.MAX_REPEAT, sre.MIN_REPEAT):
         low, high, inner = value
-        if low >= 1 and inner and inner[0][0] in (sre.IN, sre.LITERAL):
-            # The first of at least one turns: X{m,n} is X X{m-1,n-1}, tried in the same order.
+        split = _first_char(inner[0]) if low >= 1 and inner else None
+        if split is not None:
+            # The first of at least one turns: X{m,n} is X X{m-1,n-1}, tried in the same order;
+            # X's own first element splits the same way ((?:\d{1,3}\.){3} starts with \d).
+            first, inner_rest = split
             rest_high = high if high is sre.MAXREPEAT else high - 1
             rest = [] if rest_high == 0 else [(op, (low - 1, rest_high, inner))]
-            return inner[0], [*inner[1:], *rest]
+            return first, [*inner_rest, *inner[1:], *rest]
     return None
 
 
