@@ -17,7 +17,7 @@ class DataLevel(StrEnum):
 
     @property
     def rank(self) -> int:
-        return _ORDER.index(self)
+        return _RANK[self]
 
     @classmethod
     def parse(cls, value: object) -> DataLevel:
@@ -29,9 +29,9 @@ class DataLevel(StrEnum):
         return cls.PRIVILEGED
 
 
-_ORDER = list(DataLevel)
+_RANK = {level: rank for rank, level in enumerate(DataLevel)}
 
 
 def highest(levels: Iterable[DataLevel], floor: DataLevel = DataLevel.PUBLIC) -> DataLevel:
     """The most sensitive of ``levels`` (or ``floor`` when there are none)."""
-    return max([floor, *levels], key=lambda level: level.rank)
+    return max([floor, *levels], key=_RANK.__getitem__)
