@@ -56,16 +56,13 @@ _LETTER_VALUES = {ord(c): str(int(c, 36)) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
 
 # A digit doubled, its digits summed (Luhn): written as one digit, so str.translate does it.
 _LUHN_DOUBLED = str.maketrans("0123456789", "0246813579")
-
-
+_LUHN_DOUBLED_BYTES = bytes.maketrans(b"0123456789", b"0246813579")
 _ZERO = ord("0")
 
 
 def _ascii_digits(text: str) -> bool:
+    """Digits whose byte codes, less the zeros' code, are their values."""
     return text.isascii() and text.isdigit()
-
-
-_LUHN_DOUBLED_BYTES = bytes.maketrans(b"0123456789", b"0246813579")
 
 
 def _luhn_sum(digits: str) -> int:
