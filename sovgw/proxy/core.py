@@ -720,7 +720,7 @@ class SovereignProxy:
         except _CanaryInStream as stopped:
             failure, outcome = ANSWER_WITHHELD, Outcome.FAILED
             try:
-                self._stop_canary(prepared, stopped.sighting)
+                _drive(self._stop_canary_steps(prepared, stopped.sighting))
             except ProxyError as refusal:
                 yield refusal.body()
         finally:
@@ -730,14 +730,10 @@ class SovereignProxy:
                 prepared, endpoint, removed, (), failure=failure, outcome=outcome
             )
 
-    def _stop_canary(self, prepared: Prepared, sighting: Sighting | None) -> None:
-        """A planted value on its way out: refuse, record why, and raise the alarm."""
-        if sighting is not None:
-            _drive(self._stop_canary_steps(prepared, sighting))
-
     def _stop_canary_steps(
         self, prepared: Prepared, sighting: Sighting
     ) -> Generator[Blocking, Any, NoReturn]:
+        """A planted value on its way out: refuse, record why, and raise the alarm."""
         record = self._record(
             prepared,
             Stage.REJECTION,
