@@ -14,21 +14,20 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from sovgw.config import ModelEndpoint
-from sovgw.domain.anomaly import Observation, Suspension
-from sovgw.domain.audit import AuditRecord
-from sovgw.domain.audit_chain import Anchor
-from sovgw.domain.budget import Admission, Lane
-from sovgw.domain.canaries import CanaryWatch
-from sovgw.domain.incidents import IncidentEvent
-from sovgw.domain.levels import DataLevel
-from sovgw.domain.query_log import SalesforceCall
-from sovgw.domain.write_back import AIResult, GrantRecord
-
 if TYPE_CHECKING:  # domain types the ports speak in; the domain imports these ports
+    from sovgw.config import ModelEndpoint
+    from sovgw.domain.anomaly import Observation, Suspension
+    from sovgw.domain.audit import AuditRecord
+    from sovgw.domain.audit_chain import Anchor
     from sovgw.domain.break_glass import Grant
+    from sovgw.domain.budget import Admission, Lane
+    from sovgw.domain.canaries import CanaryWatch
+    from sovgw.domain.incidents import IncidentEvent
+    from sovgw.domain.levels import DataLevel
+    from sovgw.domain.query_log import SalesforceCall
     from sovgw.domain.relay_watch import BusEvent, RelayReceipt
     from sovgw.domain.rotation import SecretState
+    from sovgw.domain.write_back import AIResult, GrantRecord
 
 
 class CrmRecords(Protocol):
