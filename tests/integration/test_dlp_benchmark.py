@@ -39,6 +39,11 @@ def test_a_small_run_reports_accuracy_throughput_and_both_import_times(tmp_path:
     scan = report["whole_process"]
     assert scan["start_up_s"] > 0 and scan["evasion_heavy"]["bytes"] > 200 * 100
     assert scan["evasion_heavy"]["mb_per_s"] > 0 and scan["ascii_only"]["mb_per_s"] > 0
+    floor = report["cost_floor"]
+    assert floor["detection_us"] > floor["c_level_passes_us"] > 0
+    assert floor["scan_without_detection_us"] > 0
+    spent = floor["scan_without_detection_us"] + floor["c_level_passes_us"]
+    assert abs(floor["us_per_line_at_target"] - spent - floor["left_for_the_rest_us"]) < 0.25
     imports = report["cold_start_import"]
     assert imports["environment"] == {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
     assert imports["with_bytecode"]["median_ms"] > 0 and imports["source_only"]["median_ms"] > 0
