@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from sovgw.app.bootstrap import Dependencies, dependencies_from_env
-from sovgw.app.invocation import logger
+from sovgw.app.invocation import logger, unexpected_errors_withheld
 from sovgw.app.rotation import run_step
 from sovgw.contracts import SecretRotationEvent
 from sovgw.domain.errors import RejectedInput
@@ -35,4 +35,5 @@ def handle(event: Mapping[str, Any], deps: Dependencies) -> dict[str, Any]:
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return handle(event, dependencies_from_env())
+    with unexpected_errors_withheld(FUNCTION, event):
+        return handle(event, dependencies_from_env())

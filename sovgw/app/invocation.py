@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from sovgw.domain.audit import rejection_record
 from sovgw.domain.canaries import Sighting
-from sovgw.domain.errors import GatewayError
+from sovgw.domain.errors import GatewayError, UnexpectedFailure
 from sovgw.domain.query_log import calls_made_as
 from sovgw.domain.relay_watch import relay_receipt
 from sovgw.logs import make_logger, take_sightings, watch_canaries
@@ -53,7 +54,10 @@ def run_handler(
     watch_canaries(watch)
     seen: list[Sighting] = []
     try:
-        with calls_made_as(function_name, _purpose_of(event), _journey_of(event)):
+        with (
+            calls_made_as(function_name, _purpose_of(event), _journey_of(event)),
+            unexpected_errors_withheld(function_name, event),
+        ):
             _note_relay_receipt(event, deps)
             return logic(event, deps)
     except GatewayError as error:
@@ -80,6 +84,25 @@ def run_handler(
     finally:
         raise_canaries(function_name, event, deps, [*seen, *take_sightings()])
         _invocation.reset(token)
+
+
+@contextmanager
+def unexpected_errors_withheld(function_name: str, event: Mapping[str, Any]) -> Iterator[None]:
+    """Turn an exception that is not a ``GatewayError`` into an ``UnexpectedFailure`` that
+    names only its type, after logging it through the redacting logger. Left uncaught, its
+    text and stack would reach the function's log (the Lambda runtime writes them itself),
+    the dead-letter message's ``ErrorMessage`` and a Step Functions failure's ``Cause``, none
+    of which this process redacts."""
+    try:
+        yield
+    except GatewayError:
+        raise
+    except Exception as error:
+        name = type(error).__name__
+        logger.exception("unexpected failure", function=function_name, event_id=event.get("id"))
+        raise UnexpectedFailure(
+            f"{name} in {function_name}; its text is withheld (the function's log has it redacted)"
+        ) from None
 
 
 def raise_canaries(

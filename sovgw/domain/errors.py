@@ -28,6 +28,14 @@ class UpstreamThrottled(UpstreamUnavailable):
         self.retry_after_s = retry_after_s
 
 
+class UnexpectedFailure(GatewayError):
+    """Stands in, where an invocation ends, for an exception that is not the gateway's own:
+    its text may quote anything (a record value, a response body), so only its type is kept.
+    Retried, as any failure of unknown kind is."""
+
+    retryable = True
+
+
 class SovereigntyViolation(GatewayError):
     """A call would have left the jurisdiction; raised before any data moves. Never retried."""
 
