@@ -6,6 +6,7 @@ before it is written, so a careless ``logger.info(..., note=record_text)`` still
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections import Counter
@@ -81,6 +82,29 @@ class RedactingFormatter(LambdaPowertoolsFormatter):
 
     def serialize(self, log: dict[str, Any]) -> str:  # type: ignore[override]
         return super().serialize(redact(log))
+
+
+class _RedactedOutput(logging.Formatter):
+    """Whatever a handler's own formatter writes, redacted: the message and any traceback a
+    library attaches (uvicorn's "Exception in ASGI application", asyncio's "Task exception
+    was never retrieved" quote the exception's text)."""
+
+    def __init__(self, inner: logging.Formatter | None) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_text(self.inner.format(record))
+
+
+def redact_library_logs() -> None:
+    """Route what other libraries log through the same redaction as the gateway's own lines:
+    the root logger's handlers (in Lambda, the runtime's, installed before the function is
+    imported) and Python's last-resort handler (stderr, when no handler is configured, as in
+    the proxy). Handlers added later are not covered. Calling it again changes nothing."""
+    for handler in [*logging.getLogger().handlers, logging.lastResort]:
+        if handler is not None and not isinstance(handler.formatter, _RedactedOutput):
+            handler.setFormatter(_RedactedOutput(handler.formatter))
 
 
 GATEWAY_LOGGER = "sovgw"  # the stdlib logger behind every gateway Logger (Powertools names it so)

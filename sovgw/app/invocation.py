@@ -15,12 +15,13 @@ from sovgw.domain.canaries import Sighting
 from sovgw.domain.errors import GatewayError, UnexpectedFailure
 from sovgw.domain.query_log import calls_made_as
 from sovgw.domain.relay_watch import relay_receipt
-from sovgw.logs import make_logger, take_sightings, watch_canaries
+from sovgw.logs import make_logger, redact_library_logs, take_sightings, watch_canaries
 
 if TYPE_CHECKING:  # the composition root links its audit records to the invocation
     from sovgw.app.bootstrap import Dependencies
 
 logger = make_logger()
+redact_library_logs()  # the Lambda runtime's own handler, and any library's lines through it
 _invocation: ContextVar[Mapping[str, str] | None] = ContextVar("invocation", default=None)
 
 type EventLogic = Callable[[Mapping[str, Any], Dependencies], dict[str, Any]]

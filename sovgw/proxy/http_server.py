@@ -36,7 +36,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from sovgw.httpd import PreforkServer
-from sovgw.logs import make_logger, take_sightings, watch_canaries
+from sovgw.logs import make_logger, redact_library_logs, take_sightings, watch_canaries
 from sovgw.proxy.core import ProxyError, SovereignProxy
 from sovgw.sse import DONE, sse_event
 
@@ -555,6 +555,7 @@ def _route_headers(summary: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _server(app: ProxyApp, limits: HttpLimits) -> uvicorn.Server:
+    redact_library_logs()  # uvicorn logs an application's exception with its text
     config = uvicorn.Config(
         app,
         http=protocol_for(limits),

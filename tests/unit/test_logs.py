@@ -2,8 +2,10 @@ import json
 import logging
 
 import pytest
+from awslambdaric import bootstrap
+from awslambdaric.lambda_runtime_log_utils import LogFormat
 
-from sovgw.logs import make_logger, redact_text
+from sovgw.logs import make_logger, redact_library_logs, redact_text
 
 
 @pytest.mark.parametrize(
@@ -51,3 +53,26 @@ def test_an_exceptions_message_is_redacted_wherever_the_line_carries_it(
     assert line["stack_trace"]["value"].startswith("could not read [EMAIL_1]")
     for value in ("jane@corp.example", "hunter2hunter2", "DE89 3704"):
         assert value not in printed
+
+
+def test_library_lines_through_the_lambda_runtimes_handler_are_redacted(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """awslambdaric puts its handler on the root logger before the function is imported;
+    a library's line reaches the function's log through it, past the gateway's logger."""
+    root = logging.getLogger()
+    present = list(root.handlers)
+    bootstrap._setup_logging(LogFormat.TEXT, None, bootstrap.StandardLogSink())
+    [runtime] = [handler for handler in root.handlers if handler not in present]
+    library = logging.getLogger("simple_salesforce.api")
+    try:
+        capsys.readouterr()
+        library.error("query for %s failed", "jane@corp.example")
+        assert "query for jane@corp.example failed" in capsys.readouterr().out  # the control
+        redact_library_logs()
+        redact_library_logs()  # a second call wraps nothing twice
+        library.error("query for %s failed", "jane@corp.example")
+        [line] = capsys.readouterr().out.strip().splitlines()
+        assert line.startswith("[ERROR]\t") and line.endswith("\tquery for [EMAIL_1] failed")
+    finally:
+        root.removeHandler(runtime)
