@@ -25,16 +25,17 @@ _SEPARATORS = re.compile(r"[\s\-./()]")
 
 
 class Canary(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     kind: CanaryKind
     value: str
 
 
 class CanarySet(BaseModel):
-    """One org's canaries and the record that holds them (kept sealed, never logged)."""
+    """One org's canaries and the record that holds them (kept sealed, never logged, not
+    even in the message that refuses a malformed set)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     org_id: str
     planted_at: datetime

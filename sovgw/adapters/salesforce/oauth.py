@@ -36,9 +36,10 @@ def http_session(ca_bundle: str | None) -> requests.Session:
 
 
 class SalesforceCredentials(BaseModel):
-    """An integration credential as stored in Secrets Manager (one JSON secret per org)."""
+    """An integration credential as stored in Secrets Manager (one JSON secret per org). A
+    malformed one is refused without quoting it: pydantic's message would hold the input."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
 
     token_url: str
     client_id: str
@@ -46,7 +47,7 @@ class SalesforceCredentials(BaseModel):
 
 
 class SalesforceSession(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     access_token: SecretStr
     instance_url: str
