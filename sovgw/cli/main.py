@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from importlib import import_module
 from typing import NamedTuple
 
@@ -71,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     except CommandError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.status
+    except Exception:  # a defect: its text may quote what the command was reading
+        from sovgw.logs import redact_text  # noqa: PLC0415 - the DLP engine, only on failure
+
+        print(redact_text(traceback.format_exc()), end="", file=sys.stderr)
+        return 1
     return code
 
 

@@ -39,3 +39,21 @@ def test_scan_starts_without_the_configuration_model() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_defect_prints_its_traceback_redacted(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception no command expected keeps its traceback for the operator, with the values
+    its text quotes (what the command was reading) masked, and exits 1."""
+    import sovgw.cli.scan  # noqa: PLC0415
+
+    def broken(*args: object) -> None:
+        raise ValueError("cannot place jan.jansen@example.nl, IBAN NL91 ABNA 0417 1643 00")
+
+    monkeypatch.setattr(sovgw.cli.scan, "scan_stream", broken)
+    assert main(["scan", "/dev/null"]) == 1
+    printed = capsys.readouterr().err
+    assert printed.startswith("Traceback (most recent call last):")
+    assert "ValueError: cannot place [EMAIL_2], IBAN [IBAN_2]" in printed  # the source line: _1
+    assert "jan.jansen" not in printed and "0417 1643" not in printed
