@@ -33,9 +33,9 @@ def test_the_shadow_keeps_ascii_and_0_writes_digits_1_and_one_substitute_per_oth
 
 def _found_by(detector: engine.Detector, text: str) -> bool:
     """The detector's regex matches with its label before it (no checksum: a looser test)."""
-    for match in detector.pattern.finditer(text):
+    for match in detector.pattern.compiled().finditer(text):
         before = text[max(0, match.start() - 64) : match.start()]
-        if detector.context is None or detector.context.search(before):
+        if detector.context is None or detector.context.compiled().search(before):
             return True
     return False
 

@@ -18,7 +18,7 @@ from functools import cache
 from sovgw.domain.dlp import validators as check
 from sovgw.domain.dlp.normalise import NormalisedText, normalise
 from sovgw.domain.dlp.prefilter import Prefilter
-from sovgw.domain.dlp.rewrite import ends_with, fast_start, is_word_char
+from sovgw.domain.dlp.rewrite import Regex, ends_with, fast_start, is_word_char
 from sovgw.domain.levels import DataLevel
 
 
@@ -67,10 +67,10 @@ class Finding:
 class Detector:
     entity: EntityType
     subtype: str | None
-    pattern: re.Pattern[str]
+    pattern: Regex
     valid: Callable[[str], bool] = lambda _: True
-    context: re.Pattern[str] | None = None  # required just before the match
-    not_after: re.Pattern[str] | None = None  # vetoes the match when just before it
+    context: Regex | None = None  # required just before the match
+    not_after: Regex | None = None  # vetoes the match when just before it
     # Every match holds a run of at least this many digits (see _DIGIT_RUN) and is at most
     # max_length long: the detector scans only windows that reach that far around such runs.
     min_run_digits: int = 1
@@ -118,8 +118,8 @@ def _nanp(text: str) -> bool:
     return _compact(text)[4:6] != "11"
 
 
-def _ctx(words: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![^\W_])(?:{words})\W{{0,20}}$", re.IGNORECASE)
+def _ctx(words: str) -> Regex:
+    return Regex(rf"(?<![^\W_])(?:{words})\W{{0,20}}$", re.IGNORECASE)
 
 
 # Identity-like labels in the languages served: after one of these, a checksum-valid number
@@ -132,13 +132,13 @@ _GENERIC_ID_LABELS = (
 )
 
 
-def _id_ctx(names: str) -> re.Pattern[str]:
+def _id_ctx(names: str) -> Regex:
     return _ctx(f"{names}|{_GENERIC_ID_LABELS}")
 
 
 # A generic label that belongs to a business reference ("invoice no.", "order number") does
 # not make the number a personal identifier.
-_REFERENCE_LABEL = re.compile(
+_REFERENCE_LABEL = Regex(
     r"(?<![^\W_])(?:order|invoice|ticket|case|reference|ref|po|rechnungs?|bestell|auftrags?"
     r"|facture|commande|factura|pedido|fattura|ordine|factuur|bestelling|zamowienia)"
     r"\W{0,3}(?:number|no\.?|nr\.?|n[o°]\.?|num[eé]ro|n[uú]mero|nummer|numer|id)\W{0,20}$",
@@ -199,64 +199,64 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.SECRET,
         "PRIVATE_KEY",
-        re.compile(
+        Regex(
             rf"-----BEGIN {_PEM_KIND}PRIVATE KEY-----[\s\S]*?-----END {_PEM_KIND}PRIVATE KEY-----"
         ),
     ),
     Detector(
         EntityType.SECRET,
         "AWS_ACCESS_KEY",
-        re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
+        Regex(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
     ),
     Detector(
         EntityType.SECRET,
         "AWS_SECRET_KEY",
-        re.compile(r"(?i:aws_secret_access_key|aws_secret)\W{1,4}[A-Za-z0-9/+=]{40}\b"),
+        Regex(r"(?i:aws_secret_access_key|aws_secret)\W{1,4}[A-Za-z0-9/+=]{40}\b"),
     ),
     Detector(
         EntityType.SECRET,
         "SALESFORCE_SESSION",
-        re.compile(r"\b00D[A-Za-z0-9]{12,15}![A-Za-z0-9._]{19,}[A-Za-z0-9_]"),
+        Regex(r"\b00D[A-Za-z0-9]{12,15}![A-Za-z0-9._]{19,}[A-Za-z0-9_]"),
     ),
     Detector(
         EntityType.SECRET,
         "SALESFORCE_REFRESH_TOKEN",
-        re.compile(r"\b5Aep[A-Za-z0-9._]{40,}"),
+        Regex(r"\b5Aep[A-Za-z0-9._]{40,}"),
     ),
     Detector(
         EntityType.SECRET,
         "JWT",
-        re.compile(r"\beyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{8,}"),
+        Regex(r"\beyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{8,}"),
     ),
     Detector(
         EntityType.SECRET,
         "GITHUB_TOKEN",
-        re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
+        Regex(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
     ),
     Detector(
         EntityType.SECRET,
         "SLACK_TOKEN",
-        re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
+        Regex(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
     ),
     Detector(
         EntityType.SECRET,
         "STRIPE_KEY",
-        re.compile(r"\b[sr]k_live_[A-Za-z0-9]{20,}"),
+        Regex(r"\b[sr]k_live_[A-Za-z0-9]{20,}"),
     ),
     Detector(
         EntityType.SECRET,
         "GOOGLE_API_KEY",
-        re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"),
+        Regex(r"\bAIza[0-9A-Za-z_-]{35}\b"),
     ),
     Detector(
         EntityType.SECRET,
         "PASSWORD_ASSIGNMENT",
-        re.compile(rf"(?i:\b(?:{_SECRET_NAMES})\s*[=:]\s*)[\"']?[^\s\"']{{6,}}"),
+        Regex(rf"(?i:\b(?:{_SECRET_NAMES})\s*[=:]\s*)[\"']?[^\s\"']{{6,}}"),
     ),
     Detector(
         EntityType.CREDIT_CARD,
         None,
-        re.compile(r"(?<![\w+-])(?:\d[ -]?){11,18}\d(?![\d-])"),
+        Regex(r"(?<![\w+-])(?:\d[ -]?){11,18}\d(?![\d-])"),
         _card,
         not_after=_PRODUCT_CODES,
         min_run_digits=12,
@@ -266,7 +266,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(  # any Luhn-valid 12-19 digits after a card's name (Maestro, other IIN ranges)
         EntityType.CREDIT_CARD,
         None,
-        re.compile(r"(?<![\w+-])(?:\d[ -]?){11,18}\d(?![\d-])"),
+        Regex(r"(?<![\w+-])(?:\d[ -]?){11,18}\d(?![\d-])"),
         _digits(check.luhn),
         _ctx(_CARD_WORDS),
         min_run_digits=12,
@@ -276,7 +276,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.IBAN,
         None,
-        re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"),
+        Regex(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"),
         _digits(check.iban),
         min_run_digits=2,
         max_length=44,
@@ -284,9 +284,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.NATIONAL_ID,
         "FR_NIR",
-        re.compile(
-            r"(?<![\dA-Z])[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}(?!\d)", _I
-        ),
+        Regex(r"(?<![\dA-Z])[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}(?!\d)", _I),
         _digits(check.fr_nir),
         min_run_digits=8,
         max_length=21,
@@ -296,9 +294,7 @@ DETECTORS: tuple[Detector, ...] = (
         "IT_CODICE_FISCALE",
         # Digits may be written as letters L-V (omocodia), from the right: one such letter
         # still leaves a run of two digits for the window.
-        re.compile(
-            r"\b[A-Z]{6}[\dLMNP-V]{2}[A-EHLMPR-T][\dLMNP-V]{2}[A-Z][\dLMNP-V]{3}[A-Z]\b", _I
-        ),
+        Regex(r"\b[A-Z]{6}[\dLMNP-V]{2}[A-EHLMPR-T][\dLMNP-V]{2}[A-Z][\dLMNP-V]{3}[A-Z]\b", _I),
         check.it_codice_fiscale,
         min_run_digits=2,
         max_length=16,
@@ -306,7 +302,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.NATIONAL_ID,
         "ES_DNI",
-        re.compile(r"\b\d{8}[ -]?[A-Z]\b", _I),
+        Regex(r"\b\d{8}[ -]?[A-Z]\b", _I),
         _digits(check.es_dni_nie),
         min_run_digits=8,
         max_length=10,
@@ -315,7 +311,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.NATIONAL_ID,
         "ES_NIE",
-        re.compile(r"\b[XYZ][ -]?\d{7}[ -]?[A-Z]\b", _I),
+        Regex(r"\b[XYZ][ -]?\d{7}[ -]?[A-Z]\b", _I),
         _digits(check.es_dni_nie),
         min_run_digits=7,
         max_length=11,
@@ -324,7 +320,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.NATIONAL_ID,
         "UK_NINO",
-        re.compile(r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", _I),
+        Regex(r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", _I),
         _digits(check.uk_nino),
         min_run_digits=6,
         max_length=13,
@@ -332,7 +328,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(  # before US_SSN: the same span is kept with the first, more precise subtype
         EntityType.NATIONAL_ID,
         "US_ITIN",
-        re.compile(r"(?<![\d-])9\d{2}([- ])\d{2}\1\d{4}(?![\d-])"),
+        Regex(r"(?<![\d-])9\d{2}([- ])\d{2}\1\d{4}(?![\d-])"),
         _digits(check.us_itin),
         min_run_digits=9,
         max_length=11,
@@ -341,7 +337,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.NATIONAL_ID,
         "US_SSN",
-        re.compile(r"(?<![\d-])\d{3}([- ])\d{2}\1\d{4}(?![\d-])"),
+        Regex(r"(?<![\d-])\d{3}([- ])\d{2}\1\d{4}(?![\d-])"),
         _digits(check.us_taxpayer_number),
         min_run_digits=9,
         max_length=11,
@@ -350,7 +346,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.NATIONAL_ID,
         "US_SSN",
-        re.compile(r"(?<!\d)\d{9}(?!\d)"),
+        Regex(r"(?<!\d)\d{9}(?!\d)"),
         check.us_taxpayer_number,
         _ctx(r"ssn|social security(?: number| no\.?)?"),
         min_run_digits=9,
@@ -360,7 +356,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.NATIONAL_ID,
         "DE_TAX_ID",
-        re.compile(r"(?<!\d)\d{2} ?\d{3} ?\d{3} ?\d{3}(?!\d)"),
+        Regex(r"(?<!\d)\d{2} ?\d{3} ?\d{3} ?\d{3}(?!\d)"),
         _digits(check.de_tax_id),
         _id_ctx(r"steuer-?id(?:entifikationsnummer)?|steuer-?idnr\.?|idnr\.?|tax id|tin"),
         _REFERENCE_LABEL,
@@ -371,7 +367,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.NATIONAL_ID,
         "NL_BSN",
-        re.compile(r"(?<!\d)\d{4}\.?\d{2}\.?\d{3}(?!\d)"),
+        Regex(r"(?<!\d)\d{4}\.?\d{2}\.?\d{3}(?!\d)"),
         _digits(check.nl_bsn),
         _id_ctx(r"bsn|burgerservicenummer|sofinummer"),
         _REFERENCE_LABEL,
@@ -382,7 +378,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.NATIONAL_ID,
         "PL_PESEL",
-        re.compile(r"(?<!\d)\d{11}(?!\d)"),
+        Regex(r"(?<!\d)\d{11}(?!\d)"),
         check.pl_pesel,
         _id_ctx(r"pesel"),
         _REFERENCE_LABEL,
@@ -393,7 +389,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(  # a sole trader's NIP is their tax id; written 123-456-32-18 or 123-45-67-819
         EntityType.NATIONAL_ID,
         "PL_NIP",
-        re.compile(r"(?<![\d-])\d{3}[- ]?\d{2,3}[- ]?\d{2,3}[- ]?\d{2,3}(?![\d-])"),
+        Regex(r"(?<![\d-])\d{3}[- ]?\d{2,3}[- ]?\d{2,3}[- ]?\d{2,3}(?![\d-])"),
         _digits(check.pl_nip),
         _id_ctx(r"nip"),
         _REFERENCE_LABEL,
@@ -404,7 +400,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(  # written YY.MM.DD-SSS.CC: the form itself is the label
         EntityType.NATIONAL_ID,
         "BE_NATIONAL_NUMBER",
-        re.compile(r"(?<![\d.])\d{2}\.\d{2}\.\d{2}-\d{3}\.\d{2}(?![\d.]|-\d)"),
+        Regex(r"(?<![\d.])\d{2}\.\d{2}\.\d{2}-\d{3}\.\d{2}(?![\d.]|-\d)"),
         _digits(check.be_national_number),
         min_run_digits=11,
         max_length=15,
@@ -413,7 +409,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.NATIONAL_ID,
         "BE_NATIONAL_NUMBER",
-        re.compile(r"(?<!\d)\d{2}\.?\d{2}\.?\d{2}[-. ]?\d{3}\.?\d{2}(?!\d)"),
+        Regex(r"(?<!\d)\d{2}\.?\d{2}\.?\d{2}[-. ]?\d{3}\.?\d{2}(?!\d)"),
         _digits(check.be_national_number),
         _id_ctx(r"rijksregisternummer|registre national|nn|rrn|insz|niss"),
         _REFERENCE_LABEL,
@@ -424,7 +420,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.NATIONAL_ID,
         "AT_SOCIAL_INSURANCE",
-        re.compile(r"(?<!\d)\d{4} ?\d{6}(?!\d)"),
+        Regex(r"(?<!\d)\d{4} ?\d{6}(?!\d)"),
         _digits(check.at_social_insurance),
         # Its check is one digit mod 11 over ten digits, a common length: own names only.
         _ctx(r"sv-?n(?:umme)?r\.?|(?:sozial)?versicherungsnummer|vsnr"),
@@ -435,7 +431,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.NATIONAL_ID,
         "PT_NIF",
-        re.compile(r"(?<!\d)\d{3} ?\d{3} ?\d{3}(?!\d)"),
+        Regex(r"(?<!\d)\d{3} ?\d{3} ?\d{3}(?!\d)"),
         _digits(check.pt_nif),
         _id_ctx(r"nif|contribuinte"),
         _REFERENCE_LABEL,
@@ -446,7 +442,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.NATIONAL_ID,
         "SE_PERSONNUMMER",
-        re.compile(r"(?<![\d+-])(?:19|20)?\d{6}[-+]?\d{4}(?![\d-])"),
+        Regex(r"(?<![\d+-])(?:19|20)?\d{6}[-+]?\d{4}(?![\d-])"),
         lambda text: check.se_personnummer(
             text if text[-5] in "-+" else f"{text[:-4]}-{text[-4:]}"
         ),
@@ -459,7 +455,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(  # no checksum since 2007: only its own name makes a date-shaped number a CPR
         EntityType.NATIONAL_ID,
         "DK_CPR",
-        re.compile(r"(?<![\d-])\d{6}-?\d{4}(?![\d-])"),
+        Regex(r"(?<![\d-])\d{6}-?\d{4}(?![\d-])"),
         _digits(check.dk_cpr),
         _ctx(r"cpr(?:-?n(?:umme)?r\.?)?|personnummer"),
         min_run_digits=10,
@@ -469,7 +465,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.NATIONAL_ID,
         "IE_PPS",
-        re.compile(r"(?<![\dA-Z])\d{7}[A-W][ABHWTX]?(?![\dA-Z])", _I),
+        Regex(r"(?<![\dA-Z])\d{7}[A-W][ABHWTX]?(?![\dA-Z])", _I),
         _digits(check.ie_pps),
         _id_ctx(r"pps(?:n| no\.?| number)?|personal public service(?: number)?"),
         _REFERENCE_LABEL,
@@ -480,7 +476,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(  # 756.XXXX.XXXX.XX: the country prefix and the form are the label
         EntityType.NATIONAL_ID,
         "CH_AHV",
-        re.compile(r"(?<![\d.])756\.\d{4}\.\d{4}\.\d{2}(?![\d.]|\.\d)"),
+        Regex(r"(?<![\d.])756\.\d{4}\.\d{4}\.\d{2}(?![\d.]|\.\d)"),
         _digits(check.ch_ahv),
         min_run_digits=13,
         max_length=16,
@@ -489,7 +485,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.NATIONAL_ID,
         "CH_AHV",
-        re.compile(r"(?<!\d)756 ?\d{4} ?\d{4} ?\d{2}(?!\d)"),
+        Regex(r"(?<!\d)756 ?\d{4} ?\d{4} ?\d{2}(?!\d)"),
         _digits(check.ch_ahv),
         _id_ctx(r"ahv|avs|ahv-?nr\.?|sozialversicherungsnummer|num[eé]ro avs"),
         _REFERENCE_LABEL,
@@ -500,7 +496,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(  # the country prefix and each country's exact form make the label
         EntityType.NATIONAL_ID,
         "EU_VAT",
-        re.compile(
+        Regex(
             # The country prefix in capitals; letters after it are read in either case.
             r"\b(?:ATU\d{8}|BE ?[01]?\d{3}(?:[ .]?\d{3}){2}|DE ?\d{9}|DK ?\d{2}(?: ?\d{2}){3}"
             r"|ES ?[A-Za-z\d]\d{7}[A-Za-z\d]|FR ?[\dA-HJ-NP-Za-hj-np-z]{2} ?\d{3} ?\d{3} ?\d{3}"
@@ -517,12 +513,12 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.EMAIL,
         None,
-        re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
+        Regex(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
     ),
     Detector(
         EntityType.IP_ADDRESS,
         "IPV4",
-        re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)"),
+        Regex(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)"),
         check.ip_address,
         min_run_digits=4,
         max_length=15,
@@ -531,7 +527,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.IP_ADDRESS,
         "IPV6",
-        re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])"),
+        Regex(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])"),
         # Eight groups, or fewer with "::": anything else is no address (times like 10:30:00).
         lambda t: ("::" in t or t.count(":") == 7) and check.ip_address(t),
     ),
@@ -540,7 +536,7 @@ DETECTORS: tuple[Detector, ...] = (
         EntityType.PHONE,
         None,
         # An area code may be written in parentheses: (030) 1234567, (0113)4960179.
-        re.compile(_NOT_MID_RUN + r"\(?(?:\+|00|0(?=[1-9]))[0-9 ()/.-]{7,22}[0-9](?!-?\w)"),
+        Regex(_NOT_MID_RUN + r"\(?(?:\+|00|0(?=[1-9]))[0-9 ()/.-]{7,22}[0-9](?!-?\w)"),
         _phone,
         not_after=_ID_WORDS,
         max_length=26,
@@ -548,7 +544,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(  # US/Canada national format, (NXX) NXX-XXXX: distinctive without a phone word
         EntityType.PHONE,
         "NANP",
-        re.compile(r"(?<![\w+(])\([2-9]\d{2}\) ?[2-9]\d{2}[-. ]\d{4}(?!\w)"),
+        Regex(r"(?<![\w+(])\([2-9]\d{2}\) ?[2-9]\d{2}[-. ]\d{4}(?!\w)"),
         min_run_digits=3,
         max_length=14,
         reach=1,
@@ -556,7 +552,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(  # NXX-NXX-XXXX (or with dots): the exchange rule keeps SSNs and dates out
         EntityType.PHONE,
         "NANP",
-        re.compile(r"(?<![\w+./-])[2-9]\d{2}([-.])[2-9]\d{2}\1\d{4}(?![\w/-]|\.\d)"),
+        Regex(r"(?<![\w+./-])[2-9]\d{2}([-.])[2-9]\d{2}\1\d{4}(?![\w/-]|\.\d)"),
         _nanp,
         min_run_digits=10,
         max_length=12,
@@ -565,7 +561,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.PHONE,
         None,
-        re.compile(_NOT_MID_RUN + r"[1-9][0-9 ()/.-]{6,22}[0-9](?!\w)"),
+        Regex(_NOT_MID_RUN + r"[1-9][0-9 ()/.-]{6,22}[0-9](?!\w)"),
         _phone,
         _ctx(
             r"tel\.?|telefon|phone|t[ée]l[ée]phone|mobile?|handy|portable|call|rufnummer|fax"
@@ -576,7 +572,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         EntityType.PRIVILEGED,
         None,
-        re.compile("|".join(_PRIVILEGE_MARKERS), _I),
+        Regex("|".join(_PRIVILEGE_MARKERS), _I),
     ),
 )
 

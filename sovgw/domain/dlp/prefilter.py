@@ -20,6 +20,8 @@ import re._parser as sre_parse  # type: ignore[import-not-found]
 from collections.abc import Sequence
 from typing import Any
 
+from sovgw.domain.dlp.rewrite import Written
+
 # Characters that Python's Unicode IGNORECASE matching takes for an ASCII letter besides its
 # two cases: simple lower-case mappings (KELVIN SIGN, CAPITAL I WITH DOT ABOVE) and the regex
 # engine's own equivalences (dotless i, long s). tests/unit/test_dlp_prefilter.py checks every
@@ -194,7 +196,7 @@ def _zero_width_run(tree: Sequence[tuple[Any, Any]]) -> int:
     return next((i for i, (op, _) in enumerate(tree) if op not in _ZERO_WIDTH), len(tree))
 
 
-def loosened(pattern: re.Pattern[str], edges: bool = True) -> str:
+def loosened(pattern: Written, edges: bool = True) -> str:
     """An RE2 pattern over the shadow that matches wherever ``pattern`` matches the text.
 
     With ``edges``, a negative lookbehind at its start and a negative lookahead at its end that
@@ -217,7 +219,7 @@ def loosened(pattern: re.Pattern[str], edges: bool = True) -> str:
     return out
 
 
-Candidate = tuple[re.Pattern[str], re.Pattern[str] | None]
+Candidate = tuple[Written, Written | None]
 
 
 def _loosened_candidate(candidate: Candidate) -> str:

@@ -19,9 +19,25 @@ import re
 import re._constants as sre  # type: ignore[import-not-found]
 import re._parser as sre_parse  # type: ignore[import-not-found]
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 Node = tuple[Any, Any]
+
+
+class Regex(NamedTuple):
+    """A detector's regex as written, which the prefilter and these rewrites read. Only the
+    rewritten forms run, built on first use: compiling every detector's regex as written at
+    import cost each cold start about 10 ms for nothing."""
+
+    pattern: str
+    flags: int = 0
+
+    def compiled(self) -> re.Pattern[str]:
+        return re.compile(self.pattern, self.flags)
+
+
+type Written = Regex | re.Pattern[str]  # what is read: the source and the flags
+
 
 _CATEGORIES = {
     sre.CATEGORY_DIGIT: r"\d",
@@ -115,7 +131,7 @@ def _written(tree: Sequence[Node], backwards: bool, last: bool = False) -> str:
     return "".join(reversed(out) if backwards else out)
 
 
-def ends_with(label: re.Pattern[str]) -> Callable[[str], bool]:
+def ends_with(label: Written) -> Callable[[str], bool]:
     """A test equal to ``label.search(text) is not None`` for a ``$``-anchored ``label``."""
     tree = list(sre_parse.parse(label.pattern, label.flags))
     if not tree or tree[-1] != (sre.AT, sre.AT_END):
@@ -169,9 +185,9 @@ def _is_word_only(node: Node, flags: int) -> bool:
     return not (flags & re.ASCII)
 
 
-def fast_start(pattern: re.Pattern[str]) -> re.Pattern[str]:
-    """``pattern`` with its leading lookbehinds and ``\\b`` moved after its first character,
-    or ``pattern`` itself when it does not start that way."""
+def fast_start(pattern: Written) -> re.Pattern[str]:
+    """``pattern`` compiled with its leading lookbehinds and ``\\b`` moved after its first
+    character, or as written when it does not start that way."""
     tree = list(sre_parse.parse(pattern.pattern, pattern.flags))
     leading = 0
     while leading < len(tree) and (
@@ -181,13 +197,13 @@ def fast_start(pattern: re.Pattern[str]) -> re.Pattern[str]:
         leading += 1
     split = _first_char(tree[leading]) if 0 < leading < len(tree) else None
     if split is None:
-        return pattern
+        return re.compile(pattern.pattern, pattern.flags)
     first, rest = split
     checks: list[Node] = []
     for op, value in tree[:leading]:
         if op is sre.AT:
             if not _is_word_only(first, pattern.flags):
-                return pattern
+                return re.compile(pattern.pattern, pattern.flags)
             # \b before a word character: the character before it is no word character.
             checks.append(
                 (sre.ASSERT_NOT, (-1, [(sre.IN, [(sre.CATEGORY, sre.CATEGORY_WORD)]), first]))
