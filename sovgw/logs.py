@@ -6,6 +6,7 @@ before it is written, so a careless ``logger.info(..., note=record_text)`` still
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -87,14 +88,29 @@ class RedactingFormatter(LambdaPowertoolsFormatter):
 class _RedactedOutput(logging.Formatter):
     """Whatever a handler's own formatter writes, redacted: the message and any traceback a
     library attaches (uvicorn's "Exception in ASGI application", asyncio's "Task exception
-    was never retrieved" quote the exception's text)."""
+    was never retrieved" quote the exception's text). A JSON line (the Lambda runtime's
+    format for the functions) is redacted value by value and written again: its text escapes
+    quotes, which would hide a ``"password": "..."`` from the scrubber and let a masked span
+    swallow an escape."""
 
     def __init__(self, inner: logging.Formatter | None) -> None:
         super().__init__()
         self.inner = inner or logging.Formatter()
 
     def format(self, record: logging.LogRecord) -> str:
-        return redact_text(self.inner.format(record))
+        written = self.inner.format(record)
+        if written.startswith("{"):
+            try:
+                parsed = json.loads(written)
+            except ValueError:
+                pass
+            else:
+                line_end = written[len(written.rstrip("\n")) :]
+                return _JSON_LINE(redact(parsed)) + line_end
+        return redact_text(written)
+
+
+_JSON_LINE = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def redact_library_logs() -> None:

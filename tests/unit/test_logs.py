@@ -76,3 +76,32 @@ def test_library_lines_through_the_lambda_runtimes_handler_are_redacted(
         assert line.startswith("[ERROR]\t") and line.endswith("\tquery for [EMAIL_1] failed")
     finally:
         root.removeHandler(runtime)
+
+
+def test_library_lines_in_the_runtimes_json_format_stay_json_and_lose_their_values(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The functions log in Lambda's JSON format (``infra/components/lambdas.py``): the
+    runtime escapes the quotes of a line's text, so a quoted password must be found in the
+    values, and masking must not swallow an escape."""
+    root = logging.getLogger()
+    present = list(root.handlers)
+    bootstrap._setup_logging(LogFormat.JSON, None, bootstrap.StandardLogSink())
+    [runtime] = [handler for handler in root.handlers if handler not in present]
+    try:
+        redact_library_logs()
+        capsys.readouterr()
+        try:
+            raise ValueError('refused {"password": "hunter2hunter2"} of jane@corp.example')
+        except ValueError:
+            logging.getLogger("urllib3.connectionpool").exception('retry with token="s3cr3t!x"')
+        [line] = capsys.readouterr().out.strip().splitlines()
+        written = json.loads(line)
+        assert (
+            written["errorType"] == "ValueError" and written["logger"] == "urllib3.connectionpool"
+        )
+        for value in ("hunter2hunter2", "jane@corp.example", "s3cr3t!x"):
+            assert value not in line
+        assert "[EMAIL_1]" in written["errorMessage"] and "[SECRET]" in written["message"]
+    finally:
+        root.removeHandler(runtime)
