@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from sovgw.app.invocation import invocation_links
+from sovgw.app.invocation import invocation_links, unexpected_errors_withheld
 from sovgw.config import GatewayConfig, Jurisdiction, OrgBinding, load_config
 from sovgw.domain.budget import Lane
 from sovgw.domain.canaries import NO_CANARIES, CanaryWatch, Sighting
@@ -324,13 +324,16 @@ class SalesforceAccessFactory:
 
 @cache
 def dependencies_from_env() -> Dependencies:
-    """Lambda's dependencies: built on the first invocation, reused while warm."""
-    settings = Settings.from_env()
-    if not settings.jurisdiction:
-        raise RejectedInput("SOVGW_JURISDICTION is not set")
-    return build_dependencies(
-        load_config(settings.config_path), settings.jurisdiction, settings, emit_metrics=True
-    )
+    """Lambda's dependencies: built on the first invocation, reused while warm. Built before
+    ``run_handler`` runs, so a failure here is withheld the same way (a configuration error
+    may quote a contact's e-mail address)."""
+    with unexpected_errors_withheld("start-up", {}):
+        settings = Settings.from_env()
+        if not settings.jurisdiction:
+            raise RejectedInput("SOVGW_JURISDICTION is not set")
+        return build_dependencies(
+            load_config(settings.config_path), settings.jurisdiction, settings, emit_metrics=True
+        )
 
 
 def operator_audit_anchors(jurisdiction: Jurisdiction) -> AuditAnchors | None:

@@ -144,3 +144,25 @@ def test_the_gateways_own_errors_keep_their_type_and_text() -> None:
     with pytest.raises(UpstreamUnavailable, match="503 SERVER_UNAVAILABLE") as raised:
         run_handler("route", unavailable, {"id": "ev-2", "detail": {}}, _deps())  # type: ignore[arg-type]
     assert type(raised.value) is UpstreamUnavailable
+
+
+def test_a_failure_while_building_the_dependencies_is_withheld_too(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every handler builds its dependencies before run_handler: a configuration that does not
+    load may quote what it holds (a data protection officer's address)."""
+    import functions.classify.handler as classify  # noqa: PLC0415
+    from sovgw.app import bootstrap  # noqa: PLC0415
+
+    def unloadable(path: object) -> None:
+        raise ValueError(f"dpo.email: {EMAIL} is not allowed here")
+
+    monkeypatch.setenv("SOVGW_JURISDICTION", "eu-de")
+    monkeypatch.setattr(bootstrap, "load_config", unloadable)
+    bootstrap.dependencies_from_env.cache_clear()
+    try:
+        everything = _invoke(classify.lambda_handler, {"id": "ev-3", "detail": {}}, capfd)
+    finally:
+        bootstrap.dependencies_from_env.cache_clear()
+    assert EMAIL not in everything
+    assert "UnexpectedFailure" in everything and "ValueError in start-up" in everything
