@@ -1,5 +1,7 @@
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from awslambdaric import bootstrap
@@ -55,17 +57,26 @@ def test_an_exceptions_message_is_redacted_wherever_the_line_carries_it(
         assert value not in printed
 
 
+@contextmanager
+def _lambda_runtime_logging(log_format: LogFormat) -> Iterator[None]:
+    """The root handler awslambdaric installs for ``log_format`` (to stdout), for the block."""
+    root = logging.getLogger()
+    present = list(root.handlers)
+    bootstrap._setup_logging(log_format, None, bootstrap.StandardLogSink())
+    [runtime] = [handler for handler in root.handlers if handler not in present]
+    try:
+        yield
+    finally:
+        root.removeHandler(runtime)
+
+
 def test_library_lines_through_the_lambda_runtimes_handler_are_redacted(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """awslambdaric puts its handler on the root logger before the function is imported;
     a library's line reaches the function's log through it, past the gateway's logger."""
-    root = logging.getLogger()
-    present = list(root.handlers)
-    bootstrap._setup_logging(LogFormat.TEXT, None, bootstrap.StandardLogSink())
-    [runtime] = [handler for handler in root.handlers if handler not in present]
     library = logging.getLogger("simple_salesforce.api")
-    try:
+    with _lambda_runtime_logging(LogFormat.TEXT):
         capsys.readouterr()
         library.error("query for %s failed", "jane@corp.example")
         assert "query for jane@corp.example failed" in capsys.readouterr().out  # the control
@@ -74,8 +85,6 @@ def test_library_lines_through_the_lambda_runtimes_handler_are_redacted(
         library.error("query for %s failed", "jane@corp.example")
         [line] = capsys.readouterr().out.strip().splitlines()
         assert line.startswith("[ERROR]\t") and line.endswith("\tquery for [EMAIL_1] failed")
-    finally:
-        root.removeHandler(runtime)
 
 
 def test_library_lines_in_the_runtimes_json_format_stay_json_and_lose_their_values(
@@ -84,11 +93,7 @@ def test_library_lines_in_the_runtimes_json_format_stay_json_and_lose_their_valu
     """The functions log in Lambda's JSON format (``infra/components/lambdas.py``): the
     runtime escapes the quotes of a line's text, so a quoted password must be found in the
     values, and masking must not swallow an escape."""
-    root = logging.getLogger()
-    present = list(root.handlers)
-    bootstrap._setup_logging(LogFormat.JSON, None, bootstrap.StandardLogSink())
-    [runtime] = [handler for handler in root.handlers if handler not in present]
-    try:
+    with _lambda_runtime_logging(LogFormat.JSON):
         redact_library_logs()
         capsys.readouterr()
         try:
@@ -103,5 +108,3 @@ def test_library_lines_in_the_runtimes_json_format_stay_json_and_lose_their_valu
         for value in ("hunter2hunter2", "jane@corp.example", "s3cr3t!x"):
             assert value not in line
         assert "[EMAIL_1]" in written["errorMessage"] and "[SECRET]" in written["message"]
-    finally:
-        root.removeHandler(runtime)
